@@ -1,0 +1,36 @@
+# The project's entry points. `make dev` runs the service; `make test` runs the suite (both start
+# the local Postgres and Kafka first; set PJS_DATABASE_URL / PJS_KAFKA_BOOTSTRAP to use your own).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install services dev test lint bench down
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	touch $(STAMP)
+
+services: install
+	$(BIN)/pjs services up
+
+dev: services
+	$(BIN)/pjs dev
+
+test: services
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: services
+	$(BIN)/python -m bench $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+down:
+	$(BIN)/pjs services down

@@ -1,0 +1,94 @@
+"""The `pjs` command line: local services, migrations, process roles and the all-in-one dev mode."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pjs.dev import run_all_roles
+from pjs.logs import configure_logging
+from pjs.roles import ROLES, apply_migrations, run_role
+from pjs.services.processes import ServiceError
+from pjs.services.stack import LocalStack
+from pjs.settings import get_settings
+
+app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
+services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+console = Console()
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print("[bold red]error:[/]", escape(str(error)))
+    return typer.Exit(code=1)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start local Postgres and Kafka (idempotent); waits until both are healthy."""
+    started_at = time.monotonic()
+    try:
+        started = LocalStack(get_settings()).up()
+    except ServiceError as error:
+        raise _fail(error) from None
+    elapsed = time.monotonic() - started_at
+    console.print(f"started: {', '.join(started) or 'nothing (already running)'} in {elapsed:.1f}s")
+    _print_status()
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local services that `up` started."""
+    stopped = LocalStack(get_settings()).down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show where Postgres and Kafka are and whether they run."""
+    _print_status()
+
+
+def _print_status() -> None:
+    table = Table("service", "address", "state", "pid")
+    for status in LocalStack(get_settings()).status():
+        table.add_row(status.name, status.address, status.state, str(status.pid or "-"))
+    console.print(table)
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply the database migrations that are not applied yet (idempotent)."""
+    applied = asyncio.run(apply_migrations(get_settings()))
+    console.print(f"applied: {', '.join(applied) or 'nothing (schema is up to date)'}")
+
+
+@app.command("run")
+def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) -> None:
+    """Run one process role in the foreground until SIGINT/SIGTERM."""
+    if role not in ROLES:
+        console.print(f"[bold red]error:[/] unknown role {role!r}; choose one of: {', '.join(ROLES)}")
+        raise typer.Exit(code=2)
+    configure_logging()
+    asyncio.run(run_role(role, get_settings()))
+
+
+@app.command("dev")
+def dev_command() -> None:
+    """Migrate, then run every role (API and workers) in the foreground; Ctrl-C stops them all."""
+    settings = get_settings()
+    applied = asyncio.run(apply_migrations(settings))
+    console.print(f"migrations applied: {', '.join(applied) or 'none needed'}")
+    console.print(
+        f"API on http://{settings.http_host}:{settings.http_port} (Swagger UI at /api); Ctrl-C stops"
+    )
+    raise typer.Exit(code=run_all_roles())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,56 @@
+"""Process roles: each `pjs run <role>` is one long-running asyncio program built from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import uvicorn
+
+from api.app import create_app
+from api.resources import Resources
+from events.schema import migrate
+from pjs.settings import Settings
+
+log = logging.getLogger("pjs")
+
+Role = Callable[[Settings, asyncio.Event], Awaitable[None]]
+
+
+async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    config = uvicorn.Config(
+        create_app(Resources(settings)),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+    )
+    # uvicorn traps SIGINT/SIGTERM itself while serving, shuts down gracefully, then re-raises the signal.
+    await uvicorn.Server(config).serve()
+
+
+ROLES: dict[str, Role] = {
+    "api": run_api,
+}
+
+
+async def apply_migrations(settings: Settings) -> list[str]:
+    connection = await asyncpg.connect(settings.resolved_database_url())
+    try:
+        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection)]
+    finally:
+        await connection.close()
+
+
+async def run_role(name: str, settings: Settings) -> None:
+    """Run one role until SIGINT or SIGTERM, then let it finish its current work and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("role %s starting", name)
+    await ROLES[name](settings, stop)
+    log.info("role %s stopped", name)

@@ -1,0 +1,1 @@
+"""Local Postgres and Kafka for development, tests and benchmarks, started as plain processes (no Docker)."""

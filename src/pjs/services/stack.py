@@ -1,0 +1,85 @@
+"""The local stack as a whole: which services to start, and where the running ones are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pjs.services.kafka import LocalKafka
+from pjs.services.postgres import LocalPostgres
+from pjs.services.processes import ServiceError
+from pjs.settings import LOCAL_KAFKA_CONTROLLER_PORT, LOCAL_KAFKA_PORT, LOCAL_POSTGRES_PORT, Settings
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    address: str
+    state: str  # "running", "stopped", "external"
+    pid: int | None
+
+
+class LocalStack:
+    """Postgres and Kafka as local processes, unless PJS_DATABASE_URL or PJS_KAFKA_BOOTSTRAP say otherwise."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.postgres = LocalPostgres(settings.state_dir, LOCAL_POSTGRES_PORT)
+        self.kafka = LocalKafka(settings.state_dir, LOCAL_KAFKA_PORT, LOCAL_KAFKA_CONTROLLER_PORT)
+
+    def up(self) -> list[str]:
+        """Start what is missing; on failure, stop what this call started. Returns the names started."""
+        started: list[str] = []
+        try:
+            if self.settings.database_url is None and self.postgres.up():
+                started.append("postgres")
+            if self.settings.kafka_bootstrap is None and self.kafka.up():
+                started.append("kafka")
+        except (ServiceError, KeyboardInterrupt):
+            if "postgres" in started:
+                self.postgres.down()
+            raise
+        return started
+
+    def down(self) -> list[str]:
+        stopped: list[str] = []
+        if self.settings.kafka_bootstrap is None and self.kafka.down():
+            stopped.append("kafka")
+        if self.settings.database_url is None and self.postgres.down():
+            stopped.append("postgres")
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        return [self._postgres_status(), self._kafka_status()]
+
+    def _postgres_status(self) -> ServiceStatus:
+        if self.settings.database_url is not None:
+            return ServiceStatus("postgres", _redact(self.settings.database_url), "external", None)
+        running = self.postgres.is_running()
+        return ServiceStatus(
+            "postgres",
+            self.postgres.url,
+            "running" if running else "stopped",
+            self.postgres.pid() if running else None,
+        )
+
+    def _kafka_status(self) -> ServiceStatus:
+        if self.settings.kafka_bootstrap is not None:
+            return ServiceStatus("kafka", self.settings.kafka_bootstrap, "external", None)
+        running = self.kafka.is_serving()
+        stale = self.kafka.pid() is not None and not self.kafka.is_running()
+        state = (
+            "running"
+            if running
+            else ("stopped (process died; `pjs services up` restarts it)" if stale else "stopped")
+        )
+        return ServiceStatus("kafka", self.kafka.bootstrap, state, self.kafka.pid() if running else None)
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a DSN before printing it."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
