@@ -1,0 +1,146 @@
+"""A run's state, folded from its events: `evolve` is the only way it changes, live and on replay."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, assert_never
+from uuid import UUID
+
+from events.catalogue import (
+    ConditionEvaluated,
+    DelayElapsed,
+    DelayStarted,
+    MessageDelivered,
+    MessageFailed,
+    MessageRequested,
+    NewEvent,
+    RecordedEvent,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+)
+
+
+class RunStatus(StrEnum):
+    """A run's status; these values are the API's."""
+
+    IN_PROGRESS = "in_progress"
+    WAITING_DELAY = "waiting_delay"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class EventOutOfOrder(ValueError):
+    """An envelope is for another run or is not the next version of this one."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Everything the decider and the API need to know about one run.
+
+    `status` is None until RunStarted (version 0: the run does not exist). `awaiting_decision` is True
+    between a wake-up event (RunStarted, DelayElapsed) and the batch the engine decides from it, so a
+    redelivered wake-up after that batch is recognised as stale.
+    """
+
+    run_id: UUID
+    version: int = 0
+    status: RunStatus | None = None
+    journey_id: UUID | None = None
+    journey_version: int | None = None
+    current_node_id: str | None = None
+    patient_context: Mapping[str, Any] = field(default_factory=dict)
+    resume_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    awaiting_decision: bool = False
+    reason: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        """True once the run has started."""
+        return self.version > 0
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has completed, failed or been cancelled."""
+        return self.status in FINISHED_STATUSES
+
+
+def initial_state(run_id: UUID) -> RunState:
+    """The state of a run with no events."""
+    return RunState(run_id=run_id)
+
+
+def evolve(state: RunState, envelope: NewEvent | RecordedEvent) -> RunState:
+    """The state after one more event. Events after a terminal one only advance the version."""
+    if envelope.run_id != state.run_id or envelope.version != state.version + 1:
+        raise EventOutOfOrder(
+            f"Cannot apply run {envelope.run_id} v{envelope.version} "
+            f"to run {state.run_id} at v{state.version}"
+        )
+    state = replace(state, version=envelope.version, updated_at=envelope.recorded_at)
+    if state.finished:
+        return state
+    event = envelope.event
+    match event:
+        case RunStarted():
+            return replace(
+                state,
+                status=RunStatus.IN_PROGRESS,
+                journey_id=event.journey_id,
+                journey_version=event.journey_version,
+                current_node_id=event.start_node_id,
+                patient_context=event.patient_context,
+                created_at=envelope.recorded_at,
+                awaiting_decision=True,
+            )
+        case MessageRequested() | ConditionEvaluated():
+            return replace(state, current_node_id=event.node_id, awaiting_decision=False)
+        case MessageDelivered() | MessageFailed():
+            # Delivery outcomes arrive later, from the messenger; the run has not waited for them.
+            return state
+        case DelayStarted():
+            return replace(
+                state,
+                status=RunStatus.WAITING_DELAY,
+                current_node_id=event.node_id,
+                resume_at=event.resume_at,
+                awaiting_decision=False,
+            )
+        case DelayElapsed():
+            return replace(
+                state,
+                status=RunStatus.IN_PROGRESS,
+                current_node_id=event.node_id,
+                resume_at=None,
+                awaiting_decision=True,
+            )
+        case RunCompleted():
+            return _finish(state, RunStatus.COMPLETED, None, None)
+        case RunFailed():
+            return _finish(state, RunStatus.FAILED, event.node_id, event.reason)
+        case RunCancelled():
+            return _finish(state, RunStatus.CANCELLED, event.node_id, event.reason)
+        case _:
+            assert_never(event)
+
+
+def _finish(state: RunState, status: RunStatus, node_id: str | None, reason: str | None) -> RunState:
+    return replace(
+        state, status=status, current_node_id=node_id, resume_at=None, awaiting_decision=False, reason=reason
+    )
+
+
+def fold(run_id: UUID, envelopes: Iterable[NewEvent | RecordedEvent]) -> RunState:
+    """The state after applying a run's events in stream order."""
+    state = initial_state(run_id)
+    for envelope in envelopes:
+        state = evolve(state, envelope)
+    return state

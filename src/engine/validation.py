@@ -1,0 +1,256 @@
+"""Validate a journey posted by a clinic, collecting every problem, into a JourneyDefinition."""
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from engine.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
+from engine.journey import (
+    Condition,
+    ConditionalNode,
+    DelayNode,
+    JourneyDefinition,
+    JourneyNode,
+    MessageNode,
+    NodeType,
+    delay_free_cycles,
+)
+
+# Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
+MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
+_VALID_TYPES: Final = ", ".join(node_type.value for node_type in NodeType)
+_VALID_OPERATORS: Final = " ".join(OPERATORS)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with client input: where (`path`, "" for the whole body) and what, in plain English."""
+
+    path: str
+    message: str
+
+
+def is_number(value: object) -> bool:
+    """True for finite ints and floats; bool is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def describe(value: object) -> str:
+    """A short name for a JSON value's kind, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def validate_journey(raw: object) -> JourneyDefinition | list[Problem]:
+    """The journey, or every problem with it (never just the first)."""
+    if not isinstance(raw, dict):
+        return [Problem("", f"The journey must be a JSON object, got {describe(raw)}.")]
+    problems: list[Problem] = []
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem("name", "The journey needs a name: a non-empty string."))
+
+    raw_nodes = raw.get("nodes")
+    nodes: list[tuple[int, JourneyNode]] = []
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        problems.append(Problem("nodes", "The journey needs a non-empty list of nodes."))
+    else:
+        for index, raw_node in enumerate(raw_nodes):
+            node = _parse_node(index, raw_node, problems)
+            if node is not None:
+                nodes.append((index, node))
+    known_ids = _check_ids(raw_nodes if isinstance(raw_nodes, list) else [], problems)
+
+    start_node_id = raw.get("start_node_id")
+    if not isinstance(start_node_id, str) or not start_node_id:
+        problems.append(
+            Problem("start_node_id", "The journey needs a start_node_id: the id of its first node.")
+        )
+    elif start_node_id not in known_ids:
+        problems.append(Problem("start_node_id", f"The start node {start_node_id!r} is not among the nodes."))
+
+    for index, node in nodes:
+        for key, target in _pointers(node):
+            if target not in known_ids:
+                problems.append(
+                    Problem(f"nodes[{index}].{key}", f"Points to node {target!r}, which does not exist.")
+                )
+    problems.extend(_delay_free_cycles(nodes))
+
+    if problems:
+        return problems
+    assert isinstance(name, str) and isinstance(start_node_id, str)
+    return JourneyDefinition(name=name, start_node_id=start_node_id, nodes=tuple(node for _, node in nodes))
+
+
+def _check_ids(raw_nodes: list[Any], problems: list[Problem]) -> set[str]:
+    first_index: dict[str, int] = {}
+    for index, raw_node in enumerate(raw_nodes):
+        node_id = raw_node.get("id") if isinstance(raw_node, dict) else None
+        if not isinstance(node_id, str) or not node_id:
+            continue
+        if node_id in first_index:
+            problems.append(
+                Problem(
+                    f"nodes[{index}].id",
+                    f"Node id {node_id!r} is already used by nodes[{first_index[node_id]}]; "
+                    "node ids must be unique.",
+                )
+            )
+        else:
+            first_index[node_id] = index
+    return set(first_index)
+
+
+def _parse_node(index: int, raw: object, problems: list[Problem]) -> JourneyNode | None:
+    at = f"nodes[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(Problem(at, f"Each node must be a JSON object, got {describe(raw)}."))
+        return None
+    node_id = raw.get("id")
+    has_id = isinstance(node_id, str) and bool(node_id)
+    if not has_id:
+        problems.append(Problem(f"{at}.id", "Each node needs an id: a non-empty string."))
+    node_type = raw.get("type")
+    node: JourneyNode | None = None
+    if node_type == NodeType.MESSAGE:
+        node = _message(at, str(node_id), raw, problems)
+    elif node_type == NodeType.DELAY:
+        node = _delay(at, str(node_id), raw, problems)
+    elif node_type == NodeType.CONDITIONAL:
+        node = _conditional(at, str(node_id), raw, problems)
+    else:
+        problems.append(
+            Problem(f"{at}.type", f"Unknown node type {node_type!r}; valid types are {_VALID_TYPES}.")
+        )
+    # A node with other problems still takes part in the dangling-pointer and cycle checks.
+    return node if has_id else None
+
+
+def _next_id(at: str, key: str, raw: dict[str, Any], problems: list[Problem]) -> str | None:
+    value = raw.get(key)
+    if value is None or (isinstance(value, str) and value):
+        return value
+    problems.append(
+        Problem(f"{at}.{key}", f"Must be a node id (a non-empty string) or null, got {describe(value)}.")
+    )
+    return None
+
+
+def _message(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> MessageNode:
+    message = raw.get("message")
+    if not isinstance(message, str):
+        problems.append(Problem(f"{at}.message", "A MESSAGE node needs a message: a string."))
+    return MessageNode(
+        id=node_id, message=str(message), next_node_id=_next_id(at, "next_node_id", raw, problems)
+    )
+
+
+def _delay(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> DelayNode:
+    duration = raw.get("duration_seconds")
+    problem = (
+        _duration_problem(duration) if "duration_seconds" in raw else "A DELAY node needs duration_seconds."
+    )
+    if problem is not None:
+        problems.append(Problem(f"{at}.duration_seconds", problem))
+    next_node_id = _next_id(at, "next_node_id", raw, problems)
+    seconds = float(duration) if problem is None and isinstance(duration, int | float) else 0.0
+    return DelayNode(id=node_id, duration_seconds=seconds, next_node_id=next_node_id)
+
+
+def _duration_problem(duration: object) -> str | None:
+    if not isinstance(duration, int | float) or not is_number(duration):
+        return f"duration_seconds must be a finite number of seconds, got {describe(duration)}."
+    if duration < 0:
+        return "duration_seconds cannot be negative."
+    if duration > MAX_DELAY_SECONDS:
+        return f"duration_seconds cannot exceed {MAX_DELAY_SECONDS} (100 years)."
+    return None
+
+
+def _conditional(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> ConditionalNode:
+    condition = _condition(f"{at}.condition", raw.get("condition"), "condition" in raw, problems)
+    return ConditionalNode(
+        id=node_id,
+        condition=condition,
+        on_true_next_node_id=_next_id(at, "on_true_next_node_id", raw, problems),
+        on_false_next_node_id=_next_id(at, "on_false_next_node_id", raw, problems),
+    )
+
+
+def _condition(at: str, raw: object, present: bool, problems: list[Problem]) -> Condition:
+    invalid = Condition(field="", operator="", value=None)
+    if not present:
+        problems.append(Problem(at, "A CONDITIONAL node needs a condition: {field, operator, value}."))
+        return invalid
+    if not isinstance(raw, dict):
+        problems.append(
+            Problem(at, f"The condition must be an object {{field, operator, value}}, got {describe(raw)}.")
+        )
+        return invalid
+    field, operator, value = raw.get("field"), raw.get("operator"), raw.get("value")
+    if not isinstance(field, str) or not field:
+        problems.append(
+            Problem(f"{at}.field", "The condition needs a field: a non-empty string such as 'age'.")
+        )
+    if not isinstance(operator, str) or operator not in OPERATORS:
+        problems.append(
+            Problem(
+                f"{at}.operator", f"Unknown operator {operator!r}; valid operators are {_VALID_OPERATORS}."
+            )
+        )
+    elif operator in MEMBERSHIP_OPERATORS:
+        if not isinstance(value, list):
+            problems.append(
+                Problem(
+                    f"{at}.value", f"The '{operator}' operator needs a list value, got {describe(value)}."
+                )
+            )
+        else:
+            value = tuple(value)
+    elif "value" not in raw:
+        problems.append(Problem(f"{at}.value", "The condition needs a value to compare against."))
+    elif operator in ORDERING_OPERATORS and not (is_number(value) or isinstance(value, str)):
+        problems.append(
+            Problem(
+                f"{at}.value", f"The '{operator}' operator needs a number or a string, got {describe(value)}."
+            )
+        )
+    return Condition(field=str(field), operator=str(operator), value=value)
+
+
+def _pointers(node: JourneyNode) -> Iterator[tuple[str, str]]:
+    match node:
+        case ConditionalNode():
+            if node.on_true_next_node_id is not None:
+                yield "on_true_next_node_id", node.on_true_next_node_id
+            if node.on_false_next_node_id is not None:
+                yield "on_false_next_node_id", node.on_false_next_node_id
+        case MessageNode() | DelayNode():
+            if node.next_node_id is not None:
+                yield "next_node_id", node.next_node_id
+
+
+def _delay_free_cycles(nodes: list[tuple[int, JourneyNode]]) -> list[Problem]:
+    return [
+        Problem(
+            "nodes",
+            f"Nodes {', '.join(cycle)} form a loop with no DELAY node, so a run would loop forever; "
+            "add a DELAY node to the loop or break it.",
+        )
+        for cycle in delay_free_cycles(node for _, node in nodes)
+    ]

@@ -1,0 +1,235 @@
+"""The run event catalogue: frozen payload models, their discriminated union, and their envelopes."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid5
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _to_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
+
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunStarted(_Payload):
+    """A patient was put on a journey; v2 added `journey_version` (v1 journeys were unversioned)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    type: Literal["RunStarted"] = "RunStarted"
+    journey_id: UUID
+    journey_version: int
+    start_node_id: str
+    patient_context: dict[str, Any]
+
+
+class MessageRequested(_Payload):
+    """The run reached a MESSAGE node; delivery is an effect carried out after commit, keyed (run, node)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["MessageRequested"] = "MessageRequested"
+    node_id: str
+    message: str
+    channel: str = "default"
+
+
+class MessageDelivered(_Payload):
+    """A provider accepted a requested message."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["MessageDelivered"] = "MessageDelivered"
+    node_id: str
+    provider_message_id: str | None
+    attempts: int
+
+
+class MessageFailed(_Payload):
+    """Delivery of a requested message was given up on; the run itself carries on."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["MessageFailed"] = "MessageFailed"
+    node_id: str
+    reason: str
+    attempts: int
+
+
+class DelayStarted(_Payload):
+    """The run is waiting in a DELAY node until `resume_at`."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["DelayStarted"] = "DelayStarted"
+    node_id: str
+    duration_seconds: Seconds
+    resume_at: UtcDatetime
+
+
+class DelayElapsed(_Payload):
+    """The timer fired for a waiting run; the run continues after the DELAY node."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["DelayElapsed"] = "DelayElapsed"
+    node_id: str
+    resume_at: UtcDatetime
+    fired_at: UtcDatetime
+
+
+class ConditionEvaluated(_Payload):
+    """A CONDITIONAL node was evaluated against the patient context and a branch chosen."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["ConditionEvaluated"] = "ConditionEvaluated"
+    node_id: str
+    field: str
+    operator: str
+    result: bool
+    next_node_id: str | None
+
+
+class RunCompleted(_Payload):
+    """The run walked off the end of its journey."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["RunCompleted"] = "RunCompleted"
+    last_node_id: str | None
+
+
+class RunFailed(_Payload):
+    """The run cannot go on (e.g. its journey points at a missing node)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["RunFailed"] = "RunFailed"
+    node_id: str | None
+    reason: str
+
+
+class RunCancelled(_Payload):
+    """The run was cancelled on request."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    type: Literal["RunCancelled"] = "RunCancelled"
+    node_id: str | None
+    reason: str | None
+
+
+RunEvent = Annotated[
+    RunStarted
+    | MessageRequested
+    | MessageDelivered
+    | MessageFailed
+    | DelayStarted
+    | DelayElapsed
+    | ConditionEvaluated
+    | RunCompleted
+    | RunFailed
+    | RunCancelled,
+    Field(discriminator="type"),
+]
+
+RunEventClass = (
+    type[RunStarted]
+    | type[MessageRequested]
+    | type[MessageDelivered]
+    | type[MessageFailed]
+    | type[DelayStarted]
+    | type[DelayElapsed]
+    | type[ConditionEvaluated]
+    | type[RunCompleted]
+    | type[RunFailed]
+    | type[RunCancelled]
+)
+
+EVENT_TYPES: dict[str, RunEventClass] = {
+    cls.__name__: cls
+    for cls in (
+        RunStarted,
+        MessageRequested,
+        MessageDelivered,
+        MessageFailed,
+        DelayStarted,
+        DelayElapsed,
+        ConditionEvaluated,
+        RunCompleted,
+        RunFailed,
+        RunCancelled,
+    )
+}
+"""Type name -> payload class, for decoding by the stored type name."""
+
+WAKE_UP_TYPES: frozenset[str] = frozenset({"RunStarted", "DelayElapsed"})
+"""Events after which the engine must decide the run's next steps."""
+
+TERMINAL_TYPES: frozenset[str] = frozenset({"RunCompleted", "RunFailed", "RunCancelled"})
+"""Events after which a run never changes status again."""
+
+
+def is_wake_up(event: RunEvent) -> bool:
+    """True for events the engine reacts to by calling the decider."""
+    return event.type in WAKE_UP_TYPES
+
+
+def is_terminal(event: RunEvent) -> bool:
+    """True for events that finish a run."""
+    return event.type in TERMINAL_TYPES
+
+
+class NewEvent(BaseModel):
+    """An event about to be appended to a run's stream: payload plus envelope metadata."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    run_id: UUID
+    version: int = Field(ge=1, description="Position in the run's stream, 1-based.")
+    recorded_at: UtcDatetime
+    causation_id: UUID | None
+    correlation_id: UUID | None
+    event: RunEvent
+
+
+class RecordedEvent(NewEvent):
+    """An event as read back from the store, with its global position."""
+
+    position: int
+
+
+# Fixed forever: changing it would give re-made decisions new ids and hide duplicates.
+EVENT_ID_NAMESPACE = UUID("5b0c7f3e-2a41-4d6e-9a57-3c1f0e8d9b21")
+
+
+def event_id_for(run_id: UUID, version: int) -> UUID:
+    """The deterministic event id for stream slot (run, version): a re-made decision gets the same id."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{run_id}:{version}")
+
+
+def stamp(
+    run_id: UUID,
+    expected_version: int,
+    events: Sequence[RunEvent],
+    *,
+    now: datetime,
+    causation_id: UUID | None,
+    correlation_id: UUID | None,
+) -> list[NewEvent]:
+    """Wrap decided events in envelopes numbered expected_version+1, +2, ... for one append."""
+    return [
+        NewEvent(
+            event_id=event_id_for(run_id, version),
+            run_id=run_id,
+            version=version,
+            recorded_at=now,
+            causation_id=causation_id,
+            correlation_id=correlation_id,
+            event=event,
+        )
+        for version, event in enumerate(events, start=expected_version + 1)
+    ]

@@ -1,0 +1,25 @@
+"""The event store's short exception hierarchy: failures are exceptions, expected refusals are values."""
+
+
+class EventStoreError(Exception):
+    """Base of every failure raised by the events package."""
+
+
+class UnknownEventType(EventStoreError):
+    """A stored or received event names a type this code does not know."""
+
+
+class UnsupportedSchemaVersion(EventStoreError):
+    """An event's schema version is newer than this code knows, or has no upcaster path."""
+
+
+class InvalidEventPayload(EventStoreError):
+    """An event's payload is not valid JSON for its type, or cannot be encoded as JSON."""
+
+
+class StoreUnavailable(EventStoreError):
+    """Postgres could not be reached or dropped the connection; nothing was written. Safe to retry."""
+
+
+class AppendRejected(EventStoreError):
+    """A malformed append (wrong run, gap in versions, payload failing its model); nothing was written."""
