@@ -12,6 +12,8 @@ import uvicorn
 
 from api.app import create_app
 from api.resources import Resources
+from events.broker import ensure_topic
+from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs.settings import Settings
 
@@ -32,8 +34,23 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     await uvicorn.Server(config).serve()
 
 
+async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    await ensure_topic(
+        settings.resolved_kafka_bootstrap(), settings.run_events_topic, settings.run_events_partitions
+    )
+    config = RelayConfig(
+        database_url=settings.resolved_database_url(),
+        bootstrap=settings.resolved_kafka_bootstrap(),
+        topic=settings.run_events_topic,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
+    await Relay(config).run(stop)
+
+
 ROLES: dict[str, Role] = {
     "api": run_api,
+    "relay": run_relay,
 }
 
 

@@ -1,0 +1,151 @@
+"""The outbox relay: publishes committed events to Kafka in feed order, then records how far it got.
+
+The events table is the outbox: an append and its "to publish" record are the same row, so nothing is
+published that was not committed and nothing committed is left behind. One relay leads at a time (a
+Postgres advisory lock held by its connection); others stand by and take over when that connection dies.
+The checkpoint is written on the lock's own connection after Kafka acknowledged, so a crash can only
+cause re-publication of events already sent, never a skip; consumers dedupe by (run id, version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from events.broker import make_producer
+from events.catalogue import RecordedEvent
+from events.envelope import to_kafka_record
+from events.feed import load_checkpoint, read_feed, save_checkpoint
+from events.store import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+RELAY_LOCK_KEY = 7_311_002
+CHECKPOINT_NAME = "kafka-relay"
+_RECHECK_AFTER_HINT_SECONDS = 0.02  # a notified commit can still sit behind an older open transaction
+_RETRY_SECONDS = 1.0
+
+ProducerFactory = Callable[[], AIOKafkaProducer]
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    database_url: str
+    bootstrap: str
+    topic: str
+    batch_size: int = 500
+    poll_seconds: float = 1.0
+
+
+class Relay:
+    """Run with `await relay.run(stop)`; returns once `stop` is set."""
+
+    def __init__(self, config: RelayConfig, producer_factory: ProducerFactory | None = None) -> None:
+        self._config = config
+        self._producer_factory = producer_factory or (lambda: make_producer(config.bootstrap))
+        self.published = 0
+        self.is_leader = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                connection = await asyncpg.connect(self._config.database_url)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("relay cannot reach Postgres (%s); retrying", type(error).__name__)
+                await _sleep_unless(stop, _RETRY_SECONDS)
+                continue
+            try:
+                if await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                    await self._lead(connection, stop)
+                else:
+                    await _sleep_unless(stop, _RETRY_SECONDS)  # standby: another relay leads
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("relay lost Postgres (%s); leadership released", type(error).__name__)
+                await _sleep_unless(stop, _RETRY_SECONDS)
+            finally:
+                self.is_leader = False
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.close(), 5)
+
+    async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
+        self.is_leader = True
+        log.info("relay is leading")
+        hint = asyncio.Event()
+        await connection.add_listener(NOTIFY_CHANNEL, lambda *_: hint.set())
+        checkpoint = await load_checkpoint(connection, CHECKPOINT_NAME)
+        producer: AIOKafkaProducer | None = None
+        try:
+            while not stop.is_set():
+                if producer is None:
+                    producer = await self._start_producer(stop)
+                    continue
+                hinted = hint.is_set()
+                hint.clear()
+                page = await read_feed(connection, checkpoint, self._config.batch_size)
+                if not page.events:
+                    await _wait_for_hint(
+                        stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
+                    )
+                    continue
+                try:
+                    await self._publish(producer, page.events)
+                except KafkaError as error:
+                    # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
+                    log.warning("relay publish failed (%s); rebuilding the producer", type(error).__name__)
+                    await _stop_quietly(producer)
+                    producer = None
+                    await _sleep_unless(stop, _RETRY_SECONDS)
+                    continue
+                await save_checkpoint(connection, CHECKPOINT_NAME, page.last)
+                checkpoint = page.last
+                self.published += len(page.events)
+        finally:
+            if producer is not None:
+                await _stop_quietly(producer)
+
+    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
+        producer = self._producer_factory()
+        try:
+            await producer.start()
+            return producer
+        except KafkaError as error:
+            log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
+            await _stop_quietly(producer)
+            await _sleep_unless(stop, _RETRY_SECONDS)
+            return None
+
+    async def _publish(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> None:
+        """Send the page and wait for every acknowledgement (acks=all); per-partition order is kept."""
+        deliveries = []
+        for event in events:
+            record = to_kafka_record(event)
+            deliveries.append(
+                await producer.send(self._config.topic, record.value, key=record.key, headers=record.headers)
+            )
+        await asyncio.gather(*deliveries)
+
+
+async def _wait_for_hint(stop: asyncio.Event, hint: asyncio.Event, at_most: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hint.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.stop(), 10)

@@ -1,0 +1,280 @@
+"""The Postgres event store: optimistic appends (one run or many in one transaction) and stream reads.
+
+Appends never take a table lock. `(run_id, version)` is unique, every append states the version it expects,
+and a run whose head moved on is reported as a `ConcurrencyConflict` value. Inline projections (the delay
+table, run status) run inside the same transaction, so they can never disagree with the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from events.catalogue import EVENT_TYPES, NewEvent, RecordedEvent
+from events.codec import decode_payload, encode_payload, schema_version, type_name
+from events.errors import AppendRejected, InvalidEventPayload, StoreUnavailable, UnknownEventType
+from events.pg import Connection
+
+NOTIFY_CHANNEL = "pjs_events"
+_MAX_ATTEMPTS = 5
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,  # includes "connection does not exist"
+    asyncpg.exceptions.OperatorInterventionError,  # server shutting down, restarting, backend terminated
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+"""What a lost or refused Postgres connection raises: the transaction did not commit, so a retry is safe."""
+
+InlineProjection = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
+"""Runs inside the append transaction with the events just written (all runs of the batch)."""
+
+
+@dataclass(frozen=True)
+class ConcurrencyConflict:
+    """The run's head is not the version the append expected: someone else advanced it first."""
+
+    run_id: UUID
+    expected_version: int
+    actual_version: int
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    run_id: UUID
+    expected_version: int
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch append did: the events written per run, and the runs refused for a stale version."""
+
+    appended: dict[UUID, list[RecordedEvent]] = field(default_factory=dict)
+    conflicts: list[ConcurrencyConflict] = field(default_factory=list)
+
+
+class _TransactionOrderRace(Exception):
+    """A run's head committed with a later transaction id than ours: retry in a new transaction."""
+
+
+class PostgresEventStore:
+    """Appends and reads run streams in Postgres."""
+
+    def __init__(self, pool: asyncpg.Pool, inline_projections: Sequence[InlineProjection] = ()) -> None:
+        self._pool = pool
+        self._inline_projections = tuple(inline_projections)
+
+    async def append(
+        self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | ConcurrencyConflict:
+        """Append events to one run if its head is still `expected_version`."""
+        outcome = await self.append_many([AppendRequest(run_id, expected_version, events)])
+        return outcome.conflicts[0] if outcome.conflicts else outcome.appended[run_id]
+
+    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
+        """Append to many runs in one transaction; a stale run is a conflict, the others still commit."""
+        rows = _rows_for(requests)
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                return await self._append_once(requests, rows)
+            except (asyncpg.UniqueViolationError, _TransactionOrderRace):
+                # A racing append won, or committed "behind" our transaction id: check again in a new one.
+                if attempt == _MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.001 * attempt)
+            except CONNECTION_ERRORS as error:
+                raise StoreUnavailable(f"append failed, nothing was written: {error}") from error
+        raise AssertionError("unreachable")
+
+    async def _append_once(self, requests: Sequence[AppendRequest], rows: _Rows) -> BatchOutcome:
+        async with self._pool.acquire() as connection, connection.transaction():
+            conflicts = await _check_heads(connection, requests)
+            refused = {conflict.run_id for conflict in conflicts}
+            accepted = rows.without(refused)
+            written = await _insert(connection, accepted) if accepted.count else []
+            for project in self._inline_projections:
+                await project(connection, written)
+            if written:
+                await connection.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        appended: dict[UUID, list[RecordedEvent]] = {}
+        for event in written:
+            appended.setdefault(event.run_id, []).append(event)
+        return BatchOutcome(appended, conflicts)
+
+    async def read_stream(self, run_id: UUID, after_version: int = 0) -> list[RecordedEvent]:
+        """The run's events with version > after_version, in version order."""
+        rows = await self._pool.fetch(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = $1 AND version > $2 ORDER BY version",
+            run_id,
+            after_version,
+        )
+        return [recorded_event_from_row(row) for row in rows]
+
+    async def head_version(self, run_id: UUID) -> int:
+        version = await self._pool.fetchval("SELECT max(version) FROM events WHERE run_id = $1", run_id)
+        return int(version or 0)
+
+
+EVENT_COLUMNS = (
+    "position, event_id, run_id, version, type, schema_version, data::text AS data, "
+    "metadata::text AS metadata, recorded_at"
+)
+
+
+def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
+    """Decode a stored row (selected with EVENT_COLUMNS), upcasting old schema versions."""
+    metadata = orjson.loads(row["metadata"])
+    return RecordedEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        run_id=row["run_id"],
+        version=row["version"],
+        recorded_at=row["recorded_at"],
+        causation_id=metadata.get("causation_id"),
+        correlation_id=metadata.get("correlation_id"),
+        event=decode_payload(row["type"], row["schema_version"], row["data"].encode()),
+    )
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Column arrays for one multi-row INSERT ... SELECT FROM unnest(...)."""
+
+    events: tuple[NewEvent, ...]
+    payloads: tuple[str, ...]
+    metadata: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+    def without(self, run_ids: set[UUID]) -> _Rows:
+        if not run_ids:
+            return self
+        keep = [i for i, event in enumerate(self.events) if event.run_id not in run_ids]
+        return _Rows(
+            tuple(self.events[i] for i in keep),
+            tuple(self.payloads[i] for i in keep),
+            tuple(self.metadata[i] for i in keep),
+        )
+
+
+def _rows_for(requests: Sequence[AppendRequest]) -> _Rows:
+    """Validate every event before any transaction starts, and encode it once."""
+    seen_runs: set[UUID] = set()
+    events: list[NewEvent] = []
+    for request in requests:
+        if request.run_id in seen_runs:
+            raise AppendRejected(f"run {request.run_id} appears twice in one batch")
+        seen_runs.add(request.run_id)
+        _check_request(request)
+        events.extend(request.events)
+    payloads = tuple(_validated_payload(event) for event in events)
+    metadata = tuple(
+        orjson.dumps(
+            {
+                "causation_id": _str_or_none(event.causation_id),
+                "correlation_id": _str_or_none(event.correlation_id),
+            }
+        ).decode()
+        for event in events
+    )
+    return _Rows(tuple(events), payloads, metadata)
+
+
+def _check_request(request: AppendRequest) -> None:
+    if request.expected_version < 0:
+        raise AppendRejected(f"expected version must be >= 0, got {request.expected_version}")
+    if not request.events:
+        raise AppendRejected(f"nothing to append to run {request.run_id}")
+    for offset, event in enumerate(request.events, start=1):
+        if event.run_id != request.run_id:
+            raise AppendRejected(
+                f"event {event.event_id} belongs to run {event.run_id}, not {request.run_id}"
+            )
+        if event.version != request.expected_version + offset:
+            raise AppendRejected(
+                f"run {request.run_id}: versions must follow {request.expected_version} without gaps; "
+                f"event {offset} has version {event.version}"
+            )
+
+
+def _validated_payload(event: NewEvent) -> str:
+    """Re-validate the payload against its catalogue model: a hand-built or foreign object never lands."""
+    payload = event.event
+    known = EVENT_TYPES.get(getattr(payload, "type", ""))
+    if known is None or type(payload) is not known:
+        raise AppendRejected(f"{type(payload).__name__} is not an event type of the catalogue")
+    encoded = encode_payload(payload)
+    try:
+        decode_payload(type_name(payload), schema_version(payload), encoded)
+    except (InvalidEventPayload, UnknownEventType) as error:
+        raise AppendRejected(str(error)) from error
+    return encoded.decode()
+
+
+def _str_or_none(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _check_heads(
+    connection: Connection, requests: Sequence[AppendRequest]
+) -> list[ConcurrencyConflict]:
+    """Compare each run's head with what the append expects.
+
+    The first statement also assigns this transaction its id. Feed readers order events by transaction id,
+    so a run's head written by a transaction with a *later* id (it committed while we were open) would be
+    read after our events: we refuse that with a retry rather than publish a run out of order.
+    """
+    rows = await connection.fetch(
+        """
+        SELECT r.run_id, coalesce(h.version, 0) AS version,
+               coalesce(h.transaction_id > pg_current_xact_id(), false) AS written_after_us
+        FROM unnest($1::uuid[]) AS r(run_id)
+        LEFT JOIN LATERAL (
+            SELECT version, transaction_id FROM events e
+            WHERE e.run_id = r.run_id ORDER BY version DESC LIMIT 1
+        ) h ON true
+        """,
+        [request.run_id for request in requests],
+    )
+    heads = {row["run_id"]: row for row in rows}
+    conflicts = []
+    for request in requests:
+        head = heads[request.run_id]
+        if head["version"] != request.expected_version:
+            conflicts.append(ConcurrencyConflict(request.run_id, request.expected_version, head["version"]))
+        elif head["written_after_us"]:
+            raise _TransactionOrderRace(str(request.run_id))
+    return conflicts
+
+
+async def _insert(connection: Connection, rows: _Rows) -> list[RecordedEvent]:
+    records = await connection.fetch(
+        """
+        INSERT INTO events (event_id, run_id, version, type, schema_version, data, metadata, recorded_at)
+        SELECT event_id, run_id, version, type, schema_version, data::jsonb, metadata::jsonb, recorded_at
+        FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
+                    $8::timestamptz[])
+             AS t(event_id, run_id, version, type, schema_version, data, metadata, recorded_at)
+        ORDER BY run_id, version
+        RETURNING position, event_id
+        """,
+        [e.event_id for e in rows.events],
+        [e.run_id for e in rows.events],
+        [e.version for e in rows.events],
+        [type_name(e.event) for e in rows.events],
+        [schema_version(e.event) for e in rows.events],
+        list(rows.payloads),
+        list(rows.metadata),
+        [e.recorded_at for e in rows.events],
+    )
+    positions = {record["event_id"]: record["position"] for record in records}
+    return [RecordedEvent(**dict(event), position=positions[event.event_id]) for event in rows.events]

@@ -1,0 +1,111 @@
+"""The run_status read model: each run's folded state, kept inline with the append (read-your-writes).
+
+Rows are the `RunState` that `engine.state.evolve` produces, so the API, the engine and a replay all agree
+on what a run's state is. Applying an event whose version the row already has is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from engine.state import RunState, RunStatus, evolve, initial_state
+from events.catalogue import RecordedEvent
+from events.pg import Connection, Queryable
+
+TABLE = "run_status"
+COLUMNS = (
+    "run_id, version, status, journey_id, journey_version, current_node_id, patient_id, patient_context,"
+    " resume_at, awaiting_decision, reason, created_at, updated_at"
+)
+
+
+async def apply(connection: Connection, events: Sequence[RecordedEvent], table: str = TABLE) -> None:
+    """Fold the batch's events into their runs' rows (one read, one write for the whole batch)."""
+    if not events:
+        return
+    run_ids = list(dict.fromkeys(event.run_id for event in events))
+    states = await load_states(connection, run_ids, table, for_update=True)
+    for event in events:
+        state = states.get(event.run_id) or initial_state(event.run_id)
+        if event.version <= state.version:
+            continue  # already applied: replays and redeliveries change nothing
+        states[event.run_id] = evolve(state, event)
+    await save_states(connection, [states[run_id] for run_id in run_ids if run_id in states], table)
+
+
+async def load_states(
+    db: Queryable, run_ids: Iterable[UUID], table: str = TABLE, *, for_update: bool = False
+) -> dict[UUID, RunState]:
+    lock = " FOR UPDATE" if for_update else ""
+    rows = await db.fetch(
+        f"SELECT {COLUMNS}, patient_context::text AS context_json FROM {table}"
+        f" WHERE run_id = ANY($1::uuid[]) ORDER BY run_id{lock}",
+        list(run_ids),
+    )
+    return {row["run_id"]: state_from_row(row) for row in rows}
+
+
+async def load_state(db: Queryable, run_id: UUID) -> RunState:
+    """The run's current state; `initial_state` (version 0) when the run does not exist."""
+    return (await load_states(db, [run_id])).get(run_id) or initial_state(run_id)
+
+
+def state_from_row(row: asyncpg.Record) -> RunState:
+    return RunState(
+        run_id=row["run_id"],
+        version=row["version"],
+        status=RunStatus(row["status"]),
+        journey_id=row["journey_id"],
+        journey_version=row["journey_version"],
+        current_node_id=row["current_node_id"],
+        patient_context=orjson.loads(row["context_json"]),
+        resume_at=row["resume_at"],
+        awaiting_decision=row["awaiting_decision"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def save_states(connection: Connection, states: Sequence[RunState], table: str = TABLE) -> None:
+    started = [state for state in states if state.status is not None]
+    if not started:
+        return
+    await connection.execute(
+        f"""
+        INSERT INTO {table} ({COLUMNS})
+        SELECT run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
+               patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at
+        FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::text[],
+                    $8::text[], $9::timestamptz[], $10::bool[], $11::text[], $12::timestamptz[],
+                    $13::timestamptz[])
+             AS t(run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
+                  patient_context, resume_at, awaiting_decision, reason, created_at, updated_at)
+        ON CONFLICT (run_id) DO UPDATE SET
+            version = excluded.version, status = excluded.status, current_node_id = excluded.current_node_id,
+            resume_at = excluded.resume_at, awaiting_decision = excluded.awaiting_decision,
+            reason = excluded.reason, updated_at = excluded.updated_at
+        WHERE {table}.version < excluded.version
+        """,
+        [s.run_id for s in started],
+        [s.version for s in started],
+        [str(s.status) for s in started],
+        [s.journey_id for s in started],
+        [s.journey_version for s in started],
+        [s.current_node_id for s in started],
+        [patient_id(s) for s in started],
+        [orjson.dumps(dict(s.patient_context)).decode() for s in started],
+        [s.resume_at for s in started],
+        [s.awaiting_decision for s in started],
+        [s.reason for s in started],
+        [s.created_at for s in started],
+        [s.updated_at for s in started],
+    )
+
+
+def patient_id(state: RunState) -> str:
+    return str(state.patient_context.get("id", ""))
