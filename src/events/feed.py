@@ -33,14 +33,20 @@ class FeedPage:
     last: FeedPosition  # where the next read starts; unchanged when the page is empty
 
 
-async def read_feed(db: Queryable, after: FeedPosition, limit: int) -> FeedPage:
-    """Up to `limit` committed events after `after`, in feed order."""
+async def read_feed(
+    db: Queryable, after: FeedPosition, limit: int, *, writers_locked_out: bool = False
+) -> FeedPage:
+    """Up to `limit` committed events after `after`, in feed order.
+
+    `writers_locked_out`: the caller holds a lock that no appending transaction can be inside of (a
+    projection swap), so every visible event is final and the open-transaction horizon need not apply.
+    """
+    horizon = "" if writers_locked_out else "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
     rows = await db.fetch(
         f"""
         SELECT transaction_id::text::bigint AS transaction_number, {EVENT_COLUMNS}
         FROM events
-        WHERE (transaction_id, position) > ($1::text::xid8, $2)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        WHERE (transaction_id, position) > ($1::text::xid8, $2) {horizon}
         ORDER BY transaction_id, position
         LIMIT $3
         """,

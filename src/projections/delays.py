@@ -17,7 +17,9 @@ TABLE = "delays"
 NOTIFY_CHANNEL = "pjs_delays"  # payload: the earliest new resume_at, ISO 8601; a hint for the timer
 
 
-async def apply(connection: Connection, events: Sequence[RecordedEvent], table: str = TABLE) -> None:
+async def apply(
+    connection: Connection, events: Sequence[RecordedEvent], table: str = TABLE, *, notify: bool = True
+) -> None:
     last_word: dict[UUID, RecordedEvent] = {}  # per run, the latest event that starts or ends a delay
     for event in events:
         if isinstance(event.event, DelayStarted) or _ends_delay(event):
@@ -41,6 +43,8 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
         [_resume_at(e) for e in started],
         [e.version for e in started],
     )
+    if not notify:
+        return
     earliest = min(_resume_at(e) for e in started)
     await connection.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, earliest.isoformat())
 
