@@ -7,8 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.health import router as health_router
+from api import health, journeys, metrics, runs
+from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.resources import Resources
+from api.schemas import JourneyIn, PatientContextIn
+
+DESCRIPTION = """\
+Clinics define journeys (MESSAGE, DELAY and CONDITIONAL nodes); each trigger starts a run of one patient
+through the journey's latest version. Errors are JSON `{"message", "problems"?}`. No authentication yet.
+"""
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -26,9 +34,14 @@ def create_app(resources: Resources) -> FastAPI:
     app = FastAPI(
         title="Patient Journey Scheduler",
         version="0.1.0",
+        description=DESCRIPTION,
         docs_url="/api",
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    app.include_router(health_router)
+    for module in (journeys, runs, health, metrics):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    install_openapi(app, [JourneyIn, PatientContextIn])
     return app

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+from aiokafka.client import AIOKafkaClient
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.resources import Resources, get_resources
-from pjs.services.processes import port_is_open
 
 router = APIRouter(tags=["health"])
 
@@ -41,13 +41,15 @@ async def _postgres_answers(resources: Resources) -> bool:
 
 
 async def _kafka_answers(resources: Resources) -> bool:
-    def check() -> bool:
-        return any(
-            port_is_open(host, int(port), timeout=1.0)
-            for host, _, port in (
-                address.rpartition(":")
-                for address in resources.settings.resolved_kafka_bootstrap().split(",")
-            )
-        )
-
-    return await asyncio.to_thread(check)
+    """A metadata round trip (not just an open port): the broker answers the Kafka protocol."""
+    client = AIOKafkaClient(
+        bootstrap_servers=resources.settings.resolved_kafka_bootstrap(), request_timeout_ms=2000
+    )
+    try:
+        async with asyncio.timeout(3):
+            await client.bootstrap()
+            return bool(client.cluster.brokers())
+    except Exception:  # any failure to answer means not ready; the probe itself must not fail
+        return False
+    finally:
+        await client.close()

@@ -1,0 +1,130 @@
+"""The one place that maps refusals and failures to HTTP: every error is JSON `{"message", "problems"?}`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.commands import (
+    IdempotencyKeyReused,
+    JourneyNotFound,
+    RunAlreadyFinished,
+    RunContended,
+    RunNotFound,
+)
+from engine.validation import Problem
+from events.errors import StoreUnavailable
+from events.store import CONNECTION_ERRORS
+
+log = logging.getLogger(__name__)
+
+Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished
+
+
+class ApiError(Exception):
+    """An error response: routes raise these (or return refusals turned into them by `refused`)."""
+
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+
+
+class Unavailable(ApiError):
+    status_code = 503
+
+
+def invalid(what: str, problems: Sequence[Problem]) -> BadRequest:
+    """A 400 listing every problem with the request."""
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return BadRequest(f"The {what} is not valid ({count}).", problems)
+
+
+def refused(refusal: Refusal) -> ApiError:
+    """The HTTP error for a command's refusal."""
+    match refusal:
+        case JourneyNotFound(journey_id=journey_id):
+            return NotFound(f"Journey {journey_id} does not exist.")
+        case RunNotFound(run_id=run_id):
+            return NotFound(f"Run {run_id} does not exist.")
+        case RunAlreadyFinished(run_id=run_id, status=status):
+            return Conflict(f"Run {run_id} is already {status.value}; only a running run can be cancelled.")
+        case IdempotencyKeyReused(run_id=run_id):
+            return Unprocessable(
+                f"This Idempotency-Key already started run {run_id} with a different request body; "
+                "use a new key for a new run."
+            )
+
+
+def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
+    content: dict[str, Any] = {"message": message}
+    if problems:
+        content["problems"] = [{"path": p.path, "message": p.message} for p in problems]
+    return content
+
+
+async def _api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else None
+    return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
+
+
+async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
+    # FastAPI's default is 422 with its own shape; this API answers every malformed request with 400.
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        Problem(".".join(str(part) for part in detail.get("loc", ())[1:]), str(detail.get("msg", "invalid")))
+        for detail in error.errors()
+    ]
+    return await _api_error(request, invalid("request", problems))
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    message = "Not found." if error.status_code == 404 else str(error.detail)
+    return JSONResponse(body(message), status_code=error.status_code, headers=error.headers)
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("request failed, store unavailable: %s", type(error).__name__)
+    return await _api_error(request, Unavailable("The service is briefly unavailable; retry shortly."))
+
+
+async def _internal(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(body("Internal server error."), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    failures: tuple[type[BaseException], ...] = (StoreUnavailable, RunContended, *CONNECTION_ERRORS)
+    for failure in failures:
+        if issubclass(failure, Exception):
+            app.add_exception_handler(failure, _unavailable)
+    app.add_exception_handler(Exception, _internal)

@@ -1,0 +1,62 @@
+"""Request and parameter examples for the OpenAPI document: the seed journey and its patient."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+SEED_JOURNEY: Final[dict[str, Any]] = {
+    "name": "Pre-op reminders",
+    "start_node_id": "welcome",
+    "nodes": [
+        {
+            "id": "welcome",
+            "type": "MESSAGE",
+            "message": "Your surgery is booked.",
+            "next_node_id": "age_check",
+        },
+        {
+            "id": "age_check",
+            "type": "CONDITIONAL",
+            "condition": {"field": "patient.age", "operator": ">", "value": 65},
+            "on_true_next_node_id": "senior_leaflet",
+            "on_false_next_node_id": "wait",
+        },
+        {
+            "id": "senior_leaflet",
+            "type": "MESSAGE",
+            "message": "Here is the fall-risk leaflet.",
+            "next_node_id": "wait",
+        },
+        {"id": "wait", "type": "DELAY", "duration_seconds": 2, "next_node_id": "reminder"},
+        {
+            "id": "reminder",
+            "type": "MESSAGE",
+            "message": "Reminder: nothing to eat after midnight.",
+            "next_node_id": None,
+        },
+    ],
+}
+
+SEED_PATIENT: Final[dict[str, Any]] = {"id": "patient-123", "age": 70, "language": "en", "condition": "knee"}
+
+INVALID_JOURNEY: Final[dict[str, Any]] = {
+    "name": "",
+    "start_node_id": "missing",
+    "nodes": [{"id": "a", "type": "SMS", "next_node_id": "nowhere"}],
+}
+
+EXAMPLE_ID: Final = "3f2c6a4e-9b1d-4c7a-8e5f-1a2b3c4d5e6f"
+
+JOURNEY_EXAMPLES: Final[dict[str, Any]] = {
+    "seed": {"summary": "Pre-op reminders (the seed journey)", "value": SEED_JOURNEY},
+    "invalid": {"summary": "An invalid journey: the 400 lists every problem", "value": INVALID_JOURNEY},
+}
+
+PATIENT_EXAMPLES: Final[dict[str, Any]] = {
+    "senior": {"summary": "A 70-year-old patient (gets the fall-risk leaflet)", "value": SEED_PATIENT},
+    "younger": {
+        "summary": "A 40-year-old patient (skips the leaflet)",
+        "value": {**SEED_PATIENT, "id": "patient-456", "age": 40, "language": "es"},
+    },
+    "missing_age": {"summary": "No age: 400 naming `age`", "value": {"id": "patient-789", "language": "en"}},
+}

@@ -1,0 +1,114 @@
+"""Journey routes: create, edit (a new version), list, and read one version."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from api.errors import NotFound, invalid
+from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
+from api.inputs import JsonBody, existing_id
+from api.openapi import error_responses, json_request
+from api.resources import Resources, get_resources
+from api.schemas import (
+    JourneyCreated,
+    JourneyIn,
+    JourneyListOut,
+    JourneyOut,
+    JourneySummaryOut,
+    JourneyVersionCreated,
+)
+from engine.journey import JourneyDefinition
+from engine.journeys import StoredJourney
+from engine.validation import validate_journey
+
+router = APIRouter(prefix="/journeys", tags=["journeys"])
+
+Deps = Annotated[Resources, Depends(get_resources)]
+JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a journey (version 1)",
+    openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
+    responses=error_responses(400),
+)
+async def create_journey(raw: JsonBody, resources: Deps, response: Response) -> JourneyCreated:
+    definition = _valid_journey(raw)
+    stored = await resources.journeys.create(uuid4(), definition, now=resources.clock())
+    response.headers["Location"] = f"/journeys/{stored.journey_id}"
+    return JourneyCreated(journey_id=stored.journey_id)
+
+
+@router.put(
+    "/{journeyId}",
+    status_code=201,
+    summary="Save a new version of a journey; runs already started stay on their version",
+    openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
+    responses=error_responses(400, 404),
+)
+async def update_journey(
+    journey_id: JourneyIdPath, raw: JsonBody, resources: Deps, response: Response
+) -> JourneyVersionCreated:
+    known_id = existing_id(journey_id, "Journey")
+    definition = _valid_journey(raw)
+    stored = await resources.journeys.add_version(known_id, definition, now=resources.clock())
+    if stored is None:
+        raise NotFound(f"Journey {known_id} does not exist.")
+    response.headers["Location"] = f"/journeys/{known_id}?version={stored.version}"
+    return JourneyVersionCreated(journey_id=known_id, version=stored.version)
+
+
+@router.get("", summary="List journeys with their latest version")
+async def list_journeys(resources: Deps) -> JourneyListOut:
+    summaries = await resources.journeys.list_journeys()
+    return JourneyListOut(
+        journeys=[
+            JourneySummaryOut(
+                journey_id=s.journey_id, name=s.name, latest_version=s.latest_version, updated_at=s.updated_at
+            )
+            for s in summaries
+        ]
+    )
+
+
+@router.get(
+    "/{journeyId}",
+    summary="Read a journey: its latest version, or `?version=`",
+    responses=error_responses(404),
+)
+async def get_journey(
+    journey_id: JourneyIdPath,
+    resources: Deps,
+    version: Annotated[
+        int | None, Query(ge=1, description="A version; the latest when omitted.", examples=[1])
+    ] = None,
+) -> JourneyOut:
+    known_id = existing_id(journey_id, "Journey")
+    journeys = resources.journeys
+    stored = await (journeys.latest(known_id) if version is None else journeys.get(known_id, version))
+    if stored is None:
+        suffix = "" if version is None else f" version {version}"
+        raise NotFound(f"Journey {known_id}{suffix} does not exist.")
+    return _journey_out(stored)
+
+
+def _valid_journey(raw: Any) -> JourneyDefinition:
+    parsed = validate_journey(raw)
+    if isinstance(parsed, list):
+        raise invalid("journey", parsed)
+    return parsed
+
+
+def _journey_out(stored: StoredJourney) -> JourneyOut:
+    contract = stored.definition.to_json_dict()
+    return JourneyOut(
+        journey_id=stored.journey_id,
+        version=stored.version,
+        created_at=stored.created_at,
+        **contract,
+    )

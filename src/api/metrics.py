@@ -1,0 +1,71 @@
+"""GET /metrics: Prometheus text, this process's (or every role's, in multiprocess mode) plus delay gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from api.resources import Resources, get_resources
+from events.pg import Queryable
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+)
+async def metrics(resources: Annotated[Resources, Depends(get_resources)]) -> Response:
+    gauges = CollectorRegistry()
+    gauges.register(_Values(await _delay_gauges(resources.pool)))
+    text = _process_metrics() + generate_latest(gauges)
+    return Response(content=text, media_type=CONTENT_TYPE_LATEST)
+
+
+def _process_metrics() -> bytes:
+    # In multiprocess mode every role (the timer's lateness histogram included) writes to a shared directory.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+async def _delay_gauges(db: Queryable) -> list[GaugeMetricFamily]:
+    """The delay table's size and how many rows are past due, counted now; none if Postgres cannot answer."""
+    try:
+        async with asyncio.timeout(2):
+            row = await db.fetchrow(
+                "SELECT count(*) AS pending, count(*) FILTER (WHERE resume_at < now()) AS overdue FROM delays"
+            )
+    except Exception as error:  # a scrape must still return the process metrics
+        log.warning("metrics: delay counts unavailable: %s", type(error).__name__)
+        return []
+    assert row is not None
+    return [
+        GaugeMetricFamily("pjs_timer_pending_delays", "Runs sleeping in a delay.", value=row["pending"]),
+        GaugeMetricFamily(
+            "pjs_timer_overdue_delays", "Delays past their resume_at not yet fired.", value=row["overdue"]
+        ),
+    ]
+
+
+class _Values(Collector):
+    """Hands already-computed metric families to a registry (collectors cannot await)."""
+
+    def __init__(self, families: Iterable[GaugeMetricFamily]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._families)

@@ -1,0 +1,90 @@
+"""The OpenAPI document: request bodies read as raw JSON are described here, and served at two URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api.schemas import ErrorOut
+
+_REF = "#/components/schemas/{model}"
+
+
+def json_request(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its body itself: the body's schema (by name) and examples."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": _REF.format(model=model.__name__)},
+                    "examples": examples,
+                }
+            },
+        }
+    }
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses` entry documenting the error shape for these status codes."""
+    descriptions = {
+        400: "Invalid input: every problem is listed",
+        404: "Not found",
+        409: "Conflict with the run's state",
+        422: "Idempotency-Key reused with a different body",
+        503: "Briefly unavailable; retry",
+    }
+    return {code: {"model": ErrorOut, "description": descriptions[code]} for code in status_codes}
+
+
+def _bad_requests_are_400(document: dict[str, Any]) -> None:
+    """FastAPI documents a 422 for invalid parameters; this API answers those with a 400 (api/errors.py)."""
+    fastapi_422 = "#/components/schemas/HTTPValidationError"
+    bad_request = {"$ref": "#/components/schemas/ErrorOut"}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            refusal = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if refusal.get("schema", {}).get("$ref") == fastapi_422:
+                del responses["422"]
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "Invalid input: every problem is listed",
+                        "content": {"application/json": {"schema": bad_request}},
+                    },
+                )
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+
+
+def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None:
+    """Add the request models' schemas to the document, and serve it at /openapi.json and /api-json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        _, definitions = models_json_schema(
+            [(model, "validation") for model in request_models], ref_template=_REF
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in definitions.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        _bad_requests_are_400(document)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/api-json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())

@@ -1,0 +1,132 @@
+"""Run routes: trigger a run, read its status and timeline, cancel it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from api.errors import NotFound, invalid, refused
+from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
+from api.inputs import JsonBody, existing_id
+from api.openapi import error_responses, json_request
+from api.resources import Resources, get_resources
+from api.schemas import PatientContextIn, RunAcceptedOut, RunCancelledOut, RunOut, RunTimelineOut
+from api.timeline import timeline_entry
+from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
+from engine.patient import validate_patient_context
+from engine.state import RunState
+from projections.run_status import load_state
+
+router = APIRouter(prefix="/journeys", tags=["runs"])
+
+Deps = Annotated[Resources, Depends(get_resources)]
+RunIdPath = Annotated[str, Path(alias="runId", examples=[EXAMPLE_ID])]
+MAX_PAGE = 1000
+
+
+@router.post(
+    "/{journeyId}/trigger",
+    status_code=202,
+    summary="Start a run of the journey's latest version for one patient (the body is the patient context)",
+    openapi_extra=json_request(PatientContextIn, PATIENT_EXAMPLES),
+    responses=error_responses(400, 404, 422),
+)
+async def trigger(
+    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    raw: JsonBody,
+    resources: Deps,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Retries with the same key and body return the same run.",
+            examples=["booking-4711"],
+        ),
+    ] = None,
+) -> RunAcceptedOut:
+    known_id = existing_id(journey_id, "Journey")
+    context = validate_patient_context(raw)
+    if isinstance(context, list):
+        raise invalid("patient context", context)
+    run_id = uuid4() if idempotency_key is None else run_id_for_key(known_id, idempotency_key)
+    result = await trigger_run(
+        resources.store,
+        resources.journeys,
+        run_id=run_id,
+        journey_id=known_id,
+        patient_context=context,
+        now=resources.clock(),
+    )
+    if not isinstance(result, RunAccepted):
+        raise refused(result)
+    response.headers["Location"] = f"/journeys/runs/{result.run_id}"
+    return RunAcceptedOut(run_id=result.run_id)
+
+
+@router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
+async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
+    state = await load_state(resources.pool, existing_id(run_id, "Run"))
+    return _run_out(state)
+
+
+@router.post(
+    "/runs/{runId}/cancel", status_code=202, summary="Cancel a run", responses=error_responses(404, 409, 503)
+)
+async def cancel(run_id: RunIdPath, resources: Deps) -> RunCancelledOut:
+    result = await cancel_run(
+        resources.store, run_id=existing_id(run_id, "Run"), reason=None, now=resources.clock()
+    )
+    if not isinstance(result, RunCancelAccepted):
+        raise refused(result)
+    return RunCancelledOut(run_id=result.run_id)
+
+
+@router.get(
+    "/runs/{runId}/events",
+    summary="A run's timeline, oldest first, by pages",
+    responses=error_responses(400, 404),
+)
+async def run_events(
+    run_id: RunIdPath,
+    resources: Deps,
+    after_version: Annotated[
+        int, Query(alias="afterVersion", ge=0, description="Events after this version.", examples=[0])
+    ] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="Events per page (at most 1000).", examples=[100])
+    ] = 100,
+) -> RunTimelineOut:
+    known_id = existing_id(run_id, "Run")
+    store = resources.store
+    # A run's stream is short (tens of events), so a page is a slice of the rest of the stream.
+    events = await store.read_stream(known_id, after_version)
+    if not events and (after_version == 0 or await store.head_version(known_id) == 0):
+        raise NotFound(f"Run {known_id} does not exist.")
+    page = events[:limit]
+    return RunTimelineOut(
+        run_id=known_id,
+        events=[timeline_entry(event) for event in page],
+        next_after_version=page[-1].version if len(events) > limit else None,
+    )
+
+
+def _run_out(state: RunState) -> RunOut:
+    if not state.exists or state.status is None or state.journey_id is None or state.journey_version is None:
+        raise NotFound(f"Run {state.run_id} does not exist.")
+    assert state.created_at is not None and state.updated_at is not None
+    return RunOut(
+        run_id=state.run_id,
+        journey_id=state.journey_id,
+        journey_version=state.journey_version,
+        status=state.status,
+        current_node_id=state.current_node_id,
+        patient_context=dict(state.patient_context),
+        resume_at=state.resume_at,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+    )

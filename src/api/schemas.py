@@ -1,0 +1,154 @@
+"""The HTTP request and response shapes (own types, not the event models); requests document only.
+
+Request bodies are read as raw JSON and checked by `engine.validation` / `engine.patient`, which report
+every problem at once; the request models here describe the contract in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.state import RunStatus
+
+
+class _Out(BaseModel):
+    """Responses: camelCase on the wire (except the journey's own snake_case contract fields)."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+
+# ---- requests (documentation) ----
+
+
+class Condition(BaseModel):
+    field: str = Field(description="Dotted path into the patient context, e.g. `patient.age` or `age`.")
+    operator: str = Field(description="One of = == eq != ne > gt >= gte < lt <= lte in nin.")
+    value: Any = Field(description="A number or string; a list for `in` / `nin`.")
+
+
+class MessageNode(BaseModel):
+    id: str
+    type: Literal["MESSAGE"]
+    message: str
+    next_node_id: str | None = None
+
+
+class DelayNode(BaseModel):
+    id: str
+    type: Literal["DELAY"]
+    duration_seconds: float = Field(ge=0)
+    next_node_id: str | None = None
+
+
+class ConditionalNode(BaseModel):
+    id: str
+    type: Literal["CONDITIONAL"]
+    condition: Condition
+    on_true_next_node_id: str | None = None
+    on_false_next_node_id: str | None = None
+
+
+Node = Annotated[MessageNode | DelayNode | ConditionalNode, Field(discriminator="type")]
+
+
+class JourneyIn(BaseModel):
+    """A journey definition, as POSTed or PUT."""
+
+    name: str
+    start_node_id: str
+    nodes: list[Node]
+
+
+class PatientContextIn(BaseModel):
+    """The patient a run is for: id, age and language are required; other fields are kept for conditions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    age: float = Field(ge=0)
+    language: Literal["en", "es"]
+
+
+# ---- responses ----
+
+
+class Problem(_Out):
+    path: str = Field(
+        description='Where the problem is ("" for the whole body), e.g. `nodes[2].next_node_id`.'
+    )
+    message: str
+
+
+class ErrorOut(_Out):
+    message: str
+    problems: list[Problem] | None = Field(default=None, description="Every problem found (400 only).")
+
+
+class JourneyCreated(_Out):
+    journey_id: UUID = Field(alias="journeyId")
+
+
+class JourneyVersionCreated(_Out):
+    journey_id: UUID = Field(alias="journeyId")
+    version: int
+
+
+class JourneyOut(_Out):
+    journey_id: UUID = Field(alias="journeyId")
+    version: int
+    name: str
+    start_node_id: str
+    nodes: list[Node]
+    created_at: datetime = Field(alias="createdAt")
+
+
+class JourneySummaryOut(_Out):
+    journey_id: UUID = Field(alias="journeyId")
+    name: str
+    latest_version: int = Field(alias="latestVersion")
+    updated_at: datetime = Field(alias="updatedAt", description="When the latest version was saved.")
+
+
+class JourneyListOut(_Out):
+    journeys: list[JourneySummaryOut]
+
+
+class RunAcceptedOut(_Out):
+    run_id: UUID = Field(alias="runId")
+
+
+class RunOut(_Out):
+    run_id: UUID = Field(alias="runId")
+    journey_id: UUID = Field(alias="journeyId")
+    journey_version: int = Field(alias="journeyVersion")
+    status: RunStatus
+    current_node_id: str | None = Field(alias="currentNodeId")
+    patient_context: dict[str, Any] = Field(alias="patientContext")
+    resume_at: datetime | None = Field(alias="resumeAt")
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class RunCancelledOut(_Out):
+    run_id: UUID = Field(alias="runId")
+    status: Literal["cancelled"] = "cancelled"
+
+
+class RunEventOut(_Out):
+    type: str
+    version: int
+    recorded_at: datetime = Field(alias="recordedAt")
+    node_id: str | None = Field(alias="nodeId")
+    data: dict[str, Any]
+
+
+class RunTimelineOut(_Out):
+    run_id: UUID = Field(alias="runId")
+    events: list[RunEventOut]
+    next_after_version: int | None = Field(
+        alias="nextAfterVersion", description="Pass as `afterVersion` for the next page; null on the last."
+    )

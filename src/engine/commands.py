@@ -1,0 +1,171 @@
+"""Run commands (trigger, cancel): gather the run's state, ask the pure decider, append what it decided.
+
+Refusals (unknown journey or run, a finished run, a reused idempotency key) are values; a run that keeps
+changing under a cancel is an exception (`RunContended`), as is a store that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+from uuid import UUID, uuid5
+
+from engine.conditions import strictly_equal
+from engine.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
+from engine.journeys import StoredJourney
+from engine.state import RunState, RunStatus, fold
+from events.catalogue import NewEvent, RecordedEvent, RunEvent, stamp
+from events.store import ConcurrencyConflict
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS: Final = 5
+
+# Fixed forever: a retried trigger must map its idempotency key to the same run id in every release.
+IDEMPOTENCY_NAMESPACE: Final = UUID("0f6f3c2e-8a7b-4c1d-9e52-6b1d4a7e3c90")
+
+
+class RunStreams(Protocol):
+    """The part of the event store the commands use."""
+
+    async def read_stream(self, run_id: UUID, after_version: int = 0) -> list[RecordedEvent]: ...
+
+    async def append(
+        self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | ConcurrencyConflict: ...
+
+
+class LatestJourneys(Protocol):
+    """Where a trigger finds the journey version a new run is pinned to."""
+
+    async def latest(self, journey_id: UUID) -> StoredJourney | None: ...
+
+
+class RunContended(Exception):
+    """The run kept changing under the command; nothing was written. Safe to retry."""
+
+
+@dataclass(frozen=True)
+class RunAccepted:
+    """The run exists on `journey_version`; `created` is False when an idempotent retry found it started."""
+
+    run_id: UUID
+    journey_version: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class JourneyNotFound:
+    journey_id: UUID
+
+
+@dataclass(frozen=True)
+class IdempotencyKeyReused:
+    """The idempotency key already started a run with another patient context."""
+
+    run_id: UUID
+
+
+@dataclass(frozen=True)
+class RunCancelAccepted:
+    run_id: UUID
+    version: int
+
+
+@dataclass(frozen=True)
+class RunNotFound:
+    run_id: UUID
+
+
+@dataclass(frozen=True)
+class RunAlreadyFinished:
+    run_id: UUID
+    status: RunStatus
+
+
+def run_id_for_key(journey_id: UUID, idempotency_key: str) -> UUID:
+    """The run id a trigger with this idempotency key gets, the same on every retry."""
+    return uuid5(IDEMPOTENCY_NAMESPACE, f"{journey_id}:{idempotency_key}")
+
+
+async def trigger_run(
+    store: RunStreams,
+    journeys: LatestJourneys,
+    *,
+    run_id: UUID,
+    journey_id: UUID,
+    patient_context: dict[str, Any],
+    now: datetime,
+) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused:
+    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try."""
+    journey = await journeys.latest(journey_id)
+    if journey is None:
+        return JourneyNotFound(journey_id)
+    for _ in range(MAX_ATTEMPTS):
+        state = await _load(store, run_id)
+        decision = decide_start(
+            state,
+            journey_id=journey_id,
+            journey_version=journey.version,
+            journey=journey.definition,
+            patient_context=patient_context,
+        )
+        if isinstance(decision, StartRefused):
+            return _already_started(state, journey_id, patient_context)
+        outcome = await _append(store, state, decision, now)
+        if not isinstance(outcome, ConcurrencyConflict):
+            log.info("run %s started on journey %s v%d", run_id, journey_id, journey.version)
+            return RunAccepted(run_id, journey.version, created=True)
+        # Someone started this run id first (a concurrent retry): reload and compare with it.
+    raise RunContended(f"run {run_id} kept changing while it was being started")
+
+
+async def cancel_run(
+    store: RunStreams, *, run_id: UUID, reason: str | None, now: datetime
+) -> RunCancelAccepted | RunNotFound | RunAlreadyFinished:
+    """Cancel a run that is in progress or waiting; its pending delay goes in the same transaction."""
+    for _ in range(MAX_ATTEMPTS):
+        state = await _load(store, run_id)
+        decision = decide_cancel(state, reason=reason)
+        if isinstance(decision, CancelRefused):
+            return _cancel_refused(run_id, decision)
+        outcome = await _append(store, state, decision, now)
+        if not isinstance(outcome, ConcurrencyConflict):
+            log.info("run %s cancelled", run_id)
+            return RunCancelAccepted(run_id, outcome[-1].version)
+        # The engine or the timer advanced the run meanwhile: decide again on its new state.
+    raise RunContended(f"run {run_id} kept changing while it was being cancelled")
+
+
+async def _load(store: RunStreams, run_id: UUID) -> RunState:
+    # Decisions fold the stream itself, not the run_status read model, which may be mid-rebuild.
+    return fold(run_id, await store.read_stream(run_id))
+
+
+async def _append(
+    store: RunStreams, state: RunState, events: Sequence[RunEvent], now: datetime
+) -> list[RecordedEvent] | ConcurrencyConflict:
+    envelopes = stamp(
+        state.run_id, state.version, events, now=now, causation_id=None, correlation_id=state.run_id
+    )
+    return await store.append(state.run_id, state.version, envelopes)
+
+
+def _already_started(
+    state: RunState, journey_id: UUID, patient_context: dict[str, Any]
+) -> RunAccepted | IdempotencyKeyReused:
+    same_request = state.journey_id == journey_id and strictly_equal(
+        dict(state.patient_context), patient_context
+    )
+    if not same_request or state.journey_version is None:
+        return IdempotencyKeyReused(state.run_id)
+    return RunAccepted(state.run_id, state.journey_version, created=False)
+
+
+def _cancel_refused(run_id: UUID, refused: CancelRefused) -> RunNotFound | RunAlreadyFinished:
+    if refused.refusal is CancelRefusal.ALREADY_FINISHED and refused.status is not None:
+        return RunAlreadyFinished(run_id, refused.status)
+    return RunNotFound(run_id)

@@ -1,0 +1,153 @@
+"""The Postgres journey repository: immutable, versioned journey definitions (an edit is a new version)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from engine.journey import JourneyDefinition
+from engine.validation import validate_journey
+
+_MAX_ATTEMPTS: Final = 5
+_CACHE_SIZE: Final = 1024
+
+
+class StoredJourneyInvalid(Exception):
+    """A stored journey version no longer passes validation (validation rules were tightened after it)."""
+
+
+@dataclass(frozen=True)
+class StoredJourney:
+    """One version of a journey, as stored."""
+
+    journey_id: UUID
+    version: int
+    definition: JourneyDefinition
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JourneySummary:
+    """A journey in a listing: its id, its latest version and that version's name."""
+
+    journey_id: UUID
+    name: str
+    latest_version: int
+    updated_at: datetime
+
+
+_COLUMNS: Final = "journey_id, version, definition::text AS definition, created_at"
+
+
+class PostgresJourneyRepository:
+    """Saves and loads journey versions. Versions never change, so loads by (id, version) are cached."""
+
+    def __init__(self, pool: asyncpg.Pool, cache_size: int = _CACHE_SIZE) -> None:
+        self._pool = pool
+        self._cache: OrderedDict[tuple[UUID, int], StoredJourney] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def create(
+        self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime
+    ) -> StoredJourney:
+        """Store version 1 of a new journey."""
+        row = await self._pool.fetchrow(
+            f"INSERT INTO journeys (journey_id, version, name, definition, created_at)"
+            f" VALUES ($1, 1, $2, $3::jsonb, $4) RETURNING {_COLUMNS}",
+            journey_id,
+            definition.name,
+            _encode(definition),
+            now,
+        )
+        assert row is not None
+        return self._remember(_from_row(row))
+
+    async def add_version(
+        self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime
+    ) -> StoredJourney | None:
+        """Store the next version of an existing journey; None when the journey does not exist."""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                row = await self._pool.fetchrow(
+                    f"""
+                    INSERT INTO journeys (journey_id, version, name, definition, created_at)
+                    SELECT $1, max(version) + 1, $2, $3::jsonb, $4 FROM journeys WHERE journey_id = $1
+                    HAVING count(*) > 0
+                    RETURNING {_COLUMNS}
+                    """,
+                    journey_id,
+                    definition.name,
+                    _encode(definition),
+                    now,
+                )
+            except asyncpg.UniqueViolationError:
+                # Two edits raced for the same next version: the loser takes the one after.
+                if attempt == _MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            return None if row is None else self._remember(_from_row(row))
+        raise AssertionError("unreachable")
+
+    async def get(self, journey_id: UUID, version: int) -> StoredJourney | None:
+        """One version of a journey, or None."""
+        cached = self._cache.get((journey_id, version))
+        if cached is not None:
+            self._cache.move_to_end((journey_id, version))
+            return cached
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = $2", journey_id, version
+        )
+        return None if row is None else self._remember(_from_row(row))
+
+    async def latest(self, journey_id: UUID) -> StoredJourney | None:
+        """The journey's latest version, or None when it does not exist."""
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 ORDER BY version DESC LIMIT 1", journey_id
+        )
+        return None if row is None else self._remember(_from_row(row))
+
+    async def list_journeys(self) -> list[JourneySummary]:
+        """Every journey with its latest version, oldest journey first."""
+        rows = await self._pool.fetch(
+            """
+            SELECT latest.journey_id, latest.name, latest.version, latest.created_at
+            FROM (
+                SELECT DISTINCT ON (journey_id) journey_id, name, version, created_at FROM journeys
+                ORDER BY journey_id, version DESC
+            ) latest
+            JOIN journeys first ON first.journey_id = latest.journey_id AND first.version = 1
+            ORDER BY first.created_at, latest.journey_id
+            """
+        )
+        return [
+            JourneySummary(row["journey_id"], row["name"], row["version"], row["created_at"]) for row in rows
+        ]
+
+    def _remember(self, journey: StoredJourney) -> StoredJourney:
+        key = (journey.journey_id, journey.version)
+        self._cache[key] = journey
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return journey
+
+
+def _encode(definition: JourneyDefinition) -> str:
+    return orjson.dumps(definition.to_json_dict()).decode()
+
+
+def _from_row(row: asyncpg.Record) -> StoredJourney:
+    parsed = validate_journey(orjson.loads(row["definition"]))
+    if isinstance(parsed, list):
+        raise StoredJourneyInvalid(
+            f"journey {row['journey_id']} v{row['version']}: " + "; ".join(p.message for p in parsed)
+        )
+    return StoredJourney(row["journey_id"], row["version"], parsed, row["created_at"])

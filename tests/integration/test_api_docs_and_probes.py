@@ -1,0 +1,91 @@
+"""The OpenAPI document (at /openapi.json and /api-json), Swagger UI, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from api.app import create_app
+from api.resources import Resources
+from pjs.settings import Settings
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Resources(settings))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
+    ):
+        yield c
+
+
+async def test_the_openapi_document_is_served_at_both_urls(api: httpx.AsyncClient) -> None:
+    standard = await api.get("/openapi.json")
+    alias = await api.get("/api-json")
+
+    assert standard.status_code == alias.status_code == 200
+    assert standard.json() == alias.json()
+
+
+async def test_every_request_body_has_a_schema_and_the_seed_journey_as_example(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+    paths = document["paths"]
+
+    for path, method in [("/journeys", "post"), ("/journeys/{journeyId}", "put")]:
+        content = paths[path][method]["requestBody"]["content"]["application/json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/JourneyIn"}
+        assert content["examples"]["seed"]["value"]["name"] == "Pre-op reminders"
+    trigger = paths["/journeys/{journeyId}/trigger"]["post"]["requestBody"]["content"]["application/json"]
+    assert trigger["examples"]["senior"]["value"]["id"] == "patient-123"
+    assert {"JourneyIn", "PatientContextIn", "ConditionalNode"} <= set(document["components"]["schemas"])
+
+
+async def test_swagger_ui_is_at_api(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api")
+
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+async def test_health_and_readiness_answer_when_postgres_and_kafka_are_up(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/health")).json() == {"status": "ok"}
+    ready = await api.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+
+
+async def test_metrics_count_pending_and_overdue_delays(api: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC)
+    await pool.executemany(
+        "INSERT INTO delays (run_id, node_id, resume_at, started_version) VALUES ($1, 'wait', $2, 2)",
+        [(uuid.uuid4(), now - timedelta(minutes=5)), (uuid.uuid4(), now + timedelta(hours=1))],
+    )
+
+    response = await api.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert "pjs_timer_overdue_delays 1.0" in lines
+    assert "pjs_timer_pending_delays 2.0" in lines
+
+
+async def test_metrics_in_multiprocess_mode_still_show_the_delay_gauges(
+    api: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    response = await api.get("/metrics")
+
+    assert response.status_code == 200
+    assert "pjs_timer_overdue_delays 0.0" in response.text.splitlines()
