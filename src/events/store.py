@@ -60,8 +60,9 @@ class BatchOutcome:
     conflicts: list[ConcurrencyConflict] = field(default_factory=list)
 
 
-class _TransactionOrderRace(Exception):
-    """A run's head committed with a later transaction id than ours: retry in a new transaction."""
+class AppendRaced(Exception):
+    """The append lost a race inside its transaction (a racing append won, committed behind our
+    transaction id, or a deadlock was broken): roll the whole transaction back and try again."""
 
 
 class PostgresEventStore:
@@ -83,8 +84,9 @@ class PostgresEventStore:
         rows = _rows_for(requests)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
-                return await self._append_once(requests, rows)
-            except (asyncpg.UniqueViolationError, _TransactionOrderRace):
+                async with self._pool.acquire() as connection, connection.transaction():
+                    return await self._append_rows(connection, requests, rows)
+            except AppendRaced:
                 # A racing append won, or committed "behind" our transaction id: check again in a new one.
                 if attempt == _MAX_ATTEMPTS:
                     raise
@@ -93,8 +95,16 @@ class PostgresEventStore:
                 raise StoreUnavailable(f"append failed, nothing was written: {error}") from error
         raise AssertionError("unreachable")
 
-    async def _append_once(self, requests: Sequence[AppendRequest], rows: _Rows) -> BatchOutcome:
-        async with self._pool.acquire() as connection, connection.transaction():
+    async def append_many_in(self, connection: Connection, requests: Sequence[AppendRequest]) -> BatchOutcome:
+        """`append_many` inside the caller's open transaction, for work that must commit with the events
+        (the timer deletes the delay rows it fires). No retry here: on `AppendRaced` the caller rolls back
+        and retries its whole transaction; connection errors reach the caller as asyncpg raised them."""
+        return await self._append_rows(connection, requests, _rows_for(requests))
+
+    async def _append_rows(
+        self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
+    ) -> BatchOutcome:
+        try:
             conflicts = await _check_heads(connection, requests)
             refused = {conflict.run_id for conflict in conflicts}
             accepted = rows.without(refused)
@@ -103,17 +113,23 @@ class PostgresEventStore:
                 await project(connection, written)
             if written:
                 await connection.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError) as error:
+            raise AppendRaced(str(error)) from error
         appended: dict[UUID, list[RecordedEvent]] = {}
         for event in written:
             appended.setdefault(event.run_id, []).append(event)
         return BatchOutcome(appended, conflicts)
 
-    async def read_stream(self, run_id: UUID, after_version: int = 0) -> list[RecordedEvent]:
-        """The run's events with version > after_version, in version order."""
+    async def read_stream(
+        self, run_id: UUID, after_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """The run's events with version > after_version, in version order (at most `limit`)."""
         rows = await self._pool.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = $1 AND version > $2 ORDER BY version",
+            f"SELECT {EVENT_COLUMNS} FROM events"
+            " WHERE run_id = $1 AND version > $2 ORDER BY version LIMIT $3",
             run_id,
             after_version,
+            limit,
         )
         return [recorded_event_from_row(row) for row in rows]
 
@@ -252,7 +268,7 @@ async def _check_heads(
         if head["version"] != request.expected_version:
             conflicts.append(ConcurrencyConflict(request.run_id, request.expected_version, head["version"]))
         elif head["written_after_us"]:
-            raise _TransactionOrderRace(str(request.run_id))
+            raise AppendRaced(f"run {request.run_id}: head committed behind this transaction")
     return conflicts
 
 

@@ -5,17 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from uuid import UUID
 
 import asyncpg
 import uvicorn
 
 from api.app import create_app
 from api.resources import Resources
+from engine.channels import Channel, LogChannel, WebhookChannel, WebhookConfig
+from engine.consumer import Engine
+from engine.delivery import DeliveryConfig, DeliveryWorker
+from engine.journey import JourneyDefinition
+from engine.journeys import PostgresJourneyRepository, StoredJourneyInvalid
+from engine.timer import Timer, TimerConfig
 from events.broker import ensure_topic
+from events.consumer_group import GroupConfig, GroupLoop
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs.settings import Settings
+from pjs.wiring import create_pool, event_store
 
 log = logging.getLogger("pjs")
 
@@ -48,9 +58,92 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     await Relay(config).run(stop)
 
 
+class StoredJourneys:
+    """The engine's journey lookup over the journeys repository; an unusable stored version is "not found"."""
+
+    def __init__(self, repository: PostgresJourneyRepository) -> None:
+        self._repository = repository
+
+    async def get(self, journey_id: UUID, version: int) -> JourneyDefinition | None:
+        try:
+            stored = await self._repository.get(journey_id, version)
+        except StoredJourneyInvalid:
+            log.exception("journey %s v%d is stored but invalid", journey_id, version)
+            return None
+        return None if stored is None else stored.definition
+
+
+def group_config(settings: Settings, group: str, batch_size: int) -> GroupConfig:
+    return GroupConfig(
+        bootstrap=settings.resolved_kafka_bootstrap(),
+        topic=settings.run_events_topic,
+        group=group,
+        batch_size=batch_size,
+        max_retry_seconds=settings.consumer_max_retry_seconds,
+        revoke_wait_seconds=settings.rebalance_wait_seconds,
+    )
+
+
+@asynccontextmanager
+async def _pool_for(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def _ensure_run_events_topic(settings: Settings) -> None:
+    await ensure_topic(
+        settings.resolved_kafka_bootstrap(), settings.run_events_topic, settings.run_events_partitions
+    )
+
+
+async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
+    await _ensure_run_events_topic(settings)
+    async with _pool_for(settings) as pool:
+        engine = Engine(pool, event_store(pool), StoredJourneys(PostgresJourneyRepository(pool)))
+        config = group_config(settings, settings.engine_group, settings.engine_batch_size)
+        await GroupLoop(config, engine.handle).run(stop)
+
+
+def message_channel(settings: Settings) -> Channel:
+    if settings.message_channel == "log":
+        return LogChannel()
+    if settings.message_channel == "webhook" and settings.webhook_url:
+        return WebhookChannel(
+            WebhookConfig(
+                url=settings.webhook_url,
+                timeout_seconds=settings.webhook_timeout_seconds,
+                max_attempts=settings.webhook_max_attempts,
+                backoff_seconds=settings.webhook_backoff_seconds,
+            )
+        )
+    raise ValueError(f"message channel {settings.message_channel!r} needs PJS_WEBHOOK_URL or is unknown")
+
+
+async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
+    await _ensure_run_events_topic(settings)
+    channel = message_channel(settings)
+    async with _pool_for(settings) as pool:
+        config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
+        worker = DeliveryWorker(pool, event_store(pool), channel, config)
+        group = group_config(settings, settings.delivery_group, settings.delivery_batch_size)
+        await GroupLoop(group, worker.handle).run(stop)
+
+
+async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
+    async with _pool_for(settings) as pool:
+        config = TimerConfig(settings.timer_batch_size, settings.timer_max_sleep_seconds)
+        await Timer(pool, event_store(pool), config).run(stop)
+
+
 ROLES: dict[str, Role] = {
     "api": run_api,
     "relay": run_relay,
+    "engine": run_engine,
+    "delivery": run_delivery,
+    "timer": run_timer,
 }
 
 

@@ -36,11 +36,17 @@ class Settings(BaseSettings):
     timer_batch_size: int = 1000
     timer_max_sleep_seconds: float = 1.0
     engine_batch_size: int = 500
+    consumer_max_retry_seconds: float = 10.0
+    rebalance_wait_seconds: float = 10.0
+    delivery_batch_size: int = 100
+    delivery_concurrency: int = 16
+    delivery_lease_seconds: float = 60.0
 
     message_channel: str = "log"
     webhook_url: str | None = None
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 5
+    webhook_backoff_seconds: float = 0.5
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from events.store import InlineProjection
-from projections import delays, run_status
+from projections import delays, deliveries, run_status
 
-INLINE_PROJECTIONS: tuple[InlineProjection, ...] = (run_status.apply, delays.apply)
+INLINE_PROJECTIONS: tuple[InlineProjection, ...] = (run_status.apply, delays.apply, deliveries.apply)

@@ -1,0 +1,118 @@
+"""Message channel adapters: `log` (development) and `webhook` (HTTP POST with an idempotency key)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One visit of a MESSAGE node, ready to send. `message` and `patient_id` are health data: never log."""
+
+    run_id: UUID
+    node_id: str
+    visit: int
+    message: str
+    patient_id: str | None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries, redeliveries and restarts: a provider honouring it sends once."""
+        return f"{self.run_id}:{self.node_id}:{self.visit}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class NotSent:
+    reason: str  # never patient data: status codes and error kinds only
+    attempts: int
+
+
+SendOutcome = Sent | NotSent
+
+
+class Channel(Protocol):
+    """Carries out one message; gives up with NotSent rather than raising."""
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome: ...
+
+
+class LogChannel:
+    """Writes that a message was sent, with run and node ids only."""
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        log.info("message sent run_id=%s node_id=%s visit=%d", message.run_id, message.node_id, message.visit)
+        return Sent(provider_message_id=None, attempts=1)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    timeout_seconds: float = 5.0
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5  # before attempt n+1: backoff * 2**(n-1)
+
+
+class WebhookChannel:
+    """POSTs JSON with an `Idempotency-Key` header; retries network errors, 429 and 5xx with backoff."""
+
+    def __init__(self, config: WebhookConfig, client: httpx.AsyncClient | None = None) -> None:
+        self._config = config
+        self._client = client or httpx.AsyncClient(timeout=config.timeout_seconds)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        reason = "not attempted"
+        for attempt in range(1, self._config.max_attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(self._config.backoff_seconds * 2 ** (attempt - 2))
+            try:
+                response = await self._client.post(
+                    self._config.url,
+                    json=_body(message),
+                    headers={"Idempotency-Key": message.idempotency_key},
+                    timeout=self._config.timeout_seconds,
+                )
+            except httpx.HTTPError as error:
+                reason = f"webhook unreachable ({type(error).__name__})"
+                continue
+            if response.is_success:
+                return Sent(_provider_id(response), attempt)
+            reason = f"webhook answered HTTP {response.status_code}"
+            if response.status_code != 429 and response.status_code < 500:
+                return NotSent(reason, attempt)  # the request itself is refused: retrying cannot help
+        return NotSent(f"{reason} after {self._config.max_attempts} attempts", self._config.max_attempts)
+
+
+def _body(message: OutgoingMessage) -> dict[str, Any]:
+    return {
+        "runId": str(message.run_id),
+        "nodeId": message.node_id,
+        "visit": message.visit,
+        "message": message.message,
+        "patientId": message.patient_id,
+    }
+
+
+def _provider_id(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    found = body.get("id") if isinstance(body, dict) else None
+    return str(found) if found is not None else None

@@ -1,0 +1,166 @@
+"""The engine drives runs through their journeys: messages, branches, delays, cancels, many runs at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+
+from engine.state import FINISHED_STATUSES, RunState
+from events.catalogue import ConditionEvaluated, DelayStarted, RecordedEvent, RunCompleted
+from pjs.settings import Settings
+from pjs.wiring import event_store
+from projections.run_status import load_state
+from support.delays import cancel, fired_counts
+from support.journeys import (
+    assert_well_formed,
+    branch,
+    delay,
+    message,
+    patient,
+    save_journey,
+    start_run,
+    types,
+)
+from support.roles import eventually, in_process
+
+ROLES = ("relay", "engine", "timer")
+
+
+async def finished(pool: asyncpg.Pool, run_id: UUID, seconds: float = 20) -> list[RecordedEvent]:
+    async def done() -> RunState | None:
+        state = await load_state(pool, run_id)
+        return state if state.status in FINISHED_STATUSES else None
+
+    await eventually(done, seconds=seconds)
+    stream = await event_store(pool).read_stream(run_id)
+    assert_well_formed(stream)
+    return stream
+
+
+async def test_a_linear_journey_completes(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(pool, "hello", message("hello", "reminder"), message("reminder"))
+    async with in_process(settings, *ROLES):
+        run_id = await start_run(event_store(pool), journey_id, journey, patient())
+        stream = await finished(pool, run_id)
+
+    assert types(stream) == ["RunStarted", "MessageRequested", "MessageRequested", "RunCompleted"]
+    assert [getattr(e.event, "node_id", None) for e in stream[1:3]] == ["hello", "reminder"]
+
+
+async def test_a_branch_goes_each_way_by_the_patients_age(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(
+        pool, "age", branch("age", "age", ">", 65, "leaflet", "tips"), message("leaflet"), message("tips")
+    )
+    async with in_process(settings, *ROLES):
+        older = await start_run(event_store(pool), journey_id, journey, patient(age=70))
+        younger = await start_run(event_store(pool), journey_id, journey, patient(age=40))
+        older_stream, younger_stream = await finished(pool, older), await finished(pool, younger)
+
+    assert _messages(older_stream) == ["leaflet"]
+    assert _messages(younger_stream) == ["tips"]
+
+
+async def test_age_65_is_not_over_65_but_is_at_least_65(settings: Settings, pool: asyncpg.Pool) -> None:
+    over_id, over = await save_journey(
+        pool, "c", branch("c", "age", ">", 65, "yes", "no"), message("yes"), message("no")
+    )
+    least_id, least = await save_journey(
+        pool, "c", branch("c", "age", ">=", 65, "yes", "no"), message("yes"), message("no")
+    )
+    async with in_process(settings, *ROLES):
+        over_run = await start_run(event_store(pool), over_id, over, patient(age=65))
+        least_run = await start_run(event_store(pool), least_id, least, patient(age=65))
+        assert _messages(await finished(pool, over_run)) == ["no"]
+        assert _messages(await finished(pool, least_run)) == ["yes"]
+
+
+async def test_a_two_second_delay_resumes_between_2_and_2_5_seconds_later(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    journey_id, journey = await save_journey(
+        pool, "hello", message("hello", "wait"), delay("wait", 2, "after"), message("after")
+    )
+    async with in_process(settings, *ROLES):
+        run_id = await start_run(event_store(pool), journey_id, journey, patient())
+        stream = await finished(pool, run_id)
+
+    started = next(e for e in stream if isinstance(e.event, DelayStarted))
+    completed = next(e for e in stream if isinstance(e.event, RunCompleted))
+    waited = completed.recorded_at - started.recorded_at
+    assert timedelta(seconds=2) <= waited <= timedelta(seconds=2.5), waited
+    assert types(stream)[-3:] == ["DelayElapsed", "MessageRequested", "RunCompleted"]
+
+
+async def test_a_journey_may_start_with_a_delay(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(pool, "wait", delay("wait", 0.2, "hello"), message("hello"))
+    async with in_process(settings, *ROLES):
+        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()))
+
+    assert types(stream) == ["RunStarted", "DelayStarted", "DelayElapsed", "MessageRequested", "RunCompleted"]
+
+
+async def test_a_zero_second_delay_passes_straight_through(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(pool, "now", delay("now", 0, "hello"), message("hello"))
+    async with in_process(settings, *ROLES):
+        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()), 5)
+
+    assert types(stream)[-3:] == ["DelayElapsed", "MessageRequested", "RunCompleted"]
+
+
+async def test_fifty_concurrent_runs_each_take_their_own_branch(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    journey_id, journey = await save_journey(
+        pool,
+        "hello",
+        message("hello", "wait"),
+        delay("wait", 0.1, "age"),
+        branch("age", "age", ">=", 50, "older", "younger"),
+        message("older"),
+        message("younger"),
+    )
+    ages = list(range(25, 75))
+    async with in_process(settings, *ROLES):
+        store = event_store(pool)
+        run_ids = await asyncio.gather(*(start_run(store, journey_id, journey, patient(age)) for age in ages))
+        streams = [await finished(pool, run_id, 30) for run_id in run_ids]
+
+    for age, stream in zip(ages, streams, strict=True):
+        [evaluated] = [e.event for e in stream if isinstance(e.event, ConditionEvaluated)]
+        assert evaluated.result is (age >= 50)
+        assert _messages(stream) == ["hello", "older" if age >= 50 else "younger"]
+
+
+async def test_cancel_during_a_delay_never_fires_the_timer(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(pool, "wait", delay("wait", 1, "hello"), message("hello"))
+    store = event_store(pool)
+    async with in_process(settings, *ROLES):
+        run_id = await start_run(store, journey_id, journey, patient())
+        await eventually(lambda: _waiting(pool, run_id))
+        await cancel(store, run_id)
+        await asyncio.sleep(1.5)
+
+    assert types(await store.read_stream(run_id)) == ["RunStarted", "DelayStarted", "RunCancelled"]
+    assert await fired_counts(pool) == {}
+
+
+async def test_a_missing_journey_version_fails_the_run(settings: Settings, pool: asyncpg.Pool) -> None:
+    journey_id, journey = await save_journey(pool, "hello", message("hello"))
+    await pool.execute("ALTER TABLE journeys DISABLE TRIGGER USER")
+    await pool.execute("DELETE FROM journeys")
+    async with in_process(settings, *ROLES):
+        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()))
+
+    assert types(stream) == ["RunStarted", "RunFailed"]
+    assert "not available" in str(getattr(stream[-1].event, "reason", ""))
+
+
+async def _waiting(pool: asyncpg.Pool, run_id: UUID) -> bool:
+    return (await load_state(pool, run_id)).resume_at is not None
+
+
+def _messages(stream: list[RecordedEvent]) -> list[str]:
+    return [getattr(e.event, "node_id", "") for e in stream if e.event.type == "MessageRequested"]

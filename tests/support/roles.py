@@ -1,0 +1,103 @@
+"""Running process roles in tests: in-process as asyncio tasks, or as real `pjs run <role>` subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+from pjs.roles import ROLES
+from pjs.settings import Settings
+
+T = TypeVar("T")
+
+
+def role_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a child process read exactly these settings (PJS_* variables)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PJS_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"PJS_{name.upper()}"] = str(value)
+    env.update(extra)
+    return env
+
+
+class RoleProcess:
+    """`python -m pjs.cli run <role>` as a child process: stop it gently or SIGKILL it."""
+
+    def __init__(self, role: str, settings: Settings, **extra_env: str) -> None:
+        self.role = role
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "pjs.cli", "run", role], env=role_env(settings, **extra_env)
+        )
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no final commit; what a crash looks like."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+        self._process.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                return self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        return self._process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def role_processes(settings: Settings, *roles: str, **extra_env: str) -> Iterator[list[RoleProcess]]:
+    processes = [RoleProcess(role, settings, **extra_env) for role in roles]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_tasks(*runners: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[asyncio.Event]:
+    """Run each `runner(stop)` as a task; on exit set stop, await them all and re-raise any failure."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(runner(stop)) for runner in runners]
+    try:
+        yield stop
+    finally:
+        stop.set()
+        async with asyncio.timeout(30):
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+def in_process(settings: Settings, *roles: str) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+    """The named roles (e.g. "relay", "engine", "timer") as asyncio tasks of this test."""
+    return running_tasks(*(_role_runner(ROLES[role], settings) for role in roles))
+
+
+def _role_runner(
+    role: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    return lambda stop: role(settings, stop)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], seconds: float = 30, every: float = 0.05) -> T:
+    """Poll `check` until it returns something other than None (or False), within `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            result = await check()
+            if result is not None and result is not False:
+                return result
+            await asyncio.sleep(every)

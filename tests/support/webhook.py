@@ -1,0 +1,72 @@
+"""A stand-in for the outside world: a real HTTP server on 127.0.0.1 that answers from a script."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Received:
+    idempotency_key: str | None
+    body: dict[str, Any]
+    at: float  # time.monotonic()
+
+
+class ScriptedWebhook:
+    """Answers each POST with the next status in `statuses` (the last one repeats), and records it."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        self.url = ""
+
+    def answer(self, key: str | None, body: dict[str, Any]) -> int:
+        with self._lock:
+            self.received.append(Received(key, body, time.monotonic()))
+            return self.statuses[min(len(self.received), len(self.statuses)) - 1]
+
+    def keys_sent_successfully(self) -> list[str | None]:
+        with self._lock:
+            return [r.idempotency_key for i, r in enumerate(self.received) if self._status(i) < 300]
+
+    def _status(self, index: int) -> int:
+        return self.statuses[min(index, len(self.statuses) - 1)]
+
+
+@contextmanager
+def scripted_webhook(statuses: list[int]) -> Iterator[ScriptedWebhook]:
+    webhook = ScriptedWebhook(statuses)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            status = webhook.answer(self.headers.get("Idempotency-Key"), body)
+            answer = json.dumps({"id": f"provider-{len(webhook.received)}"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    webhook.url = f"http://127.0.0.1:{server.server_address[1]}/messages"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield webhook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,97 @@
+"""Channel adapters: the log channel never logs message text or patient data; the webhook retries safely."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+
+from engine.channels import LogChannel, NotSent, OutgoingMessage, Sent, WebhookChannel, WebhookConfig
+from support.webhook import scripted_webhook
+
+MESSAGE = OutgoingMessage(
+    run_id=uuid.UUID("00000000-0000-4000-8000-00000000000a"),
+    node_id="pre-op",
+    visit=2,
+    message="Your surgery is on Monday, Ana",
+    patient_id="patient-123",
+)
+
+
+def webhook(url: str, attempts: int = 3) -> WebhookChannel:
+    return WebhookChannel(
+        WebhookConfig(url=url, timeout_seconds=2, max_attempts=attempts, backoff_seconds=0.05)
+    )
+
+
+async def test_the_log_channel_logs_ids_but_never_the_text_or_the_patient(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        outcome = await LogChannel().send(MESSAGE)
+
+    assert outcome == Sent(provider_message_id=None, attempts=1)
+    assert "message sent" in caplog.text and str(MESSAGE.run_id) in caplog.text and "pre-op" in caplog.text
+    assert "surgery" not in caplog.text and "Ana" not in caplog.text and "patient-123" not in caplog.text
+
+
+async def test_the_webhook_posts_the_message_with_its_idempotency_key() -> None:
+    with scripted_webhook([200]) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == Sent(provider_message_id="provider-1", attempts=1)
+    [received] = server.received
+    assert received.idempotency_key == f"{MESSAGE.run_id}:pre-op:2"
+    assert received.body == {
+        "runId": str(MESSAGE.run_id),
+        "nodeId": "pre-op",
+        "visit": 2,
+        "message": MESSAGE.message,
+        "patientId": "patient-123",
+    }
+
+
+async def test_the_webhook_retries_server_errors_with_growing_backoff_and_the_same_key() -> None:
+    with scripted_webhook([503, 500, 200]) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == Sent(provider_message_id="provider-3", attempts=3)
+    assert {r.idempotency_key for r in server.received} == {MESSAGE.idempotency_key}
+    first, second, third = (r.at for r in server.received)
+    assert second - first >= 0.05 and third - second >= 0.1
+
+
+async def test_the_webhook_gives_up_after_max_attempts_with_a_reason_free_of_patient_data() -> None:
+    with scripted_webhook([503]) as server:
+        channel = webhook(server.url, attempts=3)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == NotSent(reason="webhook answered HTTP 503 after 3 attempts", attempts=3)
+    assert len(server.received) == 3
+
+
+async def test_a_refused_request_is_not_retried() -> None:
+    with scripted_webhook([422]) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == NotSent(reason="webhook answered HTTP 422", attempts=1)
+    assert len(server.received) == 1
+
+
+async def test_an_unreachable_webhook_is_retried_then_given_up() -> None:
+    with scripted_webhook([200]) as server:
+        url = server.url  # the server is gone once the block ends
+    channel = webhook(url, attempts=2)
+    outcome = await channel.send(MESSAGE)
+    await channel.aclose()
+
+    assert isinstance(outcome, NotSent) and outcome.attempts == 2
+    assert outcome.reason.startswith("webhook unreachable (ConnectError)")
