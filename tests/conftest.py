@@ -6,8 +6,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
+import httpx
 import pytest
 
+from api.app import create_app
+from api.resources import Resources
 from events.broker import delete_topics, ensure_topic
 from events.schema import migrate
 from pjs.settings import Settings
@@ -80,3 +83,15 @@ async def settings(database_url: str, endpoints: Endpoints) -> AsyncIterator[Set
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=10) as created:
         yield created
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app over this test's database, with the app's lifespan running."""
+    app = create_app(Resources(settings))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
+    ):
+        yield c

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import health, journeys, metrics, runs
+from api import health, journeys, metrics, reports, runs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.resources import Resources
@@ -40,7 +40,8 @@ def create_app(resources: Resources) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    for module in (journeys, runs, health, metrics):
+    # runs before journeys: /journeys/runs must not be taken for a journey id.
+    for module in (runs, journeys, reports, health, metrics):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn])

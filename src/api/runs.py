@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from api.errors import NotFound, invalid, refused
+from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
 from api.inputs import JsonBody, existing_id
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
-from api.schemas import PatientContextIn, RunAcceptedOut, RunCancelledOut, RunOut, RunTimelineOut
+from api.schemas import (
+    PatientContextIn,
+    RunAcceptedOut,
+    RunCancelledOut,
+    RunListOut,
+    RunOut,
+    RunTimelineOut,
+)
 from api.timeline import timeline_entry
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
 from engine.patient import validate_patient_context
-from engine.state import RunState
+from engine.state import RunState, RunStatus
+from projections.run_listing import InvalidCursor, RunFilter, list_runs
 from projections.run_status import load_state
+from projections.run_timeline import read_page
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
 RunIdPath = Annotated[str, Path(alias="runId", examples=[EXAMPLE_ID])]
 MAX_PAGE = 1000
+MAX_LIST_PAGE = 500
 
 
 @router.post(
@@ -102,17 +112,41 @@ async def run_events(
     ] = 100,
 ) -> RunTimelineOut:
     known_id = existing_id(run_id, "Run")
-    store = resources.store
-    # A run's stream is short (tens of events), so a page is a slice of the rest of the stream.
-    events = await store.read_stream(known_id, after_version)
-    if not events and (after_version == 0 or await store.head_version(known_id) == 0):
+    entries = await read_page(resources.pool, resources.store, known_id, after_version, limit + 1)
+    if not entries and (after_version == 0 or await resources.store.head_version(known_id) == 0):
         raise NotFound(f"Run {known_id} does not exist.")
-    page = events[:limit]
+    page = entries[:limit]
     return RunTimelineOut(
         run_id=known_id,
-        events=[timeline_entry(event) for event in page],
-        next_after_version=page[-1].version if len(events) > limit else None,
+        events=[timeline_entry(entry) for entry in page],
+        next_after_version=page[-1].version if len(entries) > limit else None,
     )
+
+
+@router.get("/runs", summary="List runs, filtered, by keyset pages", responses=error_responses(400))
+async def list_runs_route(
+    resources: Deps,
+    journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
+    status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
+    patient_id: Annotated[str | None, Query(alias="patientId", max_length=255)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
+    cursor: Annotated[str | None, Query(description="The nextCursor of the previous page.")] = None,
+) -> RunListOut:
+    where = RunFilter(journey_id=_uuid_filter(journey_id, "journeyId"), status=status, patient_id=patient_id)
+    try:
+        page = await list_runs(resources.pool, where, limit, cursor)
+    except InvalidCursor as error:
+        raise BadRequest(str(error)) from None
+    return RunListOut(runs=[_run_out(state) for state in page.runs], next_cursor=page.next_cursor)
+
+
+def _uuid_filter(raw: str | None, name: str) -> UUID | None:
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a UUID, got {raw[:64]!r}.") from None
 
 
 def _run_out(state: RunState) -> RunOut:

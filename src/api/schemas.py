@@ -152,3 +152,50 @@ class RunTimelineOut(_Out):
     next_after_version: int | None = Field(
         alias="nextAfterVersion", description="Pass as `afterVersion` for the next page; null on the last."
     )
+
+
+class RunListOut(_Out):
+    runs: list[RunOut]
+    next_cursor: str | None = Field(
+        alias="nextCursor", description="Pass as `cursor` for the next page; null on the last."
+    )
+
+
+class NodeStatsOut(_Out):
+    node_id: str = Field(alias="nodeId")
+    entered: int
+    completed: int
+    failed: int
+    cancelled: int
+    waiting: int
+    messages_requested: int = Field(alias="messagesRequested")
+    messages_delivered: int = Field(alias="messagesDelivered")
+    messages_failed: int = Field(alias="messagesFailed")
+
+
+class VersionStatsOut(_Out):
+    version: int
+    runs: dict[str, int] = Field(description="Runs of this version per status (exact).")
+    nodes: list[NodeStatsOut] = Field(description="Per node counters (from the journey_stats projection).")
+
+
+class JourneyStatsOut(_Out):
+    journey_id: UUID = Field(alias="journeyId")
+    versions: list[VersionStatsOut]
+
+
+class AuditEntryOut(_Out):
+    audit_id: int = Field(alias="auditId")
+    run_id: UUID | None = Field(alias="runId")
+    patient_id: str | None = Field(alias="patientId")
+    journey_id: UUID | None = Field(alias="journeyId")
+    actor: str
+    action: str
+    occurred_at: datetime = Field(alias="occurredAt")
+    logged_at: datetime = Field(alias="loggedAt")
+    details: dict[str, Any]
+
+
+class AuditPageOut(_Out):
+    entries: list[AuditEntryOut]
+    next_cursor: str | None = Field(alias="nextCursor")

@@ -1,54 +1,16 @@
-"""A run's stored events as the timeline entries the API shows."""
+"""A run's timeline entries as the API shows them."""
 
 from __future__ import annotations
 
-from typing import assert_never
-
 from api.schemas import RunEventOut
-from events.catalogue import (
-    ConditionEvaluated,
-    DelayElapsed,
-    DelayStarted,
-    MessageDelivered,
-    MessageFailed,
-    MessageRequested,
-    RecordedEvent,
-    RunCancelled,
-    RunCompleted,
-    RunEvent,
-    RunFailed,
-    RunStarted,
-)
+from projections.run_timeline import TimelineEntry
 
 
-def timeline_entry(recorded: RecordedEvent) -> RunEventOut:
-    event = recorded.event
+def timeline_entry(entry: TimelineEntry) -> RunEventOut:
     return RunEventOut(
-        type=event.type,
-        version=recorded.version,
-        recorded_at=recorded.recorded_at,
-        node_id=node_of(event),
-        data=event.model_dump(mode="json", exclude={"type"}),
+        type=entry.type,
+        version=entry.version,
+        recorded_at=entry.recorded_at,
+        node_id=entry.node_id,
+        data=entry.data,
     )
-
-
-def node_of(event: RunEvent) -> str | None:
-    """The journey node an event is about, if any."""
-    match event:
-        case RunStarted():
-            return event.start_node_id
-        case RunCompleted():
-            return event.last_node_id
-        case (
-            MessageRequested()
-            | MessageDelivered()
-            | MessageFailed()
-            | DelayStarted()
-            | DelayElapsed()
-            | ConditionEvaluated()
-            | RunFailed()
-            | RunCancelled()
-        ):
-            return event.node_id
-        case _:
-            assert_never(event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,10 +13,12 @@ from rich.table import Table
 
 from pjs.dev import run_all_roles
 from pjs.logs import configure_logging
+from pjs.replaying import replay_projections
 from pjs.roles import ROLES, apply_migrations, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import get_settings
+from projections.catalogue import PROJECTIONS
 
 app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
@@ -76,6 +79,25 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
         raise typer.Exit(code=2)
     configure_logging()
     asyncio.run(run_role(role, get_settings()))
+
+
+@app.command("replay")
+def replay_command(
+    projections: Annotated[list[str] | None, typer.Argument(help=f"any of: {', '.join(PROJECTIONS)}")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="rebuild every projection")] = False,
+) -> None:
+    """Rebuild projections from the event store into fresh tables, then swap them in atomically."""
+    names = list(PROJECTIONS) if everything else list(projections or [])
+    unknown = [name for name in names if name not in PROJECTIONS]
+    if not names or unknown:
+        console.print(
+            f"[bold red]error:[/] name projections to rebuild ({', '.join(PROJECTIONS)}) or pass --all"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+        raise typer.Exit(code=2)
+    settings = get_settings()
+    asyncio.run(apply_migrations(settings))
+    asyncio.run(replay_projections(settings, names, console))
 
 
 @app.command("dev")

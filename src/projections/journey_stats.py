@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from events.catalogue import RecordedEvent, RunStarted, is_terminal
-from events.pg import Connection
+from events.pg import Connection, Queryable
 from projections.nodes import node_of
 
 TABLE = "journey_stats"
@@ -137,3 +137,31 @@ async def _save_deltas(connection: Connection, table: str, deltas: Mapping[Key, 
         [k[2] for k in keys],
         *[[deltas[k][c] for k in keys] for c in COUNTERS],
     )
+
+
+async def read_stats(db: Queryable, journey_id: UUID) -> dict[int, list[dict[str, object]]]:
+    """Per journey version, the node rows (node_id plus every counter), ordered by node id."""
+    rows = await db.fetch(
+        f"SELECT journey_version, node_id, {', '.join(COUNTERS)} FROM {TABLE}"
+        " WHERE journey_id = $1 ORDER BY journey_version, node_id",
+        journey_id,
+    )
+    by_version: dict[int, list[dict[str, object]]] = {}
+    for row in rows:
+        by_version.setdefault(row["journey_version"], []).append(
+            {"node_id": row["node_id"], **{counter: row[counter] for counter in COUNTERS}}
+        )
+    return by_version
+
+
+async def read_run_counts(db: Queryable, journey_id: UUID) -> dict[int, dict[str, int]]:
+    """Per journey version, how many runs are in each status (exact: run_status is written inline)."""
+    rows = await db.fetch(
+        "SELECT journey_version, status, count(*) AS runs FROM run_status WHERE journey_id = $1"
+        " GROUP BY journey_version, status",
+        journey_id,
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["journey_version"], {})[row["status"]] = row["runs"]
+    return counts

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import orjson
 
 from events.catalogue import RecordedEvent
 from events.codec import payload_dict
-from events.pg import Connection
+from events.pg import Connection, Queryable
+from events.store import PostgresEventStore
 from projections.nodes import node_of
 
 TABLE = "run_timeline"
@@ -36,3 +41,44 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], names: 
         [e.recorded_at for e in events],
         [orjson.dumps(payload_dict(e.event)).decode() for e in events],
     )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    type: str
+    version: int
+    recorded_at: datetime
+    node_id: str | None
+    data: dict[str, Any]
+
+
+def entry_of(event: RecordedEvent) -> TimelineEntry:
+    return TimelineEntry(
+        event.event.type, event.version, event.recorded_at, node_of(event.event), payload_dict(event.event)
+    )
+
+
+async def read_page(
+    db: Queryable, store: PostgresEventStore, run_id: UUID, after_version: int, limit: int
+) -> list[TimelineEntry]:
+    """Up to `limit` entries after `after_version`: from the projection, topped up from the store.
+
+    The projection lags the store by the projector's delay; the versions it has not reached yet are read
+    from the run's own stream, so a caller always sees every event already committed (read your writes).
+    """
+    rows = await db.fetch(
+        f"SELECT type, version, recorded_at, node_id, data::text AS data FROM {TABLE}"
+        " WHERE run_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+        run_id,
+        after_version,
+        limit,
+    )
+    entries = [
+        TimelineEntry(r["type"], r["version"], r["recorded_at"], r["node_id"], orjson.loads(r["data"]))
+        for r in rows
+    ]
+    projected_through = entries[-1].version if entries else after_version
+    if len(entries) < limit:
+        missing = await store.read_stream(run_id, projected_through, limit - len(entries))
+        entries.extend(entry_of(event) for event in missing)
+    return entries

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-
-from api.app import create_app
-from api.resources import Resources
-from pjs.settings import Settings
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Resources(settings))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
-    ):
-        yield c
 
 
 async def test_the_openapi_document_is_served_at_both_urls(api: httpx.AsyncClient) -> None:

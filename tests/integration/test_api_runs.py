@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import pytest
 
-from api.app import create_app
 from api.examples import SEED_JOURNEY, SEED_PATIENT
-from api.resources import Resources
 from events.catalogue import DelayStarted, MessageRequested, RunCompleted, RunEvent, stamp
 from events.store import ConcurrencyConflict
-from pjs.settings import Settings
 from pjs.wiring import event_store
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Resources(settings))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
-    ):
-        yield c
 
 
 @pytest.fixture

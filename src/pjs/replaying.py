@@ -1,0 +1,65 @@
+"""`pjs replay`: rebuild projections from the event store with a progress bar (events/s, ETA)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from pjs.settings import Settings
+from pjs.wiring import create_pool
+from projections.catalogue import PROJECTIONS
+from projections.replay import RebuildResult, count_events, rebuild
+
+
+async def replay_projections(settings: Settings, names: list[str], console: Console) -> list[RebuildResult]:
+    pool = await create_pool(settings, max_size=2)
+    results = []
+    try:
+        total = await count_events(pool)
+        for name in names:
+            started = time.monotonic()
+            with _progress_bar(console) as progress:
+                task = progress.add_task(name, total=total)
+
+                def advance(events: int, task: TaskID = task) -> None:
+                    progress.advance(task, events)
+
+                result = await rebuild(pool, PROJECTIONS[name], advance)
+            elapsed = time.monotonic() - started
+            console.print(
+                f"{name}: {result.events:,} events in {elapsed:.1f}s "
+                f"({result.events / max(elapsed, 1e-9):,.0f} events/s), swapped in"
+            )
+            results.append(result)
+    finally:
+        await pool.close()
+    return results
+
+
+class EventsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:>10,.0f} events/s" if speed else "         - events/s")
+
+
+def _progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        EventsPerSecond(),
+        TimeRemainingColumn(),
+        console=console,
+    )

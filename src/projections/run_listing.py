@@ -1,0 +1,78 @@
+"""Listing runs with filters, by keyset pages that return every run exactly once while runs are added.
+
+Runs are listed in the order their RunStarted events settled in the feed (transaction id, position),
+and only once settled: a run whose start commits late can never land behind a cursor already handed out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from uuid import UUID
+
+from engine.state import RunState, RunStatus
+from events.feed import FeedPosition
+from events.pg import Queryable
+from projections.run_status import COLUMNS, state_from_row
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not one this service handed out."""
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    journey_id: UUID | None = None
+    status: RunStatus | None = None
+    patient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunState]
+    next_cursor: str | None
+
+
+def encode_cursor(position: FeedPosition) -> str:
+    return base64.urlsafe_b64encode(f"{position.transaction_id}:{position.position}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> FeedPosition:
+    try:
+        transaction_id, position = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        return FeedPosition(int(transaction_id), int(position))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor("cursor is not valid; pass back the nextCursor of a previous page") from None
+
+
+async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | None = None) -> RunPage:
+    after = decode_cursor(cursor) if cursor else FeedPosition(0, 0)
+    columns = ", ".join(f"r.{column.strip()}" for column in COLUMNS.split(","))
+    rows = await db.fetch(
+        f"""
+        SELECT {columns}, r.patient_context::text AS context_json,
+               s.transaction_id::text::bigint AS started_transaction, s.position AS started_position
+        FROM events s JOIN run_status r ON r.run_id = s.run_id
+        WHERE s.version = 1
+          AND s.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          AND (s.transaction_id, s.position) > ($1::text::xid8, $2)
+          AND ($3::uuid IS NULL OR r.journey_id = $3)
+          AND ($4::text IS NULL OR r.status = $4)
+          AND ($5::text IS NULL OR r.patient_id = $5)
+        ORDER BY s.transaction_id, s.position
+        LIMIT $6
+        """,
+        str(after.transaction_id),
+        after.position,
+        where.journey_id,
+        None if where.status is None else str(where.status),
+        where.patient_id,
+        limit + 1,
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(FeedPosition(last["started_transaction"], last["started_position"]))
+    return RunPage([state_from_row(row) for row in page], next_cursor)

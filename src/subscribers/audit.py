@@ -1,0 +1,89 @@
+"""The audit subscriber: every run event into the append-only audit_log (who, what, when, for whom).
+
+Journey changes reach the same table through a database trigger on the journeys table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from events.catalogue import RecordedEvent
+from events.codec import payload_dict
+from events.consumer_group import GroupConfig, GroupLoop
+from projections.nodes import node_of
+
+# The run's events are written by these parts of the system; the audit names them as the actor.
+ACTORS = {
+    "RunStarted": "api",
+    "RunCancelled": "api",
+    "DelayElapsed": "timer",
+    "MessageDelivered": "delivery",
+    "MessageFailed": "delivery",
+}
+DEFAULT_ACTOR = "engine"
+
+
+async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
+    """Insert one audit row per event; an event audited before is skipped (its id is the row's source)."""
+    if not events:
+        return
+    await pool.execute(
+        """
+        INSERT INTO audit_log (source_id, run_id, patient_id, journey_id, actor, action, occurred_at, details)
+        SELECT t.source_id, t.run_id, s.patient_id, s.journey_id, t.actor, t.action, t.occurred_at,
+               t.details::jsonb
+        FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+             WITH ORDINALITY AS t(source_id, run_id, actor, action, occurred_at, details, batch_order)
+        LEFT JOIN run_status s ON s.run_id = t.run_id
+        ORDER BY t.batch_order
+        ON CONFLICT (source_id) DO NOTHING
+        """,
+        [f"event:{e.event_id}" for e in events],
+        [e.run_id for e in events],
+        [ACTORS.get(e.event.type, DEFAULT_ACTOR) for e in events],
+        [e.event.type for e in events],
+        [e.recorded_at for e in events],
+        [_details(e) for e in events],
+    )
+
+
+def _details(event: RecordedEvent) -> str:
+    """What happened, without the patient context (the audit names the patient by id only)."""
+    details = {"version": event.version, "node_id": node_of(event.event)}
+    payload = payload_dict(event.event)
+    payload.pop("patient_context", None)
+    return orjson.dumps({**payload, **details}).decode()
+
+
+async def run_audit(config: GroupConfig, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """The audit role: its own consumer group; offsets are committed after the rows are."""
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        await record(pool, events)
+
+    await GroupLoop(config, handle).run(stop)
+
+
+async def read_audit(
+    db: asyncpg.Pool, *, run_id: UUID | None, patient_id: str | None, after_id: int, limit: int
+) -> list[asyncpg.Record]:
+    """Audit entries in the order they were logged, filtered by run and/or patient."""
+    return await db.fetch(
+        """
+        SELECT audit_id, source_id, run_id, patient_id, journey_id, actor, action, occurred_at, logged_at,
+               details::text AS details
+        FROM audit_log
+        WHERE audit_id > $1 AND ($2::uuid IS NULL OR run_id = $2) AND ($3::text IS NULL OR patient_id = $3)
+        ORDER BY audit_id
+        LIMIT $4
+        """,
+        after_id,
+        run_id,
+        patient_id,
+        limit,
+    )

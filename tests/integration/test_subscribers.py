@@ -1,0 +1,124 @@
+"""Subscribers: the append-only audit log and the analytics day files, each its own consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pytest
+
+from events.consumer_group import GroupConfig
+from events.relay import Relay, RelayConfig
+from pjs.settings import Settings
+from pjs.wiring import event_store
+from subscribers.analytics import DailyFiles, run_analytics
+from subscribers.audit import run_audit
+from support.workload import write_mixed_workload
+
+
+def group(settings: Settings, name: str) -> GroupConfig:
+    return GroupConfig(
+        settings.resolved_kafka_bootstrap(), settings.run_events_topic, f"{settings.projector_group}-{name}"
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, role: Callable[[asyncio.Event], Awaitable[None]]
+) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    relay = Relay(
+        RelayConfig(
+            settings.resolved_database_url(),
+            settings.resolved_kafka_bootstrap(),
+            settings.run_events_topic,
+            poll_seconds=0.2,
+        )
+    )
+    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(role(stop))]
+    try:
+        yield
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await asyncio.gather(*tasks)
+
+
+async def test_every_run_event_is_audited_once_with_its_patient_and_actor(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    await write_mixed_workload(event_store(pool), runs=8)
+    total = await pool.fetchval("SELECT count(*) FROM events")
+
+    async with running(settings, lambda stop: run_audit(group(settings, "audit"), pool, stop)):
+        async with asyncio.timeout(30):
+            while await pool.fetchval("SELECT count(*) FROM audit_log WHERE run_id IS NOT NULL") < total:
+                await asyncio.sleep(0.1)
+
+    rows = await pool.fetch("SELECT * FROM audit_log WHERE run_id IS NOT NULL")
+    assert len(rows) == total
+    assert {row["patient_id"] for row in rows} == {f"p-{n}" for n in range(7)}
+    started = [row for row in rows if row["action"] == "RunStarted"]
+    assert {row["actor"] for row in started} == {"api"}
+    assert all("patient_context" not in orjson.loads(row["details"]) for row in rows)
+
+
+async def test_the_audit_log_refuses_updates_and_deletes(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        "INSERT INTO audit_log (source_id, actor, action, occurred_at) VALUES ('x', 'api', 'Test', now())"
+    )
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("UPDATE audit_log SET action = 'Forged'")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("DELETE FROM audit_log")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("TRUNCATE audit_log")
+    assert await pool.fetchval("SELECT count(*) FROM audit_log") == 1
+
+
+async def test_a_new_journey_version_is_audited_as_it_commits(pool: asyncpg.Pool) -> None:
+    journey_id = uuid.uuid4()
+    for version in (1, 2):
+        await pool.execute(
+            "INSERT INTO journeys (journey_id, version, name, definition, created_at)"
+            " VALUES ($1, $2, 'Pre-op', '{}'::jsonb, now())",
+            journey_id,
+            version,
+        )
+    actions = await pool.fetch(
+        "SELECT action FROM audit_log WHERE journey_id = $1 ORDER BY audit_id", journey_id
+    )
+    assert [row["action"] for row in actions] == ["JourneyCreated", "JourneyVersionCreated"]
+
+
+async def test_analytics_writes_one_json_line_per_event_into_day_files(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await write_mixed_workload(event_store(pool), runs=8)
+    total = await pool.fetchval("SELECT count(*) FROM events")
+    day_file = DailyFiles(tmp_path).path_for("2026-01-01")  # the workload's events are recorded that day
+
+    def lines() -> list[dict[str, object]]:
+        return (
+            [orjson.loads(line) for line in day_file.read_bytes().splitlines()] if day_file.exists() else []
+        )
+
+    async with running(settings, lambda stop: run_analytics(group(settings, "analytics"), tmp_path, stop)):
+        async with asyncio.timeout(30):
+            while len({line["event_id"] for line in lines()}) < total:
+                await asyncio.sleep(0.1)
+
+    rows = lines()
+    assert {row["type"] for row in rows} >= {"RunStarted", "DelayStarted", "RunCompleted", "RunCancelled"}
+    assert all("patient_context" not in row for row in rows)
+    started = next(row for row in rows if row["type"] == "RunStarted")
+    assert started["journey_id"] and started["journey_version"] == 1
+    assert (
+        datetime.fromisoformat(str(started["recorded_at"])).astimezone(UTC).date().isoformat() == "2026-01-01"
+    )
