@@ -1,0 +1,21 @@
+"""Every scenario, in the order a full run takes them (ceilings before the figures measured against them)."""
+
+from __future__ import annotations
+
+from bench.scenario import Scenario
+from bench.scenarios import append, machine, raw, relay
+
+SCENARIOS: tuple[Scenario, ...] = (
+    machine.SCENARIO,
+    raw.SCENARIO,
+    append.SCENARIO,
+    relay.SCENARIO,
+)
+
+
+def by_name(name: str) -> Scenario:
+    """The scenario called `name`; KeyError lists the known ones."""
+    for scenario in SCENARIOS:
+        if scenario.name == name:
+            return scenario
+    raise KeyError(f"no scenario {name!r}; known: {', '.join(s.name for s in SCENARIOS)}")

@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes SCENARIO and is listed once in bench.registry."""

@@ -1,0 +1,66 @@
+"""`append`: events/s through `pjs.wiring.event_store` (inline run_status and delay projections included)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from bench import workload
+from bench.ceilings import postgres
+from bench.errors import BenchFailure
+from bench.measure import rate, run_workers, share
+from bench.scenario import Figures, Scenario, ScenarioContext
+from events.catalogue import NewEvent
+from events.store import ConcurrencyConflict, PostgresEventStore
+from pjs.wiring import event_store
+from projections.inline import INLINE_PROJECTIONS
+
+
+async def _appends_per_s(
+    store: PostgresEventStore, writers: int, batches: Sequence[list[NewEvent]], limit: float
+) -> float:
+    """Events/s for `writers` tasks, each appending its share of the batches to new runs (at version 0)."""
+
+    async def append(batch: list[NewEvent]) -> None:
+        outcome = await store.append(batch[0].run_id, 0, batch)
+        if isinstance(outcome, ConcurrencyConflict):
+            raise BenchFailure(f"unexpected conflict on a fresh run: {outcome}")
+
+    seconds = await run_workers(writers, batches, append, limit)
+    return rate(sum(len(batch) for batch in batches), seconds)
+
+
+async def run(context: ScenarioContext) -> Figures:
+    sizes, box = context.config.sizes, context.sandbox
+    pg_rows = context.earlier_figure("raw", "pg_insert_rows_per_s")
+    pg_single = context.earlier_figure("raw", "pg_insert_single_rows_per_s")
+    ceiling_source = "raw"
+    if pg_rows is None or pg_single is None:  # run alone: measure the ceiling first, in this database
+        ceiling = await postgres.measure(box.database_url, sizes)
+        pg_rows, pg_single, ceiling_source = ceiling.rows_per_s, ceiling.single_rows_per_s, "append"
+
+    batched = workload.batches("append", sizes.append_events // sizes.batch_events, sizes.batch_events)
+    singles = workload.batches("append-single", sizes.single_appends, 1)
+    async with asyncpg.create_pool(box.database_url, min_size=sizes.writers, max_size=sizes.writers) as pool:
+        store = event_store(pool)
+        events_per_s = await _appends_per_s(store, sizes.writers, batched, sizes.phase_seconds)
+        singles_per_s = await _appends_per_s(store, sizes.writers, singles, sizes.phase_seconds)
+        stored = await pool.fetchval("SELECT count(*) FROM events")
+    expected = sum(len(batch) for batch in batched) + len(singles)
+    if stored != expected:
+        raise BenchFailure(f"the store holds {stored} events, {expected} were appended")
+    return {
+        "events_per_s": events_per_s,
+        "single_event_appends_per_s": singles_per_s,
+        "share_of_raw": share(events_per_s, pg_rows) or 0.0,
+        "single_share_of_raw": share(singles_per_s, pg_single) or 0.0,
+        "mean_payload_bytes": round(workload.mean_payload_bytes([e for b in batched[:200] for e in b]), 1),
+        "ceiling_measured_in": ceiling_source,
+        "inline_projections": ", ".join(p.__module__.rsplit(".", 1)[-1] for p in INLINE_PROJECTIONS),
+    }
+
+
+SCENARIO = Scenario(
+    "append", "16 writers appending 5-event and 1-event batches through the event store, vs raw INSERTs", run
+)

@@ -1,0 +1,58 @@
+"""`machine`: what the figures were measured on (cores, memory, versions, commit), for reading them later."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+from bench.scenario import Figures, Scenario, ScenarioContext
+
+_REPOSITORY = Path(__file__).resolve().parents[2]
+_KAFKA_JAR = re.compile(r"^kafka_[\d.]+-(?P<version>[\w.\-]+)\.jar$")
+
+
+async def run(context: ScenarioContext) -> Figures:
+    config = context.config
+    connection = await asyncpg.connect(context.sandbox.database_url)
+    try:
+        postgres_version = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    commit = _git("rev-parse", "HEAD")
+    return {
+        "cores": os.cpu_count() or 0,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_1m": round(os.getloadavg()[0], 2),  # the machine is shared: how busy it was at the start
+        "postgres_version": postgres_version,
+        "kafka_version": "external" if config.kafka_external else kafka_version(config.state_dir),
+        "git_commit": commit,
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "python_version": platform.python_version(),
+        "mode": "quick" if config.quick else "full",
+    }
+
+
+def kafka_version(state_dir: Path) -> str:
+    """The broker version from the jar the local stack runs (e.g. kafka_2.13-4.1.1.jar -> 4.1.1)."""
+    libs = state_dir / "kafka" / "libs"
+    found = [m["version"] for jar in sorted(libs.glob("kafka_*.jar")) if (m := _KAFKA_JAR.match(jar.name))]
+    return found[0] if found else "unknown"
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=_REPOSITORY, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+SCENARIO = Scenario("machine", "the machine, service versions and commit the figures come from", run)
