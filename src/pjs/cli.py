@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.logs import configure_logging
 from pjs.replaying import replay_projections
@@ -102,14 +103,16 @@ def replay_command(
 
 @app.command("dev")
 def dev_command() -> None:
-    """Migrate, then run every role (API and workers) in the foreground; Ctrl-C stops them all."""
+    """Migrate, load the demo journey, then run every role (API and workers); Ctrl-C stops them all."""
     settings = get_settings()
     applied = asyncio.run(apply_migrations(settings))
     console.print(f"migrations applied: {', '.join(applied) or 'none needed'}")
-    console.print(
-        f"API on http://{settings.http_host}:{settings.http_port} (Swagger UI at /api); Ctrl-C stops"
-    )
-    raise typer.Exit(code=run_all_roles())
+    journey_id = asyncio.run(load_demo_journey(settings))
+    base_url = f"http://{settings.http_host}:{settings.http_port}"
+    console.print(f"demo journey {journey_id} loaded. API on {base_url} (Swagger UI at {base_url}/api).")
+    console.print("Trigger a run and watch it (Ctrl-C stops everything):", style="bold")
+    console.print(escape(demo_curl(base_url)), highlight=False, soft_wrap=True)
+    raise typer.Exit(code=run_all_roles(settings.state_dir / "metrics"))
 
 
 if __name__ == "__main__":

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from pjs.roles import ROLES
 
 
-def run_all_roles(roles: list[str] | None = None) -> int:
-    """Start `pjs run <role>` for each role; when one exits or a stop signal arrives, stop the others."""
+def run_all_roles(metrics_dir: Path, roles: list[str] | None = None) -> int:
+    """Start `pjs run <role>` for each role; when one exits or a stop signal arrives, stop the others.
+
+    Every child writes its Prometheus metrics to `metrics_dir` (multiprocess mode), emptied first, so
+    the API's /metrics shows the timer's lateness histogram beside its own figures.
+    """
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
     children = {
-        role: subprocess.Popen([sys.executable, "-m", "pjs.cli", "run", role])
+        role: subprocess.Popen([sys.executable, "-m", "pjs.cli", "run", role], env=environment)
         for role in (roles or list(ROLES))
     }
     stopping = False

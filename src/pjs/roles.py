@@ -26,6 +26,9 @@ from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs.settings import Settings
 from pjs.wiring import create_pool, event_store
+from projections.projector import Projector, ProjectorConfig
+from subscribers.analytics import run_analytics
+from subscribers.audit import run_audit
 
 log = logging.getLogger("pjs")
 
@@ -138,12 +141,40 @@ async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
         await Timer(pool, event_store(pool), config).run(stop)
 
 
+async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
+    await _ensure_run_events_topic(settings)
+    config = ProjectorConfig(
+        database_url=settings.resolved_database_url(),
+        bootstrap=settings.resolved_kafka_bootstrap(),
+        topic=settings.run_events_topic,
+        group=settings.projector_group,
+        batch_size=settings.projector_batch_size,
+    )
+    await Projector(config).run(stop)
+
+
+async def run_audit_subscriber(settings: Settings, stop: asyncio.Event) -> None:
+    await _ensure_run_events_topic(settings)
+    async with _pool_for(settings) as pool:
+        config = group_config(settings, settings.audit_group, settings.projector_batch_size)
+        await run_audit(config, pool, stop)
+
+
+async def run_analytics_subscriber(settings: Settings, stop: asyncio.Event) -> None:
+    await _ensure_run_events_topic(settings)
+    config = group_config(settings, settings.analytics_group, settings.projector_batch_size)
+    await run_analytics(config, settings.analytics_dir, stop)
+
+
 ROLES: dict[str, Role] = {
     "api": run_api,
     "relay": run_relay,
     "engine": run_engine,
     "delivery": run_delivery,
     "timer": run_timer,
+    "projector": run_projector,
+    "audit": run_audit_subscriber,
+    "analytics": run_analytics_subscriber,
 }
 
 
@@ -162,5 +193,6 @@ async def run_role(name: str, settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("role %s starting", name)
+    await apply_migrations(settings)  # idempotent; concurrent starters take turns on an advisory lock
     await ROLES[name](settings, stop)
     log.info("role %s stopped", name)

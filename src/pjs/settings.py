@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     engine_group: str = "pjs-engine"
     projector_group: str = "pjs-projector"
     delivery_group: str = "pjs-delivery"
+    audit_group: str = "pjs-audit"
+    analytics_group: str = "pjs-analytics"
+    analytics_dir: Path = Field(default=Path(".pjs/analytics"), description="Where analytics day files go.")
+    projector_batch_size: int = 1000
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
