@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from events.broker import ensure_topic, make_consumer, make_producer
+from events.broker import delete_topics, ensure_topic, make_consumer, make_producer
 from pjs.settings import Settings
 
 
@@ -55,4 +55,5 @@ async def test_a_record_produced_idempotently_is_consumed_back_in_a_group(settin
         await consumer.commit()
     finally:
         await consumer.stop()
+        await delete_topics(bootstrap, [topic])
     assert received == sent  # one key, one partition: order holds
