@@ -16,8 +16,9 @@ from typing import Final
 
 import asyncpg
 
-from engine.channels import Channel, OutgoingMessage, SendOutcome, Sent
+from engine.channels import Channel, NotSent, OutgoingMessage, SendOutcome, Sent
 from engine.consumer import Clock, utc_now
+from engine.state import RunState, RunStatus
 from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent, RunEvent, stamp
 from events.consumer_group import RetryBatch
 from events.store import AppendRaced, AppendRequest, PostgresEventStore
@@ -26,6 +27,7 @@ from projections.run_status import load_state
 log = logging.getLogger(__name__)
 
 _RECORD_ATTEMPTS: Final = 20
+CANCELLED_BEFORE_SENDING: Final = "the run was cancelled before the message was sent"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,12 @@ class DeliveryWorker:
                 return  # already delivered or failed: a redelivered request sends nothing
             if not claimed:
                 raise RetryBatch(f"run {requested.run_id}: another worker is sending this visit")
-            outcome = await self._channel.send(await self._outgoing(requested))
+            state = await load_state(self._pool, requested.run_id)
+            if state.status is RunStatus.CANCELLED:
+                # A cancelled run must not message the patient, even if its request was already queued.
+                outcome: SendOutcome = NotSent(reason=CANCELLED_BEFORE_SENDING, attempts=0)
+            else:
+                outcome = await self._channel.send(_outgoing(requested, state))
             await self._record(requested, outcome)
 
     async def _claim(self, requested: RecordedEvent) -> bool | None:
@@ -94,18 +101,6 @@ class DeliveryWorker:
             "SELECT status FROM message_deliveries WHERE request_event_id = $1", requested.event_id
         )
         return False if status == "sending" else None
-
-    async def _outgoing(self, requested: RecordedEvent) -> OutgoingMessage:
-        assert isinstance(requested.event, MessageRequested)
-        state = await load_state(self._pool, requested.run_id)
-        patient_id = state.patient_context.get("id")
-        return OutgoingMessage(
-            run_id=requested.run_id,
-            node_id=requested.event.node_id,
-            visit=requested.version,
-            message=requested.event.message,
-            patient_id=None if patient_id is None else str(patient_id),
-        )
 
     async def _record(self, requested: RecordedEvent, outcome: SendOutcome) -> None:
         """Append the outcome at the run's head; the engine appends to the same run, so retry on conflict."""
@@ -143,6 +138,18 @@ class DeliveryWorker:
                 connection, [AppendRequest(requested.run_id, head, envelopes)]
             )
             return not outcome.conflicts
+
+
+def _outgoing(requested: RecordedEvent, state: RunState) -> OutgoingMessage:
+    assert isinstance(requested.event, MessageRequested)
+    patient_id = state.patient_context.get("id")
+    return OutgoingMessage(
+        run_id=requested.run_id,
+        node_id=requested.event.node_id,
+        visit=requested.version,
+        message=requested.event.message,
+        patient_id=None if patient_id is None else str(patient_id),
+    )
 
 
 def _outcome_event(node_id: str, outcome: SendOutcome) -> RunEvent:

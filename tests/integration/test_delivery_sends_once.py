@@ -11,9 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from engine.channels import Channel, OutgoingMessage, SendOutcome, Sent, WebhookChannel, WebhookConfig
-from engine.delivery import DeliveryConfig, DeliveryWorker
+from engine.delivery import CANCELLED_BEFORE_SENDING, DeliveryConfig, DeliveryWorker
 from events.broker import make_producer
-from events.catalogue import MessageDelivered, MessageFailed, RecordedEvent
+from events.catalogue import MessageDelivered, MessageFailed, RecordedEvent, RunCancelled
 from events.consumer_group import GroupLoop
 from events.envelope import to_kafka_record
 from pjs.roles import group_config
@@ -183,3 +183,24 @@ async def _publish_again(settings: Settings, pool: asyncpg.Pool, run_ids: list[U
                 )
     finally:
         await producer.stop()
+
+
+async def test_a_message_still_queued_when_its_run_is_cancelled_is_never_sent(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    store = event_store(pool)
+    run_id = uuid.uuid4()
+    await store.append(run_id, 0, envelopes(run_id, 0, [run_started()]))
+    await store.append(
+        run_id, 1, envelopes(run_id, 1, [message("pre-op"), RunCancelled(node_id="pre-op", reason=None)])
+    )
+    channel = RecordingChannel()
+
+    async with delivering(settings, pool, channel) as consumed:
+        await eventually(lambda: _at_least(consumed, 1), seconds=30)
+        await eventually(lambda: _all_done(pool), seconds=30)
+
+    assert channel.sent == []
+    [failed] = await outcomes(pool, run_id)
+    assert isinstance(failed.event, MessageFailed)
+    assert failed.event.reason == CANCELLED_BEFORE_SENDING
