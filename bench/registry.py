@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from bench.scenario import Scenario
-from bench.scenarios import append, machine, raw, relay
+from bench.scenarios import append, machine, pipeline, raw, relay, replay, timer
 
 SCENARIOS: tuple[Scenario, ...] = (
     machine.SCENARIO,
     raw.SCENARIO,
     append.SCENARIO,
     relay.SCENARIO,
+    pipeline.SCENARIO,
+    timer.SCENARIO,
+    replay.SCENARIO,
 )
 
 

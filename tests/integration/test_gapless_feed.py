@@ -13,6 +13,7 @@ from events.catalogue import RecordedEvent
 from events.feed import FEED_START, FeedPosition, load_checkpoint, read_feed, save_checkpoint
 from events.pg import Connection
 from events.store import PostgresEventStore
+from support.database import settled
 from support.runs import envelopes, message, run_started
 
 WRITERS = 12
@@ -75,6 +76,7 @@ async def test_within_a_run_the_feed_serves_versions_in_order(pool: asyncpg.Pool
             await store.append(run_id, version, envelopes(run_id, version, [message(f"n{version}")]))
 
     await asyncio.gather(*(advance(run_id) for run_id in run_ids))
+    await settled(pool)
     page = await read_feed(pool, FEED_START, limit=10_000)
     for run_id in run_ids:
         assert [e.version for e in page.events if e.run_id == run_id] == [1, 2, 3, 4, 5, 6]
