@@ -43,6 +43,7 @@ FROM delays d
 JOIN run_status r ON r.run_id = d.run_id
 LEFT JOIN events e ON e.run_id = d.run_id AND e.version = d.started_version
 WHERE d.resume_at <= now()
+  AND pg_try_advisory_xact_lock(run_lock_key(d.run_id))  -- a run being written now is skipped, not awaited
 ORDER BY d.resume_at
 LIMIT $1
 FOR UPDATE OF d, r SKIP LOCKED

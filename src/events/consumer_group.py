@@ -15,7 +15,7 @@ from events.broker import make_consumer
 from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
 from events.errors import InvalidEventPayload, StoreUnavailable, UnknownEventType
-from events.store import CONNECTION_ERRORS
+from events.store import CONNECTION_ERRORS, AppendRaced
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class RetryBatch(Exception):
     """The batch could not be finished now (e.g. contention); retry it later without committing."""
 
 
-RETRYABLE: tuple[type[BaseException], ...] = (RetryBatch, StoreUnavailable, *CONNECTION_ERRORS)
+RETRYABLE: tuple[type[BaseException], ...] = (RetryBatch, StoreUnavailable, AppendRaced, *CONNECTION_ERRORS)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from events.catalogue import MessageRequested, NewEvent, RunStarted
 from events.errors import AppendRejected, StoreUnavailable
-from events.store import AppendRequest, ConcurrencyConflict, PostgresEventStore
+from events.store import AppendRequest, ConcurrencyConflict, PostgresEventStore, run_lock_key
 from pjs.wiring import event_store
 from support.runs import delay, envelopes, message, run_started
 
@@ -143,3 +143,46 @@ async def test_a_connection_lost_mid_append_fails_retryably_with_nothing_written
     with pytest.raises(StoreUnavailable):
         await store.append(run_id, 0, envelopes(run_id, 0, [run_started(), message()]))
     assert await event_store(pool).head_version(run_id) == 0
+
+
+async def test_the_run_lock_key_is_the_same_in_python_and_in_sql(pool: asyncpg.Pool) -> None:
+    for run_id in [uuid.uuid4() for _ in range(50)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]:
+        assert await pool.fetchval("SELECT run_lock_key($1)", run_id) == run_lock_key(run_id)
+
+
+async def test_a_batch_racing_single_appends_to_the_same_runs_gets_conflicts_never_failures(
+    pool: asyncpg.Pool,
+) -> None:
+    store = event_store(pool)
+    run_ids = [uuid.uuid4() for _ in range(20)]
+    for run_id in run_ids:
+        await store.append(run_id, 0, envelopes(run_id, 0, [run_started()]))
+
+    async def single_appender() -> int:
+        appended = 0
+        for run_id in run_ids:
+            head = await store.head_version(run_id)
+            if isinstance(await store.append(run_id, head, envelopes(run_id, head, [message("x")])), list):
+                appended += 1
+        return appended
+
+    async def batch_appender() -> int:
+        appended = 0
+        for _ in range(10):
+            heads = {run_id: await store.head_version(run_id) for run_id in run_ids}
+            outcome = await store.append_many(
+                [AppendRequest(r, v, envelopes(r, v, [message("y")])) for r, v in heads.items()]
+            )
+            appended += len(outcome.appended)
+        return appended
+
+    results = await asyncio.gather(
+        *[single_appender() for _ in range(8)], *[batch_appender() for _ in range(4)]
+    )
+
+    total = await pool.fetchval("SELECT count(*) FROM events")
+    assert total == len(run_ids) + sum(results)
+    for run_id in run_ids:
+        assert [e.version for e in await store.read_stream(run_id)] == list(
+            range(1, await store.head_version(run_id) + 1)
+        )
