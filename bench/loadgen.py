@@ -1,0 +1,127 @@
+"""`python -m bench.loadgen`: trigger runs over HTTP at a fixed offered rate (open loop), a line per request.
+
+A separate process from the service and from the scenario, so its CPU use shows as its own and the
+service is measured the way a client sees it. Open loop: request i is due at `start + i / rate`,
+whatever happened to earlier requests (a slow response never delays the next send). Latency is taken
+from the *due* time, not the moment the request got a connection, so a generator or server that falls
+behind shows up as latency instead of silently lowering the offered rate (coordinated omission).
+
+Output (JSON lines, `--out`): {"i", "due": wall-clock epoch seconds, "ms": trigger latency, "status",
+"run_id", "error"}; status 0 means a transport error on every attempt (the last one named in "error").
+The last line is {"summary": {...}}; the summary alone also goes to stdout.
+Bounded: exactly `--runs` requests, and everything still in flight at `--max-seconds` is abandoned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import orjson
+
+_ATTEMPTS = 3
+_CONNECTIONS = 64  # past this many in flight, due requests queue and their wait counts as latency
+
+
+def _key(number: int) -> dict[str, str]:
+    """An idempotency key per request, so a retry after a transport error never starts a second run."""
+    return {"Idempotency-Key": f"bench-{number}"}
+
+
+def _patient(number: int) -> dict[str, Any]:
+    """Ages 30..89, so both branches of the reference journey's condition are taken."""
+    return {"id": f"bench-patient-{number:09d}", "age": 30 + number % 60, "language": "en"}
+
+
+async def generate(
+    base_url: str, journey_id: str, runs: int, rate: float, max_seconds: float, out: TextIO
+) -> dict[str, Any]:
+    """Send `runs` triggers at `rate` per second; write one line per request; return a summary."""
+    limits = httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS)
+    path = f"/journeys/{journey_id}/trigger"
+    # Due requests wait in this FIFO for one of the connections, not inside httpx's pool, whose
+    # bookkeeping grows with the number of waiters and would eat the CPU the service needs.
+    due: asyncio.Queue[tuple[int, float, float] | None] = asyncio.Queue()
+    start_perf, start_wall = time.perf_counter() + 0.05, time.time() + 0.05
+    deadline = start_perf + max_seconds
+    done = 0
+
+    async def connection(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while (item := await due.get()) is not None:
+            number, due_wall, due_perf = item
+            status, run_id, error = 0, None, None
+            for _ in range(_ATTEMPTS):
+                try:
+                    response = await client.post(path, json=_patient(number), headers=_key(number))
+                except httpx.TransportError as failure:  # e.g. the server closed an idle keep-alive
+                    error = type(failure).__name__
+                    continue
+                status = response.status_code
+                run_id = response.json()["runId"] if status == 202 else None
+                break
+            latency_ms = (time.perf_counter() - due_perf) * 1000
+            line = {"i": number, "due": due_wall, "ms": round(latency_ms, 3), "status": status}
+            out.write(orjson.dumps({**line, "run_id": run_id, "error": error}).decode() + "\n")
+            done += 1
+
+    late_ms_max, sent = 0.0, 0
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=max_seconds) as client:
+        workers = [asyncio.create_task(connection(client)) for _ in range(_CONNECTIONS)]
+        for number in range(runs):
+            due_perf = start_perf + number / rate
+            delay = due_perf - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late_ms_max = max(late_ms_max, -delay * 1000)
+            if time.perf_counter() > deadline:
+                break
+            due.put_nowait((number, start_wall + number / rate, due_perf))
+            sent += 1
+        sent_seconds = time.perf_counter() - start_perf
+        for _ in workers:
+            due.put_nowait(None)
+        _, pending = await asyncio.wait(workers, timeout=max(deadline - time.perf_counter(), 0.1))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return {
+        "sent": sent,
+        "offered_rate_per_s": rate,
+        "sent_rate_per_s": round(sent / sent_seconds, 1) if sent_seconds > 0 else 0.0,
+        "send_late_ms_max": round(late_ms_max, 1),  # how far the generator itself fell behind its schedule
+        "abandoned": sent - done,
+        "cpu_s": round(time.process_time(), 1),  # the generator's own CPU, start-up included
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n")[0])
+    parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:18000 (loopback only)")
+    parser.add_argument("--journey", required=True, help="journey id to trigger")
+    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("--rate", type=float, required=True, help="offered triggers per second")
+    parser.add_argument("--max-seconds", type=float, required=True, help="hard limit for the whole run")
+    parser.add_argument("--out", type=Path, required=True, help="JSON-lines file of per-request results")
+    options = parser.parse_args(argv)
+    host = httpx.URL(options.base_url).host
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error(f"the load generator only talks to loopback, not {host!r}")
+    if options.runs < 1 or options.rate <= 0:
+        parser.error("--runs and --rate must be positive")
+    with options.out.open("w") as out:
+        summary = asyncio.run(
+            generate(options.base_url, options.journey, options.runs, options.rate, options.max_seconds, out)
+        )
+        out.write(orjson.dumps({"summary": summary}).decode() + "\n")
+    print(orjson.dumps(summary).decode(), file=sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
