@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import orjson
 
 from events.catalogue import EVENT_TYPES, NewEvent, RecordedEvent
-from events.codec import decode_payload, encode_payload, schema_version, type_name
+from events.codec import decode_payload, decode_stored_payload, encode_payload, schema_version, type_name
 from events.errors import AppendRejected, InvalidEventPayload, StoreUnavailable, UnknownEventType
 from events.pg import Connection
 
@@ -151,19 +152,41 @@ EVENT_COLUMNS = (
 def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
     """Decode a stored row (selected with EVENT_COLUMNS), upcasting old schema versions.
 
-    The payload is upcast and validated once, by the codec; the envelope is validated by pydantic too
-    (it only sees already typed values from typed columns, so that costs little).
+    The payload is validated once, by the codec. The envelope is not validated again: its values come
+    from typed columns (uuid, integer, and timestamptz, which asyncpg returns as UTC datetimes, what
+    `UtcDatetime` would make of them), so validation would only re-check their types.
     """
-    return RecordedEvent(
-        position=row["position"],
-        event_id=row["event_id"],
-        run_id=row["run_id"],
-        version=row["version"],
-        recorded_at=row["recorded_at"],
-        causation_id=row["causation_id"],
-        correlation_id=row["correlation_id"],
-        event=decode_payload(row["type"], row["schema_version"], row["data"].encode()),
+    return _envelope(
+        {
+            "event_id": row["event_id"],
+            "run_id": row["run_id"],
+            "version": row["version"],
+            "recorded_at": row["recorded_at"],
+            "causation_id": row["causation_id"],
+            "correlation_id": row["correlation_id"],
+            "event": decode_stored_payload(row["type"], row["schema_version"], row["data"]),
+            "position": row["position"],
+        }
     )
+
+
+_ENVELOPE_FIELDS = frozenset(RecordedEvent.model_fields)
+
+
+def _envelope(fields: dict[str, Any]) -> RecordedEvent:
+    """A RecordedEvent from values that already are what validation would make of them.
+
+    This is what pydantic's `model_construct` does for a model with every field given and no aliases,
+    extras or private attributes. `model_construct` itself is pure Python and costs about as much as the
+    validation it skips (~3 µs, with replays decoding millions of rows); this costs a third of that.
+    """
+    event = RecordedEvent.__new__(RecordedEvent)
+    # The model is frozen: set the instance's state as pydantic does, beneath its __setattr__.
+    object.__setattr__(event, "__dict__", fields)
+    object.__setattr__(event, "__pydantic_fields_set__", set(_ENVELOPE_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 @dataclass(frozen=True)
