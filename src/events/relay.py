@@ -20,9 +20,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from events.broker import make_producer
-from events.catalogue import RecordedEvent
-from events.envelope import to_kafka_record
-from events.feed import load_checkpoint, read_feed, save_checkpoint
+from events.envelope import StoredEvent, stored_to_kafka_record
+from events.feed import FeedPosition, load_checkpoint, save_checkpoint
 from events.store import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ class Relay:
                     continue
                 hinted = hint.is_set()
                 hint.clear()
-                page = await read_feed(connection, checkpoint, self._config.batch_size)
+                page = await _read_page(connection, checkpoint, self._config.batch_size)
                 if not page.events:
                     await _wait_for_hint(
                         stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
@@ -121,15 +120,60 @@ class Relay:
             await _sleep_unless(stop, _RETRY_SECONDS)
             return None
 
-    async def _publish(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> None:
+    async def _publish(self, producer: AIOKafkaProducer, events: Sequence[StoredEvent]) -> None:
         """Send the page and wait for every acknowledgement (acks=all); per-partition order is kept."""
         deliveries = []
         for event in events:
-            record = to_kafka_record(event)
+            record = stored_to_kafka_record(event)
             deliveries.append(
                 await producer.send(self._config.topic, record.value, key=record.key, headers=record.headers)
             )
         await asyncio.gather(*deliveries)
+
+
+@dataclass(frozen=True)
+class _Page:
+    events: list[StoredEvent]
+    last: FeedPosition  # where the next read starts; unchanged when the page is empty
+
+
+async def _read_page(connection: asyncpg.Connection, after: FeedPosition, limit: int) -> _Page:
+    """`events.feed.read_feed`'s page (same order, same open-transaction horizon), with the payloads left
+    as stored: the relay forwards them, so decoding them into event models would be wasted work."""
+    rows = await connection.fetch(
+        """
+        SELECT transaction_id::text::bigint AS transaction_number, position, event_id, run_id, version,
+               type, schema_version, data::text AS data, recorded_at,
+               (metadata->>'causation_id')::uuid AS causation_id,
+               (metadata->>'correlation_id')::uuid AS correlation_id
+        FROM events
+        WHERE (transaction_id, position) > ($1::text::xid8, $2)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, position
+        LIMIT $3
+        """,
+        str(after.transaction_id),
+        after.position,
+        limit,
+    )
+    if not rows:
+        return _Page([], after)
+    events = [
+        StoredEvent(
+            event_id=row["event_id"],
+            run_id=row["run_id"],
+            version=row["version"],
+            position=row["position"],
+            recorded_at=row["recorded_at"],
+            causation_id=row["causation_id"],
+            correlation_id=row["correlation_id"],
+            type=row["type"],
+            schema_version=row["schema_version"],
+            data=row["data"].encode(),
+        )
+        for row in rows
+    ]
+    return _Page(events, FeedPosition(rows[-1]["transaction_number"], rows[-1]["position"]))
 
 
 async def _wait_for_hint(stop: asyncio.Event, hint: asyncio.Event, at_most: float) -> None:

@@ -33,25 +33,31 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
             [e.version for e in requested],
             [e.event_id for e in requested],
         )
+    if outcomes:
+        await _finish(connection, outcomes, table)
+
+
+async def _finish(connection: Connection, outcomes: Sequence[RecordedEvent], table: str) -> None:
+    """Mark every outcome's row finished in one statement; the first outcome of a visit wins."""
+    first: dict[object, RecordedEvent] = {}
     for outcome in outcomes:
-        await _finish(connection, outcome, table)
-
-
-async def _finish(connection: Connection, outcome: RecordedEvent, table: str) -> None:
-    event = outcome.event
-    delivered = isinstance(event, MessageDelivered)
+        first.setdefault(outcome.causation_id, outcome)
+    finished = list(first.values())
     await connection.execute(
         f"""
-        UPDATE {table} SET status = $2, attempts = $3, provider_message_id = $4, reason = $5,
-                           outcome_version = $6
-        WHERE request_event_id = $1 AND status = ANY($7::text[])
+        UPDATE {table} AS d
+        SET status = o.status, attempts = o.attempts, provider_message_id = o.provider_message_id,
+            reason = o.reason, outcome_version = o.outcome_version
+        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[])
+             AS o(request_event_id, status, attempts, provider_message_id, reason, outcome_version)
+        WHERE d.request_event_id = o.request_event_id AND d.status = ANY($7::text[])
         """,
-        outcome.causation_id,
-        "delivered" if delivered else "failed",
-        getattr(event, "attempts", None),
-        event.provider_message_id if isinstance(event, MessageDelivered) else None,
-        event.reason if isinstance(event, MessageFailed) else None,
-        outcome.version,
+        [e.causation_id for e in finished],
+        ["delivered" if isinstance(e.event, MessageDelivered) else "failed" for e in finished],
+        [getattr(e.event, "attempts", None) for e in finished],
+        [e.event.provider_message_id if isinstance(e.event, MessageDelivered) else None for e in finished],
+        [e.event.reason if isinstance(e.event, MessageFailed) else None for e in finished],
+        [e.version for e in finished],
         list(OPEN_STATUSES),
     )
 
