@@ -13,7 +13,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from events.broker import make_consumer
 from events.catalogue import RecordedEvent
-from events.envelope import from_kafka_record
+from events.envelope import from_kafka_record, record_type
 from events.errors import InvalidEventPayload, StoreUnavailable, UnknownEventType
 from events.store import CONNECTION_ERRORS, AppendRaced
 
@@ -39,6 +39,7 @@ class GroupConfig:
     retry_seconds: float = 0.2
     max_retry_seconds: float = 10.0
     revoke_wait_seconds: float = 10.0
+    event_types: frozenset[str] | None = None  # decode and hand over only these types; None: every type
 
 
 class GroupLoop:
@@ -86,7 +87,7 @@ class GroupLoop:
         self._revoked.clear()
         owned = consumer.assignment()
         batch = {tp: records for tp, records in batch.items() if tp in owned}
-        events = _decode(batch)
+        events = _decode(batch, self._config.event_types)
         delay = self._config.retry_seconds
         while True:
             try:
@@ -127,10 +128,13 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("assigned %d partition(s)", len(assigned))
 
 
-def _decode(batch: Batch) -> list[RecordedEvent]:
+def _decode(batch: Batch, event_types: frozenset[str] | None) -> list[RecordedEvent]:
+    """Decode the records the handler wants; the others are skipped unread (their offsets still commit)."""
     events = []
     for records in batch.values():
         for record in records:
+            if event_types is not None and record_type(record) not in event_types:
+                continue
             try:
                 events.append(from_kafka_record(record))
             except (InvalidEventPayload, UnknownEventType) as error:

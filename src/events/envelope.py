@@ -15,6 +15,7 @@ from uuid import UUID
 from events.catalogue import RecordedEvent
 from events.codec import decode_payload, encode_payload, schema_version, type_name
 from events.errors import InvalidEventPayload
+from events.upcasting import current_schema_version
 
 SPEC_VERSION = "1.0"
 SOURCE = "urn:pjs:event-store"
@@ -45,11 +46,48 @@ class ConsumedRecord(Protocol):
 
 def to_kafka_record(event: RecordedEvent) -> KafkaRecord:
     """Key = run id, so one run's events stay ordered in one partition."""
+    return _kafka_record(
+        event,
+        f"{type_name(event.event)}.v{schema_version(event.event)}",
+        encode_payload(event.event),
+    )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A stored event's typed columns and its payload as stored (JSON text), not decoded."""
+
+    event_id: UUID
+    run_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+    causation_id: UUID | None
+    correlation_id: UUID | None
+    type: str
+    schema_version: int
+    data: bytes
+
+
+def stored_to_kafka_record(event: StoredEvent) -> KafkaRecord:
+    """The record for a stored event, publishing its stored JSON as it is.
+
+    The store validated the payload when it was appended, so a payload of the current schema version needs
+    no decoding and re-encoding (that round trip through pydantic was most of the relay's CPU). An older
+    version is upcast first, so subscribers only ever see current schemas, as `to_kafka_record` gives them.
+    """
+    if event.schema_version == current_schema_version(event.type):
+        return _kafka_record(event, f"{event.type}.v{event.schema_version}", event.data)
+    current = decode_payload(event.type, event.schema_version, event.data)
+    return _kafka_record(event, f"{type_name(current)}.v{schema_version(current)}", encode_payload(current))
+
+
+def _kafka_record(event: RecordedEvent | StoredEvent, versioned_type: str, value: bytes) -> KafkaRecord:
     headers: Headers = [
         ("ce_specversion", SPEC_VERSION.encode()),
         ("ce_id", str(event.event_id).encode()),
         ("ce_source", SOURCE.encode()),
-        ("ce_type", f"{TYPE_PREFIX}{type_name(event.event)}.v{schema_version(event.event)}".encode()),
+        ("ce_type", f"{TYPE_PREFIX}{versioned_type}".encode()),
         ("ce_subject", str(event.run_id).encode()),
         ("ce_time", event.recorded_at.isoformat().encode()),
         ("content-type", CONTENT_TYPE.encode()),
@@ -60,7 +98,7 @@ def to_kafka_record(event: RecordedEvent) -> KafkaRecord:
         headers.append(("ce_pjscausationid", str(event.causation_id).encode()))
     if event.correlation_id is not None:
         headers.append(("ce_pjscorrelationid", str(event.correlation_id).encode()))
-    return KafkaRecord(str(event.run_id).encode(), encode_payload(event.event), headers)
+    return KafkaRecord(str(event.run_id).encode(), value, headers)
 
 
 def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
@@ -81,6 +119,14 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
         )
     except (KeyError, ValueError) as error:
         raise InvalidEventPayload(f"not a run event record: {error}") from error
+
+
+def record_type(record: ConsumedRecord) -> str | None:
+    """The event type a record carries (from `ce_type`, without decoding its payload); None if absent."""
+    for name, value in record.headers:
+        if name == "ce_type":
+            return value.decode().removeprefix(TYPE_PREFIX).rpartition(".v")[0]
+    return None
 
 
 def _optional_uuid(headers: dict[str, str], name: str) -> UUID | None:

@@ -21,6 +21,7 @@ from engine.journey import JourneyDefinition
 from engine.journeys import PostgresJourneyRepository, StoredJourneyInvalid
 from engine.timer import Timer, TimerConfig
 from events.broker import ensure_topic
+from events.catalogue import WAKE_UP_TYPES
 from events.consumer_group import GroupConfig, GroupLoop
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
@@ -76,7 +77,9 @@ class StoredJourneys:
         return None if stored is None else stored.definition
 
 
-def group_config(settings: Settings, group: str, batch_size: int) -> GroupConfig:
+def group_config(
+    settings: Settings, group: str, batch_size: int, event_types: frozenset[str] | None = None
+) -> GroupConfig:
     return GroupConfig(
         bootstrap=settings.resolved_kafka_bootstrap(),
         topic=settings.run_events_topic,
@@ -84,6 +87,7 @@ def group_config(settings: Settings, group: str, batch_size: int) -> GroupConfig
         batch_size=batch_size,
         max_retry_seconds=settings.consumer_max_retry_seconds,
         revoke_wait_seconds=settings.rebalance_wait_seconds,
+        event_types=event_types,
     )
 
 
@@ -106,7 +110,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
         engine = Engine(pool, event_store(pool), StoredJourneys(PostgresJourneyRepository(pool)))
-        config = group_config(settings, settings.engine_group, settings.engine_batch_size)
+        config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
         await GroupLoop(config, engine.handle).run(stop)
 
 
@@ -131,7 +135,9 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
     async with _pool_for(settings) as pool:
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
         worker = DeliveryWorker(pool, event_store(pool), channel, config)
-        group = group_config(settings, settings.delivery_group, settings.delivery_batch_size)
+        group = group_config(
+            settings, settings.delivery_group, settings.delivery_batch_size, frozenset({"MessageRequested"})
+        )
         await GroupLoop(group, worker.handle).run(stop)
 
 
