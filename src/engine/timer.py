@@ -23,6 +23,7 @@ from events.catalogue import DelayElapsed, stamp
 from events.errors import StoreUnavailable
 from events.pg import Connection
 from events.store import CONNECTION_ERRORS, AppendRaced, AppendRequest, PostgresEventStore
+from events.waiting import sleep_unless_stopped, wait_for_stop_or
 from projections.delays import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Timer:
                 await self._serve(stop)
             except _RETRYABLE as error:
                 log.warning("timer interrupted (%s); retrying", type(error).__name__)
-                await _wait(stop, asyncio.Event(), self._config.retry_seconds)
+                await sleep_unless_stopped(stop, self._config.retry_seconds)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         wake_up = _WakeUp()
@@ -88,7 +89,7 @@ class Timer:
                     seconds = self._config.max_sleep_seconds
                     if next_due is not None:
                         seconds = min(seconds, max((next_due - db_now).total_seconds(), 0.0))
-                    await _wait(stop, wake_up.earlier, seconds)
+                    await wait_for_stop_or(stop, wake_up.earlier, seconds)
             finally:
                 with contextlib.suppress(*CONNECTION_ERRORS):
                     await listener.remove_listener(NOTIFY_CHANNEL, wake_up.on_notify)
@@ -166,12 +167,3 @@ class _WakeUp:
             resume_at = datetime.min.replace(tzinfo=UTC)
         if self._planned is None or resume_at < self._planned:
             self.earlier.set()
-
-
-async def _wait(stop: asyncio.Event, earlier: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(earlier.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -16,6 +16,7 @@ from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record, record_type
 from events.errors import InvalidEventPayload, StoreUnavailable, UnknownEventType
 from events.store import CONNECTION_ERRORS, AppendRaced
+from events.waiting import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ class GroupLoop:
                 await self._consume(stop)
             except KafkaError as error:  # e.g. no broker yet; uncommitted work is simply read again
                 log.warning("consumer lost Kafka (%s); restarting", type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._config.max_retry_seconds)
+                await sleep_unless_stopped(stop, self._config.max_retry_seconds)
 
     async def _consume(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._config.bootstrap, self._config.group)

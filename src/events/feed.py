@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
+
 from events.catalogue import RecordedEvent
 from events.pg import Queryable
 from events.store import EVENT_COLUMNS, recorded_event_from_row
@@ -36,7 +38,15 @@ class FeedPage:
 async def read_feed(
     db: Queryable, after: FeedPosition, limit: int, *, writers_locked_out: bool = False
 ) -> FeedPage:
-    """Up to `limit` committed events after `after`, in feed order.
+    """Up to `limit` committed events after `after`, in feed order, decoded."""
+    rows, last = await read_feed_rows(db, after, limit, writers_locked_out=writers_locked_out)
+    return FeedPage([recorded_event_from_row(row) for row in rows], last)
+
+
+async def read_feed_rows(
+    db: Queryable, after: FeedPosition, limit: int, *, writers_locked_out: bool = False
+) -> tuple[list[asyncpg.Record], FeedPosition]:
+    """The feed's page as stored rows (EVENT_COLUMNS), for readers that forward payloads undecoded.
 
     `writers_locked_out`: the caller holds a lock that no appending transaction can be inside of (a
     projection swap), so every visible event is final and the open-transaction horizon need not apply.
@@ -55,12 +65,8 @@ async def read_feed(
         limit,
     )
     if not rows:
-        return FeedPage([], after)
-    last = rows[-1]
-    return FeedPage(
-        [recorded_event_from_row(row) for row in rows],
-        FeedPosition(last["transaction_number"], last["position"]),
-    )
+        return [], after
+    return rows, FeedPosition(rows[-1]["transaction_number"], rows[-1]["position"])
 
 
 async def load_checkpoint(db: Queryable, consumer: str) -> FeedPosition:

@@ -21,8 +21,9 @@ from aiokafka.errors import KafkaError
 
 from events.broker import make_producer
 from events.envelope import StoredEvent, stored_to_kafka_record
-from events.feed import FeedPosition, load_checkpoint, save_checkpoint
+from events.feed import load_checkpoint, read_feed_rows, save_checkpoint
 from events.store import NOTIFY_CHANNEL
+from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +59,16 @@ class Relay:
                 connection = await asyncpg.connect(self._config.database_url)
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("relay cannot reach Postgres (%s); retrying", type(error).__name__)
-                await _sleep_unless(stop, _RETRY_SECONDS)
+                await sleep_unless_stopped(stop, _RETRY_SECONDS)
                 continue
             try:
                 if await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                     await self._lead(connection, stop)
                 else:
-                    await _sleep_unless(stop, _RETRY_SECONDS)  # standby: another relay leads
+                    await sleep_unless_stopped(stop, _RETRY_SECONDS)  # standby: another relay leads
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("relay lost Postgres (%s); leadership released", type(error).__name__)
-                await _sleep_unless(stop, _RETRY_SECONDS)
+                await sleep_unless_stopped(stop, _RETRY_SECONDS)
             finally:
                 self.is_leader = False
                 with contextlib.suppress(Exception):
@@ -87,24 +88,24 @@ class Relay:
                     continue
                 hinted = hint.is_set()
                 hint.clear()
-                page = await _read_page(connection, checkpoint, self._config.batch_size)
-                if not page.events:
-                    await _wait_for_hint(
+                rows, last = await read_feed_rows(connection, checkpoint, self._config.batch_size)
+                if not rows:
+                    await wait_for_stop_or(
                         stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
                     )
                     continue
                 try:
-                    await self._publish(producer, page.events)
+                    await self._publish(producer, [_stored_event(row) for row in rows])
                 except KafkaError as error:
                     # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
                     log.warning("relay publish failed (%s); rebuilding the producer", type(error).__name__)
                     await _stop_quietly(producer)
                     producer = None
-                    await _sleep_unless(stop, _RETRY_SECONDS)
+                    await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
-                await save_checkpoint(connection, CHECKPOINT_NAME, page.last)
-                checkpoint = page.last
-                self.published += len(page.events)
+                await save_checkpoint(connection, CHECKPOINT_NAME, last)
+                checkpoint = last
+                self.published += len(rows)
         finally:
             if producer is not None:
                 await _stop_quietly(producer)
@@ -117,7 +118,7 @@ class Relay:
         except KafkaError as error:
             log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
             await _stop_quietly(producer)
-            await _sleep_unless(stop, _RETRY_SECONDS)
+            await sleep_unless_stopped(stop, _RETRY_SECONDS)
             return None
 
     async def _publish(self, producer: AIOKafkaProducer, events: Sequence[StoredEvent]) -> None:
@@ -131,63 +132,20 @@ class Relay:
         await asyncio.gather(*deliveries)
 
 
-@dataclass(frozen=True)
-class _Page:
-    events: list[StoredEvent]
-    last: FeedPosition  # where the next read starts; unchanged when the page is empty
-
-
-async def _read_page(connection: asyncpg.Connection, after: FeedPosition, limit: int) -> _Page:
-    """`events.feed.read_feed`'s page (same order, same open-transaction horizon), with the payloads left
-    as stored: the relay forwards them, so decoding them into event models would be wasted work."""
-    rows = await connection.fetch(
-        """
-        SELECT transaction_id::text::bigint AS transaction_number, position, event_id, run_id, version,
-               type, schema_version, data::text AS data, recorded_at,
-               (metadata->>'causation_id')::uuid AS causation_id,
-               (metadata->>'correlation_id')::uuid AS correlation_id
-        FROM events
-        WHERE (transaction_id, position) > ($1::text::xid8, $2)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, position
-        LIMIT $3
-        """,
-        str(after.transaction_id),
-        after.position,
-        limit,
+def _stored_event(row: asyncpg.Record) -> StoredEvent:
+    """A feed row with its payload left as stored: the relay forwards it, so decoding it would be waste."""
+    return StoredEvent(
+        event_id=row["event_id"],
+        run_id=row["run_id"],
+        version=row["version"],
+        position=row["position"],
+        recorded_at=row["recorded_at"],
+        causation_id=row["causation_id"],
+        correlation_id=row["correlation_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"].encode(),
     )
-    if not rows:
-        return _Page([], after)
-    events = [
-        StoredEvent(
-            event_id=row["event_id"],
-            run_id=row["run_id"],
-            version=row["version"],
-            position=row["position"],
-            recorded_at=row["recorded_at"],
-            causation_id=row["causation_id"],
-            correlation_id=row["correlation_id"],
-            type=row["type"],
-            schema_version=row["schema_version"],
-            data=row["data"].encode(),
-        )
-        for row in rows
-    ]
-    return _Page(events, FeedPosition(rows[-1]["transaction_number"], rows[-1]["position"]))
-
-
-async def _wait_for_hint(stop: asyncio.Event, hint: asyncio.Event, at_most: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hint.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:
