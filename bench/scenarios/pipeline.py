@@ -68,7 +68,7 @@ class Load:
 
 
 QUICK = Load(runs=200, rate_per_s=50)
-FULL = Load(runs=20_000, rate_per_s=40)  # below the highest sustained rate found (45/s); see docs/benchmarks.md
+FULL = Load(runs=20_000, rate_per_s=40)  # under the top sustained rate (45/s); see docs/benchmarks.md
 
 
 def load_for(quick: bool) -> Load:
