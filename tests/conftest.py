@@ -32,16 +32,21 @@ def _with_database(url: str, database: str) -> str:
 async def template_database(endpoints: Endpoints) -> AsyncIterator[str]:
     """A database with every migration applied, copied for each test (copying beats migrating)."""
     name = f"pjs_template_{uuid.uuid4().hex[:12]}"
+    await _admin(endpoints, f'CREATE DATABASE "{name}"')
+    connection = await asyncpg.connect(_with_database(endpoints.database_url, name))
+    try:
+        await migrate(connection)
+    finally:
+        await connection.close()
+    yield name
+    await _admin(endpoints, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(endpoints: Endpoints, statement: str) -> None:
+    """One statement on a connection of its own (a test may restart the server in between)."""
     admin = await asyncpg.connect(endpoints.database_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        connection = await asyncpg.connect(_with_database(endpoints.database_url, name))
-        try:
-            await migrate(connection)
-        finally:
-            await connection.close()
-        yield name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(statement)
     finally:
         await admin.close()
 
@@ -50,13 +55,9 @@ async def template_database(endpoints: Endpoints) -> AsyncIterator[str]:
 async def database_url(endpoints: Endpoints, template_database: str) -> AsyncIterator[str]:
     """A fresh, migrated database of this test's own."""
     name = f"pjs_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(endpoints.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield _with_database(endpoints.database_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _admin(endpoints, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield _with_database(endpoints.database_url, name)
+    await _admin(endpoints, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -18,7 +18,11 @@ class InvalidEventPayload(EventStoreError):
 
 
 class StoreUnavailable(EventStoreError):
-    """Postgres could not be reached or dropped the connection; nothing was written. Safe to retry."""
+    """Postgres could not be reached or dropped the connection. Safe to retry the same append.
+
+    The transaction did not commit, unless the connection dropped during COMMIT itself; then a retry of
+    the same append finds the run's head moved and gets a ConcurrencyConflict, never a duplicate.
+    """
 
 
 class AppendRejected(EventStoreError):

@@ -93,7 +93,7 @@ class PostgresEventStore:
                     raise
                 await asyncio.sleep(0.001 * attempt)
             except CONNECTION_ERRORS as error:
-                raise StoreUnavailable(f"append failed, nothing was written: {error}") from error
+                raise StoreUnavailable(f"append did not complete, retry it: {error}") from error
         raise AssertionError("unreachable")
 
     async def append_many_in(self, connection: Connection, requests: Sequence[AppendRequest]) -> BatchOutcome:

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from events.feed import FEED_START, save_checkpoint
-from events.relay import Relay, RelayConfig
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from projections.catalogue import PROJECTIONS
 from projections.projector import Projector, ProjectorConfig
 from projections.replay import rebuild
+from support.roles import in_process, running_tasks
 from support.workload import write_mixed_workload
 
 SNAPSHOTS = {
@@ -28,16 +28,7 @@ SNAPSHOTS = {
 
 @contextlib.asynccontextmanager
 async def pipeline(settings: Settings) -> AsyncIterator[Projector]:
-    """The relay and the projector group, running until the block ends."""
-    stop = asyncio.Event()
-    relay = Relay(
-        RelayConfig(
-            settings.resolved_database_url(),
-            settings.resolved_kafka_bootstrap(),
-            settings.run_events_topic,
-            poll_seconds=0.2,
-        )
-    )
+    """The relay role and a projector, running until the block ends."""
     projector = Projector(
         ProjectorConfig(
             settings.resolved_database_url(),
@@ -46,13 +37,8 @@ async def pipeline(settings: Settings) -> AsyncIterator[Projector]:
             settings.projector_group,
         )
     )
-    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(projector.run(stop))]
-    try:
+    async with in_process(settings, "relay"), running_tasks(projector.run):
         yield projector
-    finally:
-        stop.set()
-        async with asyncio.timeout(20):
-            await asyncio.gather(*tasks)
 
 
 async def wait_for_timeline(pool: asyncpg.Pool, events: int, seconds: float = 30) -> None:

@@ -14,11 +14,11 @@ import orjson
 import pytest
 
 from events.consumer_group import GroupConfig
-from events.relay import Relay, RelayConfig
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from subscribers.analytics import DailyFiles, run_analytics
 from subscribers.audit import run_audit
+from support.roles import in_process, running_tasks
 from support.workload import write_mixed_workload
 
 
@@ -32,22 +32,9 @@ def group(settings: Settings, name: str) -> GroupConfig:
 async def running(
     settings: Settings, role: Callable[[asyncio.Event], Awaitable[None]]
 ) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    relay = Relay(
-        RelayConfig(
-            settings.resolved_database_url(),
-            settings.resolved_kafka_bootstrap(),
-            settings.run_events_topic,
-            poll_seconds=0.2,
-        )
-    )
-    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(role(stop))]
-    try:
+    """The relay role and the subscriber under test, as tasks of this test."""
+    async with in_process(settings, "relay"), running_tasks(role):
         yield
-    finally:
-        stop.set()
-        async with asyncio.timeout(20):
-            await asyncio.gather(*tasks)
 
 
 async def test_every_run_event_is_audited_once_with_its_patient_and_actor(
