@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pjs.settings import Settings
@@ -68,13 +68,24 @@ class BenchConfig:
     results_path: Path
 
 
+def _with_time_limits(sizes: Sizes) -> Sizes:
+    """BENCH_PHASE_SECONDS / BENCH_SCENARIO_SECONDS raise the limits, for a longer run than full mode's."""
+    phase = os.environ.get("BENCH_PHASE_SECONDS")
+    scenario = os.environ.get("BENCH_SCENARIO_SECONDS")
+    return replace(
+        sizes,
+        phase_seconds=float(phase) if phase else sizes.phase_seconds,
+        scenario_seconds=float(scenario) if scenario else sizes.scenario_seconds,
+    )
+
+
 def load_config(results_path: Path) -> BenchConfig:
     """Read BENCH_QUICK and the PJS_* endpoints (unset = the local stack of `pjs services up`)."""
     quick = os.environ.get("BENCH_QUICK", "").strip().lower() not in ("", "0", "false", "no")
     settings = Settings()
     return BenchConfig(
         quick=quick,
-        sizes=QUICK if quick else FULL,
+        sizes=_with_time_limits(QUICK if quick else FULL),
         database_url=settings.resolved_database_url(),
         kafka_bootstrap=settings.resolved_kafka_bootstrap(),
         kafka_external=settings.kafka_bootstrap is not None,
