@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import asyncpg
 from fastapi import Request
 
+from engine.clock import Clock, utc_now
 from engine.journeys import PostgresJourneyRepository
 from events.store import PostgresEventStore
 from pjs import wiring
 from pjs.settings import Settings
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Resources:

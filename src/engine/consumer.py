@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Final, Protocol
 from uuid import UUID
 
 import asyncpg
 
+from engine.clock import Clock, utc_now
 from engine.decider import decide
 from engine.journey import JourneyDefinition
 from engine.state import RunState, RunStatus
@@ -20,12 +21,7 @@ from projections.run_status import load_states
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _MAX_ROUNDS: Final = 10
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class JourneyLookup(Protocol):

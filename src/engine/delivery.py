@@ -20,7 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from engine.channels import Channel, NotSent, OutgoingMessage, SendOutcome, Sent
-from engine.consumer import Clock, utc_now
+from engine.clock import Clock, utc_now
 from engine.state import RunState, RunStatus
 from events.catalogue import (
     MessageDelivered,
