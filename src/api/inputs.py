@@ -35,3 +35,13 @@ def existing_id(raw: str, what: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise NotFound(f"{what} {raw[:64]!r} does not exist.") from None
+
+
+def optional_uuid(raw: str | None, name: str) -> UUID | None:
+    """A UUID query filter: absent is None; anything but a UUID is a 400 naming the parameter."""
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a UUID, got {raw[:64]!r}.") from None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.errors import BadRequest, NotFound
 from api.examples import EXAMPLE_ID
-from api.inputs import existing_id
+from api.inputs import existing_id, optional_uuid
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
 from api.schemas import AuditEntryOut, AuditPageOut, JourneyStatsOut, NodeStatsOut, VersionStatsOut
@@ -61,7 +61,7 @@ async def audit(
 ) -> AuditPageOut:
     rows = await read_audit(
         resources.pool,
-        run_id=_run_filter(run_id),
+        run_id=optional_uuid(run_id, "runId"),
         patient_id=patient_id,
         after_id=_after_id(cursor),
         limit=limit + 1,
@@ -75,15 +75,6 @@ async def audit(
 
 def _entry(row: Any) -> dict[str, Any]:
     return {**dict(row), "details": orjson.loads(row["details"])}
-
-
-def _run_filter(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return existing_id(raw, "Run")
-    except NotFound:
-        raise BadRequest(f"runId must be a UUID, got {raw[:64]!r}.") from None
 
 
 def _after_id(cursor: str | None) -> int:

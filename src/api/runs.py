@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
-from api.inputs import JsonBody, existing_id
+from api.inputs import JsonBody, existing_id, optional_uuid
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -132,21 +132,12 @@ async def list_runs_route(
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
     cursor: Annotated[str | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> RunListOut:
-    where = RunFilter(journey_id=_uuid_filter(journey_id, "journeyId"), status=status, patient_id=patient_id)
+    where = RunFilter(journey_id=optional_uuid(journey_id, "journeyId"), status=status, patient_id=patient_id)
     try:
         page = await list_runs(resources.pool, where, limit, cursor)
     except InvalidCursor as error:
         raise BadRequest(str(error)) from None
     return RunListOut(runs=[_run_out(state) for state in page.runs], next_cursor=page.next_cursor)
-
-
-def _uuid_filter(raw: str | None, name: str) -> UUID | None:
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a UUID, got {raw[:64]!r}.") from None
 
 
 def _run_out(state: RunState) -> RunOut:
