@@ -9,6 +9,7 @@ import orjson
 from events.catalogue import RecordedEvent
 from events.codec import encode_payload, schema_version, type_name
 from events.envelope import (
+    SeenVersions,
     StoredEvent,
     from_kafka_record,
     record_type,
@@ -70,3 +71,13 @@ def test_a_records_event_type_is_read_from_its_header_without_decoding_the_paylo
         headers = record.headers
 
     assert record_type(Consumed()) == "MessageRequested"
+
+
+def test_seen_versions_lets_each_run_version_through_once_and_forgets_the_oldest_run_first() -> None:
+    first, second = recorded(run_started()), recorded(run_started())
+    seen = SeenVersions(capacity=1)
+
+    assert seen.is_new(first)
+    assert not seen.is_new(first)  # a redelivery of the same (run, version)
+    assert seen.is_new(second)  # capacity 1: the first run is forgotten
+    assert seen.is_new(first)
