@@ -5,7 +5,7 @@ the `timer` and `replay` scenarios load them here: the `events` rows (the store'
 event ids, the store's metadata) and the `run_status`, `delays` and `message_deliveries` rows the inline
 projections would have written for them, in one transaction per chunk. Payloads are built as JSON text
 from templates, not through pydantic, for speed; `check_against_store` proves, on a sample, that they are
-what the codec writes and that the rows are what `engine.state.evolve` and the projections make of them.
+what the codec writes and that the rows are what `domain.run_state.evolve` and the projections make of them.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from uuid import UUID, uuid5
 import orjson
 
 from bench.errors import BenchFailure
-from engine.state import RunState, evolve, initial_state
+from domain.run_state import RunState, evolve, initial_state
+from engine import run_status
 from events.catalogue import EVENT_TYPES, event_id_for
 from events.codec import payload_dict
 from events.pg import Connection
 from events.store import EVENT_COLUMNS, recorded_event_from_row
-from projections import run_status
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-0000000b01c0")
 _RUN_NAMESPACE = UUID("1f0b6a52-7d3c-4b8e-9e41-5a2c8d7f3b60")

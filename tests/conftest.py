@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.resources import Resources
 from events.broker import delete_topics, ensure_topic
 from events.schema import migrate
 from pjs.settings import Settings
+from pjs.wiring import api_resources
 from support.endpoints import Endpoints, test_endpoints
 
 
@@ -89,7 +89,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app over this test's database, with the app's lifespan running."""
-    app = create_app(Resources(settings))
+    app = create_app(api_resources(settings))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

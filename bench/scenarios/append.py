@@ -11,10 +11,10 @@ from bench.ceilings import postgres
 from bench.errors import BenchFailure
 from bench.measure import rate, run_workers, share
 from bench.scenario import Figures, Scenario, ScenarioContext
+from engine.write_models import INLINE_PROJECTIONS
 from events.catalogue import NewEvent
 from events.store import ConcurrencyConflict, PostgresEventStore
 from pjs.wiring import event_store
-from projections.inline import INLINE_PROJECTIONS
 
 
 async def _appends_per_s(

@@ -18,7 +18,7 @@ from bench.errors import BenchFailure
 from bench.measure import rate
 from bench.scenario import Figures, Scenario, ScenarioContext
 from events.pg import Connection
-from projections.catalogue import PROJECTIONS
+from pjs.wiring import REBUILDABLE
 from projections.replay import PAGE_SIZE, rebuild
 
 _RUNS = {"quick": 10_000, "full": 200_000}  # x 5 events
@@ -38,7 +38,7 @@ async def run(context: ScenarioContext) -> Figures:
             events = int(await connection.fetchval("SELECT count(*) FROM events"))
             live = await connection.fetchval(_CHECKSUM)
         started = time.perf_counter()
-        result = await rebuild(pool, PROJECTIONS["run_status"])
+        result = await rebuild(pool, REBUILDABLE["run_status"])
         seconds = time.perf_counter() - started
         rebuilt = await pool.fetchval(_CHECKSUM)
     if result.events != events:

@@ -28,7 +28,7 @@ from bench.errors import BenchFailure
 from bench.roles import role_process
 from bench.sandbox import Sandbox
 from bench.scenario import Figures, Scenario, ScenarioContext
-from projections.delays import NOTIFY_CHANNEL as DELAYS_CHANNEL
+from engine.delays import DELAY_SCHEDULED_CHANNEL as DELAYS_CHANNEL
 
 _LOAD_CHUNK_RUNS = 50_000
 _SLEEP_AHEAD = timedelta(days=30)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
@@ -18,7 +19,6 @@ from engine.commands import (
     RunContended,
     RunNotFound,
 )
-from engine.validation import Problem
 from events.errors import StoreUnavailable
 from events.store import CONNECTION_ERRORS
 

@@ -20,9 +20,9 @@ from api.schemas import (
     JourneySummaryOut,
     JourneyVersionCreated,
 )
-from engine.journey import JourneyDefinition
-from engine.journeys import StoredJourney
-from engine.validation import validate_journey
+from domain.journey import JourneyDefinition
+from domain.validation import validate_journey
+from engine.journey_repository import StoredJourney
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])
 

@@ -1,58 +1,66 @@
-"""What the HTTP edge needs at run time: the pool, event store, journeys and a clock, opened in lifespan."""
+"""What the HTTP edge needs at run time: the pool, event store, journeys and a clock, opened in lifespan.
+
+The composition root hands them in (`open_backends`); the API never builds a connection itself.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
 from fastapi import Request
 
 from engine.clock import Clock, utc_now
-from engine.journeys import PostgresJourneyRepository
+from engine.journey_repository import PostgresJourneyRepository
 from events.store import PostgresEventStore
-from pjs import wiring
-from pjs.settings import Settings
 
-T = TypeVar("T")
+
+@dataclass(frozen=True)
+class Backends:
+    """The opened connections the routes share; closing the pool closes them all."""
+
+    pool: asyncpg.Pool
+    store: PostgresEventStore
+    journeys: PostgresJourneyRepository
+
+
+OpenBackends = Callable[[], Awaitable[Backends]]
 
 
 class Resources:
-    """Connections the routes share. Created unopened; the app's lifespan opens and closes them."""
+    """Created unopened; the app's lifespan opens and closes them."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
-        self.settings = settings
+    def __init__(self, open_backends: OpenBackends, *, kafka_bootstrap: str, clock: Clock = utc_now) -> None:
+        self.kafka_bootstrap = kafka_bootstrap
         self.clock = clock
-        self._pool: asyncpg.Pool | None = None
-        self._store: PostgresEventStore | None = None
-        self._journeys: PostgresJourneyRepository | None = None
+        self._open_backends = open_backends
+        self._backends: Backends | None = None
 
     async def open(self) -> None:
-        self._pool = await wiring.create_pool(self.settings)
-        self._store = wiring.event_store(self._pool)
-        self._journeys = PostgresJourneyRepository(self._pool)
+        self._backends = await self._open_backends()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        self._pool, self._store, self._journeys = None, None, None
+        if self._backends is not None:
+            await self._backends.pool.close()
+        self._backends = None
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return _opened(self._pool)
+        return self._opened().pool
 
     @property
     def store(self) -> PostgresEventStore:
-        return _opened(self._store)
+        return self._opened().store
 
     @property
     def journeys(self) -> PostgresJourneyRepository:
-        return _opened(self._journeys)
+        return self._opened().journeys
 
-
-def _opened(resource: T | None) -> T:
-    if resource is None:
-        raise RuntimeError("resources are not open: the app's lifespan has not started")
-    return resource
+    def _opened(self) -> Backends:
+        if self._backends is None:
+            raise RuntimeError("resources are not open: the app's lifespan has not started")
+        return self._backends
 
 
 def get_resources(request: Request) -> Resources:

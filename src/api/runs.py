@@ -21,11 +21,11 @@ from api.schemas import (
     RunTimelineOut,
 )
 from api.timeline import timeline_entry
+from domain.patient_context import validate_patient_context
+from domain.run_state import RunState, RunStatus
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
-from engine.patient import validate_patient_context
-from engine.state import RunState, RunStatus
-from projections.run_listing import InvalidCursor, RunFilter, list_runs
-from projections.run_status import load_state
+from engine.run_listing import InvalidCursor, RunFilter, list_runs
+from engine.run_status import load_state
 from projections.run_timeline import read_page
 
 router = APIRouter(prefix="/journeys", tags=["runs"])

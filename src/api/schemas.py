@@ -1,7 +1,8 @@
 """The HTTP request and response shapes (own types, not the event models); requests document only.
 
-Request bodies are read as raw JSON and checked by `engine.validation` / `engine.patient`, which report
-every problem at once; the request models here describe the contract in the OpenAPI document.
+Request bodies are read as raw JSON and checked by `domain.validation` and `domain.patient_context`,
+which report every problem at once; the request models here describe the contract in the OpenAPI
+document.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.state import RunStatus
+from domain.run_state import RunStatus
 
 
 class _Out(BaseModel):

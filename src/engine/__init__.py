@@ -1,1 +1,2 @@
-"""The pure engine core: journey model and validation, conditions, run state, and the decider."""
+"""The workers around the domain core (engine consumer, delivery, timer), the write-side tables they
+decide from and own (run status, delays, message deliveries), the run commands, and the channel adapters."""

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 from uuid import UUID, uuid5
 
-from engine.conditions import strictly_equal
-from engine.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from engine.journeys import StoredJourney
-from engine.state import RunState, RunStatus, fold
+from domain.conditions import strictly_equal
+from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
+from domain.run_state import RunState, RunStatus, fold
+from engine.journey_repository import StoredJourney
 from events.catalogue import NewEvent, RecordedEvent, RunEvent, stamp
 from events.store import ConcurrencyConflict
 

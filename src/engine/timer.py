@@ -18,13 +18,13 @@ from uuid import UUID
 
 import asyncpg
 
+from engine.delays import DELAY_SCHEDULED_CHANNEL
 from engine.timer_metrics import TIMER_LATENESS, TIMERS_FIRED
 from events.catalogue import DelayElapsed, stamp
 from events.errors import StoreUnavailable
 from events.pg import Connection
 from events.store import CONNECTION_ERRORS, AppendRaced, AppendRequest, PostgresEventStore
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
-from projections.delays import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Timer:
     async def _serve(self, stop: asyncio.Event) -> None:
         wake_up = _WakeUp()
         async with self._pool.acquire() as listener:
-            await listener.add_listener(NOTIFY_CHANNEL, wake_up.on_notify)
+            await listener.add_listener(DELAY_SCHEDULED_CHANNEL, wake_up.on_notify)
             try:
                 while not stop.is_set():
                     if await self.fire_due() >= self._config.batch_size:
@@ -92,7 +92,7 @@ class Timer:
                     await wait_for_stop_or(stop, wake_up.earlier, seconds)
             finally:
                 with contextlib.suppress(*CONNECTION_ERRORS):
-                    await listener.remove_listener(NOTIFY_CHANNEL, wake_up.on_notify)
+                    await listener.remove_listener(DELAY_SCHEDULED_CHANNEL, wake_up.on_notify)
 
     async def fire_due(self) -> int:
         """Fire one batch of due delays; returns how many rows it claimed."""

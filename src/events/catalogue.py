@@ -2,7 +2,8 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, assert_never, get_args
 from uuid import UUID, uuid5
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -18,14 +19,33 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+class Actor(StrEnum):
+    """The part of the system that writes an event type (the audit log names it as the actor)."""
+
+    API = "api"
+    ENGINE = "engine"
+    TIMER = "timer"
+    DELIVERY = "delivery"
+
+
 class _Payload(BaseModel):
+    """Per-type facts are class variables, so every fact about a type sits beside its fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    SCHEMA_VERSION: ClassVar[int]
+    WRITTEN_BY: ClassVar[Actor] = Actor.ENGINE
+    WAKES_ENGINE: ClassVar[bool] = False  # the engine decides the run's next steps after it
+    ENDS_RUN: ClassVar[bool] = False  # the run never changes status again
+    ENDS_DELAY: ClassVar[bool] = False  # a pending delay of the run is over (fired, or the run ended)
 
 
 class RunStarted(_Payload):
     """A patient was put on a journey; v2 added `journey_version` (v1 journeys were unversioned)."""
 
     SCHEMA_VERSION: ClassVar[int] = 2
+    WRITTEN_BY = Actor.API
+    WAKES_ENGINE = True
     type: Literal["RunStarted"] = "RunStarted"
     journey_id: UUID
     journey_version: int
@@ -47,6 +67,7 @@ class MessageDelivered(_Payload):
     """A provider accepted a requested message."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    WRITTEN_BY = Actor.DELIVERY
     type: Literal["MessageDelivered"] = "MessageDelivered"
     node_id: str
     provider_message_id: str | None
@@ -57,6 +78,7 @@ class MessageFailed(_Payload):
     """Delivery of a requested message was given up on; the run itself carries on."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    WRITTEN_BY = Actor.DELIVERY
     type: Literal["MessageFailed"] = "MessageFailed"
     node_id: str
     reason: str
@@ -77,6 +99,9 @@ class DelayElapsed(_Payload):
     """The timer fired for a waiting run; the run continues after the DELAY node."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    WRITTEN_BY = Actor.TIMER
+    WAKES_ENGINE = True
+    ENDS_DELAY = True
     type: Literal["DelayElapsed"] = "DelayElapsed"
     node_id: str
     resume_at: UtcDatetime
@@ -99,6 +124,8 @@ class RunCompleted(_Payload):
     """The run walked off the end of its journey."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    ENDS_RUN = True
+    ENDS_DELAY = True
     type: Literal["RunCompleted"] = "RunCompleted"
     last_node_id: str | None
 
@@ -107,6 +134,8 @@ class RunFailed(_Payload):
     """The run cannot go on (e.g. its journey points at a missing node)."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    ENDS_RUN = True
+    ENDS_DELAY = True
     type: Literal["RunFailed"] = "RunFailed"
     node_id: str | None
     reason: str
@@ -116,12 +145,15 @@ class RunCancelled(_Payload):
     """The run was cancelled on request."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    WRITTEN_BY = Actor.API
+    ENDS_RUN = True
+    ENDS_DELAY = True
     type: Literal["RunCancelled"] = "RunCancelled"
     node_id: str | None
     reason: str | None
 
 
-RunEvent = Annotated[
+AnyRunEvent = (
     RunStarted
     | MessageRequested
     | MessageDelivered
@@ -131,55 +163,56 @@ RunEvent = Annotated[
     | ConditionEvaluated
     | RunCompleted
     | RunFailed
-    | RunCancelled,
-    Field(discriminator="type"),
-]
-
-RunEventClass = (
-    type[RunStarted]
-    | type[MessageRequested]
-    | type[MessageDelivered]
-    | type[MessageFailed]
-    | type[DelayStarted]
-    | type[DelayElapsed]
-    | type[ConditionEvaluated]
-    | type[RunCompleted]
-    | type[RunFailed]
-    | type[RunCancelled]
+    | RunCancelled
 )
+"""Every run event type: the one place that lists them."""
 
-EVENT_TYPES: dict[str, RunEventClass] = {
-    cls.__name__: cls
-    for cls in (
-        RunStarted,
-        MessageRequested,
-        MessageDelivered,
-        MessageFailed,
-        DelayStarted,
-        DelayElapsed,
-        ConditionEvaluated,
-        RunCompleted,
-        RunFailed,
-        RunCancelled,
-    )
-}
+RunEvent = Annotated[AnyRunEvent, Field(discriminator="type")]
+
+RunEventClass = type[AnyRunEvent]
+
+EVENT_TYPES: dict[str, RunEventClass] = {cls.__name__: cls for cls in get_args(AnyRunEvent)}
 """Type name -> payload class, for decoding by the stored type name."""
 
-WAKE_UP_TYPES: frozenset[str] = frozenset({"RunStarted", "DelayElapsed"})
+WAKE_UP_TYPES: tuple[RunEventClass, ...] = tuple(cls for cls in EVENT_TYPES.values() if cls.WAKES_ENGINE)
 """Events after which the engine must decide the run's next steps."""
-
-TERMINAL_TYPES: frozenset[str] = frozenset({"RunCompleted", "RunFailed", "RunCancelled"})
-"""Events after which a run never changes status again."""
 
 
 def is_wake_up(event: RunEvent) -> bool:
     """True for events the engine reacts to by calling the decider."""
-    return event.type in WAKE_UP_TYPES
+    return event.WAKES_ENGINE
 
 
 def is_terminal(event: RunEvent) -> bool:
     """True for events that finish a run."""
-    return event.type in TERMINAL_TYPES
+    return event.ENDS_RUN
+
+
+def ends_delay(event: RunEvent) -> bool:
+    """True for events after which the run no longer sleeps in a delay."""
+    return event.ENDS_DELAY
+
+
+def node_of(event: RunEvent) -> str | None:
+    """The journey node an event is about, for read models that group by node."""
+    match event:
+        case RunStarted():
+            return event.start_node_id
+        case RunCompleted():
+            return event.last_node_id
+        case (
+            MessageRequested()
+            | MessageDelivered()
+            | MessageFailed()
+            | DelayStarted()
+            | DelayElapsed()
+            | ConditionEvaluated()
+            | RunFailed()
+            | RunCancelled()
+        ):
+            return event.node_id
+        case _:
+            assert_never(event)
 
 
 class NewEvent(BaseModel):

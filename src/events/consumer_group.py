@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from events.broker import make_consumer
-from events.catalogue import RecordedEvent
+from events.catalogue import RecordedEvent, RunEventClass
 from events.envelope import from_kafka_record, record_type
 from events.errors import InvalidEventPayload, StoreUnavailable, UnknownEventType
 from events.store import CONNECTION_ERRORS, AppendRaced
@@ -40,7 +40,7 @@ class GroupConfig:
     retry_seconds: float = 0.2
     max_retry_seconds: float = 10.0
     revoke_wait_seconds: float = 10.0
-    event_types: frozenset[str] | None = None  # decode and hand over only these types; None: every type
+    event_types: tuple[RunEventClass, ...] | None = None  # decode and hand over only these; None: all
 
 
 class GroupLoop:
@@ -87,7 +87,7 @@ class GroupLoop:
         self._revoked.clear()
         owned = consumer.assignment()
         batch = {tp: records for tp, records in batch.items() if tp in owned}
-        events = _decode(batch, self._config.event_types)
+        events = _decode(batch, _names(self._config.event_types))
         delay = self._config.retry_seconds
         while True:
             try:
@@ -126,6 +126,10 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
+
+
+def _names(event_types: tuple[RunEventClass, ...] | None) -> frozenset[str] | None:
+    return None if event_types is None else frozenset(cls.__name__ for cls in event_types)
 
 
 def _decode(batch: Batch, event_types: frozenset[str] | None) -> list[RecordedEvent]:

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from events.broker import make_producer
 from events.envelope import StoredEvent, stored_to_kafka_record
 from events.feed import load_checkpoint, read_feed_rows, save_checkpoint
-from events.store import NOTIFY_CHANNEL
+from events.store import EVENTS_APPENDED_CHANNEL
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Relay:
         self.is_leader = True
         log.info("relay is leading")
         hint = asyncio.Event()
-        await connection.add_listener(NOTIFY_CHANNEL, lambda *_: hint.set())
+        await connection.add_listener(EVENTS_APPENDED_CHANNEL, lambda *_: hint.set())
         checkpoint = await load_checkpoint(connection, CHECKPOINT_NAME)
         producer: AIOKafkaProducer | None = None
         try:

@@ -21,7 +21,7 @@ from events.codec import decode_payload, decode_stored_payload, encode_payload, 
 from events.errors import AppendRejected, InvalidEventPayload, StoreUnavailable, UnknownEventType
 from events.pg import Connection
 
-NOTIFY_CHANNEL = "pjs_events"
+EVENTS_APPENDED_CHANNEL = "pjs_events"
 _MAX_ATTEMPTS = 5
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -114,7 +114,7 @@ class PostgresEventStore:
             for project in self._inline_projections:
                 await project(connection, written)
             if written:
-                await connection.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+                await connection.execute("SELECT pg_notify($1, '')", EVENTS_APPENDED_CHANNEL)
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError) as error:
             raise AppendRaced(str(error)) from error
         appended: dict[UUID, list[RecordedEvent]] = {}

@@ -19,7 +19,7 @@ from pjs.roles import ROLES, apply_migrations, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import get_settings
-from projections.catalogue import PROJECTIONS
+from pjs.wiring import REBUILDABLE
 
 app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
@@ -84,15 +84,15 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
 
 @app.command("replay")
 def replay_command(
-    projections: Annotated[list[str] | None, typer.Argument(help=f"any of: {', '.join(PROJECTIONS)}")] = None,
+    projections: Annotated[list[str] | None, typer.Argument(help=f"any of: {', '.join(REBUILDABLE)}")] = None,
     everything: Annotated[bool, typer.Option("--all", help="rebuild every projection")] = False,
 ) -> None:
     """Rebuild projections from the event store into fresh tables, then swap them in atomically."""
-    names = list(PROJECTIONS) if everything else list(projections or [])
-    unknown = [name for name in names if name not in PROJECTIONS]
+    names = list(REBUILDABLE) if everything else list(projections or [])
+    unknown = [name for name in names if name not in REBUILDABLE]
     if not names or unknown:
         console.print(
-            f"[bold red]error:[/] name projections to rebuild ({', '.join(PROJECTIONS)}) or pass --all"
+            f"[bold red]error:[/] name projections to rebuild ({', '.join(REBUILDABLE)}) or pass --all"
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         )
         raise typer.Exit(code=2)

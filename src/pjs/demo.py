@@ -9,9 +9,9 @@ from uuid import UUID
 
 import orjson
 
-from engine.journey import JourneyDefinition
-from engine.journeys import PostgresJourneyRepository
-from engine.validation import validate_journey
+from domain.journey import JourneyDefinition
+from domain.validation import validate_journey
+from engine.journey_repository import PostgresJourneyRepository
 from pjs import wiring
 from pjs.settings import Settings
 

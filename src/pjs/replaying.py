@@ -18,8 +18,7 @@ from rich.progress import (
 from rich.text import Text
 
 from pjs.settings import Settings
-from pjs.wiring import create_pool
-from projections.catalogue import PROJECTIONS
+from pjs.wiring import REBUILDABLE, create_pool
 from projections.replay import RebuildResult, count_events, rebuild
 
 
@@ -36,7 +35,7 @@ async def replay_projections(settings: Settings, names: list[str], console: Cons
                 def advance(events: int, task: TaskID = task) -> None:
                     progress.advance(task, events)
 
-                result = await rebuild(pool, PROJECTIONS[name], advance)
+                result = await rebuild(pool, REBUILDABLE[name], advance)
             elapsed = time.monotonic() - started
             console.print(
                 f"{name}: {result.events:,} events in {elapsed:.1f}s "

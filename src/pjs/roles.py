@@ -13,20 +13,19 @@ import asyncpg
 import uvicorn
 
 from api.app import create_app
-from api.resources import Resources
+from domain.journey import JourneyDefinition
 from engine.channels import Channel, LogChannel, WebhookChannel, WebhookConfig
-from engine.consumer import Engine
-from engine.delivery import DeliveryConfig, DeliveryWorker
-from engine.journey import JourneyDefinition
-from engine.journeys import PostgresJourneyRepository, StoredJourneyInvalid
+from engine.delivery_worker import DeliveryConfig, DeliveryWorker
+from engine.engine_worker import Engine
+from engine.journey_repository import PostgresJourneyRepository, StoredJourneyInvalid
 from engine.timer import Timer, TimerConfig
 from events.broker import ensure_topic
-from events.catalogue import WAKE_UP_TYPES
+from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupConfig, GroupLoop
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs.settings import Settings
-from pjs.wiring import create_pool, event_store
+from pjs.wiring import api_resources, create_pool, event_store
 from projections.projector import Projector, ProjectorConfig
 from subscribers.analytics import run_analytics
 from subscribers.audit import run_audit
@@ -38,7 +37,7 @@ Role = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     config = uvicorn.Config(
-        create_app(Resources(settings)),
+        create_app(api_resources(settings)),
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",
@@ -78,7 +77,7 @@ class StoredJourneys:
 
 
 def group_config(
-    settings: Settings, group: str, batch_size: int, event_types: frozenset[str] | None = None
+    settings: Settings, group: str, batch_size: int, event_types: tuple[RunEventClass, ...] | None = None
 ) -> GroupConfig:
     return GroupConfig(
         bootstrap=settings.resolved_kafka_bootstrap(),
@@ -136,7 +135,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
         worker = DeliveryWorker(pool, event_store(pool), channel, config)
         group = group_config(
-            settings, settings.delivery_group, settings.delivery_batch_size, frozenset({"MessageRequested"})
+            settings, settings.delivery_group, settings.delivery_batch_size, (MessageRequested,)
         )
         await GroupLoop(group, worker.handle).run(stop)
 

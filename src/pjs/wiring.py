@@ -1,12 +1,22 @@
-"""The one place that builds pools, the event store and producers from settings (nothing at import time)."""
+"""The one place that builds pools, the event store and the API's backends from settings.
+
+Nothing here connects at import time; every other package is handed what it needs.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 
+from api.resources import Backends, Resources
+from engine.journey_repository import PostgresJourneyRepository
+from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
+from events.projection import Projection
 from events.store import PostgresEventStore
 from pjs.settings import Settings
-from projections.inline import INLINE_PROJECTIONS
+from projections.read_models import READ_MODELS
+
+REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
+"""Every projection `pjs replay` can rebuild, by name."""
 
 
 async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
@@ -16,5 +26,15 @@ async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 
 
 
 def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
-    """The event store with every inline projection (run status, delays) in its append transaction."""
+    """The event store with every inline projection (run status, delays, deliveries) in its append."""
     return PostgresEventStore(pool, INLINE_PROJECTIONS)
+
+
+def api_resources(settings: Settings) -> Resources:
+    """The API's resources, unopened: the app's lifespan opens them through `open_backends`."""
+
+    async def open_backends() -> Backends:
+        pool = await create_pool(settings)
+        return Backends(pool, event_store(pool), PostgresJourneyRepository(pool))
+
+    return Resources(open_backends, kafka_bootstrap=settings.resolved_kafka_bootstrap())

@@ -11,9 +11,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from events.catalogue import RecordedEvent, RunStarted, is_terminal
+from events.catalogue import (
+    ConditionEvaluated,
+    DelayStarted,
+    MessageDelivered,
+    MessageFailed,
+    MessageRequested,
+    RecordedEvent,
+    RunCancelled,
+    RunCompleted,
+    RunEventClass,
+    RunFailed,
+    RunStarted,
+    ends_delay,
+    node_of,
+)
 from events.pg import Connection, Queryable
-from projections.nodes import node_of
 
 TABLE = "journey_stats"
 PROGRESS = "journey_stats_progress"
@@ -30,15 +43,15 @@ COUNTERS = (
 )
 
 # The counters one event adds 1 to, at the node it names.
-_COUNTS: dict[str, tuple[str, ...]] = {
-    "MessageRequested": ("entered", "messages_requested"),
-    "ConditionEvaluated": ("entered",),
-    "DelayStarted": ("entered", "waiting"),
-    "MessageDelivered": ("messages_delivered",),
-    "MessageFailed": ("messages_failed",),
-    "RunCompleted": ("completed",),
-    "RunFailed": ("failed",),
-    "RunCancelled": ("cancelled",),
+_COUNTS: dict[RunEventClass, tuple[str, ...]] = {
+    MessageRequested: ("entered", "messages_requested"),
+    ConditionEvaluated: ("entered",),
+    DelayStarted: ("entered", "waiting"),
+    MessageDelivered: ("messages_delivered",),
+    MessageFailed: ("messages_failed",),
+    RunCompleted: ("completed",),
+    RunFailed: ("failed",),
+    RunCancelled: ("cancelled",),
 }
 
 Key = tuple[UUID, int, str]  # journey id, journey version, node id
@@ -73,14 +86,14 @@ def _count(deltas: dict[Key, Counter[str]], run: RunProgress, event: RecordedEve
         deltas.setdefault((run.journey_id, run.journey_version, node), Counter())[counter] += amount
 
     node = node_of(event.event)
-    for counter in _COUNTS.get(event.event.type, ()):
+    for counter in _COUNTS.get(type(event.event), ()):
         if node is not None:
             add(node, counter)
     waiting = run.waiting_node_id
-    if waiting is not None and (event.event.type == "DelayElapsed" or is_terminal(event.event)):
+    if waiting is not None and ends_delay(event.event):
         add(waiting, "waiting", -1)
         waiting = None
-    if event.event.type == "DelayStarted":
+    if isinstance(event.event, DelayStarted):
         waiting = node
     return replace(run, version=event.version, waiting_node_id=waiting)
 

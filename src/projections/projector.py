@@ -21,8 +21,9 @@ from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
 from events.errors import StoreUnavailable
 from events.pg import Connection
+from events.projection import Projection
 from events.store import CONNECTION_ERRORS
-from projections.catalogue import PROJECTED_BY_GROUP, Projection
+from projections.read_models import READ_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class Projector:
     def __init__(
-        self, config: ProjectorConfig, projections: Sequence[Projection] = PROJECTED_BY_GROUP
+        self, config: ProjectorConfig, projections: Sequence[Projection] = READ_MODELS
     ) -> None:
         self._config = config
         self._projections = tuple(projections)

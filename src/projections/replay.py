@@ -17,7 +17,7 @@ import asyncpg
 
 from events.feed import FEED_START, FeedPosition, read_feed
 from events.pg import Connection
-from projections.catalogue import Projection
+from events.projection import Projection
 
 REBUILD_SUFFIX = "__rebuild"
 RETIRED_SUFFIX = "__retired"

@@ -10,11 +10,10 @@ from uuid import UUID
 
 import orjson
 
-from events.catalogue import RecordedEvent
+from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.pg import Connection, Queryable
 from events.store import PostgresEventStore
-from projections.nodes import node_of
 
 TABLE = "run_timeline"
 TABLES = (TABLE,)

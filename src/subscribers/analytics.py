@@ -17,10 +17,9 @@ from pathlib import Path
 
 import orjson
 
-from events.catalogue import RecordedEvent
+from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupConfig, GroupLoop
-from projections.nodes import node_of
 
 
 class DailyFiles:

@@ -12,20 +12,9 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from events.catalogue import RecordedEvent
+from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupConfig, GroupLoop
-from projections.nodes import node_of
-
-# The run's events are written by these parts of the system; the audit names them as the actor.
-ACTORS = {
-    "RunStarted": "api",
-    "RunCancelled": "api",
-    "DelayElapsed": "timer",
-    "MessageDelivered": "delivery",
-    "MessageFailed": "delivery",
-}
-DEFAULT_ACTOR = "engine"
 
 
 async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
@@ -45,7 +34,7 @@ async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
         """,
         [f"event:{e.event_id}" for e in events],
         [e.run_id for e in events],
-        [ACTORS.get(e.event.type, DEFAULT_ACTOR) for e in events],
+        [str(e.event.WRITTEN_BY) for e in events],
         [e.event.type for e in events],
         [e.recorded_at for e in events],
         [_details(e) for e in events],

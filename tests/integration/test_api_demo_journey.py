@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.examples import SEED_JOURNEY
-from engine.validation import validate_journey
+from domain.validation import validate_journey
 from pjs.demo import DEMO_CURL, DEMO_JOURNEY_ID, demo_journey, load_demo_journey
 from pjs.settings import Settings
 

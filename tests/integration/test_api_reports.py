@@ -10,12 +10,11 @@ import asyncpg
 import httpx
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
-from engine.journeys import PostgresJourneyRepository
-from engine.validation import validate_journey
+from domain.validation import validate_journey
+from engine.journey_repository import PostgresJourneyRepository
 from events.feed import FEED_START, read_feed
 from pjs.settings import Settings
-from pjs.wiring import event_store
-from projections.catalogue import PROJECTIONS
+from pjs.wiring import REBUILDABLE, event_store
 from projections.replay import rebuild
 from subscribers.audit import record
 from support.database import settled
@@ -101,7 +100,7 @@ async def test_journey_stats_show_runs_per_status_and_node_counters(
     await PostgresJourneyRepository(pool).create(JOURNEY_ID, journey, now=datetime.now(UTC))
     runs = await write_mixed_workload(event_store(pool), runs=8)
     await settled(pool)
-    await rebuild(pool, PROJECTIONS["journey_stats"])  # the projector's work, done from the store
+    await rebuild(pool, REBUILDABLE["journey_stats"])  # the projector's work, done from the store
 
     response = await api.get(f"/journeys/{JOURNEY_ID}/stats")
     assert response.status_code == 200

@@ -10,8 +10,7 @@ import asyncpg
 
 from events.catalogue import RecordedEvent
 from pjs.settings import Settings
-from pjs.wiring import event_store
-from projections.catalogue import PROJECTIONS
+from pjs.wiring import REBUILDABLE, event_store
 from projections.replay import rebuild
 from support.database import settled
 from support.kafka import read_topic
@@ -91,5 +90,5 @@ async def test_a_projector_killed_mid_batch_applies_no_event_twice_and_skips_non
     stored = await pool.fetch("SELECT run_id, version, type FROM events ORDER BY run_id, version")
     assert timeline == stored
     counted = await pool.fetch("SELECT * FROM journey_stats ORDER BY node_id")
-    await rebuild(pool, PROJECTIONS["journey_stats"])  # the same counters, computed once from the store
+    await rebuild(pool, REBUILDABLE["journey_stats"])  # the same counters, computed once from the store
     assert await pool.fetch("SELECT * FROM journey_stats ORDER BY node_id") == counted

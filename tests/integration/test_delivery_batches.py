@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from engine.channels import OutgoingMessage, SendOutcome, Sent
-from engine.delivery import DeliveryConfig, DeliveryWorker
+from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent
 from events.consumer_group import RetryBatch
 from events.store import PostgresEventStore

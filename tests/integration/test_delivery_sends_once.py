@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from engine.channels import Channel, OutgoingMessage, SendOutcome, Sent, WebhookChannel, WebhookConfig
-from engine.delivery import CANCELLED_BEFORE_SENDING, DeliveryConfig, DeliveryWorker
+from engine.delivery_worker import CANCELLED_BEFORE_SENDING, DeliveryConfig, DeliveryWorker
 from events.broker import make_producer
 from events.catalogue import MessageDelivered, MessageFailed, RecordedEvent, RunCancelled
 from events.consumer_group import GroupLoop

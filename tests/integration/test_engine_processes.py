@@ -6,7 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.state import FINISHED_STATUSES
+from domain.run_state import FINISHED_STATUSES
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.journeys import assert_well_formed, delay, message, patient, save_journey, start_run, types

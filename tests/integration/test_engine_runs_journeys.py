@@ -8,11 +8,11 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.state import FINISHED_STATUSES, RunState
+from domain.run_state import FINISHED_STATUSES, RunState
+from engine.run_status import load_state
 from events.catalogue import ConditionEvaluated, DelayStarted, RecordedEvent, RunCompleted
 from pjs.settings import Settings
 from pjs.wiring import event_store
-from projections.run_status import load_state
 from support.delays import cancel, fired_counts
 from support.journeys import (
     assert_well_formed,

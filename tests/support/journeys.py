@@ -10,9 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.journey import JourneyDefinition
-from engine.journeys import PostgresJourneyRepository
-from engine.validation import validate_journey
+from domain.journey import JourneyDefinition
+from domain.validation import validate_journey
+from engine.journey_repository import PostgresJourneyRepository
 from events.catalogue import RecordedEvent, RunStarted, stamp
 from events.store import ConcurrencyConflict, PostgresEventStore
 

@@ -8,16 +8,18 @@ from pydantic import TypeAdapter, ValidationError
 
 from events.catalogue import (
     EVENT_TYPES,
-    TERMINAL_TYPES,
     WAKE_UP_TYPES,
+    Actor,
     DelayElapsed,
     DelayStarted,
+    MessageDelivered,
     MessageRequested,
     NewEvent,
     RecordedEvent,
     RunCompleted,
     RunEvent,
     RunStarted,
+    ends_delay,
     event_id_for,
     is_terminal,
     is_wake_up,
@@ -37,11 +39,26 @@ def test_every_event_type_is_named_by_its_tag() -> None:
 
 
 def test_wake_up_and_terminal_types_are_known_events() -> None:
-    assert {"RunStarted", "DelayElapsed"} == WAKE_UP_TYPES
-    assert {"RunCompleted", "RunFailed", "RunCancelled"} == TERMINAL_TYPES
+    assert {RunStarted, DelayElapsed} == set(WAKE_UP_TYPES)
+    assert {"RunCompleted", "RunFailed", "RunCancelled"} == {n for n, c in EVENT_TYPES.items() if c.ENDS_RUN}
     assert is_terminal(RunCompleted(last_node_id=None))
     assert is_wake_up(DelayElapsed(node_id="wait", resume_at=NOW, fired_at=NOW))
     assert not is_wake_up(MessageRequested(node_id="hi", message="Hello"))
+
+
+def test_a_delay_ends_when_it_fires_or_the_run_ends() -> None:
+    assert {"DelayElapsed", "RunCompleted", "RunFailed", "RunCancelled"} == {
+        name for name, cls in EVENT_TYPES.items() if cls.ENDS_DELAY
+    }
+    assert ends_delay(DelayElapsed(node_id="wait", resume_at=NOW, fired_at=NOW))
+    assert not ends_delay(DelayStarted(node_id="wait", duration_seconds=1, resume_at=NOW))
+
+
+def test_each_event_type_names_the_part_of_the_system_that_writes_it() -> None:
+    assert RunStarted.WRITTEN_BY is Actor.API
+    assert DelayElapsed.WRITTEN_BY is Actor.TIMER
+    assert MessageDelivered.WRITTEN_BY is Actor.DELIVERY
+    assert RunCompleted.WRITTEN_BY is Actor.ENGINE
 
 
 def test_events_are_frozen_and_reject_unknown_fields() -> None:

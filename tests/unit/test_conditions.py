@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from engine.conditions import OPERATORS, evaluate
-from engine.journey import Condition
+from domain.conditions import OPERATORS, evaluate
+from domain.journey import Condition
 
 PATIENT: dict[str, Any] = {
     "id": "p-1",

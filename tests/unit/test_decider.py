@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from engine.decider import (
+from domain.decider import (
     MAX_STEPS_PER_BATCH,
     CancelRefusal,
     CancelRefused,
@@ -16,9 +16,9 @@ from engine.decider import (
     decide_cancel,
     decide_start,
 )
-from engine.journey import JourneyDefinition, MessageNode
-from engine.state import RunState, RunStatus, evolve, fold, initial_state
-from engine.validation import validate_journey
+from domain.journey import JourneyDefinition, MessageNode
+from domain.run_state import RunState, RunStatus, evolve, fold, initial_state
+from domain.validation import validate_journey
 from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,

@@ -7,10 +7,10 @@ from uuid import UUID
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from engine.decider import decide
-from engine.journey import JourneyDefinition
-from engine.state import RunState, RunStatus, evolve, initial_state
-from engine.validation import validate_journey
+from domain.decider import decide
+from domain.journey import JourneyDefinition
+from domain.run_state import RunState, RunStatus, evolve, initial_state
+from domain.validation import validate_journey
 from events.catalogue import DelayElapsed, DelayStarted, RunEvent, RunStarted, is_terminal, stamp
 
 RUN_ID = UUID("00000000-0000-4000-8000-0000000000aa")

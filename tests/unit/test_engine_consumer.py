@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-from engine.consumer import CachedJourneys, latest_wake_ups
-from engine.journey import JourneyDefinition, MessageNode
+from domain.journey import JourneyDefinition, MessageNode
+from engine.engine_worker import CachedJourneys, latest_wake_ups
 from events.catalogue import DelayElapsed, RecordedEvent
 from support.runs import T0, envelopes, message, run_started
 

@@ -3,7 +3,13 @@
 import subprocess
 import sys
 
-CORE_MODULES = ("engine.decider", "engine.state", "engine.conditions", "engine.validation", "engine.patient")
+CORE_MODULES = (
+    "domain.decider",
+    "domain.run_state",
+    "domain.conditions",
+    "domain.validation",
+    "domain.patient_context",
+)
 IO_MODULES = ("asyncpg", "aiokafka", "fastapi", "uvicorn")
 
 

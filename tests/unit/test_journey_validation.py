@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
-from engine.validation import Problem, validate_journey
+from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
+from domain.validation import Problem, validate_journey
 
 
 def pre_op_journey() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from engine.patient import validate_patient_context
+from domain.patient_context import validate_patient_context
 
 
 def valid_patient(**changes: Any) -> dict[str, Any]:

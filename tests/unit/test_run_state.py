@@ -5,7 +5,7 @@ from uuid import UUID
 
 import pytest
 
-from engine.state import EventOutOfOrder, RunStatus, evolve, fold, initial_state
+from domain.run_state import EventOutOfOrder, RunStatus, evolve, fold, initial_state
 from events.catalogue import (
     DelayElapsed,
     DelayStarted,

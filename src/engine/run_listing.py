@@ -11,10 +11,10 @@ import binascii
 from dataclasses import dataclass
 from uuid import UUID
 
-from engine.state import RunState, RunStatus
+from domain.run_state import RunState, RunStatus
+from engine.run_status import COLUMNS, state_from_row
 from events.feed import FeedPosition
 from events.pg import Queryable
-from projections.run_status import COLUMNS, state_from_row
 
 
 class InvalidCursor(ValueError):

@@ -19,9 +19,11 @@ from uuid import UUID
 
 import asyncpg
 
+from domain.run_state import RunState, RunStatus
 from engine.channels import Channel, NotSent, OutgoingMessage, SendOutcome, Sent
 from engine.clock import Clock, utc_now
-from engine.state import RunState, RunStatus
+from engine.message_deliveries import OPEN_STATUSES
+from engine.run_status import load_states
 from events.catalogue import (
     MessageDelivered,
     MessageFailed,
@@ -34,8 +36,6 @@ from events.catalogue import (
 from events.consumer_group import RetryBatch
 from events.pg import Connection
 from events.store import AppendRaced, AppendRequest, PostgresEventStore
-from projections.deliveries import OPEN_STATUSES
-from projections.run_status import load_states
 
 log = logging.getLogger(__name__)
 

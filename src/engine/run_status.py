@@ -1,6 +1,6 @@
 """The run_status read model: each run's folded state, kept inline with the append (read-your-writes).
 
-Rows are the `RunState` that `engine.state.evolve` produces, so the API, the engine and a replay all agree
+Rows are the `RunState` that `domain.run_state.evolve` produces, so the API, the engine and a replay all agree
 on what a run's state is. Applying an event whose version the row already has is a no-op.
 """
 
@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from engine.state import RunState, RunStatus, evolve, initial_state
+from domain.run_state import RunState, RunStatus, evolve, initial_state
 from events.catalogue import RecordedEvent
 from events.pg import Connection, Queryable
 

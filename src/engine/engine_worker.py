@@ -10,14 +10,14 @@ from uuid import UUID
 
 import asyncpg
 
+from domain.decider import decide
+from domain.journey import JourneyDefinition
+from domain.run_state import RunState, RunStatus
 from engine.clock import Clock, utc_now
-from engine.decider import decide
-from engine.journey import JourneyDefinition
-from engine.state import RunState, RunStatus
+from engine.run_status import load_states
 from events.catalogue import RecordedEvent, RunEvent, RunFailed, is_wake_up, stamp
 from events.consumer_group import RetryBatch
 from events.store import AppendRequest, PostgresEventStore
-from projections.run_status import load_states
 
 log = logging.getLogger(__name__)
 

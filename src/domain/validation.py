@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from engine.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
-from engine.journey import (
+from domain.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
+from domain.journey import (
     Condition,
     ConditionalNode,
     DelayNode,

@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Any, Final
 from uuid import UUID
 
-from engine.conditions import UnknownOperator, evaluate
-from engine.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
-from engine.state import RunState, RunStatus
+from domain.conditions import UnknownOperator, evaluate
+from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
+from domain.run_state import RunState, RunStatus
 from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,

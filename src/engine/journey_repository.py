@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from engine.journey import JourneyDefinition
-from engine.validation import validate_journey
+from domain.journey import JourneyDefinition
+from domain.validation import validate_journey
 
 _MAX_ATTEMPTS: Final = 5
 _CACHE_SIZE: Final = 1024

@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from engine.journey import Condition
+from domain.journey import Condition
 
 EQUALITY_OPERATORS: Final = {"=": "eq", "==": "eq", "eq": "eq", "!=": "ne", "ne": "ne"}
 ORDERING_OPERATORS: Final = {

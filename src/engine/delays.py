@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from events.catalogue import DelayStarted, RecordedEvent, is_terminal
+from events.catalogue import DelayStarted, RecordedEvent, ends_delay
 from events.pg import Connection
 
 TABLE = "delays"
-NOTIFY_CHANNEL = "pjs_delays"  # payload: the earliest new resume_at, ISO 8601; a hint for the timer
+DELAY_SCHEDULED_CHANNEL = "pjs_delays"  # payload: the earliest new resume_at, ISO 8601; a hint for the timer
 
 
 async def apply(
@@ -22,10 +22,10 @@ async def apply(
 ) -> None:
     last_word: dict[UUID, RecordedEvent] = {}  # per run, the latest event that starts or ends a delay
     for event in events:
-        if isinstance(event.event, DelayStarted) or _ends_delay(event):
+        if isinstance(event.event, DelayStarted) or ends_delay(event.event):
             last_word[event.run_id] = event
     started = [event for event in last_word.values() if isinstance(event.event, DelayStarted)]
-    ended = [event.run_id for event in last_word.values() if _ends_delay(event)]
+    ended = [event.run_id for event in last_word.values() if ends_delay(event.event)]
     if ended:
         await connection.execute(f"DELETE FROM {table} WHERE run_id = ANY($1::uuid[])", ended)
     if not started:
@@ -46,11 +46,7 @@ async def apply(
     if not notify:
         return
     earliest = min(_resume_at(e) for e in started)
-    await connection.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, earliest.isoformat())
-
-
-def _ends_delay(event: RecordedEvent) -> bool:
-    return event.event.type == "DelayElapsed" or is_terminal(event.event)
+    await connection.execute("SELECT pg_notify($1, $2)", DELAY_SCHEDULED_CHANNEL, earliest.isoformat())
 
 
 def _node(event: RecordedEvent) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Any, Final
 
-from engine.validation import Problem, describe, is_number
+from domain.validation import Problem, describe, is_number
 
 LANGUAGES: Final = ("en", "es")
 _MAX_JSON_INT: Final = 2**63 - 1

@@ -66,7 +66,7 @@ def successors(node: JourneyNode) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class JourneyDefinition:
-    """A validated journey: build one with `engine.validation.validate_journey`."""
+    """A validated journey: build one with `domain.validation.validate_journey`."""
 
     name: str
     start_node_id: str
