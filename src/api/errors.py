@@ -19,8 +19,7 @@ from engine.commands import (
     RunContended,
     RunNotFound,
 )
-from events.errors import StoreUnavailable
-from events.store import CONNECTION_ERRORS
+from events.errors import CONNECTION_ERRORS, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,10 @@ from events.catalogue import (
     RunEvent,
     stamp,
 )
-from events.consumer_group import RetryBatch
+from events.errors import AppendRaced
 from events.pg import Connection
-from events.store import AppendRaced, AppendRequest, PostgresEventStore
+from events.retry import RetryLater
+from events.store import AppendRequest, PostgresEventStore
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class DeliveryWorker:
         if busy:
             # Sending now could send twice: retry the batch once the other worker has recorded (or its
             # lease has run out).
-            raise RetryBatch(f"{busy} visit(s) are being sent by another worker")
+            raise RetryLater(f"{busy} visit(s) are being sent by another worker")
 
     async def _claim(self, requests: Sequence[RecordedEvent]) -> tuple[list[RecordedEvent], int]:
         """Claim every request's row in one statement. Returns (ours to send, count held by others);
@@ -136,7 +137,7 @@ class DeliveryWorker:
                     others,
                 )
         except asyncpg.TransactionRollbackError as error:  # a deadlock broken by Postgres: nothing claimed
-            raise RetryBatch(f"claiming deliveries lost a race: {error}") from error
+            raise RetryLater(f"claiming deliveries lost a race: {error}") from error
         return [r for r in requests if r.event_id in ours], int(busy)
 
     async def _carry_out(self, requested: RecordedEvent, state: RunState | None) -> RunEvent:
@@ -157,7 +158,7 @@ class DeliveryWorker:
                 return
             except (AppendRaced, asyncpg.TransactionRollbackError):
                 await asyncio.sleep(0.005 * attempt)
-        raise RetryBatch(f"could not record {len(visits)} delivery outcome(s)")
+        raise RetryLater(f"could not record {len(visits)} delivery outcome(s)")
 
     async def _record_in(
         self, connection: Connection, visits: Sequence[_Visit], heads: Mapping[UUID, int]

@@ -16,7 +16,7 @@ from domain.run_state import RunState, RunStatus
 from engine.clock import Clock, utc_now
 from engine.run_status import load_states
 from events.catalogue import RecordedEvent, RunEvent, RunFailed, is_wake_up, stamp
-from events.consumer_group import RetryBatch
+from events.retry import RetryLater
 from events.store import AppendRequest, PostgresEventStore
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Engine:
             outcome = await self._store.append_many(requests)
             self.appended += sum(len(written) for written in outcome.appended.values())
             pending = {conflict.run_id: pending[conflict.run_id] for conflict in outcome.conflicts}
-        raise RetryBatch(f"{len(pending)} run(s) kept conflicting")
+        raise RetryLater(f"{len(pending)} run(s) kept conflicting")
 
     async def _decisions(
         self, states: Mapping[UUID, RunState], wake_ups: Mapping[UUID, RecordedEvent]

@@ -21,9 +21,9 @@ import asyncpg
 from engine.delays import DELAY_SCHEDULED_CHANNEL
 from engine.timer_metrics import TIMER_LATENESS, TIMERS_FIRED
 from events.catalogue import DelayElapsed, stamp
-from events.errors import StoreUnavailable
+from events.errors import CONNECTION_ERRORS, AppendRaced, StoreUnavailable
 from events.pg import Connection
-from events.store import CONNECTION_ERRORS, AppendRaced, AppendRequest, PostgresEventStore
+from events.store import AppendRequest, PostgresEventStore
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from events.broker import make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
 from events.envelope import from_kafka_record, record_type
-from events.errors import InvalidEventPayload, StoreUnavailable, UnknownEventType
-from events.store import CONNECTION_ERRORS, AppendRaced
+from events.errors import InvalidEventPayload, UnknownEventType
+from events.retry import RETRY_LATER_ERRORS
 from events.waiting import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,6 @@ BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
-class RetryBatch(Exception):
-    """The batch could not be finished now (e.g. contention); retry it later without committing."""
-
-
-RETRYABLE: tuple[type[BaseException], ...] = (RetryBatch, StoreUnavailable, AppendRaced, *CONNECTION_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -93,7 +88,7 @@ class GroupLoop:
             try:
                 await self._handle(events)
                 break
-            except RETRYABLE as error:
+            except RETRY_LATER_ERRORS as error:
                 if stop.is_set() or set(batch) <= self._revoked:
                     return  # abandoned: the next owner (or our next start) reads it again
                 log.warning("batch not finished (%s); retrying in %.1f s", type(error).__name__, delay)

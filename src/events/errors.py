@@ -1,5 +1,7 @@
 """The event store's short exception hierarchy: failures are exceptions, expected refusals are values."""
 
+import asyncpg
+
 
 class EventStoreError(Exception):
     """Base of every failure raised by the events package."""
@@ -27,3 +29,18 @@ class StoreUnavailable(EventStoreError):
 
 class AppendRejected(EventStoreError):
     """A malformed append (wrong run, gap in versions, payload failing its model); nothing was written."""
+
+
+class AppendRaced(EventStoreError):
+    """The append lost a race inside its transaction (a racing append won, committed behind our
+    transaction id, or a deadlock was broken): roll the whole transaction back and try again."""
+
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,  # includes "connection does not exist"
+    asyncpg.exceptions.OperatorInterventionError,  # server shutting down, restarting, backend terminated
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+"""What a lost or refused Postgres connection raises: the transaction did not commit, so a retry is safe."""

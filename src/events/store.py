@@ -18,20 +18,18 @@ import orjson
 
 from events.catalogue import EVENT_TYPES, NewEvent, RecordedEvent
 from events.codec import decode_payload, decode_stored_payload, encode_payload, schema_version, type_name
-from events.errors import AppendRejected, InvalidEventPayload, StoreUnavailable, UnknownEventType
+from events.errors import (
+    CONNECTION_ERRORS,
+    AppendRaced,
+    AppendRejected,
+    InvalidEventPayload,
+    StoreUnavailable,
+    UnknownEventType,
+)
 from events.pg import Connection
 
 EVENTS_APPENDED_CHANNEL = "pjs_events"
 _MAX_ATTEMPTS = 5
-
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,  # includes "connection does not exist"
-    asyncpg.exceptions.OperatorInterventionError,  # server shutting down, restarting, backend terminated
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-)
-"""What a lost or refused Postgres connection raises: the transaction did not commit, so a retry is safe."""
 
 InlineProjection = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 """Runs inside the append transaction with the events just written (all runs of the batch)."""
@@ -59,11 +57,6 @@ class BatchOutcome:
 
     appended: dict[UUID, list[RecordedEvent]] = field(default_factory=dict)
     conflicts: list[ConcurrencyConflict] = field(default_factory=list)
-
-
-class AppendRaced(Exception):
-    """The append lost a race inside its transaction (a racing append won, committed behind our
-    transaction id, or a deadlock was broken): roll the whole transaction back and try again."""
 
 
 class PostgresEventStore:

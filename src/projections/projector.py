@@ -19,10 +19,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from events.broker import make_consumer
 from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
-from events.errors import StoreUnavailable
+from events.errors import CONNECTION_ERRORS, StoreUnavailable
 from events.pg import Connection
 from events.projection import Projection
-from events.store import CONNECTION_ERRORS
 from projections.read_models import READ_MODELS
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pytest
 from engine.channels import OutgoingMessage, SendOutcome, Sent
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent
-from events.consumer_group import RetryBatch
+from events.retry import RetryLater
 from events.store import PostgresEventStore
 from pjs.wiring import event_store
 from support.runs import envelopes, message, run_started
@@ -126,7 +126,7 @@ async def test_a_visit_another_worker_is_sending_is_left_to_it_and_the_rest_is_d
     channel = RecordingChannel()
     worker = DeliveryWorker(pool, event_store(pool), channel, DeliveryConfig())
 
-    with pytest.raises(RetryBatch):
+    with pytest.raises(RetryLater):
         await worker.handle(batch)
 
     assert channel.sent == [f"{run_id}:leaflet:3"]

@@ -1,0 +1,103 @@
+"""The one retry policy for transient trouble: which errors count as transient, and how long to wait.
+
+Two shapes, one list of errors and one backoff (tenacity's exponential backoff with jitter):
+`retry_transient` for a short, bounded retry of one operation (a lost race inside a transaction), and
+`retry_until_stopped` for a role's loop that must keep trying while its dependency is down, saying so in
+its log once, not once per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from events.errors import CONNECTION_ERRORS, AppendRaced, StoreUnavailable
+from events.waiting import sleep_unless_stopped
+
+T = TypeVar("T")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    StoreUnavailable,
+    AppendRaced,
+    asyncpg.TransactionRollbackError,  # a deadlock or serialization failure Postgres broke
+    *CONNECTION_ERRORS,
+)
+"""Errors after which the same work, tried again later, can succeed: nothing was committed."""
+
+
+class RetryLater(Exception):
+    """Raised by work that cannot be finished now (e.g. contention) and should be tried again later."""
+
+
+RETRY_LATER_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, RetryLater)
+"""What a role's loop retries: transient errors, and work that asked to be tried again later."""
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 5,
+    first_wait: float = 0.001,
+    max_wait: float = 0.1,
+) -> T:
+    """Run `operation`; on a transient error try again (at most `attempts` times), then re-raise it."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(initial=first_wait, max=max_wait, jitter=first_wait),
+        reraise=True,
+    )
+    return await retrying(operation)
+
+
+async def retry_until_stopped(
+    operation: Callable[[], Awaitable[T]],
+    stop: asyncio.Event,
+    *,
+    log: logging.Logger,
+    what: str,
+    first_wait: float = 0.2,
+    max_wait: float = 10.0,
+    give_up: Callable[[], bool] = lambda: False,
+) -> T | None:
+    """Run `operation` until it succeeds, retrying transient errors and `RetryLater` with backoff.
+
+    Returns None, without raising, once `stop` is set or `give_up()` is true after a failed attempt (the
+    caller abandons the work; whoever picks it up next does it again). Other errors propagate at once.
+    """
+
+    def finished(_state: RetryCallState) -> bool:
+        return stop.is_set() or give_up()
+
+    async def sleep(seconds: float) -> None:
+        await sleep_unless_stopped(stop, seconds)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(RETRY_LATER_ERRORS),
+        stop=finished,
+        wait=wait_exponential_jitter(initial=first_wait, max=max_wait, jitter=first_wait),
+        sleep=sleep,
+        before_sleep=_log_first_and_every_tenth(log, what),
+        retry_error_callback=lambda _state: None,
+    )
+    result: T | None = await retrying(operation)
+    return result
+
+
+def _log_first_and_every_tenth(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+    """A dependency that stays down is reported once, then every tenth attempt, never per attempt."""
+
+    def report(state: RetryCallState) -> None:
+        if state.attempt_number == 1 or state.attempt_number % 10 == 0:
+            error = state.outcome.exception() if state.outcome is not None else None
+            log.warning(
+                "%s not done (%s), attempt %d; retrying", what, type(error).__name__, state.attempt_number
+            )
+
+    return report
