@@ -25,7 +25,7 @@ from engine import run_status
 from events.catalogue import EVENT_TYPES, event_id_for
 from events.codec import payload_dict
 from events.pg import Connection
-from events.store import EVENT_COLUMNS, recorded_event_from_row
+from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-0000000b01c0")
 _RUN_NAMESPACE = UUID("1f0b6a52-7d3c-4b8e-9e41-5a2c8d7f3b60")

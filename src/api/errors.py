@@ -19,7 +19,7 @@ from engine.commands import (
     RunContended,
     RunNotFound,
 )
-from events.errors import CONNECTION_ERRORS, StoreUnavailable
+from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    failures: tuple[type[BaseException], ...] = (StoreUnavailable, RunContended, *CONNECTION_ERRORS)
+    failures: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
     for failure in failures:
         if issubclass(failure, Exception):
             app.add_exception_handler(failure, _unavailable)

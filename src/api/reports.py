@@ -13,7 +13,8 @@ from api.inputs import existing_id, optional_uuid
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
 from api.schemas import AuditEntryOut, AuditPageOut, JourneyStatsOut, NodeStatsOut, VersionStatsOut
-from projections.journey_stats import read_run_counts, read_stats
+from engine.run_status import read_run_counts
+from projections.journey_stats import read_stats
 from subscribers.audit import read_audit
 
 router = APIRouter(tags=["reports"])

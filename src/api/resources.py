@@ -13,6 +13,7 @@ from fastapi import Request
 
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
+from engine.ports import RunHeads
 from events.store import PostgresEventStore
 
 
@@ -22,6 +23,7 @@ class Backends:
 
     pool: asyncpg.Pool
     store: PostgresEventStore
+    heads: RunHeads
     journeys: PostgresJourneyRepository
 
 
@@ -52,6 +54,10 @@ class Resources:
     @property
     def store(self) -> PostgresEventStore:
         return self._opened().store
+
+    @property
+    def heads(self) -> RunHeads:
+        return self._opened().heads
 
     @property
     def journeys(self) -> PostgresJourneyRepository:

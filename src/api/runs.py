@@ -66,6 +66,7 @@ async def trigger(
     run_id = uuid4() if idempotency_key is None else run_id_for_key(known_id, idempotency_key)
     result = await trigger_run(
         resources.store,
+        resources.heads,
         resources.journeys,
         run_id=run_id,
         journey_id=known_id,
@@ -89,7 +90,11 @@ async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
 )
 async def cancel(run_id: RunIdPath, resources: Deps) -> RunCancelledOut:
     result = await cancel_run(
-        resources.store, run_id=existing_id(run_id, "Run"), reason=None, now=resources.clock()
+        resources.store,
+        resources.heads,
+        run_id=existing_id(run_id, "Run"),
+        reason=None,
+        now=resources.clock(),
     )
     if not isinstance(result, RunCancelAccepted):
         raise refused(result)

@@ -72,11 +72,6 @@ def resolve(field: str, context: Mapping[str, Any]) -> Any:
     return current
 
 
-def is_missing(value: Any) -> bool:
-    """True when `resolve` found nothing at the path."""
-    return value is _MISSING
-
-
 def strictly_equal(left: Any, right: Any) -> bool:
     """JSON-value equality without cross-type coercion: numbers compare numerically, bool only with bool."""
     if isinstance(left, bool) or isinstance(right, bool):

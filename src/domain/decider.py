@@ -9,11 +9,14 @@ from uuid import UUID
 
 from domain.conditions import UnknownOperator, evaluate
 from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
+from domain.message_outcomes import SendOutcome, Sent
 from domain.run_state import RunState, RunStatus
 from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,
     DelayStarted,
+    MessageDelivered,
+    MessageFailed,
     MessageRequested,
     RunCancelled,
     RunCompleted,
@@ -27,17 +30,20 @@ MAX_STEPS_PER_BATCH: Final = 10_000
 
 
 def decide(
-    journey: JourneyDefinition, state: RunState, wake_up: RunEvent, *, now: datetime
+    journey: JourneyDefinition | None, state: RunState, wake_up: RunEvent, *, now: datetime
 ) -> list[RunEvent]:
     """The batch of events a wake-up leads to, ending in DelayStarted or a terminal event.
 
-    `state` is the fold of the run's stream up to and including `wake_up` (the wake-up is already stored).
-    A wake-up that does not match the state (finished run, a delay the run is not waiting on, a RunStarted
-    the run has already moved past, a redelivery) yields [], so redelivered wake-ups are harmless.
-    `now` must be timezone-aware; a delay resumes at `now + duration`.
+    `state` is the run's head, which includes `wake_up` (the wake-up is already stored); `journey` is the
+    version the run is pinned to, None when it cannot be loaded (the run then fails with a reason rather
+    than wedging its partition). A wake-up that does not match the state (finished run, a delay the run is
+    not waiting on, a RunStarted the run has already moved past, a redelivery) yields [], so redelivered
+    wake-ups are harmless. `now` must be timezone-aware; a delay resumes at `now + duration`.
     """
-    if not state.awaiting_decision or state.status is not RunStatus.IN_PROGRESS:
+    if not state.needs_decision:
         return []
+    if journey is None:
+        return [RunFailed(node_id=state.current_node_id, reason=_journey_missing(state))]
     match wake_up:
         case RunStarted() if state.version == 1 and state.current_node_id == wake_up.start_node_id:
             return _walk(journey, state.patient_context, wake_up.start_node_id, None, now)
@@ -109,6 +115,43 @@ def _start_delay(node: DelayNode, now: datetime) -> RunEvent:
     except OverflowError:
         return RunFailed(node_id=node.id, reason=f"Delay of {node.duration_seconds} s ends beyond year 9999.")
     return DelayStarted(node_id=node.id, duration_seconds=node.duration_seconds, resume_at=resume_at)
+
+
+def _journey_missing(state: RunState) -> str:
+    return f"Journey {state.journey_id} version {state.journey_version} is not available."
+
+
+def decide_delay_fired(
+    state: RunState, *, node_id: str, resume_at: datetime, fired_at: datetime
+) -> list[RunEvent]:
+    """The timer found the delay at `node_id` due: the run wakes up, unless it no longer sleeps there."""
+    if state.waiting_at != node_id:
+        return []
+    return [DelayElapsed(node_id=node_id, resume_at=resume_at, fired_at=fired_at)]
+
+
+CANCELLED_BEFORE_SENDING: Final = "the run was cancelled before the message was sent"
+
+
+def decide_unsent(state: RunState | None, requested: MessageRequested) -> RunEvent | None:
+    """Before a send: the outcome to record instead of sending, or None to send.
+
+    A cancelled run must not message the patient, even when its request was already queued.
+    """
+    if state is not None and state.status is RunStatus.CANCELLED:
+        return MessageFailed(node_id=requested.node_id, reason=CANCELLED_BEFORE_SENDING, attempts=0)
+    return None
+
+
+def decide_sent(requested: MessageRequested, outcome: SendOutcome) -> RunEvent:
+    """After a send: the event that records what became of it."""
+    if isinstance(outcome, Sent):
+        return MessageDelivered(
+            node_id=requested.node_id,
+            provider_message_id=outcome.provider_message_id,
+            attempts=outcome.attempts,
+        )
+    return MessageFailed(node_id=requested.node_id, reason=outcome.reason, attempts=outcome.attempts)
 
 
 def _not_a_delay(journey: JourneyDefinition, node_id: str) -> str:

@@ -74,6 +74,16 @@ class RunState:
         """True once the run has completed, failed or been cancelled."""
         return self.status in FINISHED_STATUSES
 
+    @property
+    def needs_decision(self) -> bool:
+        """True while a wake-up waits for the engine's decision; a stale or redelivered one finds it False."""
+        return self.awaiting_decision and self.status is RunStatus.IN_PROGRESS
+
+    @property
+    def waiting_at(self) -> str | None:
+        """The DELAY node the run sleeps in, or None when it is not waiting."""
+        return self.current_node_id if self.status is RunStatus.WAITING_DELAY else None
+
 
 def initial_state(run_id: UUID) -> RunState:
     """The state of a run with no events."""

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import httpx
 
+from domain.message_outcomes import NotSent, SendOutcome, Sent
+
 log = logging.getLogger(__name__)
 
 
@@ -27,21 +29,6 @@ class OutgoingMessage:
     def idempotency_key(self) -> str:
         """Stable across retries, redeliveries and restarts: a provider honouring it sends once."""
         return f"{self.run_id}:{self.node_id}:{self.visit}"
-
-
-@dataclass(frozen=True)
-class Sent:
-    provider_message_id: str | None
-    attempts: int
-
-
-@dataclass(frozen=True)
-class NotSent:
-    reason: str  # never patient data: status codes and error kinds only
-    attempts: int
-
-
-SendOutcome = Sent | NotSent
 
 
 class Channel(Protocol):

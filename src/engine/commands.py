@@ -1,4 +1,7 @@
-"""Run commands (trigger, cancel): gather the run's state, ask the pure decider, append what it decided.
+"""Run commands (trigger, cancel): load the run's head, ask the pure decider, append what it decided.
+
+Like every worker, the commands decide from the run's head in `run_status`, which every append writes in
+its own transaction; a head that moved meanwhile makes the append a conflict, and the command decides again.
 
 Refusals (unknown journey or run, a finished run, a reused idempotency key) are values; a run that keeps
 changing under a cancel is an exception (`RunContended`), as is a store that cannot be reached.
@@ -15,9 +18,10 @@ from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus, fold
+from domain.run_state import RunState, RunStatus, initial_state
 from engine.journey_repository import StoredJourney
-from events.catalogue import NewEvent, RecordedEvent, RunEvent, stamp
+from engine.ports import RunAppends, RunHeads
+from events.catalogue import RecordedEvent, RunEvent, stamp
 from events.store import ConcurrencyConflict
 
 log = logging.getLogger(__name__)
@@ -26,16 +30,6 @@ MAX_ATTEMPTS: Final = 5
 
 # Fixed forever: a retried trigger must map its idempotency key to the same run id in every release.
 IDEMPOTENCY_NAMESPACE: Final = UUID("0f6f3c2e-8a7b-4c1d-9e52-6b1d4a7e3c90")
-
-
-class RunStreams(Protocol):
-    """The part of the event store the commands use."""
-
-    async def read_stream(self, run_id: UUID, after_version: int = 0) -> list[RecordedEvent]: ...
-
-    async def append(
-        self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
-    ) -> list[RecordedEvent] | ConcurrencyConflict: ...
 
 
 class LatestJourneys(Protocol):
@@ -92,7 +86,8 @@ def run_id_for_key(journey_id: UUID, idempotency_key: str) -> UUID:
 
 
 async def trigger_run(
-    store: RunStreams,
+    store: RunAppends,
+    heads: RunHeads,
     journeys: LatestJourneys,
     *,
     run_id: UUID,
@@ -105,7 +100,7 @@ async def trigger_run(
     if journey is None:
         return JourneyNotFound(journey_id)
     for _ in range(MAX_ATTEMPTS):
-        state = await _load(store, run_id)
+        state = await _load(heads, run_id)
         decision = decide_start(
             state,
             journey_id=journey_id,
@@ -124,11 +119,11 @@ async def trigger_run(
 
 
 async def cancel_run(
-    store: RunStreams, *, run_id: UUID, reason: str | None, now: datetime
+    store: RunAppends, heads: RunHeads, *, run_id: UUID, reason: str | None, now: datetime
 ) -> RunCancelAccepted | RunNotFound | RunAlreadyFinished:
     """Cancel a run that is in progress or waiting; its pending delay goes in the same transaction."""
     for _ in range(MAX_ATTEMPTS):
-        state = await _load(store, run_id)
+        state = await _load(heads, run_id)
         decision = decide_cancel(state, reason=reason)
         if isinstance(decision, CancelRefused):
             return _cancel_refused(run_id, decision)
@@ -140,13 +135,12 @@ async def cancel_run(
     raise RunContended(f"run {run_id} kept changing while it was being cancelled")
 
 
-async def _load(store: RunStreams, run_id: UUID) -> RunState:
-    # Decisions fold the stream itself, not the run_status read model, which may be mid-rebuild.
-    return fold(run_id, await store.read_stream(run_id))
+async def _load(heads: RunHeads, run_id: UUID) -> RunState:
+    return (await heads.load([run_id])).get(run_id) or initial_state(run_id)
 
 
 async def _append(
-    store: RunStreams, state: RunState, events: Sequence[RunEvent], now: datetime
+    store: RunAppends, state: RunState, events: Sequence[RunEvent], now: datetime
 ) -> list[RecordedEvent] | ConcurrencyConflict:
     envelopes = stamp(
         state.run_id, state.version, events, now=now, causation_id=None, correlation_id=state.run_id

@@ -1,53 +1,24 @@
-"""The engine: feeds wake-ups from the run-events topic to the decider and appends what it decides."""
+"""The engine worker: feeds wake-ups from the run-events topic to the decider and appends what it decides."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Final, Protocol
+from typing import Final
 from uuid import UUID
-
-import asyncpg
 
 from domain.decider import decide
 from domain.journey import JourneyDefinition
-from domain.run_state import RunState, RunStatus
+from domain.run_state import RunState
 from engine.clock import Clock, utc_now
-from engine.run_status import load_states
-from events.catalogue import RecordedEvent, RunEvent, RunFailed, is_wake_up, stamp
+from engine.ports import JourneyDefinitions, RunAppends, RunHeads
+from events.catalogue import RecordedEvent, is_wake_up, stamp
 from events.retry import RetryLater
-from events.store import AppendRequest, PostgresEventStore
-
-log = logging.getLogger(__name__)
+from events.store import AppendRequest
 
 _MAX_ROUNDS: Final = 10
 
 
-class JourneyLookup(Protocol):
-    """Loads one immutable journey version."""
-
-    async def get(self, journey_id: UUID, version: int) -> JourneyDefinition | None: ...
-
-
-class CachedJourneys:
-    """Journey versions never change, so a version found once is kept for the life of the process."""
-
-    def __init__(self, lookup: JourneyLookup) -> None:
-        self._lookup = lookup
-        self._found: dict[tuple[UUID, int], JourneyDefinition] = {}
-
-    async def get(self, journey_id: UUID, version: int) -> JourneyDefinition | None:
-        key = (journey_id, version)
-        if key not in self._found:
-            journey = await self._lookup.get(journey_id, version)
-            if journey is None:
-                return None
-            self._found[key] = journey
-        return self._found[key]
-
-
-class Engine:
+class EngineWorker:
     """Handles one batch of run events: decide for each woken run, append every decision in one go.
 
     A run whose append conflicts was advanced by someone else (another engine, a delivery outcome, a
@@ -55,11 +26,11 @@ class Engine:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, store: PostgresEventStore, journeys: JourneyLookup, clock: Clock = utc_now
+        self, heads: RunHeads, store: RunAppends, journeys: JourneyDefinitions, clock: Clock = utc_now
     ) -> None:
-        self._pool = pool
+        self._heads = heads
         self._store = store
-        self._journeys = CachedJourneys(journeys)
+        self._journeys = journeys
         self._clock = clock
         self.appended = 0
 
@@ -68,7 +39,7 @@ class Engine:
         for _ in range(_MAX_ROUNDS):
             if not pending:
                 return
-            states = await load_states(self._pool, list(pending))
+            states = await self._heads.load(list(pending))
             requests = await self._decisions(states, pending)
             if not requests:
                 return
@@ -84,9 +55,9 @@ class Engine:
         requests = []
         for run_id, wake_up in wake_ups.items():
             state = states.get(run_id)
-            if state is None or not state.awaiting_decision or state.status is not RunStatus.IN_PROGRESS:
+            if state is None or not state.needs_decision:
                 continue  # a redelivered or stale wake-up: the run has moved on
-            decided = await self._decide(state, wake_up.event, now)
+            decided = decide(await self._journey(state), state, wake_up.event, now=now)
             if decided:
                 envelopes = stamp(
                     run_id,
@@ -99,14 +70,10 @@ class Engine:
                 requests.append(AppendRequest(run_id, state.version, envelopes))
         return requests
 
-    async def _decide(self, state: RunState, wake_up: RunEvent, now: datetime) -> list[RunEvent]:
-        assert state.journey_id is not None and state.journey_version is not None
-        journey = await self._journeys.get(state.journey_id, state.journey_version)
-        if journey is None:
-            log.error("run %s: journey %s v%s missing", state.run_id, state.journey_id, state.journey_version)
-            reason = f"Journey {state.journey_id} version {state.journey_version} is not available."
-            return [RunFailed(node_id=state.current_node_id, reason=reason)]
-        return decide(journey, state, wake_up, now=now)
+    async def _journey(self, state: RunState) -> JourneyDefinition | None:
+        if state.journey_id is None or state.journey_version is None:
+            return None
+        return await self._journeys.definition(state.journey_id, state.journey_version)
 
 
 def latest_wake_ups(events: Sequence[RecordedEvent]) -> dict[UUID, RecordedEvent]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +14,14 @@ import orjson
 
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
+from events.connection_loss import unavailable_on_connection_loss
+from events.errors import AppendRaced
+from events.retry import RACE_ERRORS, retry_transient
 
-_MAX_ATTEMPTS: Final = 5
 _CACHE_SIZE: Final = 1024
+
+
+log = logging.getLogger(__name__)
 
 
 class StoredJourneyInvalid(Exception):
@@ -58,14 +63,15 @@ class PostgresJourneyRepository:
         self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime
     ) -> StoredJourney:
         """Store version 1 of a new journey."""
-        row = await self._pool.fetchrow(
-            f"INSERT INTO journeys (journey_id, version, name, definition, created_at)"
-            f" VALUES ($1, 1, $2, $3::jsonb, $4) RETURNING {_COLUMNS}",
-            journey_id,
-            definition.name,
-            _encode(definition),
-            now,
-        )
+        with unavailable_on_connection_loss("creating a journey"):
+            row = await self._pool.fetchrow(
+                f"INSERT INTO journeys (journey_id, version, name, definition, created_at)"
+                f" VALUES ($1, 1, $2, $3::jsonb, $4) RETURNING {_COLUMNS}",
+                journey_id,
+                definition.name,
+                _encode(definition),
+                now,
+            )
         assert row is not None
         return self._remember(_from_row(row))
 
@@ -73,9 +79,10 @@ class PostgresJourneyRepository:
         self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime
     ) -> StoredJourney | None:
         """Store the next version of an existing journey; None when the journey does not exist."""
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+
+        async def insert_next_version() -> asyncpg.Record | None:
             try:
-                row = await self._pool.fetchrow(
+                return await self._pool.fetchrow(
                     f"""
                     INSERT INTO journeys (journey_id, version, name, definition, created_at)
                     SELECT $1, max(version) + 1, $2, $3::jsonb, $4 FROM journeys WHERE journey_id = $1
@@ -87,14 +94,15 @@ class PostgresJourneyRepository:
                     _encode(definition),
                     now,
                 )
-            except asyncpg.UniqueViolationError:
-                # Two edits raced for the same next version: the loser takes the one after.
-                if attempt == _MAX_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.001 * attempt)
-                continue
-            return None if row is None else self._remember(_from_row(row))
-        raise AssertionError("unreachable")
+            except asyncpg.UniqueViolationError as error:
+                # Two edits raced for the same next version: the loser tries again and takes the one after.
+                raise AppendRaced(str(error)) from error
+
+        # Only a lost race is retried here. A connection lost during COMMIT may have stored the version, so
+        # it is the caller's StoreUnavailable (503): retrying blindly could store the edit twice.
+        with unavailable_on_connection_loss("adding a journey version"):
+            row = await retry_transient(insert_next_version, retry_on=RACE_ERRORS)
+        return None if row is None else self._remember(_from_row(row))
 
     async def get(self, journey_id: UUID, version: int) -> StoredJourney | None:
         """One version of a journey, or None."""
@@ -102,31 +110,44 @@ class PostgresJourneyRepository:
         if cached is not None:
             self._cache.move_to_end((journey_id, version))
             return cached
-        row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = $2", journey_id, version
-        )
+        with unavailable_on_connection_loss("reading a journey version"):
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = $2", journey_id, version
+            )
         return None if row is None else self._remember(_from_row(row))
+
+    async def definition(self, journey_id: UUID, version: int) -> JourneyDefinition | None:
+        """The engine's `JourneyDefinitions` port: a version stored but no longer valid is "not available"."""
+        try:
+            stored = await self.get(journey_id, version)
+        except StoredJourneyInvalid:
+            log.exception("journey %s v%d is stored but no longer valid", journey_id, version)
+            return None
+        return None if stored is None else stored.definition
 
     async def latest(self, journey_id: UUID) -> StoredJourney | None:
         """The journey's latest version, or None when it does not exist."""
-        row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 ORDER BY version DESC LIMIT 1", journey_id
-        )
+        with unavailable_on_connection_loss("reading a journey"):
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 ORDER BY version DESC LIMIT 1",
+                journey_id,
+            )
         return None if row is None else self._remember(_from_row(row))
 
     async def list_journeys(self) -> list[JourneySummary]:
         """Every journey with its latest version, oldest journey first."""
-        rows = await self._pool.fetch(
-            """
-            SELECT latest.journey_id, latest.name, latest.version, latest.created_at
-            FROM (
-                SELECT DISTINCT ON (journey_id) journey_id, name, version, created_at FROM journeys
-                ORDER BY journey_id, version DESC
-            ) latest
-            JOIN journeys first ON first.journey_id = latest.journey_id AND first.version = 1
-            ORDER BY first.created_at, latest.journey_id
-            """
-        )
+        with unavailable_on_connection_loss("listing journeys"):
+            rows = await self._pool.fetch(
+                """
+                SELECT latest.journey_id, latest.name, latest.version, latest.created_at
+                FROM (
+                    SELECT DISTINCT ON (journey_id) journey_id, name, version, created_at FROM journeys
+                    ORDER BY journey_id, version DESC
+                ) latest
+                JOIN journeys first ON first.journey_id = latest.journey_id AND first.version = 1
+                ORDER BY first.created_at, latest.journey_id
+                """
+            )
         return [
             JourneySummary(row["journey_id"], row["name"], row["version"], row["created_at"]) for row in rows
         ]

@@ -1,16 +1,36 @@
-"""The message_deliveries projection: a row per MESSAGE node visit, finished inline with its outcome event.
+"""The message_deliveries table: a row per MESSAGE node visit, and the delivery ledger built on it.
 
-MessageRequested inserts the row (visit = its stream version); MessageDelivered / MessageFailed mark it
-delivered / failed, matched by causation id (the outcome's cause is the request's event id). The first
-outcome wins, so replays and duplicate outcomes change nothing.
+The inline projection: MessageRequested inserts the row (visit = its stream version); MessageDelivered /
+MessageFailed mark it delivered / failed, matched by causation id (the outcome's cause is the request's
+event id). The first outcome wins, so replays and duplicate outcomes change nothing.
+
+The ledger (`PostgresDeliveryLedger`, the delivery worker's `DeliveryLedger` port) claims rows before a send
+and records every outcome of a batch in one transaction with its events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol
+from uuid import UUID
 
-from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent
+import asyncpg
+
+from events.catalogue import (
+    MessageDelivered,
+    MessageFailed,
+    MessageRequested,
+    NewEvent,
+    RecordedEvent,
+    RunEvent,
+    stamp,
+)
+from events.errors import AppendRaced
 from events.pg import Connection
+from events.retry import RetryLater, retry_transient
+from events.store import AppendRequest, PostgresEventStore
 
 TABLE = "message_deliveries"
 OPEN_STATUSES = ("requested", "sending")
@@ -65,3 +85,155 @@ async def _finish(connection: Connection, outcomes: Sequence[RecordedEvent], tab
 def _node(event: RecordedEvent) -> str:
     assert isinstance(event.event, MessageRequested)
     return event.event.node_id
+
+
+_RECORD_ATTEMPTS: Final = 20
+_APPEND_ROUNDS: Final = 3  # after round 1 the batch holds every run's lock, so round 2 cannot conflict
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The requests this worker may send now, and how many others are being sent by another worker."""
+
+    ours: list[RecordedEvent]
+    busy_elsewhere: int
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """A claimed request and the event that records what became of it."""
+
+    requested: RecordedEvent
+    outcome: RunEvent
+
+
+class DeliveryLedger(Protocol):
+    """Who sends which (run, node, visit), and the recording of outcomes with their events."""
+
+    async def claim(self, requests: Sequence[RecordedEvent], lease_seconds: float) -> Claims:
+        """Claim the requests' rows; finished ones are left out (a redelivered request sends nothing)."""
+        ...
+
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], heads: Mapping[UUID, int], now: datetime
+    ) -> None:
+        """Append every outcome at its run's head and mark the rows finished, all or nothing."""
+        ...
+
+
+class PostgresDeliveryLedger:
+    """The ledger over the message_deliveries table and the event store, in shared transactions."""
+
+    def __init__(self, pool: asyncpg.Pool, store: PostgresEventStore) -> None:
+        self._pool = pool
+        self._store = store
+
+    async def claim(self, requests: Sequence[RecordedEvent], lease_seconds: float) -> Claims:
+        try:
+            # Rows are claimed in key order, so two workers claiming overlapping batches cannot deadlock.
+            rows = await self._pool.fetch(
+                _CLAIM,
+                [r.run_id for r in requests],
+                [_node(r) for r in requests],
+                [r.version for r in requests],
+                [r.event_id for r in requests],
+                timedelta(seconds=lease_seconds),
+            )
+            ours = {row["request_event_id"] for row in rows}
+            others = [r.event_id for r in requests if r.event_id not in ours]
+            busy = 0
+            if others:
+                busy = await self._pool.fetchval(
+                    "SELECT count(*) FROM message_deliveries"
+                    " WHERE request_event_id = ANY($1::uuid[]) AND status = 'sending'",
+                    others,
+                )
+        except asyncpg.TransactionRollbackError as error:  # a deadlock broken by Postgres: nothing claimed
+            raise RetryLater(f"claiming deliveries lost a race: {error}") from error
+        return Claims([r for r in requests if r.event_id in ours], int(busy))
+
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], heads: Mapping[UUID, int], now: datetime
+    ) -> None:
+        async def in_one_transaction() -> None:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await self._record_in(connection, outcomes, heads, now)
+
+        try:
+            await retry_transient(in_one_transaction, attempts=_RECORD_ATTEMPTS, max_wait=0.1)
+        except (AppendRaced, asyncpg.TransactionRollbackError) as error:
+            raise RetryLater(f"could not record {len(outcomes)} delivery outcome(s)") from error
+
+    async def _record_in(
+        self,
+        connection: Connection,
+        outcomes: Sequence[DeliveryOutcome],
+        heads: Mapping[UUID, int],
+        now: datetime,
+    ) -> None:
+        # Locking the rows first means a racing worker (one that took over an expired lease) and we
+        # cannot both append an outcome for the same visit: whoever locks second sees it finished.
+        still_open = {
+            row["request_event_id"]
+            for row in await connection.fetch(
+                "SELECT request_event_id FROM message_deliveries"
+                " WHERE request_event_id = ANY($1::uuid[]) AND status = ANY($2::text[])"
+                " ORDER BY run_id, node_id, visit FOR UPDATE",
+                [o.requested.event_id for o in outcomes],
+                list(OPEN_STATUSES),
+            )
+        }
+        pending = by_run(o for o in outcomes if o.requested.event_id in still_open)
+        expected = {run_id: heads.get(run_id, 0) for run_id in pending}
+        for _ in range(_APPEND_ROUNDS):
+            if not pending:
+                return
+            requests = [
+                AppendRequest(
+                    run_id, expected[run_id], stamp_outcomes(run_id, expected[run_id], run_outcomes, now)
+                )
+                for run_id, run_outcomes in pending.items()
+            ]
+            appended = await self._store.append_many_in(connection, requests)
+            # The engine (or the timer, a cancel) appended to these runs since we loaded them. The
+            # conflict carries the head read under the run's lock, which this transaction now holds.
+            expected.update({c.run_id: c.actual_version for c in appended.conflicts})
+            pending = {c.run_id: pending[c.run_id] for c in appended.conflicts}
+        if pending:
+            raise AppendRaced(f"{len(pending)} run(s) kept conflicting")
+
+
+_CLAIM: Final = """
+INSERT INTO message_deliveries AS d (run_id, node_id, visit, request_event_id, status, claims, claimed_at)
+SELECT run_id, node_id, visit, request_event_id, 'sending', 1, now()
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[]) AS t(run_id, node_id, visit, request_event_id)
+ORDER BY run_id, node_id, visit
+ON CONFLICT (run_id, node_id, visit) DO UPDATE
+SET status = 'sending', claims = d.claims + 1, claimed_at = now()
+WHERE d.status = 'requested' OR (d.status = 'sending' AND d.claimed_at < now() - $5::interval)
+RETURNING d.request_event_id
+"""
+
+
+def by_run(outcomes: Iterable[DeliveryOutcome]) -> dict[UUID, list[DeliveryOutcome]]:
+    grouped: dict[UUID, list[DeliveryOutcome]] = {}
+    for outcome in outcomes:
+        grouped.setdefault(outcome.requested.run_id, []).append(outcome)
+    return grouped
+
+
+def stamp_outcomes(
+    run_id: UUID, head: int, outcomes: Sequence[DeliveryOutcome], now: datetime
+) -> list[NewEvent]:
+    """One outcome per visit at consecutive versions after `head`, each caused by its own request."""
+    return [
+        stamp(
+            run_id,
+            head + offset,
+            [outcome.outcome],
+            now=now,
+            causation_id=outcome.requested.event_id,
+            correlation_id=outcome.requested.correlation_id,
+        )[0]
+        for offset, outcome in enumerate(outcomes)
+    ]

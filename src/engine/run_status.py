@@ -6,7 +6,7 @@ on what a run's state is. Applying an event whose version the row already has is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -35,6 +35,16 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
             continue  # already applied: replays and redeliveries change nothing
         states[event.run_id] = evolve(state, event)
     await save_states(connection, [states[run_id] for run_id in run_ids if run_id in states], table)
+
+
+class PostgresRunHeads:
+    """The `RunHeads` port over this table: one query for any number of runs."""
+
+    def __init__(self, db: Queryable) -> None:
+        self._db = db
+
+    async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
+        return await load_states(self._db, run_ids)
 
 
 async def load_states(
@@ -109,3 +119,16 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
 
 def patient_id(state: RunState) -> str:
     return str(state.patient_context.get("id", ""))
+
+
+async def read_run_counts(db: Queryable, journey_id: UUID) -> dict[int, dict[str, int]]:
+    """Per journey version, how many runs are in each status (exact: run_status is written inline)."""
+    rows = await db.fetch(
+        "SELECT journey_version, status, count(*) AS runs FROM run_status WHERE journey_id = $1"
+        " GROUP BY journey_version, status",
+        journey_id,
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["journey_version"], {})[row["status"]] = row["runs"]
+    return counts

@@ -6,7 +6,7 @@ and the extension attributes `ce_pjsstreamversion` / `ce_pjsposition`, and parse
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -41,7 +41,7 @@ class ConsumedRecord(Protocol):
     def value(self) -> bytes | None: ...
 
     @property
-    def headers(self) -> tuple[tuple[str, bytes], ...] | list[tuple[str, bytes]]: ...
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...
 
 
 def to_kafka_record(event: RecordedEvent) -> KafkaRecord:
@@ -102,9 +102,13 @@ def _kafka_record(event: RecordedEvent | StoredEvent, versioned_type: str, value
 
 
 def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
-    """Decode a consumed record back into the current event model (upcasting older schema versions)."""
-    headers = {name: value.decode() for name, value in record.headers}
+    """Decode a consumed record back into the current event model (upcasting older schema versions).
+
+    Raises InvalidEventPayload (headers missing or not UTF-8 text, payload invalid), UnknownEventType or
+    UnsupportedSchemaVersion.
+    """
     try:
+        headers = {name: value.decode() for name, value in record.headers if value is not None}
         ce_type = headers["ce_type"]
         name, _, version = ce_type.removeprefix(TYPE_PREFIX).rpartition(".v")
         return RecordedEvent(
@@ -117,40 +121,23 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
             correlation_id=_optional_uuid(headers, "ce_pjscorrelationid"),
             event=decode_payload(name, int(version), record.value or b""),
         )
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         raise InvalidEventPayload(f"not a run event record: {error}") from error
 
 
 def record_type(record: ConsumedRecord) -> str | None:
-    """The event type a record carries (from `ce_type`, without decoding its payload); None if absent."""
+    """The event type a record carries (from `ce_type`, without decoding its payload).
+
+    None if the header is absent or not UTF-8 text: such a record cannot be decoded at all.
+    """
     for name, value in record.headers:
         if name == "ce_type":
-            return value.decode().removeprefix(TYPE_PREFIX).rpartition(".v")[0]
+            try:
+                return None if value is None else value.decode().removeprefix(TYPE_PREFIX).rpartition(".v")[0]
+            except UnicodeDecodeError:
+                return None
     return None
 
 
 def _optional_uuid(headers: dict[str, str], name: str) -> UUID | None:
     return UUID(headers[name]) if name in headers else None
-
-
-class SeenVersions:
-    """Remembers the highest version seen per run (bounded, least recently used first out).
-
-    For consumers without a durable checkpoint of their own; Kafka delivers at least once, so a record at
-    or below a run's last seen version is a duplicate.
-    """
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._capacity = capacity
-        self._highest: OrderedDict[UUID, int] = OrderedDict()
-
-    def is_new(self, event: RecordedEvent) -> bool:
-        """True once per (run, version) going forward; records the version as seen."""
-        highest = self._highest.get(event.run_id, 0)
-        if event.version <= highest:
-            return False
-        self._highest[event.run_id] = event.version
-        self._highest.move_to_end(event.run_id)
-        if len(self._highest) > self._capacity:
-            self._highest.popitem(last=False)
-        return True

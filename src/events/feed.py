@@ -15,7 +15,7 @@ import asyncpg
 
 from events.catalogue import RecordedEvent
 from events.pg import Queryable
-from events.store import EVENT_COLUMNS, recorded_event_from_row
+from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 
 
 @dataclass(frozen=True, order=True)

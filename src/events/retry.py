@@ -22,13 +22,16 @@ from events.waiting import sleep_unless_stopped
 
 T = TypeVar("T")
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    StoreUnavailable,
+RACE_ERRORS: tuple[type[BaseException], ...] = (
     AppendRaced,
     asyncpg.TransactionRollbackError,  # a deadlock or serialization failure Postgres broke
-    *CONNECTION_ERRORS,
 )
-"""Errors after which the same work, tried again later, can succeed: nothing was committed."""
+"""A transaction lost a race and rolled back: nothing was committed, the same work can be tried at once."""
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailable, *RACE_ERRORS, *CONNECTION_ERRORS)
+"""Errors after which the same work, tried again later, can succeed. A lost connection is among them; a
+write that is not idempotent must retry only `RACE_ERRORS`, since a connection lost during COMMIT may have
+committed it."""
 
 
 class RetryLater(Exception):
@@ -45,15 +48,16 @@ async def retry_transient(
     attempts: int = 5,
     first_wait: float = 0.001,
     max_wait: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
 ) -> T:
-    """Run `operation`; on a transient error try again (at most `attempts` times), then re-raise it."""
+    """Run `operation`; on an error of `retry_on` try again (at most `attempts` times), then re-raise it."""
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        retry=retry_if_exception_type(retry_on),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=first_wait, max=max_wait, jitter=first_wait),
+        wait=wait_exponential_jitter(multiplier=first_wait, max=max_wait, jitter=first_wait),
         reraise=True,
     )
-    return await retrying(operation)
+    return await retrying(_awaiting(operation))
 
 
 async def retry_until_stopped(
@@ -81,13 +85,23 @@ async def retry_until_stopped(
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(RETRY_LATER_ERRORS),
         stop=finished,
-        wait=wait_exponential_jitter(initial=first_wait, max=max_wait, jitter=first_wait),
+        wait=wait_exponential_jitter(multiplier=first_wait, max=max_wait, jitter=first_wait),
         sleep=sleep,
         before_sleep=_log_first_and_every_tenth(log, what),
         retry_error_callback=lambda _state: None,
     )
-    result: T | None = await retrying(operation)
+    result: T | None = await retrying(_awaiting(operation))
     return result
+
+
+def _awaiting(operation: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """A coroutine function around `operation`: tenacity awaits only what it recognises as one, and would
+    hand back a lambda's coroutine unawaited."""
+
+    async def attempt() -> T:
+        return await operation()
+
+    return attempt
 
 
 def _log_first_and_every_tenth(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:

@@ -7,29 +7,24 @@ table, run status) run inside the same transaction, so they can never disagree w
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
 import orjson
 
 from events.catalogue import EVENT_TYPES, NewEvent, RecordedEvent
-from events.codec import decode_payload, decode_stored_payload, encode_payload, schema_version, type_name
-from events.errors import (
-    CONNECTION_ERRORS,
-    AppendRaced,
-    AppendRejected,
-    InvalidEventPayload,
-    StoreUnavailable,
-    UnknownEventType,
-)
+from events.codec import decode_payload, encode_payload, schema_version, type_name
+from events.connection_loss import unavailable_on_connection_loss
+from events.errors import AppendRaced, AppendRejected, InvalidEventPayload, UnknownEventType
 from events.pg import Connection
+from events.retry import RACE_ERRORS, retry_transient
+from events.run_locks import lock_runs
+from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 
 EVENTS_APPENDED_CHANNEL = "pjs_events"
-_MAX_ATTEMPTS = 5
 
 InlineProjection = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 """Runs inside the append transaction with the events just written (all runs of the batch)."""
@@ -59,6 +54,25 @@ class BatchOutcome:
     conflicts: list[ConcurrencyConflict] = field(default_factory=list)
 
 
+class EventStore(Protocol):
+    """The port run streams are appended to and read from.
+
+    A malformed append raises `AppendRejected` with nothing written; a lost store raises `StoreUnavailable`.
+    """
+
+    async def append(
+        self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | ConcurrencyConflict: ...
+
+    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome: ...
+
+    async def read_stream(
+        self, run_id: UUID, after_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+    async def head_version(self, run_id: UUID) -> int: ...
+
+
 class PostgresEventStore:
     """Appends and reads run streams in Postgres."""
 
@@ -76,18 +90,16 @@ class PostgresEventStore:
     async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """Append to many runs in one transaction; a stale run is a conflict, the others still commit."""
         rows = _rows_for(requests)
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
-            try:
-                async with self._pool.acquire() as connection, connection.transaction():
-                    return await self._append_rows(connection, requests, rows)
-            except AppendRaced:
-                # A racing append won, or committed "behind" our transaction id: check again in a new one.
-                if attempt == _MAX_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.001 * attempt)
-            except CONNECTION_ERRORS as error:
-                raise StoreUnavailable(f"append did not complete, retry it: {error}") from error
-        raise AssertionError("unreachable")
+
+        async def attempt() -> BatchOutcome:
+            async with self._pool.acquire() as connection, connection.transaction():
+                return await self._append_rows(connection, requests, rows)
+
+        # A lost race (AppendRaced, a broken deadlock) is checked again in a new transaction. A lost
+        # connection is the caller's StoreUnavailable: if it was lost during COMMIT, the caller's retry
+        # finds the head moved (a conflict), never a duplicate.
+        with unavailable_on_connection_loss("append"):
+            return await retry_transient(attempt, retry_on=RACE_ERRORS)
 
     async def append_many_in(self, connection: Connection, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """`append_many` inside the caller's open transaction, for work that must commit with the events
@@ -119,67 +131,21 @@ class PostgresEventStore:
         self, run_id: UUID, after_version: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
         """The run's events with version > after_version, in version order (at most `limit`)."""
-        rows = await self._pool.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM events"
-            " WHERE run_id = $1 AND version > $2 ORDER BY version LIMIT $3",
-            run_id,
-            after_version,
-            limit,
-        )
+        with unavailable_on_connection_loss("read_stream"):
+            rows = await self._pool.fetch(
+                f"SELECT {EVENT_COLUMNS} FROM events"
+                " WHERE run_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+                run_id,
+                after_version,
+                limit,
+            )
         return [recorded_event_from_row(row) for row in rows]
 
     async def head_version(self, run_id: UUID) -> int:
-        version = await self._pool.fetchval("SELECT max(version) FROM events WHERE run_id = $1", run_id)
+        """The version of the run's last event; 0 for a run with none."""
+        with unavailable_on_connection_loss("head_version"):
+            version = await self._pool.fetchval("SELECT max(version) FROM events WHERE run_id = $1", run_id)
         return int(version or 0)
-
-
-# The metadata ids are taken out by Postgres as uuid columns: asyncpg decodes those natively, which costs
-# far less per row (replays read millions) than parsing the JSON and two UUID strings in Python.
-EVENT_COLUMNS = (
-    "position, event_id, run_id, version, type, schema_version, data::text AS data, "
-    "(metadata->>'causation_id')::uuid AS causation_id, "
-    "(metadata->>'correlation_id')::uuid AS correlation_id, recorded_at"
-)
-
-
-def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
-    """Decode a stored row (selected with EVENT_COLUMNS), upcasting old schema versions.
-
-    The payload is validated once, by the codec. The envelope is not validated again: its values come
-    from typed columns (uuid, integer, and timestamptz, which asyncpg returns as UTC datetimes, what
-    `UtcDatetime` would make of them), so validation would only re-check their types.
-    """
-    return _envelope(
-        {
-            "event_id": row["event_id"],
-            "run_id": row["run_id"],
-            "version": row["version"],
-            "recorded_at": row["recorded_at"],
-            "causation_id": row["causation_id"],
-            "correlation_id": row["correlation_id"],
-            "event": decode_stored_payload(row["type"], row["schema_version"], row["data"]),
-            "position": row["position"],
-        }
-    )
-
-
-_ENVELOPE_FIELDS = frozenset(RecordedEvent.model_fields)
-
-
-def _envelope(fields: dict[str, Any]) -> RecordedEvent:
-    """A RecordedEvent from values that already are what validation would make of them.
-
-    This is what pydantic's `model_construct` does for a model with every field given and no aliases,
-    extras or private attributes. `model_construct` itself is pure Python and costs about as much as the
-    validation it skips (~3 µs, with replays decoding millions of rows); this costs a third of that.
-    """
-    event = RecordedEvent.__new__(RecordedEvent)
-    # The model is frozen: set the instance's state as pydantic does, beneath its __setattr__.
-    object.__setattr__(event, "__dict__", fields)
-    object.__setattr__(event, "__pydantic_fields_set__", set(_ENVELOPE_FIELDS))
-    object.__setattr__(event, "__pydantic_extra__", None)
-    object.__setattr__(event, "__pydantic_private__", None)
-    return event
 
 
 @dataclass(frozen=True)
@@ -207,15 +173,8 @@ class _Rows:
 
 def _rows_for(requests: Sequence[AppendRequest]) -> _Rows:
     """Validate every event before any transaction starts, and encode it once."""
-    seen_runs: set[UUID] = set()
-    events: list[NewEvent] = []
-    for request in requests:
-        if request.run_id in seen_runs:
-            raise AppendRejected(f"run {request.run_id} appears twice in one batch")
-        seen_runs.add(request.run_id)
-        _check_request(request)
-        events.extend(request.events)
-    payloads = tuple(_validated_payload(event) for event in events)
+    payloads = validated_payloads(requests)
+    events = [event for request in requests for event in request.events]
     metadata = tuple(
         orjson.dumps(
             {
@@ -226,6 +185,20 @@ def _rows_for(requests: Sequence[AppendRequest]) -> _Rows:
         for event in events
     )
     return _Rows(tuple(events), payloads, metadata)
+
+
+def validated_payloads(requests: Sequence[AppendRequest]) -> tuple[str, ...]:
+    """Refuse a malformed append (`AppendRejected`) before anything is written; the payloads, encoded.
+
+    Any store (the in-memory one of the tests too) refuses exactly what this refuses.
+    """
+    seen_runs: set[UUID] = set()
+    for request in requests:
+        if request.run_id in seen_runs:
+            raise AppendRejected(f"run {request.run_id} appears twice in one batch")
+        seen_runs.add(request.run_id)
+        _check_request(request)
+    return tuple(_validated_payload(event) for request in requests for event in request.events)
 
 
 def _check_request(request: AppendRequest) -> None:
@@ -251,8 +224,8 @@ def _validated_payload(event: NewEvent) -> str:
     known = EVENT_TYPES.get(getattr(payload, "type", ""))
     if known is None or type(payload) is not known:
         raise AppendRejected(f"{type(payload).__name__} is not an event type of the catalogue")
-    encoded = encode_payload(payload)
     try:
+        encoded = encode_payload(payload)
         decode_payload(type_name(payload), schema_version(payload), encoded)
     except (InvalidEventPayload, UnknownEventType) as error:
         raise AppendRejected(str(error)) from error
@@ -261,22 +234,6 @@ def _validated_payload(event: NewEvent) -> str:
 
 def _str_or_none(value: UUID | None) -> str | None:
     return None if value is None else str(value)
-
-
-def run_lock_key(run_id: UUID) -> int:
-    """The advisory lock key of a run: its first 64 bits, as the SQL function run_lock_key computes it."""
-    return int.from_bytes(run_id.bytes[:8], "big", signed=True)
-
-
-async def lock_runs(connection: Connection, run_ids: Sequence[UUID]) -> None:
-    """Take each run's write lock until the transaction ends, in key order (two batches never deadlock).
-
-    With the lock held no other append can write the run between our head check and our insert, so
-    concurrent appenders to one run (engine, delivery, timer, cancel) wait for each other instead of
-    failing on the unique constraint and rolling a whole batch back.
-    """
-    keys = sorted({run_lock_key(run_id) for run_id in run_ids})
-    await connection.execute("SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key", keys)
 
 
 async def _check_heads(

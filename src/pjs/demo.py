@@ -67,6 +67,3 @@ curl -s -X POST {base_url}/journeys/runs/<runId>/cancel
 # Every journey, and the API's docs:
 curl -s {base_url}/journeys      # Swagger UI: {base_url}/api
 """
-
-
-DEMO_CURL: Final = demo_curl()

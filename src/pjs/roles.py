@@ -7,26 +7,26 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from uuid import UUID
 
 import asyncpg
 import uvicorn
 
 from api.app import create_app
-from domain.journey import JourneyDefinition
 from engine.channels import Channel, LogChannel, WebhookChannel, WebhookConfig
-from engine.delivery_worker import DeliveryConfig, DeliveryWorker
-from engine.engine_worker import Engine
-from engine.journey_repository import PostgresJourneyRepository, StoredJourneyInvalid
-from engine.timer import Timer, TimerConfig
+from engine.delivery_worker import DeliveryConfig
+from engine.engine_worker import EngineWorker
+from engine.journey_repository import PostgresJourneyRepository
+from engine.run_status import PostgresRunHeads
+from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupConfig, GroupLoop
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
+from pjs import wiring
 from pjs.settings import Settings
 from pjs.wiring import api_resources, create_pool, event_store
-from projections.projector import Projector, ProjectorConfig
+from projections.projector import Projector
 from subscribers.analytics import run_analytics
 from subscribers.audit import run_audit
 
@@ -61,21 +61,6 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     await Relay(config).run(stop)
 
 
-class StoredJourneys:
-    """The engine's journey lookup over the journeys repository; an unusable stored version is "not found"."""
-
-    def __init__(self, repository: PostgresJourneyRepository) -> None:
-        self._repository = repository
-
-    async def get(self, journey_id: UUID, version: int) -> JourneyDefinition | None:
-        try:
-            stored = await self._repository.get(journey_id, version)
-        except StoredJourneyInvalid:
-            log.exception("journey %s v%d is stored but invalid", journey_id, version)
-            return None
-        return None if stored is None else stored.definition
-
-
 def group_config(
     settings: Settings, group: str, batch_size: int, event_types: tuple[RunEventClass, ...] | None = None
 ) -> GroupConfig:
@@ -108,7 +93,8 @@ async def _ensure_run_events_topic(settings: Settings) -> None:
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
-        engine = Engine(pool, event_store(pool), StoredJourneys(PostgresJourneyRepository(pool)))
+        journeys = PostgresJourneyRepository(pool)
+        engine = EngineWorker(PostgresRunHeads(pool), event_store(pool), journeys)
         config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
         await GroupLoop(config, engine.handle).run(stop)
 
@@ -133,7 +119,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
     channel = message_channel(settings)
     async with _pool_for(settings) as pool:
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
-        worker = DeliveryWorker(pool, event_store(pool), channel, config)
+        worker = wiring.delivery_worker(pool, channel, config)
         group = group_config(
             settings, settings.delivery_group, settings.delivery_batch_size, (MessageRequested,)
         )
@@ -143,19 +129,14 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
 async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
     async with _pool_for(settings) as pool:
         config = TimerConfig(settings.timer_batch_size, settings.timer_max_sleep_seconds)
-        await Timer(pool, event_store(pool), config).run(stop)
+        await wiring.timer(pool, config).run(stop)
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
-    config = ProjectorConfig(
-        database_url=settings.resolved_database_url(),
-        bootstrap=settings.resolved_kafka_bootstrap(),
-        topic=settings.run_events_topic,
-        group=settings.projector_group,
-        batch_size=settings.projector_batch_size,
-    )
-    await Projector(config).run(stop)
+    async with _pool_for(settings) as pool:
+        config = group_config(settings, settings.projector_group, settings.projector_batch_size)
+        await Projector(config, pool).run(stop)
 
 
 async def run_audit_subscriber(settings: Settings, stop: asyncio.Event) -> None:

@@ -8,7 +8,13 @@ from __future__ import annotations
 import asyncpg
 
 from api.resources import Backends, Resources
+from engine.channels import Channel
+from engine.delays import PostgresDelayQueue
+from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from engine.journey_repository import PostgresJourneyRepository
+from engine.message_deliveries import PostgresDeliveryLedger
+from engine.run_status import PostgresRunHeads
+from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
 from events.projection import Projection
 from events.store import PostgresEventStore
@@ -30,11 +36,20 @@ def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
     return PostgresEventStore(pool, INLINE_PROJECTIONS)
 
 
+def delivery_worker(pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig) -> DeliveryWorker:
+    ledger = PostgresDeliveryLedger(pool, event_store(pool))
+    return DeliveryWorker(PostgresRunHeads(pool), ledger, channel, config)
+
+
+def timer(pool: asyncpg.Pool, config: TimerConfig) -> Timer:
+    return Timer(PostgresDelayQueue(pool, event_store(pool)), config)
+
+
 def api_resources(settings: Settings) -> Resources:
     """The API's resources, unopened: the app's lifespan opens them through `open_backends`."""
 
     async def open_backends() -> Backends:
         pool = await create_pool(settings)
-        return Backends(pool, event_store(pool), PostgresJourneyRepository(pool))
+        return Backends(pool, event_store(pool), PostgresRunHeads(pool), PostgresJourneyRepository(pool))
 
     return Resources(open_backends, kafka_bootstrap=settings.resolved_kafka_bootstrap())

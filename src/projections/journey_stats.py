@@ -165,16 +165,3 @@ async def read_stats(db: Queryable, journey_id: UUID) -> dict[int, list[dict[str
             {"node_id": row["node_id"], **{counter: row[counter] for counter in COUNTERS}}
         )
     return by_version
-
-
-async def read_run_counts(db: Queryable, journey_id: UUID) -> dict[int, dict[str, int]]:
-    """Per journey version, how many runs are in each status (exact: run_status is written inline)."""
-    rows = await db.fetch(
-        "SELECT journey_version, status, count(*) AS runs FROM run_status WHERE journey_id = $1"
-        " GROUP BY journey_version, status",
-        journey_id,
-    )
-    counts: dict[int, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["journey_version"], {})[row["status"]] = row["runs"]
-    return counts

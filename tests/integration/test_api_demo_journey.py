@@ -6,7 +6,7 @@ import asyncpg
 
 from api.examples import SEED_JOURNEY
 from domain.validation import validate_journey
-from pjs.demo import DEMO_CURL, DEMO_JOURNEY_ID, demo_journey, load_demo_journey
+from pjs.demo import DEMO_JOURNEY_ID, demo_curl, demo_journey, load_demo_journey
 from pjs.settings import Settings
 
 
@@ -25,5 +25,5 @@ async def test_loading_the_demo_journey_twice_stores_one_version(
 
 
 def test_the_demo_curl_lines_trigger_the_demo_journey() -> None:
-    assert f"/journeys/{DEMO_JOURNEY_ID}/trigger" in DEMO_CURL
-    assert '"age":70' in DEMO_CURL
+    assert f"/journeys/{DEMO_JOURNEY_ID}/trigger" in demo_curl()
+    assert '"age":70' in demo_curl()

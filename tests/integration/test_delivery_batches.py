@@ -8,12 +8,13 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from engine.channels import OutgoingMessage, SendOutcome, Sent
-from engine.delivery_worker import DeliveryConfig, DeliveryWorker
+from domain.message_outcomes import SendOutcome, Sent
+from engine.channels import OutgoingMessage
+from engine.delivery_worker import DeliveryConfig
 from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent
 from events.retry import RetryLater
 from events.store import PostgresEventStore
-from pjs.wiring import event_store
+from pjs.wiring import delivery_worker, event_store
 from support.runs import envelopes, message, run_started
 
 
@@ -68,7 +69,7 @@ async def test_a_batch_records_every_outcome_in_one_transaction_at_consecutive_v
 ) -> None:
     batch = await requested(pool, 3)
     channel = RecordingChannel()
-    worker = DeliveryWorker(pool, event_store(pool), channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig())
 
     await worker.handle([*batch, *batch])  # a record consumed twice in one batch is one request
 
@@ -95,7 +96,7 @@ async def test_an_outcome_lands_on_the_new_head_when_the_run_moved_on_during_the
     batch = await requested(pool, 1)
     run_id = batch[0].run_id
     channel = AppendingChannel(event_store(pool))
-    worker = DeliveryWorker(pool, event_store(pool), channel, DeliveryConfig(concurrency=1))
+    worker = delivery_worker(pool, channel, DeliveryConfig(concurrency=1))
 
     await worker.handle(batch)
 
@@ -124,7 +125,7 @@ async def test_a_visit_another_worker_is_sending_is_left_to_it_and_the_rest_is_d
         run_id,
     )
     channel = RecordingChannel()
-    worker = DeliveryWorker(pool, event_store(pool), channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig())
 
     with pytest.raises(RetryLater):
         await worker.handle(batch)

@@ -10,15 +10,17 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.channels import Channel, OutgoingMessage, SendOutcome, Sent, WebhookChannel, WebhookConfig
-from engine.delivery_worker import CANCELLED_BEFORE_SENDING, DeliveryConfig, DeliveryWorker
+from domain.decider import CANCELLED_BEFORE_SENDING
+from domain.message_outcomes import SendOutcome, Sent
+from engine.channels import Channel, OutgoingMessage, WebhookChannel, WebhookConfig
+from engine.delivery_worker import DeliveryConfig
 from events.broker import make_producer
 from events.catalogue import MessageDelivered, MessageFailed, RecordedEvent, RunCancelled
 from events.consumer_group import GroupLoop
 from events.envelope import to_kafka_record
 from pjs.roles import group_config
 from pjs.settings import Settings
-from pjs.wiring import event_store
+from pjs.wiring import delivery_worker, event_store
 from support.roles import eventually, in_process
 from support.runs import envelopes, message, run_started
 from support.webhook import scripted_webhook
@@ -36,7 +38,7 @@ class RecordingChannel:
 @contextlib.asynccontextmanager
 async def delivering(settings: Settings, pool: asyncpg.Pool, channel: Channel) -> AsyncIterator[list[int]]:
     """Relay + a delivery worker; yields a one-item list counting the MessageRequested records consumed."""
-    worker = DeliveryWorker(pool, event_store(pool), channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig())
     consumed = [0]
 
     async def handle(events: Sequence[RecordedEvent]) -> None:

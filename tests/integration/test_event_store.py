@@ -1,63 +1,22 @@
-"""The Postgres event store: optimistic appends, batches, validation before the transaction, stream reads."""
+"""Postgres-only store behaviour: run locks, racing transactions, immutable rows, lost connections."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
+from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 import asyncpg
 import pytest
 
-from events.catalogue import MessageRequested, NewEvent, RunStarted
-from events.errors import AppendRejected, StoreUnavailable
-from events.store import AppendRequest, ConcurrencyConflict, PostgresEventStore, run_lock_key
+from events.catalogue import RunStarted
+from events.errors import StoreUnavailable
+from events.run_locks import run_lock_key
+from events.store import AppendRequest, ConcurrencyConflict, PostgresEventStore
 from pjs.wiring import event_store
-from support.runs import delay, envelopes, message, run_started
-
-
-async def test_appended_events_read_back_in_version_order(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    run_id = uuid.uuid4()
-    written = await store.append(run_id, 0, envelopes(run_id, 0, [run_started(), message(), delay()]))
-
-    assert not isinstance(written, ConcurrencyConflict)
-    assert [e.version for e in written] == [1, 2, 3]
-    assert written[0].position < written[1].position < written[2].position
-    stream = await store.read_stream(run_id)
-    assert stream == written
-    assert await store.read_stream(run_id, after_version=2) == written[2:]
-
-
-async def test_two_appends_expecting_the_same_version_one_wins_one_conflicts(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    run_id = uuid.uuid4()
-    await store.append(run_id, 0, envelopes(run_id, 0, [run_started()]))
-
-    results = await asyncio.gather(
-        store.append(run_id, 1, envelopes(run_id, 1, [message("a")])),
-        store.append(run_id, 1, envelopes(run_id, 1, [message("b")])),
-    )
-
-    conflicts = [r for r in results if isinstance(r, ConcurrencyConflict)]
-    assert len(conflicts) == 1
-    assert conflicts[0] == ConcurrencyConflict(run_id, expected_version=1, actual_version=2)
-    assert [e.version for e in await store.read_stream(run_id)] == [1, 2]
-
-
-async def test_a_stale_run_in_a_batch_is_refused_while_the_others_commit(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    fresh, stale = uuid.uuid4(), uuid.uuid4()
-    await store.append(stale, 0, envelopes(stale, 0, [run_started()]))
-
-    outcome = await store.append_many(
-        [
-            AppendRequest(fresh, 0, envelopes(fresh, 0, [run_started()])),
-            AppendRequest(stale, 0, envelopes(stale, 0, [run_started()])),
-        ]
-    )
-
-    assert list(outcome.appended) == [fresh]
-    assert outcome.conflicts == [ConcurrencyConflict(stale, 0, 1)]
+from support.runs import envelopes, message, run_started
 
 
 async def test_appends_to_different_runs_do_not_wait_for_each_other(pool: asyncpg.Pool) -> None:
@@ -79,36 +38,6 @@ async def test_appends_to_different_runs_do_not_wait_for_each_other(pool: asyncp
     assert not isinstance(result, ConcurrencyConflict)
     release.set()
     await slow
-
-
-async def test_an_event_type_outside_the_catalogue_is_rejected_before_any_write(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    run_id = uuid.uuid4()
-    forged = NewEvent.model_construct(**dict(envelopes(run_id, 0, [run_started()])[0]))
-    object.__setattr__(forged, "event", object())
-
-    with pytest.raises(AppendRejected, match="not an event type of the catalogue"):
-        await store.append(run_id, 0, [forged])
-    assert await store.head_version(run_id) == 0
-
-
-async def test_a_payload_failing_its_model_is_rejected_before_any_write(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    run_id = uuid.uuid4()
-    broken = MessageRequested.model_construct(node_id=None, message="hi", channel="default")  # type: ignore[arg-type]
-    events = envelopes(run_id, 0, [run_started()])
-    events.append(NewEvent.model_construct(**{**dict(envelopes(run_id, 1, [message()])[0]), "event": broken}))
-
-    with pytest.raises(AppendRejected, match="node_id"):
-        await store.append(run_id, 0, events)
-    assert await store.head_version(run_id) == 0
-
-
-async def test_a_gap_in_versions_is_rejected(pool: asyncpg.Pool) -> None:
-    store = event_store(pool)
-    run_id = uuid.uuid4()
-    with pytest.raises(AppendRejected, match="without gaps"):
-        await store.append(run_id, 0, envelopes(run_id, 1, [run_started()]))
 
 
 async def test_stored_events_cannot_be_updated(pool: asyncpg.Pool) -> None:
@@ -143,6 +72,27 @@ async def test_a_connection_lost_mid_append_fails_retryably_with_nothing_written
     with pytest.raises(StoreUnavailable):
         await store.append(run_id, 0, envelopes(run_id, 0, [run_started(), message()]))
     assert await event_store(pool).head_version(run_id) == 0
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda store, run_id: store.read_stream(run_id), id="read_stream"),
+        pytest.param(lambda store, run_id: store.head_version(run_id), id="head_version"),
+    ],
+)
+async def test_a_read_from_an_unreachable_database_raises_store_unavailable(
+    read: Callable[[PostgresEventStore, UUID], Awaitable[object]],
+) -> None:
+    with socket.socket() as bound_but_not_listening:
+        # Bound and never listening, the port refuses every connection and no other process can take it.
+        bound_but_not_listening.bind(("127.0.0.1", 0))
+        port = bound_but_not_listening.getsockname()[1]
+        async with asyncpg.create_pool(f"postgresql://pjs@127.0.0.1:{port}/pjs", min_size=0) as pool:
+            store = PostgresEventStore(pool)
+
+            with pytest.raises(StoreUnavailable):
+                await read(store, uuid.uuid4())
 
 
 async def test_the_run_lock_key_is_the_same_in_python_and_in_sql(pool: asyncpg.Pool) -> None:

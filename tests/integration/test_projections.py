@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from events.feed import FEED_START, save_checkpoint
+from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import REBUILDABLE, event_store
-from projections.projector import Projector, ProjectorConfig
+from projections.projector import Projector
 from projections.replay import rebuild
 from support.roles import in_process, running_tasks
 from support.workload import write_mixed_workload
@@ -26,16 +27,10 @@ SNAPSHOTS = {
 
 
 @contextlib.asynccontextmanager
-async def pipeline(settings: Settings) -> AsyncIterator[Projector]:
+async def pipeline(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Projector]:
     """The relay role and a projector, running until the block ends."""
-    projector = Projector(
-        ProjectorConfig(
-            settings.resolved_database_url(),
-            settings.resolved_kafka_bootstrap(),
-            settings.run_events_topic,
-            settings.projector_group,
-        )
-    )
+    config = group_config(settings, settings.projector_group, settings.projector_batch_size)
+    projector = Projector(config, pool)
     async with in_process(settings, "relay"), running_tasks(projector.run):
         yield projector
 
@@ -56,7 +51,7 @@ async def test_the_projector_builds_timelines_and_stats_that_match_the_store(
     runs = await write_mixed_workload(event_store(pool), runs=20)
     total = await pool.fetchval("SELECT count(*) FROM events")
 
-    async with pipeline(settings):
+    async with pipeline(settings, pool):
         await wait_for_timeline(pool, total)
 
     timeline = await pool.fetch("SELECT run_id, version, type FROM run_timeline ORDER BY run_id, version")
@@ -79,13 +74,13 @@ async def test_duplicate_kafka_deliveries_change_no_read_model(
 ) -> None:
     await write_mixed_workload(event_store(pool), runs=12)
     total = await pool.fetchval("SELECT count(*) FROM events")
-    async with pipeline(settings):
+    async with pipeline(settings, pool):
         await wait_for_timeline(pool, total)
     before = await snapshot(pool)
 
     # The relay forgets how far it got and publishes the whole store a second time.
     await save_checkpoint(pool, "kafka-relay", FEED_START)
-    async with pipeline(settings) as projector:
+    async with pipeline(settings, pool) as projector:
         async with asyncio.timeout(30):
             while projector.applied < total:
                 await asyncio.sleep(0.1)
@@ -98,7 +93,7 @@ async def test_rebuilding_every_projection_by_replay_gives_the_live_rows(
 ) -> None:
     await write_mixed_workload(event_store(pool), runs=24)
     total = await pool.fetchval("SELECT count(*) FROM events")
-    async with pipeline(settings):
+    async with pipeline(settings, pool):
         await wait_for_timeline(pool, total)
     live = await snapshot(pool)
     assert all(live.values()), "every read model has rows to compare"

@@ -73,8 +73,9 @@ async def test_committed_events_reach_kafka_as_cloudevents_keyed_by_run_in_versi
     expected = await append_runs(event_store(pool), runs=30)
 
     async with running(Relay(relay_config(settings))):
-        events, records = await read_topic(settings.resolved_kafka_bootstrap(), settings.run_events_topic,
-                                           until=has_all(expected))  # type: ignore[arg-type]
+        events, records = await read_topic(
+            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
+        )  # type: ignore[arg-type]
 
     assert {event.event_id for event in events} == expected
     assert all(versions == [1, 2, 3] for versions in per_run_versions(events).values())
@@ -103,8 +104,9 @@ async def test_events_appended_while_kafka_is_unreachable_are_published_once_it_
         await asyncio.sleep(2)
         assert relay.published == 0
         kafka_reachable = True
-        events, _ = await read_topic(settings.resolved_kafka_bootstrap(), settings.run_events_topic,
-                                     until=has_all(expected))  # type: ignore[arg-type]
+        events, _ = await read_topic(
+            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
+        )  # type: ignore[arg-type]
     assert {event.event_id for event in events} == expected
 
 
@@ -130,7 +132,8 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_the_leader_stops(
         await leading
         await wait_until_leader(standby)
         after = await append_runs(store, runs=3)
-        events, _ = await read_topic(settings.resolved_kafka_bootstrap(), settings.run_events_topic,
-                                     until=has_all(before | after))  # type: ignore[arg-type]
+        events, _ = await read_topic(
+            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(before | after)
+        )  # type: ignore[arg-type]
     assert {event.event_id for event in events} == before | after
     assert standby.published >= len(after)

@@ -1,14 +1,16 @@
-"""Reading a topic back in tests: every record from the beginning, decoded, within a time bound."""
+"""Kafka in tests: reading a topic back, producing raw records, and where a topic and a group stand."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from events.broker import make_consumer
+from events.broker import make_consumer, make_producer
 from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
 
@@ -30,3 +32,46 @@ async def read_topic(
     finally:
         await consumer.stop()
     return events, records
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record put on the topic as it is, bypassing the relay (e.g. one no consumer can decode)."""
+
+    partition: int
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[RawRecord]) -> None:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(
+                topic, record.value, partition=record.partition, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[TopicPartition, int]:
+    """The offset after the last record of each of the topic's partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    finally:
+        await consumer.stop()
+    return {tp: int(offset) for tp, offset in ends.items()}
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """The offsets `group` has committed to Kafka (partitions it never committed are absent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}

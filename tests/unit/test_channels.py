@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from engine.channels import LogChannel, NotSent, OutgoingMessage, Sent, WebhookChannel, WebhookConfig
+from domain.message_outcomes import NotSent, Sent
+from engine.channels import LogChannel, OutgoingMessage, WebhookChannel, WebhookConfig
 from support.webhook import scripted_webhook
 
 MESSAGE = OutgoingMessage(

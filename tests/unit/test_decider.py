@@ -8,15 +8,20 @@ from uuid import UUID
 import pytest
 
 from domain.decider import (
+    CANCELLED_BEFORE_SENDING,
     MAX_STEPS_PER_BATCH,
     CancelRefusal,
     CancelRefused,
     StartRefused,
     decide,
     decide_cancel,
+    decide_delay_fired,
+    decide_sent,
     decide_start,
+    decide_unsent,
 )
 from domain.journey import JourneyDefinition, MessageNode
+from domain.message_outcomes import NotSent, Sent
 from domain.run_state import RunState, RunStatus, evolve, fold, initial_state
 from domain.validation import validate_journey
 from events.catalogue import (
@@ -24,6 +29,7 @@ from events.catalogue import (
     DelayElapsed,
     DelayStarted,
     MessageDelivered,
+    MessageFailed,
     MessageRequested,
     RunCancelled,
     RunCompleted,
@@ -314,3 +320,45 @@ def test_start_begins_at_the_start_node_and_is_refused_once_started() -> None:
         state, journey_id=JOURNEY_ID, journey_version=3, journey=definition, patient_context=PATIENT
     )
     assert again == StartRefused(RunStatus.IN_PROGRESS)
+
+
+def test_a_run_whose_journey_cannot_be_loaded_fails_with_a_reason() -> None:
+    state, wake_up = started(journey("hi", message("hi")))
+
+    [failed] = decide(None, state, wake_up, now=NOW)
+
+    assert isinstance(failed, RunFailed)
+    assert failed.reason == f"Journey {JOURNEY_ID} version 1 is not available."
+
+
+def test_a_due_delay_wakes_only_a_run_still_sleeping_at_that_node() -> None:
+    sleeping = RunState(run_id=RUN_ID, version=3, status=RunStatus.WAITING_DELAY, current_node_id="wait")
+    moved_on = RunState(run_id=RUN_ID, version=4, status=RunStatus.CANCELLED, current_node_id="wait")
+
+    fired = decide_delay_fired(sleeping, node_id="wait", resume_at=NOW, fired_at=NOW + timedelta(seconds=1))
+
+    assert fired == [DelayElapsed(node_id="wait", resume_at=NOW, fired_at=NOW + timedelta(seconds=1))]
+    assert decide_delay_fired(sleeping, node_id="other", resume_at=NOW, fired_at=NOW) == []
+    assert decide_delay_fired(moved_on, node_id="wait", resume_at=NOW, fired_at=NOW) == []
+
+
+def test_a_cancelled_runs_message_is_failed_unsent_and_a_live_runs_is_sent() -> None:
+    requested = MessageRequested(node_id="hi", message="Hello")
+    cancelled = RunState(run_id=RUN_ID, version=3, status=RunStatus.CANCELLED)
+    waiting = RunState(run_id=RUN_ID, version=3, status=RunStatus.WAITING_DELAY)
+
+    assert decide_unsent(cancelled, requested) == MessageFailed(
+        node_id="hi", reason=CANCELLED_BEFORE_SENDING, attempts=0
+    )
+    assert decide_unsent(waiting, requested) is None
+
+
+def test_a_send_outcome_becomes_delivered_or_failed() -> None:
+    requested = MessageRequested(node_id="hi", message="Hello")
+
+    assert decide_sent(requested, Sent(provider_message_id="m-1", attempts=2)) == MessageDelivered(
+        node_id="hi", provider_message_id="m-1", attempts=2
+    )
+    assert decide_sent(requested, NotSent(reason="http_500", attempts=5)) == MessageFailed(
+        node_id="hi", reason="http_500", attempts=5
+    )

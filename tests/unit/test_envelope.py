@@ -1,21 +1,22 @@
-"""The relay's records from stored rows match the records built from decoded events, upcasting old schemas."""
+"""Run events as Kafka records: the relay's records match decoded events; a garbled record fails to decode."""
 
 from __future__ import annotations
 
 import uuid
 
 import orjson
+import pytest
 
 from events.catalogue import RecordedEvent
 from events.codec import encode_payload, schema_version, type_name
 from events.envelope import (
-    SeenVersions,
     StoredEvent,
     from_kafka_record,
     record_type,
     stored_to_kafka_record,
     to_kafka_record,
 )
+from events.errors import InvalidEventPayload
 from support.runs import envelopes, message, run_started
 
 
@@ -38,6 +39,20 @@ def stored(event: RecordedEvent, data: bytes, version: int | None = None) -> Sto
         schema_version=schema_version(event.event) if version is None else version,
         data=data,
     )
+
+
+class Consumed:
+    """A consumed record as aiokafka hands it over: a value and a list of headers."""
+
+    def __init__(self, value: bytes | None, headers: list[tuple[str, bytes | None]]) -> None:
+        self.value = value
+        self.headers = headers
+
+
+def with_header(
+    headers: list[tuple[str, bytes]], name: str, value: bytes | None
+) -> list[tuple[str, bytes | None]]:
+    return [(n, value if n == name else v) for n, v in headers]
 
 
 def test_a_current_stored_payload_is_published_as_stored_with_the_same_headers() -> None:
@@ -66,18 +81,35 @@ def test_an_old_schema_version_is_upcast_before_it_is_published() -> None:
 def test_a_records_event_type_is_read_from_its_header_without_decoding_the_payload() -> None:
     record = to_kafka_record(recorded(message("pre-op")))
 
-    class Consumed:
-        value = b"not even json"  # a consumer filtering by type never parses the payload
-        headers = record.headers
-
-    assert record_type(Consumed()) == "MessageRequested"
+    # A consumer filtering by type never parses the payload.
+    assert record_type(Consumed(b"not even json", list(record.headers))) == "MessageRequested"
 
 
-def test_seen_versions_lets_each_run_version_through_once_and_forgets_the_oldest_run_first() -> None:
-    first, second = recorded(run_started()), recorded(run_started())
-    seen = SeenVersions(capacity=1)
+def test_a_ce_type_header_that_is_not_utf8_gives_no_type_and_does_not_decode() -> None:
+    record = to_kafka_record(recorded(message("pre-op")))
+    garbled = Consumed(record.value, with_header(record.headers, "ce_type", b"\xff\xfepjs.run"))
 
-    assert seen.is_new(first)
-    assert not seen.is_new(first)  # a redelivery of the same (run, version)
-    assert seen.is_new(second)  # capacity 1: the first run is forgotten
-    assert seen.is_new(first)
+    assert record_type(garbled) is None
+    with pytest.raises(InvalidEventPayload):
+        from_kafka_record(garbled)
+
+
+def test_a_record_without_a_ce_type_value_gives_no_type_and_does_not_decode() -> None:
+    record = to_kafka_record(recorded(message("pre-op")))
+    missing = Consumed(record.value, [(n, v) for n, v in record.headers if n != "ce_type"])
+    null = Consumed(record.value, with_header(record.headers, "ce_type", None))
+
+    assert record_type(missing) is None
+    assert record_type(null) is None
+    for record_without_type in (missing, null):
+        with pytest.raises(InvalidEventPayload):
+            from_kafka_record(record_without_type)
+
+
+def test_any_other_header_that_is_not_utf8_makes_the_record_undecodable() -> None:
+    record = to_kafka_record(recorded(message("pre-op")))
+    garbled = Consumed(record.value, with_header(record.headers, "ce_subject", b"\x80"))
+
+    assert record_type(garbled) == "MessageRequested"
+    with pytest.raises(InvalidEventPayload):
+        from_kafka_record(garbled)

@@ -1,0 +1,40 @@
+"""The ports the workers and commands depend on: small Protocols with Postgres adapters beside their tables.
+
+Unit tests run the workers against in-memory fakes of these (tests/support/fakes.py); the same behaviour
+is checked against the real adapters by the integration suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+from uuid import UUID
+
+from domain.journey import JourneyDefinition
+from domain.run_state import RunState
+from events.catalogue import NewEvent, RecordedEvent
+from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
+
+
+class RunHeads(Protocol):
+    """Each run's head state (the `run_status` table, written in every append's transaction)."""
+
+    async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
+        """The runs' states; a run that does not exist is absent from the result."""
+        ...
+
+
+class RunAppends(Protocol):
+    """The part of the event store that writes."""
+
+    async def append(
+        self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | ConcurrencyConflict: ...
+
+    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome: ...
+
+
+class JourneyDefinitions(Protocol):
+    """Immutable journey versions by (id, version); None when a version cannot be had."""
+
+    async def definition(self, journey_id: UUID, version: int) -> JourneyDefinition | None: ...

@@ -1,0 +1,107 @@
+"""The engine worker on in-memory fakes: wake-ups become the decider's events, once, even under races."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from uuid import UUID
+
+from worker_fixtures import backend_with_journey, engine, started_run
+
+from domain.run_state import RunState
+from engine.engine_worker import EngineWorker, latest_wake_ups
+from engine.timer import Timer, TimerConfig
+from events.catalogue import DelayElapsed, MessageDelivered, NewEvent, RecordedEvent, RunFailed, stamp
+from support.fakes import FakeBackend, FoldedRunHeads
+from support.runs import T0, envelopes, message, run_started
+
+
+def recorded(run_id: UUID, expected: int, *events: object) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(**dict(e), position=e.version)
+        for e in envelopes(run_id, expected, list(events))  # type: ignore[arg-type]
+    ]
+
+
+def test_only_the_newest_wake_up_of_each_run_is_kept() -> None:
+    run_a, run_b = uuid.uuid4(), uuid.uuid4()
+    elapsed = DelayElapsed(node_id="wait", resume_at=T0, fired_at=T0)
+    batch = [
+        *recorded(run_a, 0, run_started(), message()),
+        *recorded(run_b, 0, run_started()),
+        *recorded(run_a, 2, elapsed),
+    ]
+
+    latest = latest_wake_ups(batch)
+
+    assert {run_id: event.version for run_id, event in latest.items()} == {run_a: 3, run_b: 1}
+
+
+async def test_a_started_run_is_walked_to_its_first_delay() -> None:
+    backend = backend_with_journey()
+
+    run_id = await started_run(backend)
+
+    assert await backend.types(run_id) == ["RunStarted", "MessageRequested", "DelayStarted"]
+
+
+async def test_a_redelivered_wake_up_decides_nothing_more() -> None:
+    backend = backend_with_journey()
+    run_id = await started_run(backend)
+
+    await engine(backend).handle(await backend.stream(run_id))
+
+    assert await backend.types(run_id) == ["RunStarted", "MessageRequested", "DelayStarted"]
+
+
+async def test_a_run_whose_journey_version_is_gone_fails_with_a_reason() -> None:
+    backend = backend_with_journey()
+    run_id = await started_run(backend, decided=False)
+    backend.journeys.versions.clear()
+
+    await engine(backend).handle(await backend.stream(run_id))
+
+    last = (await backend.stream(run_id))[-1].event
+    assert isinstance(last, RunFailed)
+    assert last.reason is not None and "is not available" in last.reason
+
+
+class RacingDelivery(FoldedRunHeads):
+    """Run heads that let a delivery outcome land on each run right after the engine read it, once."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        super().__init__(backend.store)
+        self._backend = backend
+        self.raced = False
+
+    async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
+        states = await super().load(run_ids)
+        if not self.raced:
+            self.raced = True
+            for run_id, state in states.items():
+                await self._backend.store.append(run_id, state.version, _delivered(run_id, state.version))
+        return states
+
+
+def _delivered(run_id: UUID, head: int) -> list[NewEvent]:
+    outcome = MessageDelivered(node_id="welcome", provider_message_id=None, attempts=1)
+    return stamp(run_id, head, [outcome], now=T0, causation_id=None, correlation_id=None)
+
+
+async def test_a_run_advanced_by_someone_else_meanwhile_is_decided_again_on_its_new_head() -> None:
+    backend = backend_with_journey()
+    run_id = await started_run(backend)
+    backend.clock.advance(60)
+    await Timer(backend.delays, TimerConfig()).fire_due()
+    heads = RacingDelivery(backend)
+    worker = EngineWorker(heads, backend.store, backend.journeys, backend.clock)
+
+    await worker.handle(await backend.stream(run_id))
+
+    assert heads.raced
+    assert (await backend.types(run_id))[3:] == [
+        "DelayElapsed",
+        "MessageDelivered",
+        "MessageRequested",
+        "RunCompleted",
+    ]
