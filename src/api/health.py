@@ -42,9 +42,7 @@ async def _postgres_answers(resources: Resources) -> bool:
 
 async def _kafka_answers(resources: Resources) -> bool:
     """A metadata round trip (not just an open port): the broker answers the Kafka protocol."""
-    client = AIOKafkaClient(
-        bootstrap_servers=resources.kafka_bootstrap, request_timeout_ms=2000
-    )
+    client = AIOKafkaClient(bootstrap_servers=resources.kafka_bootstrap, request_timeout_ms=2000)
     try:
         async with asyncio.timeout(3):
             await client.bootstrap()

@@ -24,8 +24,8 @@ from api.timeline import timeline_entry
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
+from engine.ports import load_head
 from engine.run_listing import InvalidCursor, RunFilter, list_runs
-from engine.run_status import load_state
 from projections.run_timeline import read_page
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
@@ -81,7 +81,7 @@ async def trigger(
 
 @router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
 async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
-    state = await load_state(resources.pool, existing_id(run_id, "Run"))
+    state = await load_head(resources.heads, existing_id(run_id, "Run"))
     return _run_out(state)
 
 

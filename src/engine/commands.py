@@ -18,9 +18,9 @@ from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus, initial_state
+from domain.run_state import RunState, RunStatus
 from engine.journey_repository import StoredJourney
-from engine.ports import RunAppends, RunHeads
+from engine.ports import RunAppends, RunHeads, load_head
 from events.catalogue import RecordedEvent, RunEvent, stamp
 from events.store import ConcurrencyConflict
 
@@ -100,7 +100,7 @@ async def trigger_run(
     if journey is None:
         return JourneyNotFound(journey_id)
     for _ in range(MAX_ATTEMPTS):
-        state = await _load(heads, run_id)
+        state = await load_head(heads, run_id)
         decision = decide_start(
             state,
             journey_id=journey_id,
@@ -123,7 +123,7 @@ async def cancel_run(
 ) -> RunCancelAccepted | RunNotFound | RunAlreadyFinished:
     """Cancel a run that is in progress or waiting; its pending delay goes in the same transaction."""
     for _ in range(MAX_ATTEMPTS):
-        state = await _load(heads, run_id)
+        state = await load_head(heads, run_id)
         decision = decide_cancel(state, reason=reason)
         if isinstance(decision, CancelRefused):
             return _cancel_refused(run_id, decision)
@@ -133,10 +133,6 @@ async def cancel_run(
             return RunCancelAccepted(run_id, outcome[-1].version)
         # The engine or the timer advanced the run meanwhile: decide again on its new state.
     raise RunContended(f"run {run_id} kept changing while it was being cancelled")
-
-
-async def _load(heads: RunHeads, run_id: UUID) -> RunState:
-    return (await heads.load([run_id])).get(run_id) or initial_state(run_id)
 
 
 async def _append(

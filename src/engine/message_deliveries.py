@@ -29,7 +29,7 @@ from events.catalogue import (
 )
 from events.errors import AppendRaced
 from events.pg import Connection
-from events.retry import RetryLater, retry_transient
+from events.retry import RACE_ERRORS, RetryLater, retry_transient
 from events.store import AppendRequest, PostgresEventStore
 
 TABLE = "message_deliveries"
@@ -161,7 +161,7 @@ class PostgresDeliveryLedger:
 
         try:
             await retry_transient(in_one_transaction, attempts=_RECORD_ATTEMPTS, max_wait=0.1)
-        except (AppendRaced, asyncpg.TransactionRollbackError) as error:
+        except RACE_ERRORS as error:
             raise RetryLater(f"could not record {len(outcomes)} delivery outcome(s)") from error
 
     async def _record_in(

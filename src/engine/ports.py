@@ -11,7 +11,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.journey import JourneyDefinition
-from domain.run_state import RunState
+from domain.run_state import RunState, initial_state
 from events.catalogue import NewEvent, RecordedEvent
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 
@@ -22,6 +22,11 @@ class RunHeads(Protocol):
     async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
         """The runs' states; a run that does not exist is absent from the result."""
         ...
+
+
+async def load_head(heads: RunHeads, run_id: UUID) -> RunState:
+    """One run's head; `initial_state` (version 0) when the run does not exist."""
+    return (await heads.load([run_id])).get(run_id) or initial_state(run_id)
 
 
 class RunAppends(Protocol):

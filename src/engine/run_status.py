@@ -1,4 +1,4 @@
-"""The run_status read model: each run's folded state, kept inline with the append (read-your-writes).
+"""The run_status table: each run's folded state (its head), kept inline with the append (read-your-writes).
 
 Rows are the `RunState` that `domain.run_state.evolve` produces, so the API, the engine and a replay all agree
 on what a run's state is. Applying an event whose version the row already has is a no-op.
@@ -57,11 +57,6 @@ async def load_states(
         list(run_ids),
     )
     return {row["run_id"]: state_from_row(row) for row in rows}
-
-
-async def load_state(db: Queryable, run_id: UUID) -> RunState:
-    """The run's current state; `initial_state` (version 0) when the run does not exist."""
-    return (await load_states(db, [run_id])).get(run_id) or initial_state(run_id)
 
 
 def state_from_row(row: asyncpg.Record) -> RunState:

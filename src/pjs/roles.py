@@ -14,9 +14,6 @@ import uvicorn
 from api.app import create_app
 from engine.channels import Channel, LogChannel, WebhookChannel, WebhookConfig
 from engine.delivery_worker import DeliveryConfig
-from engine.engine_worker import EngineWorker
-from engine.journey_repository import PostgresJourneyRepository
-from engine.run_status import PostgresRunHeads
 from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
@@ -25,7 +22,7 @@ from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
-from pjs.wiring import api_resources, create_pool, event_store
+from pjs.wiring import api_resources, create_pool
 from projections.projector import Projector
 from subscribers.analytics import run_analytics
 from subscribers.audit import run_audit
@@ -48,9 +45,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
-    await ensure_topic(
-        settings.resolved_kafka_bootstrap(), settings.run_events_topic, settings.run_events_partitions
-    )
+    await _ensure_run_events_topic(settings)
     config = RelayConfig(
         database_url=settings.resolved_database_url(),
         bootstrap=settings.resolved_kafka_bootstrap(),
@@ -93,8 +88,7 @@ async def _ensure_run_events_topic(settings: Settings) -> None:
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
-        journeys = PostgresJourneyRepository(pool)
-        engine = EngineWorker(PostgresRunHeads(pool), event_store(pool), journeys)
+        engine = wiring.engine_worker(pool)
         config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
         await GroupLoop(config, engine.handle).run(stop)
 

@@ -11,6 +11,7 @@ from api.resources import Backends, Resources
 from engine.channels import Channel
 from engine.delays import PostgresDelayQueue
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
+from engine.engine_worker import EngineWorker
 from engine.journey_repository import PostgresJourneyRepository
 from engine.message_deliveries import PostgresDeliveryLedger
 from engine.run_status import PostgresRunHeads
@@ -34,6 +35,10 @@ async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 
 def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
     """The event store with every inline projection (run status, delays, deliveries) in its append."""
     return PostgresEventStore(pool, INLINE_PROJECTIONS)
+
+
+def engine_worker(pool: asyncpg.Pool) -> EngineWorker:
+    return EngineWorker(PostgresRunHeads(pool), event_store(pool), PostgresJourneyRepository(pool))
 
 
 def delivery_worker(pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig) -> DeliveryWorker:

@@ -9,7 +9,8 @@ from uuid import UUID
 import asyncpg
 
 from domain.run_state import FINISHED_STATUSES, RunState
-from engine.run_status import load_state
+from engine.ports import load_head
+from engine.run_status import PostgresRunHeads
 from events.catalogue import ConditionEvaluated, DelayStarted, RecordedEvent, RunCompleted
 from pjs.settings import Settings
 from pjs.wiring import event_store
@@ -31,7 +32,7 @@ ROLES = ("relay", "engine", "timer")
 
 async def finished(pool: asyncpg.Pool, run_id: UUID, seconds: float = 20) -> list[RecordedEvent]:
     async def done() -> RunState | None:
-        state = await load_state(pool, run_id)
+        state = await load_head(PostgresRunHeads(pool), run_id)
         return state if state.status in FINISHED_STATUSES else None
 
     await eventually(done, seconds=seconds)
@@ -159,7 +160,7 @@ async def test_a_missing_journey_version_fails_the_run(settings: Settings, pool:
 
 
 async def _waiting(pool: asyncpg.Pool, run_id: UUID) -> bool:
-    return (await load_state(pool, run_id)).resume_at is not None
+    return (await load_head(PostgresRunHeads(pool), run_id)).resume_at is not None
 
 
 def _messages(stream: list[RecordedEvent]) -> list[str]:
