@@ -21,7 +21,9 @@ from aiokafka.errors import KafkaError
 
 from events.broker import make_producer
 from events.envelope import StoredEvent, stored_to_kafka_record
+from events.errors import CONNECTION_ERRORS
 from events.feed import load_checkpoint, read_feed_rows, save_checkpoint
+from events.retry import retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
@@ -31,6 +33,8 @@ RELAY_LOCK_KEY = 7_311_002
 CHECKPOINT_NAME = "kafka-relay"
 _RECHECK_AFTER_HINT_SECONDS = 0.02  # a notified commit can still sit behind an older open transaction
 _RETRY_SECONDS = 1.0
+_LOST_POSTGRES: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+"""Any of these ends the lead: the lock went with its connection, so the loop reconnects and competes."""
 
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
@@ -55,18 +59,20 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                connection = await asyncpg.connect(self._config.database_url)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("relay cannot reach Postgres (%s); retrying", type(error).__name__)
-                await sleep_unless_stopped(stop, _RETRY_SECONDS)
-                continue
+            connection = await retry_until_stopped(
+                lambda: asyncpg.connect(self._config.database_url),
+                stop,
+                log=log,
+                what="relay connecting to Postgres",
+            )
+            if connection is None:
+                return
             try:
                 if await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                     await self._lead(connection, stop)
                 else:
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)  # standby: another relay leads
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except _LOST_POSTGRES as error:
                 log.warning("relay lost Postgres (%s); leadership released", type(error).__name__)
                 await sleep_unless_stopped(stop, _RETRY_SECONDS)
             finally:
