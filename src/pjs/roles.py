@@ -18,11 +18,12 @@ from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupConfig, GroupLoop
+from events.pools import connect
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
-from pjs.wiring import api_resources, create_pool
+from pjs.wiring import api_resources, create_pool, session_limits
 from projections.projector import Projector
 from subscribers.analytics import run_analytics
 from subscribers.audit import run_audit
@@ -52,6 +53,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
         topic=settings.run_events_topic,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
+        server_settings=session_limits(settings).server_settings(),
     )
     await Relay(config).run(stop)
 
@@ -159,7 +161,8 @@ ROLES: dict[str, Role] = {
 
 
 async def apply_migrations(settings: Settings) -> list[str]:
-    connection = await asyncpg.connect(settings.resolved_database_url())
+    limits = session_limits(settings).for_admin_work()
+    connection = await connect(settings.resolved_database_url(), limits)
     try:
         return [f"{m.number:04d}_{m.name}" for m in await migrate(connection)]
     finally:
