@@ -18,7 +18,9 @@ from pjs.wiring import api_resources, create_pool
 @pytest.fixture
 async def small_api(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
     """The API over a pool of two connections that waits at most half a second for one."""
-    app = create_app(api_resources(settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})))
+    app = create_app(
+        api_resources(settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5}))
+    )
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -71,7 +73,12 @@ async def test_a_lock_wait_past_the_lock_timeout_gives_up(settings: Settings) ->
 async def test_every_session_carries_timeouts_and_keepalives_and_admin_work_lifts_the_timeouts(
     settings: Settings,
 ) -> None:
-    names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "tcp_keepalives_idle")
+    names = (
+        "statement_timeout",
+        "lock_timeout",
+        "idle_in_transaction_session_timeout",
+        "tcp_keepalives_idle",
+    )
     query = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
     pool = await create_pool(settings, max_size=1)
     admin = await create_pool(settings, max_size=1, admin=True)
