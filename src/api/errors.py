@@ -19,6 +19,7 @@ from engine.commands import (
     RunContended,
     RunNotFound,
 )
+from events.errors import PoolExhausted
 from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,12 @@ async def _unavailable(request: Request, error: Exception) -> JSONResponse:
     return await _api_error(request, Unavailable("The service is briefly unavailable; retry shortly."))
 
 
+async def _busy(request: Request, error: Exception) -> JSONResponse:
+    log.warning("request refused: every database connection stayed busy")
+    message = "The service is busy: no database connection came free in time; retry shortly."
+    return await _api_error(request, Unavailable(message))
+
+
 async def _internal(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(body("Internal server error."), status_code=500)
@@ -126,4 +133,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for failure in failures:
         if issubclass(failure, Exception):
             app.add_exception_handler(failure, _unavailable)
+    app.add_exception_handler(PoolExhausted, _busy)
     app.add_exception_handler(Exception, _internal)

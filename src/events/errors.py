@@ -27,6 +27,10 @@ class StoreUnavailable(EventStoreError):
     """
 
 
+class PoolExhausted(StoreUnavailable):
+    """Every pooled connection stayed busy for the whole wait; nothing was sent to Postgres."""
+
+
 class AppendRejected(EventStoreError):
     """A malformed append (wrong run, gap in versions, payload failing its model); nothing was written."""
 

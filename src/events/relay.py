@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -46,6 +46,8 @@ class RelayConfig:
     topic: str
     batch_size: int = 500
     poll_seconds: float = 1.0
+    server_settings: Mapping[str, str] = field(default_factory=dict)
+    """Session settings (timeouts, keepalives) for the relay's connection."""
 
 
 class Relay:
@@ -60,7 +62,9 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             connection = await retry_until_stopped(
-                lambda: asyncpg.connect(self._config.database_url),
+                lambda: asyncpg.connect(
+                    self._config.database_url, server_settings=dict(self._config.server_settings)
+                ),
                 stop,
                 log=log,
                 what="relay connecting to Postgres",

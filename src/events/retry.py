@@ -25,6 +25,7 @@ T = TypeVar("T")
 RACE_ERRORS: tuple[type[BaseException], ...] = (
     AppendRaced,
     asyncpg.TransactionRollbackError,  # a deadlock or serialization failure Postgres broke
+    asyncpg.LockNotAvailableError,  # waited past lock_timeout for a lock another transaction holds
 )
 """A transaction lost a race and rolled back: nothing was committed, the same work can be tried at once."""
 

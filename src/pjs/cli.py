@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import traceback
 from typing import Annotated
 
 import typer
@@ -25,6 +27,7 @@ app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 console = Console()
+log = logging.getLogger("pjs")
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -79,7 +82,13 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
         console.print(f"[bold red]error:[/] unknown role {role!r}; choose one of: {', '.join(ROLES)}")
         raise typer.Exit(code=2)
     configure_logging()
-    asyncio.run(run_role(role, get_settings()))
+    try:
+        asyncio.run(run_role(role, get_settings()))
+    except Exception as error:
+        # An exception's message may quote a record (patient data); its type and frames say where it broke.
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        log.error("role %s failed (%s)\n%s", role, type(error).__name__, frames)
+        raise typer.Exit(code=1) from None
 
 
 @app.command("replay")
@@ -112,7 +121,8 @@ def dev_command() -> None:
     console.print(f"demo journey {journey_id} loaded. API on {base_url} (Swagger UI at {base_url}/api).")
     console.print("Trigger a run and watch it (Ctrl-C stops everything):", style="bold")
     console.print(escape(demo_curl(base_url)), highlight=False, soft_wrap=True)
-    raise typer.Exit(code=run_all_roles(settings.state_dir / "metrics"))
+    configure_logging()
+    raise typer.Exit(code=run_all_roles(settings, settings.state_dir / "metrics"))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,27 @@
-"""`pjs dev`: every role as its own child process in the foreground, stopped together on Ctrl-C / SIGTERM."""
+"""`pjs dev`: every role as its own supervised child process in the foreground, until Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 
 from pjs.roles import ROLES
+from pjs.settings import Settings
+from pjs.supervisor import RestartPolicy, Supervisor
 
 
-def run_all_roles(metrics_dir: Path, roles: list[str] | None = None) -> int:
-    """Start `pjs run <role>` for each role; when one exits or a stop signal arrives, stop the others.
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(
+        settings.restart_first_seconds, settings.restart_max_seconds, settings.restart_healthy_seconds
+    )
+
+
+def run_all_roles(settings: Settings, metrics_dir: Path, roles: list[str] | None = None) -> int:
+    """Run `pjs run <role>` for each role, restarting any that exits, until a stop signal arrives.
 
     Every child writes its Prometheus metrics to `metrics_dir` (multiprocess mode), emptied first, so
     the API's /metrics shows the timer's lateness histogram beside its own figures.
@@ -23,10 +29,12 @@ def run_all_roles(metrics_dir: Path, roles: list[str] | None = None) -> int:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
-    children = {
-        role: subprocess.Popen([sys.executable, "-m", "pjs.cli", "run", role], env=environment)
-        for role in (roles or list(ROLES))
-    }
+    supervisor = Supervisor(
+        {role: [sys.executable, "-m", "pjs.cli", "run", role] for role in (roles or list(ROLES))},
+        environment,
+        restart_policy(settings),
+        settings.shutdown_seconds,
+    )
     stopping = False
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -35,22 +43,5 @@ def run_all_roles(metrics_dir: Path, roles: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    exit_code = 0
-    while not stopping:
-        for role, child in children.items():
-            if child.poll() is not None:
-                print(
-                    f"role {role} exited with code {child.returncode}; stopping the others", file=sys.stderr
-                )
-                exit_code = child.returncode or 1
-                stopping = True
-        time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children.values():
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    return exit_code
+    supervisor.run(lambda: stopping)
+    return 0

@@ -23,7 +23,7 @@ from projections.replay import RebuildResult, count_events, rebuild
 
 
 async def replay_projections(settings: Settings, names: list[str], console: Console) -> list[RebuildResult]:
-    pool = await create_pool(settings, max_size=2)
+    pool = await create_pool(settings, max_size=2, admin=True)
     results = []
     try:
         total = await count_events(pool)

@@ -18,11 +18,12 @@ from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupConfig, GroupLoop
+from events.pools import connect
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
-from pjs.wiring import api_resources, create_pool
+from pjs.wiring import api_resources, create_pool, session_limits
 from projections.projector import Projector
 from subscribers.analytics import run_analytics
 from subscribers.audit import run_audit
@@ -39,6 +40,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         port=settings.http_port,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_seconds / 2)),
     )
     # uvicorn traps SIGINT/SIGTERM itself while serving, shuts down gracefully, then re-raises the signal.
     await uvicorn.Server(config).serve()
@@ -52,6 +54,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
         topic=settings.run_events_topic,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
+        server_settings=session_limits(settings).server_settings(),
     )
     await Relay(config).run(stop)
 
@@ -66,6 +69,7 @@ def group_config(
         batch_size=batch_size,
         max_retry_seconds=settings.consumer_max_retry_seconds,
         revoke_wait_seconds=settings.rebalance_wait_seconds,
+        stop_wait_seconds=settings.shutdown_seconds / 2,  # within the role's own bound, see run_role
         event_types=event_types,
     )
 
@@ -159,7 +163,8 @@ ROLES: dict[str, Role] = {
 
 
 async def apply_migrations(settings: Settings) -> list[str]:
-    connection = await asyncpg.connect(settings.resolved_database_url())
+    limits = session_limits(settings).for_admin_work()
+    connection = await connect(settings.resolved_database_url(), limits)
     try:
         return [f"{m.number:04d}_{m.name}" for m in await migrate(connection)]
     finally:
@@ -167,12 +172,29 @@ async def apply_migrations(settings: Settings) -> list[str]:
 
 
 async def run_role(name: str, settings: Settings) -> None:
-    """Run one role until SIGINT or SIGTERM, then let it finish its current work and return."""
+    """Run one role until SIGINT or SIGTERM, then give it `shutdown_seconds` to finish its current work.
+
+    A role still busy after that is cancelled: consumers commit offsets only after a batch is applied, so
+    abandoned work is redone by whoever reads those records next.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("role %s starting", name)
     await apply_migrations(settings)  # idempotent; concurrent starters take turns on an advisory lock
-    await ROLES[name](settings, stop)
+    role: asyncio.Future[None] = asyncio.ensure_future(ROLES[name](settings, stop))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait((role, stopping), return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not role.done():
+        await asyncio.wait((role,), timeout=settings.shutdown_seconds)
+    if not role.done():
+        log.warning(
+            "role %s did not stop within %.0f s; abandoning its work", name, settings.shutdown_seconds
+        )
+        role.cancel()
+        await asyncio.wait((role,))
+        return
+    role.result()  # a role that failed raises here
     log.info("role %s stopped", name)

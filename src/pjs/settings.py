@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 5
     webhook_backoff_seconds: float = 0.5
 
+    # Supervision and timeouts: Postgres session limits (0 = none), the API's pool, role restarts, shutdown.
+    db_statement_timeout_seconds: float = 30.0
+    db_lock_timeout_seconds: float = 10.0
+    db_idle_in_transaction_seconds: float = 60.0
+    db_keepalive_idle_seconds: int = 30
+    db_keepalive_interval_seconds: int = 10
+    db_keepalive_count: int = 3
+    api_pool_size: int = 10
+    api_acquire_seconds: float = Field(default=2.0, description="Longest wait for a connection, then 503.")
+    shutdown_seconds: float = Field(default=10.0, description="Longest a role may take to stop.")
+    restart_first_seconds: float = 0.5
+    restart_max_seconds: float = 30.0
+    restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"
 

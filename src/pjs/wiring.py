@@ -17,6 +17,7 @@ from engine.message_deliveries import PostgresDeliveryLedger
 from engine.run_status import PostgresRunHeads
 from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
+from events.pools import SessionLimits, open_pool
 from events.projection import Projection
 from events.store import PostgresEventStore
 from pjs.settings import Settings
@@ -26,10 +27,35 @@ REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_M
 """Every projection `pjs replay` can rebuild, by name."""
 
 
-async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(settings.resolved_database_url(), min_size=min_size, max_size=max_size)
-    assert pool is not None
-    return pool
+def session_limits(settings: Settings) -> SessionLimits:
+    """The server-side timeouts and keepalives every Postgres session of a role carries."""
+    return SessionLimits(
+        statement_timeout_seconds=settings.db_statement_timeout_seconds,
+        lock_timeout_seconds=settings.db_lock_timeout_seconds,
+        idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+        keepalive_idle_seconds=settings.db_keepalive_idle_seconds,
+        keepalive_interval_seconds=settings.db_keepalive_interval_seconds,
+        keepalive_count=settings.db_keepalive_count,
+    )
+
+
+async def create_pool(
+    settings: Settings,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    acquire_timeout: float | None = None,
+    admin: bool = False,
+) -> asyncpg.Pool:
+    """A pool with the session limits; `admin` lifts the statement and lock timeouts for long work."""
+    limits = session_limits(settings)
+    return await open_pool(
+        settings.resolved_database_url(),
+        limits.for_admin_work() if admin else limits,
+        min_size=min_size,
+        max_size=max_size,
+        acquire_timeout=acquire_timeout,
+    )
 
 
 def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
@@ -54,7 +80,9 @@ def api_resources(settings: Settings) -> Resources:
     """The API's resources, unopened: the app's lifespan opens them through `open_backends`."""
 
     async def open_backends() -> Backends:
-        pool = await create_pool(settings)
+        pool = await create_pool(
+            settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds
+        )
         return Backends(pool, event_store(pool), PostgresRunHeads(pool), PostgresJourneyRepository(pool))
 
     return Resources(open_backends, kafka_bootstrap=settings.resolved_kafka_bootstrap())

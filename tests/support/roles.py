@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +16,14 @@ from pjs.roles import ROLES
 from pjs.settings import Settings
 
 T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for a child API process)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def role_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -45,6 +54,14 @@ class RoleProcess:
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=10)
+
+    def terminate(self) -> None:
+        """SIGTERM, without waiting: `wait` for the exit code."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        return self._process.wait(timeout=timeout)
 
     def stop(self) -> int:
         if self._process.poll() is None:
