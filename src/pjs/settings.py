@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 5
     webhook_backoff_seconds: float = 0.5
 
+    # Dead letters: how often a batch failing with a non-transient error is retried before its records are
+    # handled one at a time and the failing ones set aside in the dead_letters table.
+    consumer_poison_retries: int = 2
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"
 

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from events.catalogue import RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
+from events.dead_letters import PostgresDeadLetters
 from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import event_store
@@ -134,7 +135,9 @@ async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_co
         return {event.event_id for event in handled} == stored_ids
 
     ends = await publish_everything(settings, pool)
-    async with running_tasks(GroupLoop(GroupConfig(bootstrap, topic, group), handle).run):
+    async with running_tasks(
+        GroupLoop(GroupConfig(bootstrap, topic, group), handle, PostgresDeadLetters(pool)).run
+    ):
         await eventually(all_handled)
         await eventually(lambda: _equal(committed_offsets(bootstrap, group), ends))
 
