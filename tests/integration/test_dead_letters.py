@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from unittest.mock import patch
 
 import asyncpg
+import httpx
 from aiokafka import ConsumerRecord, TopicPartition
+from click.testing import Result
+from rich.console import Console
+from typer.testing import CliRunner
 
 from events.bad_records import HANDLING_FAILED
+from events.broker import make_consumer
 from events.catalogue import WAKE_UP_TYPES, RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
 from events.errors import StoreUnavailable
-from pjs.settings import Settings
+from pjs.cli import app
+from pjs.settings import Settings, get_settings
 from pjs.wiring import dead_letters, event_store
 from support.kafka import (
     RawRecord,
@@ -154,3 +164,79 @@ async def test_a_batch_failing_on_one_run_is_handled_event_by_event_and_only_tha
 
 async def _equal_committed(bootstrap: str, group: str, expected: dict[TopicPartition, int]) -> bool:
     return await committed_offsets(bootstrap, group) == expected
+
+
+def cli(settings: Settings, *arguments: str) -> Result:
+    """`pjs dead-letters ...` as an operator runs it, against this test's database and broker."""
+    environment = {
+        "PJS_DATABASE_URL": settings.resolved_database_url(),
+        "PJS_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+    }
+    wide = Console(width=200)  # rich fits tables to the terminal; CliRunner's is 80 columns wide
+    with patch.dict(os.environ, environment), patch("pjs.dead_letter_commands.console", wide):
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["dead-letters", *arguments])
+        finally:
+            get_settings.cache_clear()
+
+
+async def raw_records_after(bootstrap: str, topic: str, partition: int, offset: int) -> RawRecord:
+    consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}")
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, partition)])
+        consumer.seek(TopicPartition(topic, partition), offset)
+        async with asyncio.timeout(20):
+            while True:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    return RawRecord(batch[0].partition, batch[0].value, list(batch[0].headers))
+    finally:
+        await consumer.stop()
+
+
+async def test_operators_list_show_and_retry_dead_letters_and_probes_report_those_waiting(
+    settings: Settings, pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    headers = [("ce_type", GARBLED_TYPE), ("ce_subject", b"not-a-run")]
+    value = b'{"node_id": "welcome", "note": "Jane Roe"}'
+    record = ConsumerRecord(topic, 0, 7, 0, 0, b"run-key", value, None, 7, len(value), headers)
+    await dead_letters(pool).add("pjs-test-audit", record, "InvalidEventPayload", "payload is not valid")
+    letter_id = (await dead_letters(pool).listing())[0].dead_letter_id
+
+    metrics = (await api.get("/metrics")).text
+    assert 'pjs_dead_letters_waiting{group="pjs-test-audit"} 1.0' in metrics
+    ready = await api.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["details"] == [
+        "1 dead letter(s) waiting (pjs-test-audit: 1); see `pjs dead-letters list`"
+    ]
+
+    listed = await asyncio.to_thread(cli, settings, "list")
+    assert listed.exit_code == 0, listed.output
+    for column in (str(letter_id), "pjs-test-audit", f"{topic}[0]@7", "InvalidEventPayload", "waiting"):
+        assert column in listed.output
+    shown = await asyncio.to_thread(cli, settings, "show", str(letter_id))
+    assert shown.exit_code == 0, shown.output
+    assert "base64:" + base64.b64encode(GARBLED_TYPE).decode() in shown.output
+    assert '"node_id": "welcome"' in shown.output and "ce_subject: not-a-run" in shown.output
+
+    end = await end_offsets(bootstrap, topic, settings.run_events_partitions)
+    retried = await asyncio.to_thread(cli, settings, "retry", str(letter_id))
+    assert retried.exit_code == 0, retried.output
+
+    again = await eventually(lambda: _reproduced(bootstrap, topic, end, settings.run_events_partitions))
+    assert (again.value, again.headers) == (value, headers)
+    assert (await dead_letters(pool).get(letter_id)).status == "retried"  # type: ignore[union-attr]
+    assert "pjs_dead_letters_waiting{" not in (await api.get("/metrics")).text
+    assert "details" not in (await api.get("/ready")).json()
+    assert (await asyncio.to_thread(cli, settings, "show", "999999")).exit_code == 1
+
+
+async def _reproduced(
+    bootstrap: str, topic: str, before: dict[TopicPartition, int], partitions: int
+) -> RawRecord | None:
+    now = await end_offsets(bootstrap, topic, partitions)
+    grown = [tp for tp in now if now[tp] > before[tp]]
+    return await raw_records_after(bootstrap, topic, grown[0].partition, before[grown[0]]) if grown else None
