@@ -9,6 +9,7 @@ from aiokafka.client import AIOKafkaClient
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from api.metrics import waiting_dead_letters
 from api.resources import Resources, get_resources
 
 router = APIRouter(tags=["health"])
@@ -19,17 +20,31 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: Postgres and Kafka are reachable")
+@router.get(
+    "/ready",
+    summary="Readiness: Postgres and Kafka are reachable",
+    description="`details` lists warnings that leave the service ready, such as dead letters waiting.",
+)
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
     checks = {"postgres": await _postgres_answers(resources), "kafka": await _kafka_answers(resources)}
     ready = all(checks.values())
-    return JSONResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "checks": {k: "ok" if v else "down" for k, v in checks.items()},
-        },
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {
+        "status": "ready" if ready else "not ready",
+        "checks": {k: "ok" if v else "down" for k, v in checks.items()},
+    }
+    details = await _warnings(resources) if checks["postgres"] else []
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _warnings(resources: Resources) -> list[str]:
+    waiting = await waiting_dead_letters(resources.pool) or {}
+    if not waiting:
+        return []
+    per_group = ", ".join(f"{group}: {count}" for group, count in waiting.items())
+    total = sum(waiting.values())
+    return [f"{total} dead letter(s) waiting ({per_group}); see `pjs dead-letters list`"]
 
 
 async def _postgres_answers(resources: Resources) -> bool:

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text, this process's (or every role's, in multiprocess mode) plus delay gauges."""
+"""GET /metrics: Prometheus text, this process's (or every role's, in multiprocess mode) plus table gauges."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.resources import Resources, get_resources
+from events.dead_letters import PostgresDeadLetters
 from events.pg import Queryable
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ router = APIRouter(tags=["health"])
 async def metrics(resources: Annotated[Resources, Depends(get_resources)]) -> Response:
     gauges = CollectorRegistry()
     gauges.register(_Values(await _delay_gauges(resources.pool)))
+    gauges.register(_Values(_dead_letter_gauges(await waiting_dead_letters(resources.pool))))
     text = _process_metrics() + generate_latest(gauges)
     return Response(content=text, media_type=CONTENT_TYPE_LATEST)
 
@@ -59,6 +61,29 @@ async def _delay_gauges(db: Queryable) -> list[GaugeMetricFamily]:
             "pjs_timer_overdue_delays", "Delays past their resume_at not yet fired.", value=row["overdue"]
         ),
     ]
+
+
+async def waiting_dead_letters(db: Queryable) -> dict[str, int] | None:
+    """Dead letters not retried yet, per consumer group; None if Postgres cannot answer."""
+    try:
+        async with asyncio.timeout(2):
+            return await PostgresDeadLetters(db).waiting_by_group()
+    except Exception as error:  # a scrape or a probe must still answer
+        log.warning("dead-letter counts unavailable: %s", type(error).__name__)
+        return None
+
+
+def _dead_letter_gauges(waiting: dict[str, int] | None) -> list[GaugeMetricFamily]:
+    if waiting is None:
+        return []
+    gauge = GaugeMetricFamily(
+        "pjs_dead_letters_waiting",
+        "Records set aside by a consumer group, not retried yet.",
+        labels=["group"],
+    )
+    for group, count in waiting.items():
+        gauge.add_metric([group], count)
+    return [gauge]
 
 
 class _Values(Collector):

@@ -1,40 +1,40 @@
 """The one consumer-group loop every reader of the run-events topic uses.
 
-It decodes a batch (setting aside records it cannot decode), hands it over, and records the batch's offsets
-in its `OffsetStore` only once the handler returned for it. Transient failures are retried with the shared
-backoff until the batch is done, stop is set, or its partitions are revoked; a batch given up is never
-recorded, so whoever reads it next does it again. A lost broker restarts the consumer after a backoff.
+It decodes a batch, hands it over, and records the batch's offsets in its `OffsetStore` only once the
+handler returned for it. Transient failures are retried with the shared backoff until the batch is done,
+stop is set, or its partitions are revoked; a batch given up is never recorded, so whoever reads it next does
+it again. A batch that keeps failing otherwise is handled one event at a time, and the records that still
+fail, like those that cannot be decoded, go to the dead-letter store before the offsets move past them.
+A lost broker restarts the consumer after a backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
+from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
 from events.broker import make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
-from events.envelope import from_kafka_record, record_type
-from events.errors import InvalidEventPayload, UnknownEventType, UnsupportedSchemaVersion
+from events.dead_letters import DeadLetterStore
 from events.offsets import KafkaOffsets, OffsetStore
-from events.retry import retry_until_stopped
-from events.waiting import sleep_unless_stopped
+from events.retry import RETRY_LATER_ERRORS, RetryLater, retry_until_stopped
+from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 UNDECODABLE_RECORDS = Counter(
     "pjs_consumer_undecodable_records", "Records a consumer group could not decode and skipped.", ["group"]
 )
-
-Records = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+DEAD_LETTERS = Counter(
+    "pjs_consumer_dead_letters", "Records a consumer group set aside in the dead-letter store.", ["group"]
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class GroupConfig:
     revoke_wait_seconds: float = 10.0
     stop_wait_seconds: float = 10.0  # how long a stop waits for the batch in flight before abandoning it
     event_types: tuple[RunEventClass, ...] | None = None  # decode and hand over only these; None: all
+    poison_retries: int = 2  # retries of a batch failing with a non-transient error before isolating
 
 
 @dataclass(frozen=True)
@@ -60,30 +61,22 @@ class ConsumedBatch:
     next_offsets: Mapping[TopicPartition, int]
 
 
-@dataclass(frozen=True)
-class BadRecord:
-    """A record that cannot be decoded. Its contents are kept for a dead-letter store but never logged."""
-
-    topic: str
-    partition: int
-    offset: int
-    error: str  # the exception's class name
-    reason: str  # a short fixed phrase: exception messages can quote headers or payload
-    record: ConsumerRecord[bytes, bytes] = field(repr=False, compare=False)
-
-
 EventsHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 BatchHandler = Callable[[ConsumedBatch], Awaitable[None]]
 
 
 class ConsumerLoop:
-    """Run with `await loop.run(stop)`; `handle` gets each batch, `offsets` keeps the group's place."""
+    """Run with `await loop.run(stop)`; `handle` gets each batch, `offsets` keeps the group's place and
+    `dead_letters` the records set aside."""
 
-    def __init__(self, config: GroupConfig, handle: BatchHandler, offsets: OffsetStore) -> None:
+    def __init__(
+        self, config: GroupConfig, handle: BatchHandler, offsets: OffsetStore, dead_letters: DeadLetterStore
+    ) -> None:
         self._config = config
         self._handle = handle
         self._offsets = offsets
-        self._wanted = _names(config.event_types)
+        self._dead_letters = dead_letters
+        self._wanted = names(config.event_types)
         self._in_flight = asyncio.Lock()
         self._revoked: set[TopicPartition] = set()
         self._unpositioned: set[TopicPartition] = set()
@@ -132,14 +125,28 @@ class ConsumerLoop:
         except TimeoutError:
             log.warning("rebalance: abandoning the batch in flight on %d partition(s)", len(revoked))
 
-    async def set_aside(self, bad: BadRecord) -> None:
-        """Log and count a record that cannot be decoded, then move on; the dead-letter store goes here.
+    async def set_aside(self, bad: BadRecord, stop: asyncio.Event) -> bool:
+        """Store `bad` in the dead-letter store, then log (where and why, never what) and count it.
 
-        Called before the batch's offsets move past the record, so a store here never loses one.
+        Called before the batch's offsets move past the record, so none is lost. False if the store could
+        not be reached before stop was set: the batch is then abandoned, unrecorded.
         """
-        UNDECODABLE_RECORDS.labels(group=self._config.group).inc()
-        where = f"{bad.topic}[{bad.partition}]@{bad.offset}"
-        log.error("group %s skips record %s: %s (%s)", self._config.group, where, bad.error, bad.reason)
+        group = self._config.group
+
+        async def store() -> bool:
+            await self._dead_letters.add(group, bad.record, bad.error, bad.reason)
+            return True
+
+        what = f"group {group}'s dead letter"
+        if not await retry_until_stopped(
+            store, stop, log=log, what=what, max_wait=self._config.max_retry_seconds
+        ):
+            return False
+        if bad.reason != HANDLING_FAILED:
+            UNDECODABLE_RECORDS.labels(group=group).inc()
+        DEAD_LETTERS.labels(group=group).inc()
+        log.error("group %s sets aside record %s: %s (%s)", group, bad.where, bad.error, bad.reason)
+        return True
 
     async def _position(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         partitions = self._unpositioned & consumer.assignment()
@@ -159,11 +166,13 @@ class ConsumerLoop:
         records = {tp: batch for tp, batch in fetched.items() if batch and tp in owned}
         if not records:
             return
-        events, bad_records = _decode(records, self._wanted)
+        decoded, bad_records = decode(records, self._wanted)
         for bad in bad_records:
-            await self.set_aside(bad)
-        batch = ConsumedBatch(tuple(events), {tp: batch[-1].offset + 1 for tp, batch in records.items()})
-        if not await self._finish(batch, stop):
+            if not await self.set_aside(bad, stop):
+                return
+        events = tuple(one.event for one in decoded)
+        batch = ConsumedBatch(events, {tp: batch[-1].offset + 1 for tp, batch in records.items()})
+        if not await self._finish(batch, decoded, stop):
             log.info("group %s abandons a batch of %d event(s)", self._config.group, len(events))
             return
         still_owned = consumer.assignment() - self._revoked
@@ -171,15 +180,63 @@ class ConsumerLoop:
             consumer, {tp: offset for tp, offset in batch.next_offsets.items() if tp in still_owned}
         )
 
-    async def _finish(self, batch: ConsumedBatch, stop: asyncio.Event) -> bool:
-        """True once the handler returned for `batch`; False if it was abandoned.
+    async def _finish(self, batch: ConsumedBatch, decoded: Sequence[Decoded], stop: asyncio.Event) -> bool:
+        """True once the handler returned for `batch`, or for each of its events not set aside; False if
+        the batch was abandoned.
+
+        A batch that keeps failing with an error that is not transient is handled one event at a time to
+        find the poison ones; those are set aside, the others applied. Then the handler gets an empty batch
+        carrying the whole batch's offsets, so a group storing offsets with its rows moves past them too.
+        """
+        outcome = await self._attempt(batch, stop)
+        if not isinstance(outcome, Exception):
+            return outcome
+        log.warning(
+            "group %s: a batch keeps failing (%s); handling its %d event(s) one at a time",
+            self._config.group,
+            type(outcome).__name__,
+            len(decoded),
+        )
+        for one in decoded:
+            outcome = await self._attempt(ConsumedBatch((one.event,), one.next_offset), stop)
+            if outcome is False:
+                return False
+            if isinstance(outcome, Exception):
+                poison = bad_record(one.record, outcome, HANDLING_FAILED)
+                if not await self.set_aside(poison, stop):
+                    return False
+        outcome = await self._attempt(ConsumedBatch((), batch.next_offsets), stop)
+        if isinstance(outcome, Exception):
+            raise outcome  # a handler failing on no events at all is a bug, not a poison record
+        return outcome
+
+    async def _attempt(self, batch: ConsumedBatch, stop: asyncio.Event) -> bool | Exception:
+        """True once the handler returned for `batch`; False if it was abandoned; the error, once it failed
+        `poison_retries + 1` times with an error that is not transient (those are retried without end).
 
         A batch is abandoned when stop is set (an attempt under way gets `stop_wait_seconds` to finish)
         or when a failed attempt finds every partition of the batch revoked.
         """
+        failures = 0
 
-        async def attempt() -> bool:
-            await self._handle(batch)
+        async def attempt() -> bool | Exception:
+            nonlocal failures
+            try:
+                await self._handle(batch)
+            except RETRY_LATER_ERRORS:
+                raise
+            except Exception as error:  # maybe a poison record; retried a bounded number of times
+                failures += 1
+                log.warning(
+                    "group %s: %d event(s) failed (%s), attempt %d",
+                    self._config.group,
+                    len(batch.events),
+                    type(error).__name__,
+                    failures,
+                )
+                if failures > self._config.poison_retries:
+                    return error
+                raise RetryLater from error
             return True
 
         attempts = retry_until_stopped(
@@ -191,17 +248,18 @@ class ConsumerLoop:
             max_wait=self._config.max_retry_seconds,
             give_up=lambda: set(batch.next_offsets) <= self._revoked,
         )
-        return await _unless_stopped_for(attempts, stop, self._config.stop_wait_seconds) is True
+        outcome = await unless_stopped_for(attempts, stop, self._config.stop_wait_seconds)
+        return False if outcome is None else outcome
 
 
 class GroupLoop(ConsumerLoop):
     """The loop for a handler of the events alone, with the group's offsets committed to Kafka after it."""
 
-    def __init__(self, config: GroupConfig, handle: EventsHandler) -> None:
+    def __init__(self, config: GroupConfig, handle: EventsHandler, dead_letters: DeadLetterStore) -> None:
         async def handle_events(batch: ConsumedBatch) -> None:
             await handle(batch.events)
 
-        super().__init__(config, handle_events, KafkaOffsets())
+        super().__init__(config, handle_events, KafkaOffsets(), dead_letters)
 
 
 class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -215,60 +273,6 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
         await self._loop.on_assigned(self._consumer, assigned)
-
-
-def _names(event_types: tuple[RunEventClass, ...] | None) -> frozenset[str] | None:
-    return None if event_types is None else frozenset(cls.__name__ for cls in event_types)
-
-
-def _decode(records: Records, wanted: frozenset[str] | None) -> tuple[list[RecordedEvent], list[BadRecord]]:
-    """The events the handler wants, and the records nobody can decode.
-
-    A record of a type the group does not want is skipped unread; its offset is still recorded.
-    """
-    events: list[RecordedEvent] = []
-    bad: list[BadRecord] = []
-    for batch in records.values():
-        for record in batch:
-            kind = record_type(record)
-            if kind is not None and wanted is not None and kind not in wanted:
-                continue
-            try:
-                events.append(from_kafka_record(record))
-            except Exception as error:  # no record on the topic may stop a consumer (invariant 9)
-                bad.append(_bad_record(record, error))
-    return events, bad
-
-
-_REASONS: tuple[tuple[type[Exception], str], ...] = (
-    (UnknownEventType, "event type unknown to this reader"),
-    (UnsupportedSchemaVersion, "schema version this reader cannot read"),
-    (InvalidEventPayload, "headers or payload are not a valid run event"),
-)
-
-
-def _bad_record(record: ConsumerRecord[bytes, bytes], error: Exception) -> BadRecord:
-    reason = next((text for kind, text in _REASONS if isinstance(error, kind)), "decoding failed")
-    return BadRecord(record.topic, record.partition, record.offset, type(error).__name__, reason, record)
-
-
-async def _unless_stopped_for(work: Coroutine[Any, Any, T], stop: asyncio.Event, grace: float) -> T | None:
-    """`work`'s result; or None, with `work` cancelled, once `stop` has been set for `grace` seconds."""
-    task = asyncio.ensure_future(work)
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            await asyncio.wait((task,), timeout=grace)
-        if not task.done():
-            task.cancel()
-            await asyncio.wait((task,))
-            if task.cancelled() or task.exception() is not None:
-                return None  # abandoned
-        return task.result()
-    finally:
-        stopping.cancel()
-        task.cancel()
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

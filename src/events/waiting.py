@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
@@ -20,3 +24,22 @@ async def wait_for_stop_or(stop: asyncio.Event, wake: asyncio.Event, at_most: fl
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def unless_stopped_for(work: Coroutine[Any, Any, T], stop: asyncio.Event, grace: float) -> T | None:
+    """`work`'s result; or None, with `work` cancelled, once `stop` has been set for `grace` seconds."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait((task,), timeout=grace)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,))
+            if task.cancelled() or task.exception() is not None:
+                return None  # abandoned
+        return task.result()
+    finally:
+        stopping.cancel()
+        task.cancel()

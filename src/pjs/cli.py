@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.logs import configure_logging
@@ -26,6 +27,7 @@ from pjs.wiring import REBUILDABLE
 app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
 app.add_typer(services_app, name="services")
+app.add_typer(dead_letters_app, name="dead-letters")
 console = Console()
 log = logging.getLogger("pjs")
 

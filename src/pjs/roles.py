@@ -71,6 +71,7 @@ def group_config(
         revoke_wait_seconds=settings.rebalance_wait_seconds,
         stop_wait_seconds=settings.shutdown_seconds / 2,  # within the role's own bound, see run_role
         event_types=event_types,
+        poison_retries=settings.consumer_poison_retries,
     )
 
 
@@ -94,7 +95,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
     async with _pool_for(settings) as pool:
         engine = wiring.engine_worker(pool)
         config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
-        await GroupLoop(config, engine.handle).run(stop)
+        await GroupLoop(config, engine.handle, wiring.dead_letters(pool)).run(stop)
 
 
 def message_channel(settings: Settings) -> Channel:
@@ -121,7 +122,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
         group = group_config(
             settings, settings.delivery_group, settings.delivery_batch_size, (MessageRequested,)
         )
-        await GroupLoop(group, worker.handle).run(stop)
+        await GroupLoop(group, worker.handle, wiring.dead_letters(pool)).run(stop)
 
 
 async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
@@ -147,7 +148,8 @@ async def run_audit_subscriber(settings: Settings, stop: asyncio.Event) -> None:
 async def run_analytics_subscriber(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     config = group_config(settings, settings.analytics_group, settings.projector_batch_size)
-    await run_analytics(config, settings.analytics_dir, stop)
+    async with _pool_for(settings) as pool:  # for its dead letters only
+        await run_analytics(config, settings.analytics_dir, wiring.dead_letters(pool), stop)
 
 
 ROLES: dict[str, Role] = {

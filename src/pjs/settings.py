@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     restart_max_seconds: float = 30.0
     restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
 
+    # Dead letters: how often a batch failing with a non-transient error is retried before its records are
+    # handled one at a time and the failing ones set aside in the dead_letters table.
+    consumer_poison_retries: int = 2
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"
 

@@ -17,6 +17,7 @@ from engine.message_deliveries import PostgresDeliveryLedger
 from engine.run_status import PostgresRunHeads
 from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
+from events.dead_letters import PostgresDeadLetters
 from events.pools import SessionLimits, open_pool
 from events.projection import Projection
 from events.store import PostgresEventStore
@@ -70,6 +71,11 @@ def engine_worker(pool: asyncpg.Pool) -> EngineWorker:
 def delivery_worker(pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig) -> DeliveryWorker:
     ledger = PostgresDeliveryLedger(pool, event_store(pool))
     return DeliveryWorker(PostgresRunHeads(pool), ledger, channel, config)
+
+
+def dead_letters(pool: asyncpg.Pool) -> PostgresDeadLetters:
+    """Where every consumer group sets aside the records it cannot decode or handle."""
+    return PostgresDeadLetters(pool)
 
 
 def timer(pool: asyncpg.Pool, config: TimerConfig) -> Timer:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from events.consumer_group import ConsumedBatch, ConsumerLoop, GroupConfig
+from events.dead_letters import PostgresDeadLetters
 from events.offsets import PostgresOffsets
 from events.projection import Projection
 from projections.read_models import READ_MODELS
@@ -27,7 +28,7 @@ class Projector:
         self._pool = pool
         self._projections = tuple(projections)
         self._offsets = PostgresOffsets(pool, config.group)
-        self._loop = ConsumerLoop(config, self.apply, self._offsets)
+        self._loop = ConsumerLoop(config, self.apply, self._offsets, PostgresDeadLetters(pool))
         self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -20,6 +20,7 @@ import orjson
 from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupConfig, GroupLoop
+from events.dead_letters import DeadLetterStore
 
 
 class DailyFiles:
@@ -61,6 +62,8 @@ class DailyFiles:
                 os.fsync(file.fileno())
 
 
-async def run_analytics(config: GroupConfig, directory: Path, stop: asyncio.Event) -> None:
+async def run_analytics(
+    config: GroupConfig, directory: Path, dead_letters: DeadLetterStore, stop: asyncio.Event
+) -> None:
     """The analytics role: its own consumer group; offsets are committed after the lines are fsynced."""
-    await GroupLoop(config, DailyFiles(directory).write).run(stop)
+    await GroupLoop(config, DailyFiles(directory).write, dead_letters).run(stop)

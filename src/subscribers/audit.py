@@ -15,6 +15,7 @@ import orjson
 from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupConfig, GroupLoop
+from events.dead_letters import PostgresDeadLetters
 
 
 async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
@@ -50,12 +51,12 @@ def _details(event: RecordedEvent) -> str:
 
 
 async def run_audit(config: GroupConfig, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-    """The audit role: its own consumer group; offsets are committed after the rows are."""
+    """The audit role: its own consumer group; offsets are committed after the rows (or dead letters) are."""
 
     async def handle(events: Sequence[RecordedEvent]) -> None:
         await record(pool, events)
 
-    await GroupLoop(config, handle).run(stop)
+    await GroupLoop(config, handle, PostgresDeadLetters(pool)).run(stop)
 
 
 async def read_audit(

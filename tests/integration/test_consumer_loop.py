@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Awaitable, Sequence
 
 import asyncpg
@@ -14,31 +13,24 @@ from prometheus_client import REGISTRY
 
 from events.catalogue import RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
+from events.dead_letters import PostgresDeadLetters
 from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from projections.projector import Projector
-from support.kafka import RawRecord, committed_offsets, end_offsets, produce, read_topic
-from support.roles import eventually, in_process, running_tasks
+from support.kafka import (
+    RawRecord,
+    ce_headers,
+    committed_offsets,
+    produce,
+    publish_everything,
+    read_topic,
+)
+from support.roles import eventually, running_tasks
 from support.workload import write_mixed_workload
 
 PATIENT_DATA = "Jane Roe, born 1961-04-02"
 """What a payload can hold; it must never reach a log."""
-
-
-def ce_headers(ce_type: str | None) -> list[tuple[str, bytes]]:
-    """CloudEvents headers as the relay writes them, for a made-up run (without ce_type if None)."""
-    headers = {
-        "ce_specversion": "1.0",
-        "ce_id": str(uuid.uuid4()),
-        "ce_source": "urn:pjs:event-store",
-        "ce_type": ce_type,
-        "ce_subject": str(uuid.uuid4()),
-        "ce_time": "2026-01-01T09:00:00+00:00",
-        "ce_pjsstreamversion": "1",
-        "ce_pjsposition": "1",
-    }
-    return [(name, value.encode()) for name, value in headers.items() if value is not None]
 
 
 def undecodable_records(partitions: int) -> list[RawRecord]:
@@ -76,20 +68,6 @@ async def timeline_matches_store(pool: asyncpg.Pool) -> bool:
     timeline = await pool.fetch("SELECT run_id, version, type FROM run_timeline ORDER BY run_id, version")
     stored = await pool.fetch("SELECT run_id, version, type FROM events ORDER BY run_id, version")
     return timeline == stored
-
-
-async def publish_everything(settings: Settings, pool: asyncpg.Pool) -> dict[TopicPartition, int]:
-    """Run the relay until every stored event is on the topic; then the end offset of each partition that
-    holds records (a partition no run hashed to has no offset to store or commit)."""
-    total = await pool.fetchval("SELECT count(*) FROM events")
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
-
-    async def published() -> dict[TopicPartition, int] | None:
-        ends = await end_offsets(bootstrap, topic, settings.run_events_partitions)
-        return {tp: end for tp, end in ends.items() if end > 0} if sum(ends.values()) >= total else None
-
-    async with in_process(settings, "relay"):
-        return await eventually(published)
 
 
 async def test_the_projector_skips_records_it_cannot_decode_and_projects_the_events_after_them(
@@ -134,7 +112,9 @@ async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_co
         return {event.event_id for event in handled} == stored_ids
 
     ends = await publish_everything(settings, pool)
-    async with running_tasks(GroupLoop(GroupConfig(bootstrap, topic, group), handle).run):
+    async with running_tasks(
+        GroupLoop(GroupConfig(bootstrap, topic, group), handle, PostgresDeadLetters(pool)).run
+    ):
         await eventually(all_handled)
         await eventually(lambda: _equal(committed_offsets(bootstrap, group), ends))
 

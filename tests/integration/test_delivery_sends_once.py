@@ -20,7 +20,7 @@ from events.consumer_group import GroupLoop
 from events.envelope import to_kafka_record
 from pjs.roles import group_config
 from pjs.settings import Settings
-from pjs.wiring import delivery_worker, event_store
+from pjs.wiring import dead_letters, delivery_worker, event_store
 from support.roles import eventually, in_process
 from support.runs import envelopes, message, run_started
 from support.webhook import scripted_webhook
@@ -45,7 +45,7 @@ async def delivering(settings: Settings, pool: asyncpg.Pool, channel: Channel) -
         await worker.handle(events)
         consumed[0] += sum(e.event.type == "MessageRequested" for e in events)
 
-    loop = GroupLoop(group_config(settings, settings.delivery_group, 100), handle)
+    loop = GroupLoop(group_config(settings, settings.delivery_group, 100), handle, dead_letters(pool))
     async with in_process(settings, "relay"):
         stop = asyncio.Event()
         task = asyncio.create_task(loop.run(stop))

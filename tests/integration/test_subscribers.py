@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from events.consumer_group import GroupConfig
+from events.dead_letters import PostgresDeadLetters
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from subscribers.analytics import DailyFiles, run_analytics
@@ -96,7 +97,10 @@ async def test_analytics_writes_one_json_line_per_event_into_day_files(
             [orjson.loads(line) for line in day_file.read_bytes().splitlines()] if day_file.exists() else []
         )
 
-    async with running(settings, lambda stop: run_analytics(group(settings, "analytics"), tmp_path, stop)):
+    async with running(
+        settings,
+        lambda stop: run_analytics(group(settings, "analytics"), tmp_path, PostgresDeadLetters(pool), stop),
+    ):
         async with asyncio.timeout(30):
             while len({line["event_id"] for line in lines()}) < total:
                 await asyncio.sleep(0.1)

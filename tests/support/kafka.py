@@ -7,12 +7,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from events.broker import make_consumer, make_producer
 from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
+from pjs.settings import Settings
+from support.roles import eventually, in_process
 
 
 async def read_topic(
@@ -75,3 +78,35 @@ async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, 
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+
+
+def ce_headers(ce_type: str | None) -> list[tuple[str, bytes]]:
+    """CloudEvents headers as the relay writes them, for a made-up run (without ce_type if None)."""
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(uuid.uuid4()),
+        "ce_source": "urn:pjs:event-store",
+        "ce_type": ce_type,
+        "ce_subject": str(uuid.uuid4()),
+        "ce_time": "2026-01-01T09:00:00+00:00",
+        "ce_pjsstreamversion": "1",
+        "ce_pjsposition": "1",
+    }
+    return [(name, value.encode()) for name, value in headers.items() if value is not None]
+
+
+async def publish_everything(
+    settings: Settings, pool: asyncpg.Pool, other_records: int = 0
+) -> dict[TopicPartition, int]:
+    """Run the relay until every stored event is on the topic (beside `other_records` produced directly);
+    then the end offset of each partition that holds records (a partition no run hashed to has no offset to
+    store or commit)."""
+    total = await pool.fetchval("SELECT count(*) FROM events") + other_records
+    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+
+    async def published() -> dict[TopicPartition, int] | None:
+        ends = await end_offsets(bootstrap, topic, settings.run_events_partitions)
+        return {tp: end for tp, end in ends.items() if end > 0} if sum(ends.values()) >= total else None
+
+    async with in_process(settings, "relay"):
+        return await eventually(published)
