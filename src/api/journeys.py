@@ -38,7 +38,7 @@ JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
     responses=error_responses(400),
 )
 async def create_journey(raw: JsonBody, resources: Deps, response: Response) -> JourneyCreated:
-    definition = _valid_journey(raw)
+    definition = _valid_journey(raw, resources)
     stored = await resources.journeys.create(uuid4(), definition, now=resources.clock())
     response.headers["Location"] = f"/journeys/{stored.journey_id}"
     return JourneyCreated(journey_id=stored.journey_id)
@@ -55,7 +55,7 @@ async def update_journey(
     journey_id: JourneyIdPath, raw: JsonBody, resources: Deps, response: Response
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
-    definition = _valid_journey(raw)
+    definition = _valid_journey(raw, resources)
     stored = await resources.journeys.add_version(known_id, definition, now=resources.clock())
     if stored is None:
         raise NotFound(f"Journey {known_id} does not exist.")
@@ -97,8 +97,8 @@ async def get_journey(
     return _journey_out(stored)
 
 
-def _valid_journey(raw: Any) -> JourneyDefinition:
-    parsed = validate_journey(raw)
+def _valid_journey(raw: Any, resources: Resources) -> JourneyDefinition:
+    parsed = validate_journey(raw, min_loop_delay_seconds=resources.min_loop_delay_seconds)
     if isinstance(parsed, list):
         raise invalid("journey", parsed)
     return parsed

@@ -1,5 +1,6 @@
 """The decider: from (journey, run state, wake-up) to the run's next events. Pure: no I/O, clock or ids."""
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ from uuid import UUID
 from domain.conditions import UnknownOperator, evaluate
 from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
 from domain.message_outcomes import SendOutcome, Sent
+from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState, RunStatus
 from events.catalogue import (
     ConditionEvaluated,
@@ -25,12 +27,14 @@ from events.catalogue import (
     RunStarted,
 )
 
-# Validation rejects DELAY-free cycles; this only guards against a journey that slipped past it.
-MAX_STEPS_PER_BATCH: Final = 10_000
-
 
 def decide(
-    journey: JourneyDefinition | None, state: RunState, wake_up: RunEvent, *, now: datetime
+    journey: JourneyDefinition | None,
+    state: RunState,
+    wake_up: RunEvent,
+    *,
+    now: datetime,
+    limits: RunLimits = DEFAULT_RUN_LIMITS,
 ) -> list[RunEvent]:
     """The batch of events a wake-up leads to, ending in DelayStarted or a terminal event.
 
@@ -38,7 +42,8 @@ def decide(
     version the run is pinned to, None when it cannot be loaded (the run then fails with a reason rather
     than wedging its partition). A wake-up that does not match the state (finished run, a delay the run is
     not waiting on, a RunStarted the run has already moved past, a redelivery) yields [], so redelivered
-    wake-ups are harmless. `now` must be timezone-aware; a delay resumes at `now + duration`.
+    wake-ups are harmless. `now` must be timezone-aware; a delay resumes at `now + duration`. A batch that
+    would break one of `limits` is replaced by a lone RunFailed naming the cap.
     """
     if not state.needs_decision:
         return []
@@ -46,67 +51,91 @@ def decide(
         return [RunFailed(node_id=state.current_node_id, reason=_journey_missing(state))]
     match wake_up:
         case RunStarted() if state.version == 1 and state.current_node_id == wake_up.start_node_id:
-            return _walk(journey, state.patient_context, wake_up.start_node_id, None, now)
+            return _walk(journey, state, _Step(wake_up.start_node_id, None), now, limits)
         case DelayElapsed() if state.current_node_id == wake_up.node_id:
             delay = journey.node(wake_up.node_id)
             if not isinstance(delay, DelayNode):
                 return [RunFailed(node_id=wake_up.node_id, reason=_not_a_delay(journey, wake_up.node_id))]
-            return _walk(journey, state.patient_context, delay.next_node_id, delay.id, now)
+            return _walk(journey, state, _Step(delay.next_node_id, delay.id), now, limits)
         case _:
             return []
 
 
+@dataclass(frozen=True)
+class _Step:
+    """Where a walk stands: the node to visit next (None: the journey ends) and the node just left."""
+
+    node_id: str | None
+    last_node_id: str | None
+    ends: bool = False
+
+
 def _walk(
-    journey: JourneyDefinition,
-    patient_context: Mapping[str, Any],
-    node_id: str | None,
-    last_node_id: str | None,
-    now: datetime,
+    journey: JourneyDefinition, state: RunState, step: _Step, now: datetime, limits: RunLimits
 ) -> list[RunEvent]:
-    """Follow MESSAGE and CONDITIONAL nodes from `node_id` until a DELAY or the end of the journey."""
+    """Follow MESSAGE and CONDITIONAL nodes from `step` until a DELAY or the end of the journey.
+
+    Each visit yields exactly one event, so the events cap also bounds a loop that slipped past validation.
+    """
     events: list[RunEvent] = []
-    for _ in range(MAX_STEPS_PER_BATCH):
-        if node_id is None:
-            events.append(RunCompleted(last_node_id=last_node_id))
-            return events
-        node = journey.node(node_id)
-        match node:
-            case None:
-                reason = f"Node {node_id!r} is not in journey {journey.name!r}."
-                events.append(RunFailed(node_id=node_id, reason=reason))
-                return events
-            case MessageNode():
-                events.append(MessageRequested(node_id=node.id, message=node.message))
-                next_node_id = node.next_node_id
-            case ConditionalNode():
-                try:
-                    result = evaluate(node.condition, patient_context)
-                except UnknownOperator as error:
-                    events.append(RunFailed(node_id=node.id, reason=str(error)))
-                    return events
-                next_node_id = node.on_true_next_node_id if result else node.on_false_next_node_id
-                condition = node.condition
-                events.append(
-                    ConditionEvaluated(
-                        node_id=node.id,
-                        field=condition.field,
-                        operator=condition.operator,
-                        result=result,
-                        next_node_id=next_node_id,
-                    )
-                )
-            case DelayNode():
-                events.append(_start_delay(node, now))
-                return events
-        last_node_id, node_id = node_id, next_node_id
-    events.append(
-        RunFailed(
-            node_id=node_id,
-            reason=f"Stopped after {MAX_STEPS_PER_BATCH} nodes without reaching a DELAY or the end; "
-            "the journey loops without a delay.",
-        )
-    )
+    visits = Counter[str]()
+    while not step.ends:
+        node_id = step.node_id
+        if node_id is not None:
+            visits[node_id] += 1
+            if state.node_visits.get(node_id, 0) + visits[node_id] > limits.max_visits_per_node:
+                return [RunFailed(node_id=node_id, reason=_visits_cap(node_id, limits))]
+        if len(events) == limits.max_events_per_decision:
+            return [RunFailed(node_id=node_id, reason=_events_cap(limits))]
+        event, step = _visit(journey, state.patient_context, step, now)
+        events.append(event)
     return events
+
+
+def _visit(
+    journey: JourneyDefinition, patient_context: Mapping[str, Any], step: _Step, now: datetime
+) -> tuple[RunEvent, _Step]:
+    """One node's event and where the walk goes next."""
+    if step.node_id is None:
+        return RunCompleted(last_node_id=step.last_node_id), _Step(None, step.last_node_id, ends=True)
+    node = journey.node(step.node_id)
+    match node:
+        case None:
+            reason = f"Node {step.node_id!r} is not in journey {journey.name!r}."
+            return RunFailed(node_id=step.node_id, reason=reason), _Step(None, None, ends=True)
+        case MessageNode():
+            requested = MessageRequested(node_id=node.id, message=node.message)
+            return requested, _Step(node.next_node_id, node.id)
+        case ConditionalNode():
+            try:
+                result = evaluate(node.condition, patient_context)
+            except UnknownOperator as error:
+                return RunFailed(node_id=node.id, reason=str(error)), _Step(None, None, ends=True)
+            next_node_id = node.on_true_next_node_id if result else node.on_false_next_node_id
+            evaluated = ConditionEvaluated(
+                node_id=node.id,
+                field=node.condition.field,
+                operator=node.condition.operator,
+                result=result,
+                next_node_id=next_node_id,
+            )
+            return evaluated, _Step(next_node_id, node.id)
+        case DelayNode():
+            return _start_delay(node, now), _Step(None, None, ends=True)
+
+
+def _events_cap(limits: RunLimits) -> str:
+    return (
+        f"Stopped: this step of the journey would write more than {limits.max_events_per_decision} events "
+        "at once (cap max_events_per_decision)."
+    )
+
+
+def _visits_cap(node_id: str, limits: RunLimits) -> str:
+    return (
+        f"Stopped: node {node_id!r} would be visited more than {limits.max_visits_per_node} times "
+        "in this run (cap max_visits_per_node)."
+    )
 
 
 def _start_delay(node: DelayNode, now: datetime) -> RunEvent:

@@ -126,9 +126,18 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-def delay_free_cycles(nodes: Iterable[JourneyNode]) -> list[list[str]]:
-    """Loops through MESSAGE/CONDITIONAL nodes only (each as its node ids): a run entering one never waits."""
-    instant = {node.id: node for node in nodes if not isinstance(node, DelayNode)}
+def loops_without_long_delay(nodes: Iterable[JourneyNode], min_delay_seconds: float) -> list[list[str]]:
+    """Loops (each as its node ids) that a run can go round without a DELAY of `min_delay_seconds` or more.
+
+    Every branch of a CONDITIONAL counts as a way round: which one a run takes depends on its patient.
+    Shorter delays are treated as no wait at all, so a loop only passes if each of its cycles has a long
+    enough DELAY; with `min_delay_seconds` 0 any DELAY node breaks a loop.
+    """
+    instant = {
+        node.id: node
+        for node in nodes
+        if not (isinstance(node, DelayNode) and node.duration_seconds >= min_delay_seconds)
+    }
     edges = {node_id: [t for t in successors(node) if t in instant] for node_id, node in instant.items()}
     return [
         component

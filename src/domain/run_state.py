@@ -48,6 +48,9 @@ class RunState:
     between a wake-up event (RunStarted, DelayElapsed) and the batch the engine decides from it, so a
     redelivered wake-up after that batch is recognised as stale.
 
+    `node_visits` counts, per node id, the visits that made an event (a message, a branch, a delay started),
+    for the run's visit cap.
+
     `evolve` makes successors without calling `__init__` (see `_with`): a `__post_init__` would not run.
     """
 
@@ -63,6 +66,7 @@ class RunState:
     updated_at: datetime | None = None
     awaiting_decision: bool = False
     reason: str | None = None
+    node_visits: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -104,6 +108,7 @@ class _Changes(TypedDict, total=False):
     created_at: datetime
     awaiting_decision: bool
     reason: str | None
+    node_visits: Mapping[str, int]
 
 
 def evolve(state: RunState, envelope: NewEvent | RecordedEvent) -> RunState:
@@ -116,10 +121,10 @@ def evolve(state: RunState, envelope: NewEvent | RecordedEvent) -> RunState:
     advanced: _Changes = {"version": envelope.version, "updated_at": envelope.recorded_at}
     if state.finished:
         return _with(state, advanced)
-    return _with(state, advanced | _changes(envelope))
+    return _with(state, advanced | _changes(state, envelope))
 
 
-def _changes(envelope: NewEvent | RecordedEvent) -> _Changes:
+def _changes(state: RunState, envelope: NewEvent | RecordedEvent) -> _Changes:
     """What the event changes in a run that has not finished."""
     event = envelope.event
     match event:
@@ -134,7 +139,11 @@ def _changes(envelope: NewEvent | RecordedEvent) -> _Changes:
                 "awaiting_decision": True,
             }
         case MessageRequested() | ConditionEvaluated():
-            return {"current_node_id": event.node_id, "awaiting_decision": False}
+            return {
+                "current_node_id": event.node_id,
+                "awaiting_decision": False,
+                "node_visits": _visited(state, event.node_id),
+            }
         case MessageDelivered() | MessageFailed():
             # Delivery outcomes arrive later, from the messenger; the run has not waited for them.
             return {}
@@ -144,6 +153,7 @@ def _changes(envelope: NewEvent | RecordedEvent) -> _Changes:
                 "current_node_id": event.node_id,
                 "resume_at": event.resume_at,
                 "awaiting_decision": False,
+                "node_visits": _visited(state, event.node_id),
             }
         case DelayElapsed():
             return {
@@ -162,6 +172,11 @@ def _changes(envelope: NewEvent | RecordedEvent) -> _Changes:
             assert_never(event)
 
 
+def _visited(state: RunState, node_id: str) -> dict[str, int]:
+    # A new mapping, never an update: earlier states may still be held (a fold's intermediate results).
+    return {**state.node_visits, node_id: state.node_visits.get(node_id, 0) + 1}
+
+
 def _finish(status: RunStatus, node_id: str | None, reason: str | None) -> _Changes:
     return {
         "status": status,
@@ -176,7 +191,7 @@ def _with(state: RunState, changes: _Changes) -> RunState:
     """`dataclasses.replace(state, **changes)`, made once per event at a fraction of its cost.
 
     Replays fold millions of events. `replace` looks up the dataclass's fields on every call and then runs
-    the frozen `__init__`, which stores each of the twelve fields through `object.__setattr__`: together
+    the frozen `__init__`, which stores each of the thirteen fields through `object.__setattr__`: together
     the largest cost of `evolve`. A copy of the state's attribute dict, updated, is the same object (every
     field is given and RunState has no `__post_init__` to run), made about four times faster.
     """

@@ -14,11 +14,13 @@ from domain.journey import (
     JourneyNode,
     MessageNode,
     NodeType,
-    delay_free_cycles,
+    loops_without_long_delay,
 )
 
 # Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
 MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
+# Each way round a loop must wait this long, so a looping run sends at most one round of messages a minute.
+DEFAULT_MIN_LOOP_DELAY_SECONDS: Final = 60.0
 _VALID_TYPES: Final = ", ".join(node_type.value for node_type in NodeType)
 _VALID_OPERATORS: Final = " ".join(OPERATORS)
 
@@ -55,8 +57,14 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def validate_journey(raw: object) -> JourneyDefinition | list[Problem]:
-    """The journey, or every problem with it (never just the first)."""
+def validate_journey(
+    raw: object, *, min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS
+) -> JourneyDefinition | list[Problem]:
+    """The journey, or every problem with it (never just the first).
+
+    Every loop must pass a DELAY of at least `min_loop_delay_seconds`; stored journeys are re-read with 0
+    (any DELAY), so a later, stricter minimum does not strand the runs already on them.
+    """
     if not isinstance(raw, dict):
         return [Problem("", f"The journey must be a JSON object, got {describe(raw)}.")]
     problems: list[Problem] = []
@@ -89,7 +97,7 @@ def validate_journey(raw: object) -> JourneyDefinition | list[Problem]:
                 problems.append(
                     Problem(f"nodes[{index}].{key}", f"Points to node {target!r}, which does not exist.")
                 )
-    problems.extend(_delay_free_cycles(nodes))
+    problems.extend(_loops_without_long_delay(nodes, min_loop_delay_seconds))
 
     if problems:
         return problems
@@ -245,12 +253,18 @@ def _pointers(node: JourneyNode) -> Iterator[tuple[str, str]]:
                 yield "next_node_id", node.next_node_id
 
 
-def _delay_free_cycles(nodes: list[tuple[int, JourneyNode]]) -> list[Problem]:
+def _loops_without_long_delay(
+    nodes: list[tuple[int, JourneyNode]], min_delay_seconds: float
+) -> list[Problem]:
     return [
-        Problem(
-            "nodes",
-            f"Nodes {', '.join(cycle)} form a loop with no DELAY node, so a run would loop forever; "
-            "add a DELAY node to the loop or break it.",
-        )
-        for cycle in delay_free_cycles(node for _, node in nodes)
+        Problem("nodes", _loop_message(loop, min_delay_seconds))
+        for loop in loops_without_long_delay((node for _, node in nodes), min_delay_seconds)
     ]
+
+
+def _loop_message(loop: list[str], min_delay_seconds: float) -> str:
+    wait = f"a DELAY of at least {min_delay_seconds:g} seconds" if min_delay_seconds > 0 else "a DELAY node"
+    return (
+        f"Nodes {', '.join(loop)} form a loop without {wait}, so a run could go round it without waiting; "
+        f"add {wait} to every way round the loop, or break it."
+    )

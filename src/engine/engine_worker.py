@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.decider import decide
 from domain.journey import JourneyDefinition
+from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
 from engine.clock import Clock, utc_now
 from engine.ports import JourneyDefinitions, RunAppends, RunHeads
@@ -26,9 +27,15 @@ class EngineWorker:
     """
 
     def __init__(
-        self, heads: RunHeads, store: RunAppends, journeys: JourneyDefinitions, clock: Clock = utc_now
+        self,
+        heads: RunHeads,
+        store: RunAppends,
+        journeys: JourneyDefinitions,
+        clock: Clock = utc_now,
+        limits: RunLimits = DEFAULT_RUN_LIMITS,
     ) -> None:
         self._heads = heads
+        self._limits = limits
         self._store = store
         self._journeys = journeys
         self._clock = clock
@@ -57,7 +64,7 @@ class EngineWorker:
             state = states.get(run_id)
             if state is None or not state.needs_decision:
                 continue  # a redelivered or stale wake-up: the run has moved on
-            decided = decide(await self._journey(state), state, wake_up.event, now=now)
+            decided = decide(await self._journey(state), state, wake_up.event, now=now, limits=self._limits)
             if decided:
                 envelopes = stamp(
                     run_id,

@@ -166,7 +166,7 @@ def _encode(definition: JourneyDefinition) -> str:
 
 
 def _from_row(row: asyncpg.Record) -> StoredJourney:
-    parsed = validate_journey(orjson.loads(row["definition"]))
+    parsed = validate_journey(orjson.loads(row["definition"]), min_loop_delay_seconds=0)
     if isinstance(parsed, list):
         raise StoredJourneyInvalid(
             f"journey {row['journey_id']} v{row['version']}: " + "; ".join(p.message for p in parsed)

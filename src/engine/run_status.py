@@ -19,7 +19,7 @@ from events.pg import Connection, Queryable
 TABLE = "run_status"
 COLUMNS = (
     "run_id, version, status, journey_id, journey_version, current_node_id, patient_id, patient_context,"
-    " resume_at, awaiting_decision, reason, created_at, updated_at"
+    " resume_at, awaiting_decision, reason, created_at, updated_at, node_visits"
 )
 
 
@@ -73,6 +73,7 @@ def state_from_row(row: asyncpg.Record) -> RunState:
         reason=row["reason"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        node_visits=orjson.loads(row["node_visits"]),
     )
 
 
@@ -84,16 +85,17 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
         f"""
         INSERT INTO {table} ({COLUMNS})
         SELECT run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
-               patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at
+               patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at,
+               node_visits::jsonb
         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::text[],
                     $8::text[], $9::timestamptz[], $10::bool[], $11::text[], $12::timestamptz[],
-                    $13::timestamptz[])
+                    $13::timestamptz[], $14::text[])
              AS t(run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
-                  patient_context, resume_at, awaiting_decision, reason, created_at, updated_at)
+                  patient_context, resume_at, awaiting_decision, reason, created_at, updated_at, node_visits)
         ON CONFLICT (run_id) DO UPDATE SET
             version = excluded.version, status = excluded.status, current_node_id = excluded.current_node_id,
             resume_at = excluded.resume_at, awaiting_decision = excluded.awaiting_decision,
-            reason = excluded.reason, updated_at = excluded.updated_at
+            reason = excluded.reason, updated_at = excluded.updated_at, node_visits = excluded.node_visits
         WHERE {table}.version < excluded.version
         """,
         [s.run_id for s in started],
@@ -109,6 +111,7 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
         [s.reason for s in started],
         [s.created_at for s in started],
         [s.updated_at for s in started],
+        [orjson.dumps(dict(s.node_visits)).decode() for s in started],
     )
 
 

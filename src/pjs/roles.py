@@ -93,7 +93,7 @@ async def _ensure_run_events_topic(settings: Settings) -> None:
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
-        engine = wiring.engine_worker(pool)
+        engine = wiring.engine_worker(pool, settings)
         config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
         await GroupLoop(config, engine.handle, wiring.dead_letters(pool)).run(stop)
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.run_limits import DEFAULT_RUN_LIMITS
+from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
+
 LOCAL_POSTGRES_PORT = 55432
 LOCAL_KAFKA_PORT = 59092
 LOCAL_KAFKA_CONTROLLER_PORT = 59093
@@ -69,6 +72,17 @@ class Settings(BaseSettings):
     # Dead letters: how often a batch failing with a non-transient error is retried before its records are
     # handled one at a time and the failing ones set aside in the dead_letters table.
     consumer_poison_retries: int = 2
+
+    # Runaway journeys: the loop rule of journey validation and every run's caps (domain.run_limits).
+    journey_min_loop_delay_seconds: float = Field(
+        default=DEFAULT_MIN_LOOP_DELAY_SECONDS, ge=0, description="Least DELAY every journey loop must pass."
+    )
+    run_max_events_per_decision: int = Field(
+        default=DEFAULT_RUN_LIMITS.max_events_per_decision, ge=1, description="Most events one step writes."
+    )
+    run_max_visits_per_node: int = Field(
+        default=DEFAULT_RUN_LIMITS.max_visits_per_node, ge=1, description="Most visits a run makes to a node."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"

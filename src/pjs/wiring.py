@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.resources import Backends, Resources
+from domain.run_limits import RunLimits
 from engine.channels import Channel
 from engine.delays import PostgresDelayQueue
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
@@ -64,8 +65,17 @@ def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
     return PostgresEventStore(pool, INLINE_PROJECTIONS)
 
 
-def engine_worker(pool: asyncpg.Pool) -> EngineWorker:
-    return EngineWorker(PostgresRunHeads(pool), event_store(pool), PostgresJourneyRepository(pool))
+def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
+    heads, journeys = PostgresRunHeads(pool), PostgresJourneyRepository(pool)
+    return EngineWorker(heads, event_store(pool), journeys, limits=run_limits(settings))
+
+
+def run_limits(settings: Settings) -> RunLimits:
+    """Every run's caps, from the PJS_RUN_* settings."""
+    return RunLimits(
+        max_events_per_decision=settings.run_max_events_per_decision,
+        max_visits_per_node=settings.run_max_visits_per_node,
+    )
 
 
 def delivery_worker(pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig) -> DeliveryWorker:
@@ -91,4 +101,8 @@ def api_resources(settings: Settings) -> Resources:
         )
         return Backends(pool, event_store(pool), PostgresRunHeads(pool), PostgresJourneyRepository(pool))
 
-    return Resources(open_backends, kafka_bootstrap=settings.resolved_kafka_bootstrap())
+    return Resources(
+        open_backends,
+        kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+        min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
+    )

@@ -71,6 +71,28 @@ async def test_putting_a_journey_saves_version_2_and_version_1_stays_readable(ap
     assert (first["version"], first["name"]) == (1, "Pre-op reminders")
 
 
+async def test_a_journey_looping_through_a_zero_second_delay_is_refused_naming_the_loop(
+    api: httpx.AsyncClient,
+) -> None:
+    looping = {
+        "name": "Ping pong",
+        "start_node_id": "ping",
+        "nodes": [
+            {"id": "ping", "type": "MESSAGE", "message": "Ping", "next_node_id": "pause"},
+            {"id": "pause", "type": "DELAY", "duration_seconds": 0, "next_node_id": "pong"},
+            {"id": "pong", "type": "MESSAGE", "message": "Pong", "next_node_id": "ping"},
+        ],
+    }
+
+    response = await api.post("/journeys", json=looping)
+
+    assert response.status_code == 400
+    [problem] = response.json()["problems"]
+    assert problem["path"] == "nodes"
+    assert "ping, pause, pong" in problem["message"] and "at least 60 seconds" in problem["message"]
+    assert (await api.get("/journeys")).json()["journeys"] == []
+
+
 async def test_putting_an_invalid_journey_lists_its_problems_and_saves_nothing(
     api: httpx.AsyncClient,
 ) -> None:

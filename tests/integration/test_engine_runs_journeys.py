@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from domain.run_state import FINISHED_STATUSES, RunState
+from domain.run_state import FINISHED_STATUSES, RunState, RunStatus
 from engine.ports import load_head
 from engine.run_status import PostgresRunHeads
 from events.catalogue import ConditionEvaluated, DelayStarted, RecordedEvent, RunCompleted
@@ -157,6 +157,39 @@ async def test_a_missing_journey_version_fails_the_run(settings: Settings, pool:
 
     assert types(stream) == ["RunStarted", "RunFailed"]
     assert "not available" in str(getattr(stream[-1].event, "reason", ""))
+
+
+async def test_a_step_past_the_events_cap_fails_the_run_before_any_message(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    capped = settings.model_copy(update={"run_max_events_per_decision": 3})
+    journey_id, journey = await save_journey(pool, "a", message("a", "b"), message("b", "c"), message("c"))
+    async with in_process(capped, *ROLES):
+        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()))
+
+    assert types(stream) == ["RunStarted", "RunFailed"]
+    assert "more than 3 events" in str(getattr(stream[-1].event, "reason", ""))
+
+
+async def test_a_loop_through_a_short_delay_fails_at_the_visit_cap(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    capped = settings.model_copy(update={"run_max_visits_per_node": 2})
+    journey_id, journey = await save_journey(
+        pool, "remind", message("remind", "wait"), delay("wait", 0.1, "remind"), min_loop_delay_seconds=0
+    )
+    async with in_process(capped, *ROLES):
+        run_id = await start_run(event_store(pool), journey_id, journey, patient())
+        state = await eventually(lambda: _finished(pool, run_id))
+
+    assert state.status is RunStatus.FAILED and state.current_node_id == "remind"
+    assert state.reason is not None and "max_visits_per_node" in state.reason
+    assert _messages(await event_store(pool).read_stream(run_id)) == ["remind", "remind"]
+
+
+async def _finished(pool: asyncpg.Pool, run_id: UUID) -> RunState | None:
+    state = await load_head(PostgresRunHeads(pool), run_id)
+    return state if state.finished else None
 
 
 async def _waiting(pool: asyncpg.Pool, run_id: UUID) -> bool:

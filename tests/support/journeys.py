@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from domain.journey import JourneyDefinition
-from domain.validation import validate_journey
+from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS, validate_journey
 from engine.journey_repository import PostgresJourneyRepository
 from events.catalogue import RecordedEvent, RunStarted, stamp
 from events.store import ConcurrencyConflict, PostgresEventStore
@@ -42,9 +42,13 @@ def patient(age: int = 70, patient_id: str = "p-1") -> dict[str, Any]:
 
 
 async def save_journey(
-    pool: asyncpg.Pool, start: str, *nodes: dict[str, Any]
+    pool: asyncpg.Pool,
+    start: str,
+    *nodes: dict[str, Any],
+    min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
 ) -> tuple[UUID, JourneyDefinition]:
-    definition = validate_journey({"name": "Test journey", "start_node_id": start, "nodes": list(nodes)})
+    raw = {"name": "Test journey", "start_node_id": start, "nodes": list(nodes)}
+    definition = validate_journey(raw, min_loop_delay_seconds=min_loop_delay_seconds)
     assert isinstance(definition, JourneyDefinition), definition
     stored = await PostgresJourneyRepository(pool).create(uuid.uuid4(), definition, now=datetime.now(UTC))
     return stored.journey_id, definition

@@ -9,7 +9,6 @@ import pytest
 
 from domain.decider import (
     CANCELLED_BEFORE_SENDING,
-    MAX_STEPS_PER_BATCH,
     CancelRefusal,
     CancelRefused,
     StartRefused,
@@ -267,14 +266,13 @@ def test_delay_elapsed_at_a_node_that_is_not_a_delay_fails_the_run() -> None:
     assert isinstance(event, RunFailed) and "not a DELAY" in event.reason
 
 
-def test_a_journey_that_loops_without_delay_fails_at_the_step_limit() -> None:
+def test_a_journey_that_loops_without_delay_fails_at_the_events_cap_sending_nothing() -> None:
     looping = JourneyDefinition(name="Spinner", start_node_id="a", nodes=(MessageNode("a", "again", "a"),))
     state, wake_up = started(looping)
 
-    events = decide(looping, state, wake_up, now=NOW)
+    [failed] = decide(looping, state, wake_up, now=NOW)
 
-    assert len(events) == MAX_STEPS_PER_BATCH + 1
-    assert isinstance(events[-1], RunFailed) and "without reaching a DELAY" in events[-1].reason
+    assert isinstance(failed, RunFailed) and "max_events_per_decision" in failed.reason
 
 
 def test_cancel_while_waiting_names_the_delay_node() -> None:
