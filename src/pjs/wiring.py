@@ -19,7 +19,7 @@ from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
 from events.projection import Projection
 from events.store import PostgresEventStore
-from pjs.settings import Settings
+from pjs.settings import Settings, get_settings
 from projections.read_models import READ_MODELS
 
 REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
@@ -32,9 +32,10 @@ async def create_pool(settings: Settings, *, min_size: int = 1, max_size: int = 
     return pool
 
 
-def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
+def event_store(pool: asyncpg.Pool, settings: Settings | None = None) -> PostgresEventStore:
     """The event store with every inline projection (run status, delays, deliveries) in its append."""
-    return PostgresEventStore(pool, INLINE_PROJECTIONS)
+    max_event_bytes = (settings or get_settings()).max_event_bytes
+    return PostgresEventStore(pool, INLINE_PROJECTIONS, max_event_bytes)
 
 
 def engine_worker(pool: asyncpg.Pool) -> EngineWorker:
@@ -55,6 +56,7 @@ def api_resources(settings: Settings) -> Resources:
 
     async def open_backends() -> Backends:
         pool = await create_pool(settings)
-        return Backends(pool, event_store(pool), PostgresRunHeads(pool), PostgresJourneyRepository(pool))
+        store = event_store(pool, settings)
+        return Backends(pool, store, PostgresRunHeads(pool), PostgresJourneyRepository(pool))
 
     return Resources(open_backends, kafka_bootstrap=settings.resolved_kafka_bootstrap())
