@@ -19,7 +19,7 @@ from engine.commands import (
     RunContended,
     RunNotFound,
 )
-from events.errors import PoolExhausted
+from events.errors import EventTooLarge, PoolExhausted
 from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status_code = 409
+
+
+class ContentTooLarge(ApiError):
+    status_code = 413
 
 
 class Unprocessable(ApiError):
@@ -120,6 +124,15 @@ async def _busy(request: Request, error: Exception) -> JSONResponse:
     return await _api_error(request, Unavailable(message))
 
 
+async def _event_too_large(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, EventTooLarge)
+    message = (
+        f"The request would make a {error.event_type} event of about {error.record_bytes} bytes; "
+        f"an event may have at most {error.limit}."
+    )
+    return await _api_error(request, ContentTooLarge(message))
+
+
 async def _internal(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(body("Internal server error."), status_code=500)
@@ -129,6 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(EventTooLarge, _event_too_large)
     failures: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
     for failure in failures:
         if issubclass(failure, Exception):

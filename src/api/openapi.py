@@ -36,6 +36,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Invalid input: every problem is listed",
         404: "Not found",
         409: "Conflict with the run's state",
+        413: "The request would make an event too large to store",
         422: "Idempotency-Key reused with a different body",
         503: "Briefly unavailable; retry",
     }

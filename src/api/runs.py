@@ -41,7 +41,7 @@ MAX_LIST_PAGE = 500
     status_code=202,
     summary="Start a run of the journey's latest version for one patient (the body is the patient context)",
     openapi_extra=json_request(PatientContextIn, PATIENT_EXAMPLES),
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 413, 422),
 )
 async def trigger(
     journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],

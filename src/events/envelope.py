@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from events.catalogue import RecordedEvent
+from events.catalogue import NewEvent, RecordedEvent
 from events.codec import decode_payload, encode_payload, schema_version, type_name
 from events.errors import InvalidEventPayload
 from events.upcasting import current_schema_version
@@ -82,7 +82,30 @@ def stored_to_kafka_record(event: StoredEvent) -> KafkaRecord:
     return _kafka_record(event, f"{type_name(current)}.v{schema_version(current)}", encode_payload(current))
 
 
+def record_bytes(record: KafkaRecord) -> int:
+    """The record's key, value and headers (names and values) in bytes, before Kafka's framing."""
+    headers = sum(len(name.encode()) + len(value) for name, value in record.headers)
+    return len(record.key) + len(record.value) + headers
+
+
+def new_event_record_bytes(event: NewEvent, value_bytes: int) -> int:
+    """`record_bytes` of the record the relay will make of a new event with a value of `value_bytes`.
+
+    Its position is not known before it is inserted, so the widest one (19 digits) is counted.
+    """
+    versioned_type = f"{type_name(event.event)}.v{schema_version(event.event)}"
+    headers = _headers(event, versioned_type, _WIDEST_POSITION)
+    return record_bytes(KafkaRecord(str(event.run_id).encode(), b"", headers)) + value_bytes
+
+
+_WIDEST_POSITION = 2**63 - 1
+
+
 def _kafka_record(event: RecordedEvent | StoredEvent, versioned_type: str, value: bytes) -> KafkaRecord:
+    return KafkaRecord(str(event.run_id).encode(), value, _headers(event, versioned_type, event.position))
+
+
+def _headers(event: NewEvent | StoredEvent, versioned_type: str, position: int) -> Headers:
     headers: Headers = [
         ("ce_specversion", SPEC_VERSION.encode()),
         ("ce_id", str(event.event_id).encode()),
@@ -92,13 +115,13 @@ def _kafka_record(event: RecordedEvent | StoredEvent, versioned_type: str, value
         ("ce_time", event.recorded_at.isoformat().encode()),
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_pjsstreamversion", str(event.version).encode()),
-        ("ce_pjsposition", str(event.position).encode()),
+        ("ce_pjsposition", str(position).encode()),
     ]
     if event.causation_id is not None:
         headers.append(("ce_pjscausationid", str(event.causation_id).encode()))
     if event.correlation_id is not None:
         headers.append(("ce_pjscorrelationid", str(event.correlation_id).encode()))
-    return KafkaRecord(str(event.run_id).encode(), value, headers)
+    return headers
 
 
 def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:

@@ -35,6 +35,22 @@ class AppendRejected(EventStoreError):
     """A malformed append (wrong run, gap in versions, payload failing its model); nothing was written."""
 
 
+class EventTooLarge(AppendRejected):
+    """An event whose Kafka record would exceed the store's limit: the relay could never publish it.
+
+    Names the event type and sizes only, never the payload.
+    """
+
+    def __init__(self, event_type: str, record_bytes: int, limit: int) -> None:
+        super().__init__(
+            f"a {event_type} event would make a Kafka record of about {record_bytes} bytes; "
+            f"the limit is {limit} bytes"
+        )
+        self.event_type = event_type
+        self.record_bytes = record_bytes
+        self.limit = limit
+
+
 class AppendRaced(EventStoreError):
     """The append lost a race inside its transaction (a racing append won, committed behind our
     transaction id, or a deadlock was broken): roll the whole transaction back and try again."""

@@ -5,6 +5,8 @@ published that was not committed and nothing committed is left behind. One relay
 Postgres advisory lock held by its connection); others stand by and take over when that connection dies.
 The checkpoint is written on the lock's own connection after Kafka acknowledged, so a crash can only
 cause re-publication of events already sent, never a skip; consumers dedupe by (run id, version).
+An event that cannot be published because of its record itself is parked (`events.parked`) in the
+transaction that moves the checkpoint past it, so no single event can hold the feed back.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from prometheus_client import Counter
 
 from events.broker import make_producer
-from events.envelope import StoredEvent, stored_to_kafka_record
+from events.envelope import StoredEvent
 from events.errors import CONNECTION_ERRORS
-from events.feed import load_checkpoint, read_feed_rows, save_checkpoint
+from events.feed import FeedPosition, load_checkpoint, read_feed_rows, save_checkpoint
+from events.parked import ParkedEvent, park
+from events.relay_pages import PageNotPublished, PagePublisher
 from events.retry import retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
@@ -37,6 +42,11 @@ _LOST_POSTGRES: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.P
 """Any of these ends the lead: the lock went with its connection, so the loop reconnects and competes."""
 
 ProducerFactory = Callable[[], AIOKafkaProducer]
+
+PARKED_EVENTS = Counter(
+    "pjs_relay_parked_events",
+    "Events the relay parked: it could not publish them because of the record itself.",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Relay:
         self._config = config
         self._producer_factory = producer_factory or (lambda: make_producer(config.bootstrap))
         self.published = 0
+        self.parked = 0
         self.is_leader = False
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,11 +101,15 @@ class Relay:
         hint = asyncio.Event()
         await connection.add_listener(EVENTS_APPENDED_CHANNEL, lambda *_: hint.set())
         checkpoint = await load_checkpoint(connection, CHECKPOINT_NAME)
-        producer: AIOKafkaProducer | None = None
+        publisher = PagePublisher(self._producer_factory, self._config.topic)
+        one_by_one = False  # set once the broker refused a record of this page
         try:
             while not stop.is_set():
-                if producer is None:
-                    producer = await self._start_producer(stop)
+                try:
+                    await publisher.start()
+                except KafkaError as error:
+                    log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
+                    await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
                 hinted = hint.is_set()
                 hint.clear()
@@ -105,41 +120,42 @@ class Relay:
                     )
                     continue
                 try:
-                    await self._publish(producer, [_stored_event(row) for row in rows])
-                except KafkaError as error:
+                    parked = await publisher.publish(
+                        [_stored_event(row) for row in rows], one_by_one=one_by_one
+                    )
+                except (PageNotPublished, KafkaError) as error:
                     # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
-                    log.warning("relay publish failed (%s); rebuilding the producer", type(error).__name__)
-                    await _stop_quietly(producer)
-                    producer = None
+                    log.warning("relay publish failed (%s); rebuilding the producer", _error_names(error))
+                    if isinstance(error, PageNotPublished) and error.a_record_was_refused:
+                        one_by_one = True
+                    await publisher.close()
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
-                await save_checkpoint(connection, CHECKPOINT_NAME, last)
-                checkpoint = last
-                self.published += len(rows)
+                await self._advance(connection, last, parked)
+                checkpoint, one_by_one = last, False
+                self.published += len(rows) - len(parked)
         finally:
-            if producer is not None:
-                await _stop_quietly(producer)
+            await publisher.close()
 
-    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
-        producer = self._producer_factory()
-        try:
-            await producer.start()
-            return producer
-        except KafkaError as error:
-            log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
-            await _stop_quietly(producer)
-            await sleep_unless_stopped(stop, _RETRY_SECONDS)
-            return None
-
-    async def _publish(self, producer: AIOKafkaProducer, events: Sequence[StoredEvent]) -> None:
-        """Send the page and wait for every acknowledgement (acks=all); per-partition order is kept."""
-        deliveries = []
-        for event in events:
-            record = stored_to_kafka_record(event)
-            deliveries.append(
-                await producer.send(self._config.topic, record.value, key=record.key, headers=record.headers)
+    async def _advance(
+        self, connection: asyncpg.Connection, last: FeedPosition, parked: list[ParkedEvent]
+    ) -> None:
+        """Move the checkpoint past the page, with its parked events in the same transaction."""
+        async with connection.transaction():
+            if parked:
+                await park(connection, parked)
+            await save_checkpoint(connection, CHECKPOINT_NAME, last)
+        for event in parked:
+            log.error(
+                "relay parked event %s (%s, run %s version %d): %s",
+                event.event_id,
+                event.type,
+                event.run_id,
+                event.version,
+                event.reason,
             )
-        await asyncio.gather(*deliveries)
+        PARKED_EVENTS.inc(len(parked))
+        self.parked += len(parked)
 
 
 def _stored_event(row: asyncpg.Record) -> StoredEvent:
@@ -158,6 +174,5 @@ def _stored_event(row: asyncpg.Record) -> StoredEvent:
     )
 
 
-async def _stop_quietly(producer: AIOKafkaProducer) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.stop(), 10)
+def _error_names(error: Exception) -> str:
+    return str(error) if isinstance(error, PageNotPublished) else type(error).__name__

@@ -15,10 +15,12 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from events.catalogue import EVENT_TYPES, NewEvent, RecordedEvent
-from events.codec import decode_payload, encode_payload, schema_version, type_name
+from events.append_checks import validated_payloads
+from events.catalogue import NewEvent, RecordedEvent
+from events.codec import schema_version, type_name
 from events.connection_loss import unavailable_on_connection_loss
-from events.errors import AppendRaced, AppendRejected, InvalidEventPayload, UnknownEventType
+from events.errors import AppendRaced
+from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from events.pg import Connection
 from events.retry import RACE_ERRORS, retry_transient
 from events.run_locks import lock_runs
@@ -57,7 +59,8 @@ class BatchOutcome:
 class EventStore(Protocol):
     """The port run streams are appended to and read from.
 
-    A malformed append raises `AppendRejected` with nothing written; a lost store raises `StoreUnavailable`.
+    A malformed or oversized append raises `AppendRejected` (`EventTooLarge`) with nothing written; a lost
+    store raises `StoreUnavailable`.
     """
 
     async def append(
@@ -76,9 +79,15 @@ class EventStore(Protocol):
 class PostgresEventStore:
     """Appends and reads run streams in Postgres."""
 
-    def __init__(self, pool: asyncpg.Pool, inline_projections: Sequence[InlineProjection] = ()) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        inline_projections: Sequence[InlineProjection] = (),
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self._pool = pool
         self._inline_projections = tuple(inline_projections)
+        self._max_event_bytes = max_event_bytes
 
     async def append(
         self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
@@ -89,7 +98,7 @@ class PostgresEventStore:
 
     async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """Append to many runs in one transaction; a stale run is a conflict, the others still commit."""
-        rows = _rows_for(requests)
+        rows = _rows_for(requests, self._max_event_bytes)
 
         async def attempt() -> BatchOutcome:
             async with self._pool.acquire() as connection, connection.transaction():
@@ -105,7 +114,7 @@ class PostgresEventStore:
         """`append_many` inside the caller's open transaction, for work that must commit with the events
         (the timer deletes the delay rows it fires). No retry here: on `AppendRaced` the caller rolls back
         and retries its whole transaction; connection errors reach the caller as asyncpg raised them."""
-        return await self._append_rows(connection, requests, _rows_for(requests))
+        return await self._append_rows(connection, requests, _rows_for(requests, self._max_event_bytes))
 
     async def _append_rows(
         self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
@@ -171,9 +180,9 @@ class _Rows:
         )
 
 
-def _rows_for(requests: Sequence[AppendRequest]) -> _Rows:
+def _rows_for(requests: Sequence[AppendRequest], max_event_bytes: int) -> _Rows:
     """Validate every event before any transaction starts, and encode it once."""
-    payloads = validated_payloads(requests)
+    payloads = validated_payloads(requests, max_event_bytes)
     events = [event for request in requests for event in request.events]
     metadata = tuple(
         orjson.dumps(
@@ -185,51 +194,6 @@ def _rows_for(requests: Sequence[AppendRequest]) -> _Rows:
         for event in events
     )
     return _Rows(tuple(events), payloads, metadata)
-
-
-def validated_payloads(requests: Sequence[AppendRequest]) -> tuple[str, ...]:
-    """Refuse a malformed append (`AppendRejected`) before anything is written; the payloads, encoded.
-
-    Any store (the in-memory one of the tests too) refuses exactly what this refuses.
-    """
-    seen_runs: set[UUID] = set()
-    for request in requests:
-        if request.run_id in seen_runs:
-            raise AppendRejected(f"run {request.run_id} appears twice in one batch")
-        seen_runs.add(request.run_id)
-        _check_request(request)
-    return tuple(_validated_payload(event) for request in requests for event in request.events)
-
-
-def _check_request(request: AppendRequest) -> None:
-    if request.expected_version < 0:
-        raise AppendRejected(f"expected version must be >= 0, got {request.expected_version}")
-    if not request.events:
-        raise AppendRejected(f"nothing to append to run {request.run_id}")
-    for offset, event in enumerate(request.events, start=1):
-        if event.run_id != request.run_id:
-            raise AppendRejected(
-                f"event {event.event_id} belongs to run {event.run_id}, not {request.run_id}"
-            )
-        if event.version != request.expected_version + offset:
-            raise AppendRejected(
-                f"run {request.run_id}: versions must follow {request.expected_version} without gaps; "
-                f"event {offset} has version {event.version}"
-            )
-
-
-def _validated_payload(event: NewEvent) -> str:
-    """Re-validate the payload against its catalogue model: a hand-built or foreign object never lands."""
-    payload = event.event
-    known = EVENT_TYPES.get(getattr(payload, "type", ""))
-    if known is None or type(payload) is not known:
-        raise AppendRejected(f"{type(payload).__name__} is not an event type of the catalogue")
-    try:
-        encoded = encode_payload(payload)
-        decode_payload(type_name(payload), schema_version(payload), encoded)
-    except (InvalidEventPayload, UnknownEventType) as error:
-        raise AppendRejected(str(error)) from error
-    return encoded.decode()
 
 
 def _str_or_none(value: UUID | None) -> str | None:

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
+from events.event_size import DEFAULT_MAX_EVENT_BYTES
 
 LOCAL_POSTGRES_PORT = 55432
 LOCAL_KAFKA_PORT = 59092
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     delivery_batch_size: int = 100
     delivery_concurrency: int = 16
     delivery_lease_seconds: float = 60.0
+
+    # Event size: the store refuses an event whose Kafka record could exceed this, so the relay can always
+    # publish what was stored. Keep it below the producer's max_request_size and the broker's
+    # message.max.bytes (both about 1 MiB by default).
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, gt=0, le=1_000_000)
 
     message_channel: str = "log"
     webhook_url: str | None = None

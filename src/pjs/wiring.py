@@ -22,7 +22,7 @@ from events.dead_letters import PostgresDeadLetters
 from events.pools import SessionLimits, open_pool
 from events.projection import Projection
 from events.store import PostgresEventStore
-from pjs.settings import Settings
+from pjs.settings import Settings, get_settings
 from projections.read_models import READ_MODELS
 
 REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
@@ -60,9 +60,10 @@ async def create_pool(
     )
 
 
-def event_store(pool: asyncpg.Pool) -> PostgresEventStore:
+def event_store(pool: asyncpg.Pool, settings: Settings | None = None) -> PostgresEventStore:
     """The event store with every inline projection (run status, delays, deliveries) in its append."""
-    return PostgresEventStore(pool, INLINE_PROJECTIONS)
+    max_event_bytes = (settings or get_settings()).max_event_bytes
+    return PostgresEventStore(pool, INLINE_PROJECTIONS, max_event_bytes)
 
 
 def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
@@ -99,7 +100,9 @@ def api_resources(settings: Settings) -> Resources:
         pool = await create_pool(
             settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds
         )
-        return Backends(pool, event_store(pool), PostgresRunHeads(pool), PostgresJourneyRepository(pool))
+        return Backends(
+            pool, event_store(pool, settings), PostgresRunHeads(pool), PostgresJourneyRepository(pool)
+        )
 
     return Resources(
         open_backends,

@@ -9,8 +9,9 @@ from uuid import UUID
 
 import pytest
 
-from events.catalogue import MessageRequested, NewEvent, RecordedEvent
-from events.errors import AppendRejected
+from events.catalogue import MessageRequested, NewEvent, RecordedEvent, RunStarted
+from events.errors import AppendRejected, EventTooLarge
+from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from events.pg import Connection
 from events.store import AppendRequest, ConcurrencyConflict, EventStore, PostgresEventStore
 from support.fake_store import InMemoryEventStore
@@ -215,3 +216,38 @@ async def test_a_run_never_appended_to_has_head_version_0_and_an_empty_stream(st
 
     assert await store.head_version(unknown) == 0
     assert await store.read_stream(unknown) == []
+
+
+def _started_with_a_note(note: str) -> RunStarted:
+    started = run_started()
+    return started.model_copy(update={"patient_context": {**started.patient_context, "note": note}})
+
+
+async def test_an_event_too_large_to_publish_is_refused_naming_its_type_and_size_and_nothing_is_written(
+    store: EventStore,
+) -> None:
+    run_id, fresh = uuid.uuid4(), uuid.uuid4()
+    huge = envelopes(run_id, 0, [_started_with_a_note("confidential " * 250_000)])
+
+    with pytest.raises(EventTooLarge) as refused:
+        await store.append_many(
+            [AppendRequest(fresh, 0, envelopes(fresh, 0, [run_started()])), AppendRequest(run_id, 0, huge)]
+        )
+
+    assert refused.value.event_type == "RunStarted"
+    assert refused.value.record_bytes > 3_000_000
+    assert refused.value.limit == DEFAULT_MAX_EVENT_BYTES
+    assert "confidential" not in str(refused.value)
+    assert isinstance(refused.value, AppendRejected)
+    assert await store.head_version(run_id) == 0
+    assert await store.head_version(fresh) == 0
+
+
+async def test_an_event_just_under_the_limit_is_stored(store: EventStore) -> None:
+    run_id = uuid.uuid4()
+    large = envelopes(run_id, 0, [_started_with_a_note("n" * (DEFAULT_MAX_EVENT_BYTES - 2_000))])
+
+    written = await store.append(run_id, 0, large)
+
+    assert isinstance(written, list)
+    assert await store.read_stream(run_id) == written

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
 from uuid import UUID
 
 import asyncpg
@@ -13,47 +10,11 @@ from aiokafka import AIOKafkaProducer
 
 from events.broker import make_producer
 from events.catalogue import RecordedEvent
-from events.relay import Relay, RelayConfig
-from events.store import PostgresEventStore
+from events.relay import Relay
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.kafka import read_topic
-from support.runs import delay, envelopes, message, run_started
-
-
-def relay_config(settings: Settings) -> RelayConfig:
-    return RelayConfig(
-        database_url=settings.resolved_database_url(),
-        bootstrap=settings.resolved_kafka_bootstrap(),
-        topic=settings.run_events_topic,
-        batch_size=50,
-        poll_seconds=0.5,
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(relay: Relay) -> AsyncIterator[asyncio.Event]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield stop
-    finally:
-        stop.set()
-        async with asyncio.timeout(20):
-            await task
-
-
-async def append_runs(store: PostgresEventStore, runs: int) -> set[UUID]:
-    event_ids: set[UUID] = set()
-    for _ in range(runs):
-        run_id = uuid.uuid4()
-        for written in (
-            await store.append(run_id, 0, envelopes(run_id, 0, [run_started()])),
-            await store.append(run_id, 1, envelopes(run_id, 1, [message(), delay()])),
-        ):
-            assert isinstance(written, list)
-            event_ids.update(event.event_id for event in written)
-    return event_ids
+from support.relay import append_runs, has_all, relay_config, running
 
 
 def per_run_versions(events: list[RecordedEvent]) -> dict[UUID, list[int]]:
@@ -61,10 +22,6 @@ def per_run_versions(events: list[RecordedEvent]) -> dict[UUID, list[int]]:
     for event in events:
         versions.setdefault(event.run_id, []).append(event.version)
     return versions
-
-
-def has_all(expected: set[UUID]) -> object:
-    return lambda events: expected <= {event.event_id for event in events}
 
 
 async def test_committed_events_reach_kafka_as_cloudevents_keyed_by_run_in_version_order(
@@ -75,7 +32,7 @@ async def test_committed_events_reach_kafka_as_cloudevents_keyed_by_run_in_versi
     async with running(Relay(relay_config(settings))):
         events, records = await read_topic(
             settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
-        )  # type: ignore[arg-type]
+        )
 
     assert {event.event_id for event in events} == expected
     assert all(versions == [1, 2, 3] for versions in per_run_versions(events).values())
@@ -106,7 +63,7 @@ async def test_events_appended_while_kafka_is_unreachable_are_published_once_it_
         kafka_reachable = True
         events, _ = await read_topic(
             settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
-        )  # type: ignore[arg-type]
+        )
     assert {event.event_id for event in events} == expected
 
 
@@ -134,6 +91,6 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_the_leader_stops(
         after = await append_runs(store, runs=3)
         events, _ = await read_topic(
             settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(before | after)
-        )  # type: ignore[arg-type]
+        )
     assert {event.event_id for event in events} == before | after
     assert standby.published >= len(after)

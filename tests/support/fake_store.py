@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
+from events.append_checks import validated_payloads
 from events.catalogue import NewEvent, RecordedEvent
-from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict, validated_payloads
+from events.event_size import DEFAULT_MAX_EVENT_BYTES
+from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 
 AppendHook = Callable[[Sequence[RecordedEvent]], None]
 """Called as the real store calls its inline projections: once per accepted append, with the events it writes
@@ -20,10 +22,13 @@ class InMemoryEventStore:
     inline projection that fails rolls the real append back.
     """
 
-    def __init__(self, on_append: AppendHook | None = None) -> None:
+    def __init__(
+        self, on_append: AppendHook | None = None, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
         self._streams: dict[UUID, list[RecordedEvent]] = {}
         self._events: list[RecordedEvent] = []
         self._on_append = on_append
+        self._max_event_bytes = max_event_bytes
 
     async def append(
         self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
@@ -34,7 +39,7 @@ class InMemoryEventStore:
 
     async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """Append to many runs at once; a stale run is a conflict, the others are still written."""
-        validated_payloads(requests)
+        validated_payloads(requests, self._max_event_bytes)
         conflicts = [
             ConcurrencyConflict(request.run_id, request.expected_version, self._head(request.run_id))
             for request in requests

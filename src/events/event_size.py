@@ -1,0 +1,43 @@
+"""The size limit at append: no event is stored that the relay could not publish as one Kafka record.
+
+The relay publishes a payload as Postgres' `jsonb` prints it back, which is longer than the JSON the store
+encoded: a space follows every `:` and `,`, and a number in exponent form is printed in full (`1e20` as 21
+digits). The check counts an upper bound of that text, so an event that passes always fits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from events.catalogue import NewEvent
+from events.codec import type_name
+from events.envelope import new_event_record_bytes
+from events.errors import EventTooLarge
+
+DEFAULT_MAX_EVENT_BYTES = 900_000
+"""Below the producer's max_request_size and the broker's message.max.bytes (both about 1 MiB by default),
+with room for the record batch framing around one record (under a hundred bytes)."""
+
+_EXPONENT = re.compile(rb"\d[eE][+-]?(\d+)")
+_WIDEST_FLOAT_EXPONENT = 324  # a float's exponent lies within -324..308, so jsonb prints at most ~330 digits
+
+
+def check_event_size(event: NewEvent, encoded_payload: bytes, limit: int) -> None:
+    """Raise `EventTooLarge` if the event's Kafka record could exceed `limit` bytes."""
+    size = new_event_record_bytes(event, stored_text_bound(encoded_payload))
+    if size > limit:
+        raise EventTooLarge(type_name(event.event), size, limit)
+
+
+def stored_text_bound(encoded: bytes) -> int:
+    """At least the length of `encoded` (compact JSON) as Postgres' jsonb text output prints it.
+
+    Counted on the bytes, strings included, so it can only over-count: a string that merely looks like a
+    number in exponent form is counted as if Postgres expanded it.
+    """
+    expansion = 0
+    for match in _EXPONENT.finditer(encoded):
+        digits = match[1]
+        exponent = int(digits) if len(digits) <= 3 else _WIDEST_FLOAT_EXPONENT
+        expansion += min(exponent, _WIDEST_FLOAT_EXPONENT) + 2
+    return len(encoded) + encoded.count(b",") + encoded.count(b":") + expansion

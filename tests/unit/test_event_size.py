@@ -1,0 +1,38 @@
+"""The size counted at append: an upper bound of the stored text, bounded itself for hostile strings."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+
+from events.errors import EventTooLarge
+from events.event_size import check_event_size, stored_text_bound
+from support.runs import envelopes, run_started
+
+
+def test_jsonb_separators_and_expanded_exponents_are_counted() -> None:
+    assert stored_text_bound(b'{"a":1,"b":[1,2]}') == len(b'{"a": 1, "b": [1, 2]}')
+    assert stored_text_bound(b"[1e20]") >= len(b"[100000000000000000000]")
+    assert stored_text_bound(b"[5e-324]") >= len("[0." + "0" * 323 + "5]")
+
+
+def test_a_string_that_looks_like_a_huge_exponent_counts_as_a_float_at_most() -> None:
+    encoded = orjson.dumps({"note": "1e" + "9" * 10_000})
+
+    assert stored_text_bound(encoded) < len(encoded) + 400
+
+
+def test_an_event_over_the_limit_is_refused_with_its_type_and_sizes_only() -> None:
+    run_id = uuid.uuid4()
+    [event] = envelopes(run_id, 0, [run_started(patient_id="secret-patient")])
+    encoded = orjson.dumps(event.event.model_dump(mode="json"))
+
+    check_event_size(event, encoded, limit=2_000)
+    with pytest.raises(EventTooLarge) as refused:
+        check_event_size(event, encoded, limit=200)
+
+    assert (refused.value.event_type, refused.value.limit) == ("RunStarted", 200)
+    assert refused.value.record_bytes > len(encoded)
+    assert "secret-patient" not in str(refused.value)
