@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from aiokafka.client import AIOKafkaClient
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.resources import Resources, get_resources
+from events.broker import broker_answers
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,10 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Readiness: Postgres and Kafka are reachable")
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
-    checks = {"postgres": await _postgres_answers(resources), "kafka": await _kafka_answers(resources)}
+    checks = {
+        "postgres": await _postgres_answers(resources),
+        "kafka": await broker_answers(resources.kafka_bootstrap),
+    }
     ready = all(checks.values())
     return JSONResponse(
         {
@@ -38,16 +41,3 @@ async def _postgres_answers(resources: Resources) -> bool:
             return bool(await resources.pool.fetchval("SELECT 1") == 1)
     except Exception:  # any failure to answer means not ready; the probe itself must not fail
         return False
-
-
-async def _kafka_answers(resources: Resources) -> bool:
-    """A metadata round trip (not just an open port): the broker answers the Kafka protocol."""
-    client = AIOKafkaClient(bootstrap_servers=resources.kafka_bootstrap, request_timeout_ms=2000)
-    try:
-        async with asyncio.timeout(3):
-            await client.bootstrap()
-            return bool(client.cluster.brokers())
-    except Exception:  # any failure to answer means not ready; the probe itself must not fail
-        return False
-    finally:
-        await client.close()
