@@ -23,7 +23,7 @@ from events.broker import make_producer
 from events.envelope import StoredEvent, stored_to_kafka_record
 from events.errors import CONNECTION_ERRORS
 from events.feed import load_checkpoint, read_feed_rows, save_checkpoint
-from events.retry import retry_until_stopped
+from events.retry import OutageLog, retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
@@ -56,6 +56,8 @@ class Relay:
         self._producer_factory = producer_factory or (lambda: make_producer(config.bootstrap))
         self.published = 0
         self.is_leader = False
+        self._postgres_outage = OutageLog(log, "relay keeping its Postgres lead")
+        self._kafka_outage = OutageLog(log, "relay reaching Kafka")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -73,7 +75,7 @@ class Relay:
                 else:
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)  # standby: another relay leads
             except _LOST_POSTGRES as error:
-                log.warning("relay lost Postgres (%s); leadership released", type(error).__name__)
+                self._postgres_outage.failed(error)  # the lead is released with the connection
                 await sleep_unless_stopped(stop, _RETRY_SECONDS)
             finally:
                 self.is_leader = False
@@ -82,6 +84,7 @@ class Relay:
 
     async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
         self.is_leader = True
+        self._postgres_outage.recovered()
         log.info("relay is leading")
         hint = asyncio.Event()
         await connection.add_listener(EVENTS_APPENDED_CHANNEL, lambda *_: hint.set())
@@ -104,11 +107,12 @@ class Relay:
                     await self._publish(producer, [_stored_event(row) for row in rows])
                 except KafkaError as error:
                     # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
-                    log.warning("relay publish failed (%s); rebuilding the producer", type(error).__name__)
+                    self._kafka_outage.failed(error)  # the producer is rebuilt
                     await _stop_quietly(producer)
                     producer = None
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
+                self._kafka_outage.recovered()
                 await save_checkpoint(connection, CHECKPOINT_NAME, last)
                 checkpoint = last
                 self.published += len(rows)
@@ -122,7 +126,7 @@ class Relay:
             await producer.start()
             return producer
         except KafkaError as error:
-            log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
+            self._kafka_outage.failed(error)
             await _stop_quietly(producer)
             await sleep_unless_stopped(stop, _RETRY_SECONDS)
             return None
