@@ -1,5 +1,6 @@
 # The project's entry points. `make dev` runs the service; `make test` runs the suite (both start
-# the local Postgres and Kafka first; set PJS_DATABASE_URL / PJS_KAFKA_BOOTSTRAP to use your own).
+# the local Postgres and Kafka first and wait until each answers a real request; set PJS_DATABASE_URL /
+# PJS_KAFKA_BOOTSTRAP to use your own, PJS_LOCAL_*_PORT to move the local ones).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

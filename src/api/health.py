@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from aiokafka.client import AIOKafkaClient
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.metrics import waiting_dead_letters
 from api.resources import Resources, get_resources
+from events.broker import broker_answers
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +26,10 @@ async def health() -> dict[str, str]:
     description="`details` lists warnings that leave the service ready, such as dead letters waiting.",
 )
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
-    checks = {"postgres": await _postgres_answers(resources), "kafka": await _kafka_answers(resources)}
+    checks = {
+        "postgres": await _postgres_answers(resources),
+        "kafka": await broker_answers(resources.kafka_bootstrap),
+    }
     ready = all(checks.values())
     body: dict[str, object] = {
         "status": "ready" if ready else "not ready",
@@ -53,16 +56,3 @@ async def _postgres_answers(resources: Resources) -> bool:
             return bool(await resources.pool.fetchval("SELECT 1") == 1)
     except Exception:  # any failure to answer means not ready; the probe itself must not fail
         return False
-
-
-async def _kafka_answers(resources: Resources) -> bool:
-    """A metadata round trip (not just an open port): the broker answers the Kafka protocol."""
-    client = AIOKafkaClient(bootstrap_servers=resources.kafka_bootstrap, request_timeout_ms=2000)
-    try:
-        async with asyncio.timeout(3):
-            await client.bootstrap()
-            return bool(client.cluster.brokers())
-    except Exception:  # any failure to answer means not ready; the probe itself must not fail
-        return False
-    finally:
-        await client.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 
@@ -54,3 +57,16 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
         pass
     finally:
         await admin.close()
+
+
+async def broker_answers(bootstrap: str, timeout_seconds: float = 3.0) -> bool:
+    """A metadata round trip (not just an open port): a broker answers the Kafka protocol."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await client.bootstrap()
+            return bool(client.cluster.brokers())
+    except Exception:  # any failure to answer means "not answering"; the probe itself must not fail
+        return False
+    finally:
+        await client.close()

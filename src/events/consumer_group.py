@@ -24,7 +24,7 @@ from events.broker import make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
 from events.dead_letters import DeadLetterStore
 from events.offsets import KafkaOffsets, OffsetStore
-from events.retry import RETRY_LATER_ERRORS, RetryLater, retry_until_stopped
+from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
 from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,14 @@ class ConsumerLoop:
         self._in_flight = asyncio.Lock()
         self._revoked: set[TopicPartition] = set()
         self._unpositioned: set[TopicPartition] = set()
+        self._kafka_outage = OutageLog(log, f"group {config.group} reaching Kafka")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._consume(stop)
             except KafkaError as error:  # e.g. no broker yet; unrecorded work is simply read again
-                log.warning("group %s lost Kafka (%s); restarting", self._config.group, type(error).__name__)
+                self._kafka_outage.failed(error)  # the consumer is rebuilt
                 await sleep_unless_stopped(stop, self._config.max_retry_seconds)
 
     async def _consume(self, stop: asyncio.Event) -> None:
@@ -94,6 +95,7 @@ class ConsumerLoop:
         self._unpositioned.clear()
         try:
             await consumer.start()
+            self._kafka_outage.recovered()
             consumer.subscribe([self._config.topic], listener=_Rebalances(self, consumer))
             while not stop.is_set():
                 records = await consumer.getmany(timeout_ms=500, max_records=self._config.batch_size)

@@ -28,7 +28,7 @@ from events.errors import CONNECTION_ERRORS
 from events.feed import FeedPosition, load_checkpoint, read_feed_rows, save_checkpoint
 from events.parked import ParkedEvent, park
 from events.relay_pages import PageNotPublished, PagePublisher
-from events.retry import retry_until_stopped
+from events.retry import OutageLog, retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
 from events.waiting import sleep_unless_stopped, wait_for_stop_or
 
@@ -69,6 +69,8 @@ class Relay:
         self.published = 0
         self.parked = 0
         self.is_leader = False
+        self._postgres_outage = OutageLog(log, "relay keeping its Postgres lead")
+        self._kafka_outage = OutageLog(log, "relay reaching Kafka")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -88,7 +90,7 @@ class Relay:
                 else:
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)  # standby: another relay leads
             except _LOST_POSTGRES as error:
-                log.warning("relay lost Postgres (%s); leadership released", type(error).__name__)
+                self._postgres_outage.failed(error)  # the lead is released with the connection
                 await sleep_unless_stopped(stop, _RETRY_SECONDS)
             finally:
                 self.is_leader = False
@@ -97,6 +99,7 @@ class Relay:
 
     async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
         self.is_leader = True
+        self._postgres_outage.recovered()
         log.info("relay is leading")
         hint = asyncio.Event()
         await connection.add_listener(EVENTS_APPENDED_CHANNEL, lambda *_: hint.set())
@@ -108,7 +111,7 @@ class Relay:
                 try:
                     await publisher.start()
                 except KafkaError as error:
-                    log.warning("relay cannot reach Kafka (%s); retrying", type(error).__name__)
+                    self._kafka_outage.failed(error)
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
                 hinted = hint.is_set()
@@ -125,12 +128,13 @@ class Relay:
                     )
                 except (PageNotPublished, KafkaError) as error:
                     # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
-                    log.warning("relay publish failed (%s); rebuilding the producer", _error_names(error))
+                    self._kafka_outage.failed(error)  # the producer is rebuilt
                     if isinstance(error, PageNotPublished) and error.a_record_was_refused:
                         one_by_one = True
                     await publisher.close()
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
+                self._kafka_outage.recovered()
                 await self._advance(connection, last, parked)
                 checkpoint, one_by_one = last, False
                 self.published += len(rows) - len(parked)
@@ -172,7 +176,3 @@ def _stored_event(row: asyncpg.Record) -> StoredEvent:
         schema_version=row["schema_version"],
         data=row["data"].encode(),
     )
-
-
-def _error_names(error: Exception) -> str:
-    return str(error) if isinstance(error, PageNotPublished) else type(error).__name__

@@ -105,14 +105,38 @@ def _awaiting(operation: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T
     return attempt
 
 
-def _log_first_and_every_tenth(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+def _worth_reporting(attempt: int) -> bool:
     """A dependency that stays down is reported once, then every tenth attempt, never per attempt."""
+    return attempt == 1 or attempt % 10 == 0
 
+
+def _report_failure(log: logging.Logger, what: str, error: BaseException | None, attempt: int) -> None:
+    if _worth_reporting(attempt):
+        log.warning("%s not done (%s), attempt %d; retrying", what, type(error).__name__, attempt)
+
+
+def _log_first_and_every_tenth(log: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
     def report(state: RetryCallState) -> None:
-        if state.attempt_number == 1 or state.attempt_number % 10 == 0:
-            error = state.outcome.exception() if state.outcome is not None else None
-            log.warning(
-                "%s not done (%s), attempt %d; retrying", what, type(error).__name__, state.attempt_number
-            )
+        error = state.outcome.exception() if state.outcome is not None else None
+        _report_failure(log, what, error, state.attempt_number)
 
     return report
+
+
+class OutageLog:
+    """The same reporting for a loop that retries by itself: count failures in a row, log the first and
+    every tenth, and say once when the dependency answers again."""
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self._log = log
+        self._what = what
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> None:
+        self.failures += 1
+        _report_failure(self._log, self._what, error, self.failures)
+
+    def recovered(self) -> None:
+        if self.failures:
+            self._log.info("%s done after %d failed attempt(s)", self._what, self.failures)
+        self.failures = 0

@@ -17,11 +17,12 @@ from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.logs import configure_logging
+from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.roles import ROLES, apply_migrations, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
-from pjs.settings import get_settings
+from pjs.settings import Settings, get_settings
 from pjs.wiring import REBUILDABLE
 
 app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -39,12 +40,14 @@ def _fail(error: Exception) -> typer.Exit:
 
 @services_app.command("up")
 def services_up() -> None:
-    """Start local Postgres and Kafka (idempotent); waits until both are healthy."""
+    """Start local Postgres and Kafka (idempotent); waits until each is our own process on its port and
+    answers a real request."""
     started_at = time.monotonic()
     try:
         started = LocalStack(get_settings()).up()
     except ServiceError as error:
         raise _fail(error) from None
+    _wait_until_ready(get_settings())
     elapsed = time.monotonic() - started_at
     console.print(f"started: {', '.join(started) or 'nothing (already running)'} in {elapsed:.1f}s")
     _print_status()
@@ -61,6 +64,13 @@ def services_down() -> None:
 def services_status() -> None:
     """Show where Postgres and Kafka are and whether they run."""
     _print_status()
+
+
+def _wait_until_ready(settings: Settings) -> None:
+    try:
+        asyncio.run(wait_until_ready(settings, lambda line: console.print(escape(line))))
+    except ServiceError as error:
+        raise _fail(error) from None
 
 
 def _print_status() -> None:
@@ -116,6 +126,7 @@ def replay_command(
 def dev_command() -> None:
     """Migrate, load the demo journey, then run every role (API and workers); Ctrl-C stops them all."""
     settings = get_settings()
+    _wait_until_ready(settings)
     applied = asyncio.run(apply_migrations(settings))
     console.print(f"migrations applied: {', '.join(applied) or 'none needed'}")
     journey_id = asyncio.run(load_demo_journey(settings))

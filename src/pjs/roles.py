@@ -20,6 +20,7 @@ from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupConfig, GroupLoop
 from events.pools import connect
 from events.relay import Relay, RelayConfig
+from events.retry import retry_until_stopped
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
@@ -184,7 +185,12 @@ async def run_role(name: str, settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("role %s starting", name)
-    await apply_migrations(settings)  # idempotent; concurrent starters take turns on an advisory lock
+    # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for.
+    migrating = retry_until_stopped(
+        lambda: apply_migrations(settings), stop, log=log, what=f"role {name} migrating Postgres"
+    )
+    if await migrating is None:
+        return
     role: asyncio.Future[None] = asyncio.ensure_future(ROLES[name](settings, stop))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait((role, stopping), return_when=asyncio.FIRST_COMPLETED)

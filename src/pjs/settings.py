@@ -15,6 +15,10 @@ from events.event_size import DEFAULT_MAX_EVENT_BYTES
 LOCAL_POSTGRES_PORT = 55432
 LOCAL_KAFKA_PORT = 59092
 LOCAL_KAFKA_CONTROLLER_PORT = 59093
+# Below Linux's usual ephemeral range (32768-60999), so no client is ever handed one as its source port.
+LOCAL_POSTGRES_PORT = 25432
+LOCAL_KAFKA_PORT = 29092
+LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
 class Settings(BaseSettings):
@@ -90,11 +94,17 @@ class Settings(BaseSettings):
         default=DEFAULT_RUN_LIMITS.max_visits_per_node, ge=1, description="Most visits a run makes to a node."
     )
 
+    # Local services (`pjs services up`, `pjs dev`): their ports, and how long to wait for them to answer.
+    local_postgres_port: int = LOCAL_POSTGRES_PORT
+    local_kafka_port: int = LOCAL_KAFKA_PORT
+    local_kafka_controller_port: int = LOCAL_KAFKA_CONTROLLER_PORT
+    services_ready_timeout_seconds: float = 120.0
+
     def resolved_database_url(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{LOCAL_POSTGRES_PORT}/postgres"
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.local_postgres_port}/postgres"
 
     def resolved_kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+        return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,27 +14,28 @@ from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
+from support.ports import free_port_below_ephemeral_range
 
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:
-    """A loopback port something else is listening on."""
+    """A loopback port below the ephemeral range that something else (this test) is listening on."""
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", free_port_below_ephemeral_range()))
         listener.listen()
         yield listener.getsockname()[1]
 
 
 def test_postgres_on_a_taken_port_names_the_port_and_starts_nothing(tmp_path: Path, taken_port: int) -> None:
     postgres = LocalPostgres(tmp_path, taken_port)
-    with pytest.raises(ServiceError, match=f"port {taken_port} .* already in use"):
+    with pytest.raises(ServiceError, match=f"port {taken_port} .* already in use .by pid {os.getpid()}"):
         postgres.up()
     assert not postgres.is_running()
     assert not (tmp_path / "postgres").exists()
 
 
 def test_kafka_on_a_taken_port_names_the_port_and_starts_nothing(tmp_path: Path, taken_port: int) -> None:
-    kafka = LocalKafka(tmp_path, taken_port, taken_port + 1)
+    kafka = LocalKafka(tmp_path, free_port_below_ephemeral_range(), taken_port)
     with pytest.raises(ServiceError, match=f"port {taken_port} .* already in use"):
         kafka.up()
     assert not kafka.is_running()

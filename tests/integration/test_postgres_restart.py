@@ -10,7 +10,8 @@ import pytest
 
 from events.errors import StoreUnavailable
 from pjs.services.postgres import LocalPostgres
-from pjs.settings import LOCAL_POSTGRES_PORT, Settings
+from pjs.services.stack import LocalStack
+from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.endpoints import Endpoints
 from support.kafka import read_topic
@@ -23,7 +24,7 @@ APPENDS = 300
 async def test_appends_during_a_postgres_restart_fail_retryably_and_the_relay_catches_up(
     settings: Settings, endpoints: Endpoints
 ) -> None:
-    server = LocalPostgres(Settings().state_dir, LOCAL_POSTGRES_PORT)
+    server = LocalStack(Settings()).postgres
     if endpoints.database_url != server.url or not server.is_running():
         pytest.skip("restarting the server needs the local Postgres that `pjs services up` started")
     acknowledged: set[uuid.UUID] = set()

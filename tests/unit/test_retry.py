@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from events.errors import AppendRaced, StoreUnavailable
-from events.retry import RetryLater, retry_transient, retry_until_stopped
+from events.retry import OutageLog, RetryLater, retry_transient, retry_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +80,23 @@ async def test_retrying_until_stopped_gives_up_when_the_work_is_abandoned() -> N
         flaky, asyncio.Event(), log=log, what="work", first_wait=0.0001, give_up=lambda: flaky.calls >= 3
     )
     assert result is None and flaky.calls == 3
+
+
+def test_a_loop_reporting_an_outage_logs_its_first_and_every_tenth_failure_then_the_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = OutageLog(log, "relay reaching Kafka")
+    with caplog.at_level(logging.INFO):
+        for _ in range(25):
+            outage.failed(ConnectionRefusedError())
+        outage.recovered()
+        outage.recovered()  # answering again without a failure in between says nothing
+        outage.failed(ConnectionRefusedError())
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "relay reaching Kafka not done (ConnectionRefusedError), attempt 1; retrying",
+        "relay reaching Kafka not done (ConnectionRefusedError), attempt 10; retrying",
+        "relay reaching Kafka not done (ConnectionRefusedError), attempt 20; retrying",
+        "relay reaching Kafka done after 25 failed attempt(s)",
+        "relay reaching Kafka not done (ConnectionRefusedError), attempt 1; retrying",
+    ]

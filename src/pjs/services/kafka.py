@@ -9,20 +9,29 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pjs.services.ports import (
+    ephemeral_ports,
+    listener_pids,
+    require_free_port,
+    require_outside_ephemeral_range,
+    wait_for_own_listener,
+)
 from pjs.services.processes import (
     ServiceError,
+    log_size,
     pid_is_running,
-    port_is_open,
     read_pid,
-    require_free_port,
     spawn_detached,
     terminate,
-    wait_until,
 )
 
 HOST = "127.0.0.1"
 INFRA_DIR = Path(__file__).resolve().parents[3] / "infra" / "kafka"
 MAIN_CLASS = "kafka.Kafka"
+OTHERWISE = (
+    "set PJS_LOCAL_KAFKA_PORT and PJS_LOCAL_KAFKA_CONTROLLER_PORT to other ports, "
+    "or PJS_KAFKA_BOOTSTRAP to a broker of your own"
+)
 SERVER_PROPERTIES = """\
 # Written by `pjs services up`: a single-node KRaft broker and controller on loopback.
 process.roles=broker,controller
@@ -84,20 +93,27 @@ class LocalKafka:
         return pid_is_running(self.pid(), MAIN_CLASS)
 
     def is_serving(self) -> bool:
-        return self.is_running() and port_is_open(HOST, self.port)
+        """Whether our broker process is alive and is the one listening on its port."""
+        pid = self.pid()
+        return self.is_running() and pid in listener_pids(self.port)
 
     def up(self, timeout: float = 90.0) -> bool:
-        """Start the broker if it is not running; returns True when this call started it."""
-        if self.is_running():
-            if not wait_until(self.is_serving, timeout):
-                raise ServiceError(f"Kafka (pid {self.pid()}) runs but does not listen on {self.bootstrap}")
+        """Start the broker if it is not running; returns True when this call started it.
+
+        Either way it returns only once the broker's own process listens on the port.
+        """
+        pid = self.pid()
+        if self.is_running() and pid is not None:
+            self._confirm_listening(pid, log_size(self.log_file), timeout)
             return False
         java = _require_tool("java", "a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)")
-        require_free_port(HOST, self.port, "Kafka")
-        require_free_port(HOST, self.controller_port, "Kafka")
+        for port, setting in ((self.port, "PORT"), (self.controller_port, "CONTROLLER_PORT")):
+            require_outside_ephemeral_range(port, "Kafka", f"PJS_LOCAL_KAFKA_{setting}", ephemeral_ports())
+            require_free_port(HOST, port, "Kafka", OTHERWISE)
         self._fetch_jars()
         config = self._write_config()
         self._format_storage(java, config)
+        log_start = log_size(self.log_file)
         pid = spawn_detached(
             [
                 java,
@@ -114,13 +130,15 @@ class LocalKafka:
             self.log_file,
         )
         self.pid_file.write_text(f"{pid}\n")
-        if not wait_until(self.is_serving, timeout):
+        try:
+            self._confirm_listening(pid, log_start, timeout)
+        except ServiceError:
             self.down()
-            raise ServiceError(
-                f"Kafka did not start listening on {self.bootstrap} within {timeout:.0f}s; "
-                f"see {self.log_file}"
-            )
+            raise
         return True
+
+    def _confirm_listening(self, pid: int, log_start: int, timeout: float) -> None:
+        wait_for_own_listener("Kafka", pid, self.port, MAIN_CLASS, self.log_file, log_start, timeout)
 
     def down(self) -> bool:
         pid = self.pid()

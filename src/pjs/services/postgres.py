@@ -10,15 +10,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pjs.services.processes import (
-    ServiceError,
-    pid_is_running,
-    read_pid,
+from pjs.services.ports import (
+    ephemeral_ports,
     require_free_port,
-    wait_until,
+    require_outside_ephemeral_range,
+    wait_for_own_listener,
 )
+from pjs.services.processes import ServiceError, log_size, log_tail, pid_is_running, read_pid
 
 HOST = "127.0.0.1"
+MAIN_PROCESS = "postgres"
+OTHERWISE = "set PJS_LOCAL_POSTGRES_PORT to another port, or PJS_DATABASE_URL to a server of your own"
 SYSTEM_USER = "pjs_postgres"  # Postgres refuses to run as root; as root we run it as this user.
 SERVER_CONFIG = """\
 # Written by `pjs services up`: local development and test server.
@@ -55,18 +57,40 @@ class LocalPostgres:
         return read_pid(self.data_dir / "postmaster.pid")
 
     def is_running(self) -> bool:
-        return pid_is_running(self.pid(), "postgres")
+        return pid_is_running(self.pid(), MAIN_PROCESS)
 
-    def up(self) -> bool:
-        """Start the server if it is not running; returns True when this call started it."""
-        if self.is_running():
+    def up(self, timeout: float = 60.0) -> bool:
+        """Start the server if it is not running; returns True when this call started it.
+
+        Either way it returns only once the server's own process listens on the port.
+        """
+        pid = self.pid()
+        if self.is_running() and pid is not None:
+            self._confirm_listening(pid, log_size(self.log_file), timeout)
             return False
-        require_free_port(HOST, self.port, "Postgres")
+        require_outside_ephemeral_range(self.port, "Postgres", "PJS_LOCAL_POSTGRES_PORT", ephemeral_ports())
+        require_free_port(HOST, self.port, "Postgres", OTHERWISE)
         self._init_cluster()
-        self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file), "-o", f"-p {self.port}")
-        if not wait_until(self.is_running, timeout=30):
-            raise ServiceError(f"Postgres did not start; see {self.log_file}")
+        log_start = log_size(self.log_file)
+        start = ("start", "-w", "-t", f"{timeout:.0f}", "-l", str(self.log_file), "-o", f"-p {self.port}")
+        try:
+            self._pg_ctl(*start)
+        except ServiceError as failed:
+            raise ServiceError(
+                f"{failed}. The end of its log ({self.log_file}):\n{log_tail(self.log_file, log_start)}"
+            ) from None
+        pid = self.pid()
+        if pid is None:
+            raise ServiceError(f"Postgres wrote no postmaster.pid; see {self.log_file}")
+        try:
+            self._confirm_listening(pid, log_start, timeout)
+        except ServiceError:
+            self.down()
+            raise
         return True
+
+    def _confirm_listening(self, pid: int, log_start: int, timeout: float) -> None:
+        wait_for_own_listener("Postgres", pid, self.port, MAIN_PROCESS, self.log_file, log_start, timeout)
 
     def down(self) -> bool:
         if not self.is_running():

@@ -1,11 +1,9 @@
-"""Small process and port helpers shared by the local service supervisors."""
+"""Small process and log helpers shared by the local service supervisors."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,24 +13,6 @@ import psutil
 
 class ServiceError(Exception):
     """A local service could not be started, checked or stopped; the message says what to do."""
-
-
-def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def require_free_port(host: str, port: int, service: str) -> None:
-    if port_is_open(host, port):
-        raise ServiceError(
-            f"port {port} on {host} is already in use, so the local {service} cannot start; "
-            f"stop whatever listens there (e.g. `ss -ltnp 'sport = :{port}'`) or point "
-            f"PJS_{'DATABASE_URL' if service == 'Postgres' else 'KAFKA_BOOTSTRAP'} at a running server"
-        )
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -55,19 +35,25 @@ def pid_is_running(pid: int | None, cmdline_marker: str) -> bool:
         return False
 
 
-def spawn_detached(args: Sequence[str], log_file: Path, cwd: Path | None = None) -> int:
-    """Start a long-running process in its own session, output appended to log_file; returns its pid."""
+def spawn_detached(args: Sequence[str], log_file: Path) -> int:
+    """Start a long-running process in its own session, output appended to log_file; returns its pid.
+
+    posix_spawn rather than Popen: the service outlives us, and a Popen dropped while its child runs
+    warns about it; a child that dies before we exit is reaped by `terminate` or by whoever adopts it.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
-        process = subprocess.Popen(
+        return os.posix_spawnp(
+            args[0],
             list(args),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            start_new_session=True,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, log.fileno(), 2),
+            ],
+            setsid=True,
         )
-    return process.pid
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
@@ -91,3 +77,22 @@ def terminate(pid: int, grace_seconds: float = 30.0) -> None:
         return
     except psutil.TimeoutExpired:
         os.kill(pid, signal.SIGKILL)
+
+
+def log_size(log_file: Path) -> int:
+    """Where the log ends now, so a later failure shows only what this start wrote."""
+    try:
+        return log_file.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def log_tail(log_file: Path, since: int = 0, lines: int = 20) -> str:
+    """The last lines written to log_file after byte offset `since`."""
+    try:
+        with log_file.open("rb") as log:
+            log.seek(since)
+            written = log.read().decode(errors="replace")
+    except FileNotFoundError:
+        return "(no log written)"
+    return "\n".join(written.rstrip().splitlines()[-lines:]) or "(nothing logged)"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pjs.services.kafka import LocalKafka
 from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError
-from pjs.settings import LOCAL_KAFKA_CONTROLLER_PORT, LOCAL_KAFKA_PORT, LOCAL_POSTGRES_PORT, Settings
+from pjs.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,10 @@ class LocalStack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.postgres = LocalPostgres(settings.state_dir, LOCAL_POSTGRES_PORT)
-        self.kafka = LocalKafka(settings.state_dir, LOCAL_KAFKA_PORT, LOCAL_KAFKA_CONTROLLER_PORT)
+        self.postgres = LocalPostgres(settings.state_dir, settings.local_postgres_port)
+        self.kafka = LocalKafka(
+            settings.state_dir, settings.local_kafka_port, settings.local_kafka_controller_port
+        )
 
     def up(self) -> list[str]:
         """Start what is missing; on failure, stop what this call started. Returns the names started."""

@@ -1,0 +1,115 @@
+"""`pjs services up` succeeds only when the process it started is alive and is the one on the port.
+
+Every service here runs in its own temporary state dir on its own ports below the ephemeral range,
+never on the shared local services.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from events.broker import broker_answers
+from pjs.readiness import database_problem, wait_until_ready
+from pjs.services.kafka import LocalKafka
+from pjs.services.ports import ephemeral_ports, listener_pids, wait_for_own_listener
+from pjs.services.postgres import LocalPostgres
+from pjs.services.processes import ServiceError, spawn_detached, terminate, wait_until
+from pjs.settings import Settings
+from support.endpoints import Endpoints
+from support.ports import free_port_below_ephemeral_range
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    server = LocalPostgres(tmp_path, free_port_below_ephemeral_range())
+    yield server
+    server.down()
+
+
+@pytest.fixture
+def kafka(tmp_path: Path) -> Iterator[LocalKafka]:
+    broker = LocalKafka(tmp_path, free_port_below_ephemeral_range(), free_port_below_ephemeral_range())
+    yield broker
+    broker.down()
+
+
+async def test_postgres_is_up_only_once_its_own_process_listens_and_answers_a_query(
+    postgres: LocalPostgres,
+) -> None:
+    assert postgres.up() is True
+    assert listener_pids(postgres.port) == {postgres.pid()}
+    assert await database_problem(postgres.url) is None
+    assert postgres.up() is False  # already running: checked, not started twice
+
+
+async def test_kafka_killed_hard_comes_back_on_the_next_up(kafka: LocalKafka) -> None:
+    assert kafka.up() is True
+    assert await broker_answers(kafka.bootstrap)
+    killed = kafka.pid()
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    assert wait_until(lambda: not kafka.is_running(), timeout=10)
+
+    assert kafka.up() is True
+    assert kafka.pid() != killed
+    assert listener_pids(kafka.port) == {kafka.pid()}
+    assert await broker_answers(kafka.bootstrap)
+
+
+def test_a_started_process_that_exits_is_reported_with_the_end_of_its_log(tmp_path: Path) -> None:
+    log_file = tmp_path / "service.log"
+    log_file.write_text("from an earlier start\n")
+    failing = [sys.executable, "-c", "print('Address already in use', flush=True); raise SystemExit(1)"]
+    pid = spawn_detached(failing, log_file)
+    with pytest.raises(ServiceError) as refused:
+        wait_for_own_listener("Kafka", pid, free_port_below_ephemeral_range(), "python", log_file, 22, 10)
+    assert f"(pid {pid}) exited before listening" in str(refused.value)
+    assert "Address already in use" in str(refused.value)
+    assert "from an earlier start" not in str(refused.value)
+
+
+def test_a_port_held_by_another_process_is_not_taken_for_the_started_one(tmp_path: Path) -> None:
+    started = spawn_detached([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log")
+    try:
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", free_port_below_ephemeral_range()))
+            squatter.listen()
+            port = squatter.getsockname()[1]
+            with pytest.raises(ServiceError, match=f"port {port} is held by pid {os.getpid()}"):
+                wait_for_own_listener("Kafka", started, port, "python", tmp_path / "s.log", 0, 1)
+    finally:
+        terminate(started)
+
+
+def test_a_port_inside_the_ephemeral_range_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    ephemeral = ephemeral_ports()
+    assert ephemeral is not None, "this machine publishes its ephemeral port range"
+    postgres = LocalPostgres(tmp_path, ephemeral.start)
+    with pytest.raises(ServiceError, match=f"ephemeral port range {ephemeral.start}-{ephemeral.stop - 1}"):
+        postgres.up()
+    assert not (tmp_path / "postgres").exists()
+
+
+async def test_readiness_waits_for_real_answers_and_reports_each_reason_once(endpoints: Endpoints) -> None:
+    nobody = free_port_below_ephemeral_range()
+    down = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{nobody}/postgres",
+        kafka_bootstrap=f"127.0.0.1:{nobody}",
+        services_ready_timeout_seconds=3,
+    )
+    heard: list[str] = []
+    with pytest.raises(ServiceError, match=r"not ready after 3s: Postgres: .*; Kafka: "):
+        await wait_until_ready(down, heard.append)
+    assert [line.split(":")[0] for line in heard] == ["waiting for Postgres", "waiting for Kafka"]
+
+    up = Settings(database_url=endpoints.database_url, kafka_bootstrap=endpoints.kafka_bootstrap)
+    heard.clear()
+    await wait_until_ready(up, heard.append)
+    assert heard == []
