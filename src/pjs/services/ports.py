@@ -9,6 +9,7 @@ import psutil
 from pjs.services.processes import ServiceError, log_tail, pid_is_running, wait_until
 
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_RELEASE_GRACE_SECONDS = 10.0
 
 
 def ephemeral_ports(range_file: Path = EPHEMERAL_RANGE_FILE) -> range | None:
@@ -45,10 +46,14 @@ def listener_pids(port: int) -> set[int | None]:
 
 
 def require_free_port(host: str, port: int, service: str, alternative: str) -> None:
-    """Refuse to start when something already listens on the port, naming who when we can see it."""
-    owners = listener_pids(port)
-    if not owners:
+    """Refuse to start when something already listens on the port, naming who when we can see it.
+
+    A process just killed may hold its listening socket for a moment while it exits (its threads are
+    torn down one by one), so a held port is given a short grace to come free before we refuse.
+    """
+    if wait_until(lambda: not listener_pids(port), timeout=_RELEASE_GRACE_SECONDS):
         return
+    owners = listener_pids(port)
     who = ", ".join(describe_process(pid) for pid in sorted(owners, key=lambda pid: pid or 0))
     raise ServiceError(
         f"port {port} on {host} is already in use (by {who}), so the local {service} cannot start; "
