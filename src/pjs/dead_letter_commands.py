@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from events.dead_letters import DeadLetter, PostgresDeadLetters, redeliver
+from events.parked import ParkedEvent, list_parked
 from pjs.settings import get_settings
 
 T = TypeVar("T")
@@ -44,6 +45,38 @@ def list_command(
         age = _age(now - letter.dead_at)
         table.add_row(
             str(letter.dead_letter_id), letter.consumer_group, where, letter.error_type, age, letter.status
+        )
+    console.print(table)
+
+
+@dead_letters_app.command("parked")
+def parked_command(
+    limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 100,
+) -> None:
+    """List the events the relay parked (it could not publish them): where in the feed, which run, why.
+
+    A parked event's run waits at that event; the event itself stays in the store, unchanged.
+    """
+
+    async def parked_events() -> list[ParkedEvent]:
+        connection = await asyncpg.connect(get_settings().resolved_database_url())
+        try:
+            return await list_parked(connection, limit)
+        finally:
+            await connection.close()
+
+    table = Table("position", "event", "run", "version", "type", "reason", "age")
+    now = datetime.now(UTC)
+    for event in asyncio.run(parked_events()):
+        age = _age(now - event.parked_at) if event.parked_at is not None else "-"
+        table.add_row(
+            str(event.position),
+            str(event.event_id),
+            str(event.run_id),
+            str(event.version),
+            event.type,
+            escape(event.reason),
+            age,
         )
     console.print(table)
 

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from unittest.mock import patch
 
 import asyncpg
 import httpx
 from aiokafka import ConsumerRecord, TopicPartition
-from click.testing import Result
-from rich.console import Console
-from typer.testing import CliRunner
 
 from events.bad_records import HANDLING_FAILED
 from events.broker import make_consumer
 from events.catalogue import WAKE_UP_TYPES, RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
 from events.errors import StoreUnavailable
-from pjs.cli import app
-from pjs.settings import Settings, get_settings
+from pjs.settings import Settings
 from pjs.wiring import dead_letters, event_store
+from support.cli import dead_letters_cli
 from support.kafka import (
     RawRecord,
     ce_headers,
@@ -166,21 +161,6 @@ async def _equal_committed(bootstrap: str, group: str, expected: dict[TopicParti
     return await committed_offsets(bootstrap, group) == expected
 
 
-def cli(settings: Settings, *arguments: str) -> Result:
-    """`pjs dead-letters ...` as an operator runs it, against this test's database and broker."""
-    environment = {
-        "PJS_DATABASE_URL": settings.resolved_database_url(),
-        "PJS_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-    }
-    wide = Console(width=200)  # rich fits tables to the terminal; CliRunner's is 80 columns wide
-    with patch.dict(os.environ, environment), patch("pjs.dead_letter_commands.console", wide):
-        get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(app, ["dead-letters", *arguments])
-        finally:
-            get_settings.cache_clear()
-
-
 async def raw_records_after(bootstrap: str, topic: str, partition: int, offset: int) -> RawRecord:
     consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}")
     await consumer.start()
@@ -213,17 +193,17 @@ async def test_operators_list_show_and_retry_dead_letters_and_probes_report_thos
         "1 dead letter(s) waiting (pjs-test-audit: 1); see `pjs dead-letters list`"
     ]
 
-    listed = await asyncio.to_thread(cli, settings, "list")
+    listed = await asyncio.to_thread(dead_letters_cli, settings, "list")
     assert listed.exit_code == 0, listed.output
     for column in (str(letter_id), "pjs-test-audit", f"{topic}[0]@7", "InvalidEventPayload", "waiting"):
         assert column in listed.output
-    shown = await asyncio.to_thread(cli, settings, "show", str(letter_id))
+    shown = await asyncio.to_thread(dead_letters_cli, settings, "show", str(letter_id))
     assert shown.exit_code == 0, shown.output
     assert "base64:" + base64.b64encode(GARBLED_TYPE).decode() in shown.output
     assert '"node_id": "welcome"' in shown.output and "ce_subject: not-a-run" in shown.output
 
     end = await end_offsets(bootstrap, topic, settings.run_events_partitions)
-    retried = await asyncio.to_thread(cli, settings, "retry", str(letter_id))
+    retried = await asyncio.to_thread(dead_letters_cli, settings, "retry", str(letter_id))
     assert retried.exit_code == 0, retried.output
 
     again = await eventually(lambda: _reproduced(bootstrap, topic, end, settings.run_events_partitions))
@@ -231,7 +211,7 @@ async def test_operators_list_show_and_retry_dead_letters_and_probes_report_thos
     assert (await dead_letters(pool).get(letter_id)).status == "retried"  # type: ignore[union-attr]
     assert "pjs_dead_letters_waiting{" not in (await api.get("/metrics")).text
     assert "details" not in (await api.get("/ready")).json()
-    assert (await asyncio.to_thread(cli, settings, "show", "999999")).exit_code == 1
+    assert (await asyncio.to_thread(dead_letters_cli, settings, "show", "999999")).exit_code == 1
 
 
 async def _reproduced(

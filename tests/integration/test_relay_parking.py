@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -20,6 +21,7 @@ from events.relay import Relay
 from events.store import PostgresEventStore
 from pjs.settings import Settings
 from pjs.wiring import event_store
+from support.cli import dead_letters_cli
 from support.kafka import read_topic
 from support.relay import append_runs, has_all, relay_config, running
 from support.runs import envelopes, run_started
@@ -100,6 +102,9 @@ async def test_an_event_the_producer_refuses_is_parked_with_its_reason_and_the_f
     assert "nnnn" not in parked[too_large].reason
     assert parked_total() - parked_before == 2
     assert relay.parked == 2
+    listing = await asyncio.to_thread(dead_letters_cli, settings, "parked")
+    assert listing.exit_code == 0, listing.output
+    assert str(too_large) in listing.output and str(unencodable) in listing.output
 
 
 @pytest.fixture
