@@ -28,7 +28,7 @@ class Provider:
 
     def __init__(self) -> None:
         self.mode: Mode = "accept"
-        self.url = f"http://{HOST}:{PROVIDER_PORT}/messages"
+        self.url = ""
         self._answers: list[Answer] = []
         self._lock = threading.Lock()
 
@@ -76,10 +76,11 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def running_provider() -> Iterator[Provider]:
+def running_provider(port: int = PROVIDER_PORT) -> Iterator[Provider]:
     provider = Provider()
     ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((HOST, PROVIDER_PORT), _handler(provider))
+    server = ThreadingHTTPServer((HOST, port), _handler(provider))
+    provider.url = f"http://{HOST}:{server.server_address[1]}/messages"
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

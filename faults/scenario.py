@@ -76,11 +76,13 @@ async def _under_load(fault: Fault, target: Target, api: Api, sizes: Sizes, outc
     try:
         await _until(lambda: _warmed_up(target, load), _START_SECONDS, "the first run to complete")
         ready_seen: set[str] = set()
-        sampler = asyncio.create_task(_sample_readiness(api, ready_seen))
+        fault_over = asyncio.Event()
+        sampler = asyncio.create_task(_sample_readiness(api, ready_seen, fault_over))
         try:
             await fault.inject(target)
         finally:
-            sampler.cancel()
+            fault_over.set()
+            await sampler  # its last probe began during the fault: its answer counts too
         fault_ended = time.monotonic()
         backlog = list(load.runs)
         done.set()
@@ -149,9 +151,9 @@ async def _is_ready(api: Api) -> bool:
     return answer is not None and answer.get("status") == "ready"
 
 
-async def _sample_readiness(api: Api, seen: set[str]) -> None:
+async def _sample_readiness(api: Api, seen: set[str], fault_over: asyncio.Event) -> None:
     """What /ready said during the fault: "ready", the dependencies it reported down, or "no answer"."""
-    while True:
+    while not fault_over.is_set():
         answer = await api.ready()
         if answer is None:
             seen.add("no answer")
@@ -160,7 +162,8 @@ async def _sample_readiness(api: Api, seen: set[str]) -> None:
         else:
             down = sorted(k for k, v in answer.get("checks", {}).items() if v != "ok")
             seen.add(f"{'+'.join(down)} down")
-        await asyncio.sleep(1.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fault_over.wait(), 1.0)
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
