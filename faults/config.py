@@ -39,14 +39,16 @@ PROVIDER_HANG_SECONDS = 8.0  # past the lease, within the webhook timeout below
 WEBHOOK_TIMEOUT_SECONDS = 15.0
 
 
-def role_settings(database_url: str, topic: str, scenario: str, provider_url: str) -> dict[str, str]:
+def role_settings(
+    database_url: str, topic: str, scenario: str, provider_url: str, sizes: Sizes
+) -> dict[str, str]:
     """The PJS_* variables every role of one scenario runs with."""
     return {
         "PJS_DATABASE_URL": database_url,
         "PJS_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
         "PJS_STATE_DIR": str(STATE_DIR),
         "PJS_RUN_EVENTS_TOPIC": topic,
-        "PJS_RUN_EVENTS_PARTITIONS": str(QUICK.partitions),
+        "PJS_RUN_EVENTS_PARTITIONS": str(sizes.partitions),
         "PJS_ENGINE_GROUP": f"{topic}-engine",
         "PJS_PROJECTOR_GROUP": f"{topic}-projector",
         "PJS_DELIVERY_GROUP": f"{topic}-delivery",

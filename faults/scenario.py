@@ -47,7 +47,9 @@ async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Pr
         services.postgres.url, f"faults_{fault.name.replace('-', '_')}_{suffix}"
     )
     topic = f"faults.{fault.name}.{suffix}"
-    roles = RoleSet(role_settings(database_url, topic, fault.name, provider.url), STATE_DIR / "logs" / topic)
+    roles = RoleSet(
+        role_settings(database_url, topic, fault.name, provider.url, sizes), STATE_DIR / "logs" / topic
+    )
     api = Api()
     try:
         for name in (*ROLES, *fault.extra_roles):
