@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install services dev test lint bench down
+.PHONY: install services dev test lint bench faults faults-quick down
 
 install: $(STAMP)
 
@@ -32,6 +32,13 @@ lint: install
 
 bench: services
 	$(BIN)/python -m bench $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+# The fault suite starts its own Postgres and Kafka (in .pjs-faults, on ports below 32768), not `services`.
+faults: install
+	$(BIN)/python -m faults
+
+faults-quick: install
+	$(BIN)/python -m faults --quick
 
 down:
 	$(BIN)/pjs services down
