@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 from fastapi import Request
 
+from api.limits import Limits
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
 from engine.ports import RunHeads
@@ -33,9 +34,17 @@ OpenBackends = Callable[[], Awaitable[Backends]]
 class Resources:
     """Created unopened; the app's lifespan opens and closes them."""
 
-    def __init__(self, open_backends: OpenBackends, *, kafka_bootstrap: str, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        open_backends: OpenBackends,
+        *,
+        kafka_bootstrap: str,
+        clock: Clock = utc_now,
+        limits: Limits | None = None,
+    ) -> None:
         self.kafka_bootstrap = kafka_bootstrap
         self.clock = clock
+        self.limits = limits or Limits()
         self._open_backends = open_backends
         self._backends: Backends | None = None
 
