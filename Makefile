@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install services dev test lint bench faults faults-quick down
+.PHONY: install services dev test fuzz lint bench faults faults-quick down
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ dev: services
 
 test: services
 	$(BIN)/pytest
+
+# The HTTP fuzz test with many more examples per operation than `make test` runs (25).
+fuzz: services
+	PJS_FUZZ_EXAMPLES=$(or $(EXAMPLES),500) $(BIN)/pytest -s tests/integration/test_api_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

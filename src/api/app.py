@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import health, journeys, metrics, reports, runs
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.openapi import install_openapi
 from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
@@ -45,4 +46,5 @@ def create_app(resources: Resources) -> FastAPI:
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn])
+    app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     return app

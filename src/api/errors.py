@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -56,6 +57,10 @@ class ContentTooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status_code = 422
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
 
 
 class Unavailable(ApiError):
@@ -133,6 +138,12 @@ async def _event_too_large(request: Request, error: Exception) -> JSONResponse:
     return await _api_error(request, ContentTooLarge(message))
 
 
+async def _unstorable(request: Request, error: Exception) -> JSONResponse:
+    # A value the edge's limits let through but a column cannot hold: the client's to fix, so never a 503.
+    log.warning("request refused by the store's types: %s", type(error).__name__)
+    return await _api_error(request, BadRequest("A value in the request cannot be stored (out of range)."))
+
+
 async def _internal(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(body("Internal server error."), status_code=500)
@@ -148,4 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if issubclass(failure, Exception):
             app.add_exception_handler(failure, _unavailable)
     app.add_exception_handler(PoolExhausted, _busy)
+    # asyncpg's client-side DataError (an argument its column type cannot hold) is an InterfaceError.
+    for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError):
+        app.add_exception_handler(unstorable, _unstorable)
     app.add_exception_handler(Exception, _internal)

@@ -1,4 +1,4 @@
-"""Turning raw HTTP input into values: the JSON body (read as-is, for our own validators) and path ids."""
+"""Turning raw HTTP input into values: JSON bodies (read as-is, within the edge's limits) and path ids."""
 
 from __future__ import annotations
 
@@ -8,25 +8,58 @@ from uuid import UUID
 import orjson
 from fastapi import Depends, Request
 
-from api.errors import BadRequest, NotFound
+from api.errors import BadRequest, NotFound, PayloadTooLarge
+from api.limits import Limits, beyond_limits, json_problems
+from api.resources import Resources, get_resources
+from domain.validation import Problem
 
 
-async def json_body(request: Request) -> Any:
-    """The request body parsed as JSON, any JSON value; the route's validator judges its shape."""
+async def _json_body(request: Request, limits: Limits, what: str, max_bytes: int, setting: str) -> Any:
+    """The body parsed as JSON, any JSON value within the shared limits; the route's validator judges it."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise BadRequest(f"The request body must be JSON (Content-Type: application/json), not {media_type}.")
     raw = await request.body()
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The {what} is larger than {max_bytes} bytes of JSON ({setting}).")
     if not raw.strip():
         raise BadRequest("The request body is empty; send a JSON object.")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         # orjson's message names the position only, never the content (which may be patient data).
         raise BadRequest(f"The request body is not valid JSON: {error}.") from None
+    problems = json_problems(value, limits)
+    if problems:
+        raise beyond_limits(what, problems)
+    return value
 
 
-JsonBody = Annotated[Any, Depends(json_body)]
+async def journey_body(request: Request, resources: Annotated[Resources, Depends(get_resources)]) -> Any:
+    limits = resources.limits
+    value = await _json_body(request, limits, "journey", limits.max_journey_bytes, "PJS_MAX_JOURNEY_BYTES")
+    nodes = value.get("nodes") if isinstance(value, dict) else None
+    if isinstance(nodes, list) and len(nodes) > limits.max_journey_nodes:
+        message = f"A journey can have at most {limits.max_journey_nodes} nodes (PJS_MAX_JOURNEY_NODES)."
+        raise beyond_limits("journey", [Problem("nodes", message)])
+    return value
+
+
+async def patient_context_body(
+    request: Request, resources: Annotated[Resources, Depends(get_resources)]
+) -> Any:
+    limits = resources.limits
+    return await _json_body(
+        request,
+        limits,
+        "patient context",
+        limits.max_patient_context_bytes,
+        "PJS_MAX_PATIENT_CONTEXT_BYTES",
+    )
+
+
+JourneyBody = Annotated[Any, Depends(journey_body)]
+PatientContextBody = Annotated[Any, Depends(patient_context_body)]
 
 
 def existing_id(raw: str, what: str) -> UUID:

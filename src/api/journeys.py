@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.errors import NotFound, invalid
 from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
-from api.inputs import JsonBody, existing_id
+from api.inputs import JourneyBody, existing_id
+from api.limits import INT32_MAX
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -35,9 +36,9 @@ JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
     status_code=201,
     summary="Create a journey (version 1)",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400),
+    responses=error_responses(400, 413),
 )
-async def create_journey(raw: JsonBody, resources: Deps, response: Response) -> JourneyCreated:
+async def create_journey(raw: JourneyBody, resources: Deps, response: Response) -> JourneyCreated:
     definition = _valid_journey(raw, resources)
     stored = await resources.journeys.create(uuid4(), definition, now=resources.clock())
     response.headers["Location"] = f"/journeys/{stored.journey_id}"
@@ -49,10 +50,10 @@ async def create_journey(raw: JsonBody, resources: Deps, response: Response) -> 
     status_code=201,
     summary="Save a new version of a journey; runs already started stay on their version",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 404),
+    responses=error_responses(400, 404, 413),
 )
 async def update_journey(
-    journey_id: JourneyIdPath, raw: JsonBody, resources: Deps, response: Response
+    journey_id: JourneyIdPath, raw: JourneyBody, resources: Deps, response: Response
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
     definition = _valid_journey(raw, resources)
@@ -63,7 +64,7 @@ async def update_journey(
     return JourneyVersionCreated(journey_id=known_id, version=stored.version)
 
 
-@router.get("", summary="List journeys with their latest version")
+@router.get("", summary="List journeys with their latest version", responses=error_responses())
 async def list_journeys(resources: Deps) -> JourneyListOut:
     summaries = await resources.journeys.list_journeys()
     return JourneyListOut(
@@ -79,13 +80,14 @@ async def list_journeys(resources: Deps) -> JourneyListOut:
 @router.get(
     "/{journeyId}",
     summary="Read a journey: its latest version, or `?version=`",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),
 )
 async def get_journey(
     journey_id: JourneyIdPath,
     resources: Deps,
     version: Annotated[
-        int | None, Query(ge=1, description="A version; the latest when omitted.", examples=[1])
+        int | None,
+        Query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),
     ] = None,
 ) -> JourneyOut:
     known_id = existing_id(journey_id, "Journey")

@@ -31,16 +31,17 @@ def json_request(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, 
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses` entry documenting the error shape for these status codes."""
+    """The `responses` entry documenting the error shape for these status codes, and 503 (every route
+    here reads the store, which can be briefly unavailable)."""
     descriptions = {
         400: "Invalid input: every problem is listed",
         404: "Not found",
         409: "Conflict with the run's state",
-        413: "The request would make an event too large to store",
+        413: "Too large: a body over a limit (PJS_MAX_*_BYTES), or an event over PJS_MAX_EVENT_BYTES",
         422: "Idempotency-Key reused with a different body",
         503: "Briefly unavailable; retry",
     }
-    return {code: {"model": ErrorOut, "description": descriptions[code]} for code in status_codes}
+    return {code: {"model": ErrorOut, "description": descriptions[code]} for code in (*status_codes, 503)}
 
 
 def _bad_requests_are_400(document: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.errors import BadRequest, NotFound
 from api.examples import EXAMPLE_ID
 from api.inputs import existing_id, optional_uuid
+from api.limits import INT64_MAX, StoredText
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
 from api.schemas import AuditEntryOut, AuditPageOut, JourneyStatsOut, NodeStatsOut, VersionStatsOut
@@ -56,9 +57,9 @@ async def journey_stats(
 async def audit(
     resources: Deps,
     run_id: Annotated[str | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
-    patient_id: Annotated[str | None, Query(alias="patientId", max_length=255)] = None,
+    patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(description="The nextCursor of the previous page.")] = None,
+    cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> AuditPageOut:
     rows = await read_audit(
         resources.pool,
@@ -81,6 +82,7 @@ def _entry(row: Any) -> dict[str, Any]:
 def _after_id(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
+    # isdecimal alone would let "²"-like digits through; an audit id is a bigint.
+    if not (cursor.isascii() and cursor.isdecimal()) or int(cursor) > INT64_MAX:
         raise BadRequest("cursor is not valid; pass back the nextCursor of a previous page.")
     return int(cursor)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 from fastapi import Request
 
+from api.limits import Limits
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
@@ -41,10 +42,12 @@ class Resources:
         kafka_bootstrap: str,
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
+        limits: Limits | None = None,
     ) -> None:
         self.kafka_bootstrap = kafka_bootstrap
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds
+        self.limits = limits or Limits()
         self._open_backends = open_backends
         self._backends: Backends | None = None
 

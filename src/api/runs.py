@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
-from api.inputs import JsonBody, existing_id, optional_uuid
+from api.inputs import PatientContextBody, existing_id, optional_uuid
+from api.limits import INT32_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -45,11 +46,11 @@ MAX_LIST_PAGE = 500
 )
 async def trigger(
     journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
-    raw: JsonBody,
+    raw: PatientContextBody,
     resources: Deps,
     response: Response,
     idempotency_key: Annotated[
-        str | None,
+        StoredText | None,
         Header(
             alias="Idempotency-Key",
             min_length=1,
@@ -86,7 +87,7 @@ async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
 
 
 @router.post(
-    "/runs/{runId}/cancel", status_code=202, summary="Cancel a run", responses=error_responses(404, 409, 503)
+    "/runs/{runId}/cancel", status_code=202, summary="Cancel a run", responses=error_responses(404, 409)
 )
 async def cancel(run_id: RunIdPath, resources: Deps) -> RunCancelledOut:
     result = await cancel_run(
@@ -110,7 +111,10 @@ async def run_events(
     run_id: RunIdPath,
     resources: Deps,
     after_version: Annotated[
-        int, Query(alias="afterVersion", ge=0, description="Events after this version.", examples=[0])
+        int,
+        Query(
+            alias="afterVersion", ge=0, le=INT32_MAX, description="Events after this version.", examples=[0]
+        ),
     ] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE, description="Events per page (at most 1000).", examples=[100])
@@ -133,9 +137,9 @@ async def list_runs_route(
     resources: Deps,
     journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
     status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
-    patient_id: Annotated[str | None, Query(alias="patientId", max_length=255)] = None,
+    patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
-    cursor: Annotated[str | None, Query(description="The nextCursor of the previous page.")] = None,
+    cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> RunListOut:
     where = RunFilter(journey_id=optional_uuid(journey_id, "journeyId"), status=status, patient_id=patient_id)
     try:

@@ -16,6 +16,8 @@ from engine.run_status import COLUMNS, state_from_row
 from events.feed import FeedPosition
 from events.pg import Queryable
 
+_BIGINT_MAX = 2**63 - 1
+
 
 class InvalidCursor(ValueError):
     """The cursor was not one this service handed out."""
@@ -40,9 +42,12 @@ def encode_cursor(position: FeedPosition) -> str:
 
 def decode_cursor(cursor: str) -> FeedPosition:
     try:
-        transaction_id, position = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
-        return FeedPosition(int(transaction_id), int(position))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        decoded = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+        transaction_id, position = (int(part) for part in decoded.split(":"))
+        if not (0 <= transaction_id <= _BIGINT_MAX and 0 <= position <= _BIGINT_MAX):
+            raise ValueError("outside the feed")
+        return FeedPosition(transaction_id, position)
+    except (ValueError, binascii.Error, UnicodeError):
         raise InvalidCursor("cursor is not valid; pass back the nextCursor of a previous page") from None
 
 

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     local_kafka_controller_port: int = LOCAL_KAFKA_CONTROLLER_PORT
     services_ready_timeout_seconds: float = 120.0
 
+    # ---- limits at the HTTP edge (api/limits.py; docs/api.md "Limits") ----
+    max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body (413).")
+    max_patient_context_bytes: int = Field(default=65_536, gt=0, description="Largest trigger body (413).")
+    max_journey_bytes: int = Field(default=524_288, gt=0, description="Largest journey body (413).")
+    max_journey_nodes: int = Field(default=1_000, gt=0, description="Most nodes in one journey (400).")
+    max_json_depth: int = Field(default=32, gt=0, description="Deepest nesting in a request body (400).")
+    max_id_length: int = Field(default=255, gt=0, description="Longest id, name or key (400).")
+    max_text_length: int = Field(default=10_000, gt=0, description="Longest other string (400).")
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"postgresql://postgres@127.0.0.1:{self.local_postgres_port}/postgres"
 

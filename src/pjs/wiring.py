@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from api.limits import Limits
 from api.resources import Backends, Resources
 from domain.run_limits import RunLimits
 from engine.channels import Channel
@@ -93,6 +94,19 @@ def timer(pool: asyncpg.Pool, config: TimerConfig) -> Timer:
     return Timer(PostgresDelayQueue(pool, event_store(pool)), config)
 
 
+def http_limits(settings: Settings) -> Limits:
+    """The HTTP edge's limits, from their PJS_MAX_* settings."""
+    return Limits(
+        max_body_bytes=settings.max_body_bytes,
+        max_patient_context_bytes=settings.max_patient_context_bytes,
+        max_journey_bytes=settings.max_journey_bytes,
+        max_journey_nodes=settings.max_journey_nodes,
+        max_json_depth=settings.max_json_depth,
+        max_id_length=settings.max_id_length,
+        max_text_length=settings.max_text_length,
+    )
+
+
 def api_resources(settings: Settings) -> Resources:
     """The API's resources, unopened: the app's lifespan opens them through `open_backends`."""
 
@@ -108,4 +122,5 @@ def api_resources(settings: Settings) -> Resources:
         open_backends,
         kafka_bootstrap=settings.resolved_kafka_bootstrap(),
         min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
+        limits=http_limits(settings),
     )
