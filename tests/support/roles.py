@@ -49,6 +49,10 @@ class RoleProcess:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def is_running(self) -> bool:
+        return self._process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL: no clean-up, no final commit; what a crash looks like."""
         if self._process.poll() is None:
