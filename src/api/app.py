@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import health, journeys, metrics, reports, runs
+from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import install_openapi
@@ -47,4 +48,5 @@ def create_app(resources: Resources) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn])
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
+    app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # outermost: times all
     return app

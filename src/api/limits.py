@@ -40,6 +40,7 @@ class Limits:
     max_json_depth: int = 32
     max_id_length: int = 255
     max_text_length: int = 10_000
+    request_seconds: float = 10.0
 
 
 def unstorable_text(text: str) -> str | None:

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     db_keepalive_count: int = 3
     api_pool_size: int = 10
     api_acquire_seconds: float = Field(default=2.0, description="Longest wait for a connection, then 503.")
+    api_request_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a request may take, then 503."
+    )
     shutdown_seconds: float = Field(default=10.0, description="Longest a role may take to stop.")
     restart_first_seconds: float = 0.5
     restart_max_seconds: float = 30.0

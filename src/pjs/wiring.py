@@ -104,6 +104,7 @@ def http_limits(settings: Settings) -> Limits:
         max_json_depth=settings.max_json_depth,
         max_id_length=settings.max_id_length,
         max_text_length=settings.max_text_length,
+        request_seconds=settings.api_request_seconds,
     )
 
 
