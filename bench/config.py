@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from events.broker import KafkaConnection
 from pjs.settings import Settings
 
 
@@ -56,13 +57,22 @@ FULL = Sizes(
 
 
 @dataclass(frozen=True)
+class Databases:
+    """The DSNs a run uses: a superuser's to create databases, the schema owner's, the application's."""
+
+    admin_url: str
+    migration_url: str
+    app_url: str
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     """One benchmark run's settings."""
 
     quick: bool
     sizes: Sizes
-    database_url: str  # an existing database to connect to; scenarios create their own next to it
-    kafka_bootstrap: str
+    databases: Databases  # scenarios create their own database next to these
+    kafka: KafkaConnection
     kafka_external: bool
     state_dir: Path
     results_path: Path
@@ -86,8 +96,12 @@ def load_config(results_path: Path) -> BenchConfig:
     return BenchConfig(
         quick=quick,
         sizes=_with_time_limits(QUICK if quick else FULL),
-        database_url=settings.resolved_database_url(),
-        kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+        databases=Databases(
+            settings.resolved_admin_database_url(),
+            settings.resolved_migration_database_url(),
+            settings.resolved_database_url(),
+        ),
+        kafka=settings.kafka_connection(),
         kafka_external=settings.kafka_bootstrap is not None,
         state_dir=settings.state_dir,
         results_path=results_path,

@@ -40,9 +40,7 @@ async def _run_one(config: BenchConfig, scenario: Scenario, earlier: dict[str, F
     started = time.perf_counter()
     limit = config.sizes.scenario_seconds
     try:
-        async with sandbox(
-            config.database_url, config.kafka_bootstrap, scenario.name, config.sizes.partitions
-        ) as box:
+        async with sandbox(config.databases, config.kafka, scenario.name, config.sizes.partitions) as box:
             async with asyncio.timeout(limit):
                 figures = await scenario.run(ScenarioContext(config, box, earlier))
     except TimeoutError:

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
+from bench.config import Databases
 from bench.topics import end_offsets
-from events.broker import delete_topics, ensure_topic
-from events.schema import migrate
+from events.broker import KafkaConnection, delete_topics, ensure_topic, make_admin
+from pjs.roles import apply_migrations
+from pjs.settings import Settings
 
 log = logging.getLogger(__name__)
 _CLEANUP_SECONDS = 30
@@ -32,8 +33,9 @@ class Sandbox:
     """What one scenario may use; every name is unique to this run so concurrent runs never collide."""
 
     prefix: str
-    database_url: str
-    kafka_bootstrap: str
+    database_url: str  # the application role's
+    migration_database_url: str  # the schema owner's, for DDL
+    kafka: KafkaConnection
     partitions: int
     topics: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
@@ -42,8 +44,8 @@ class Sandbox:
         """Create a fresh topic for `purpose`; it is deleted with the sandbox."""
         name = f"{self.prefix}.{purpose}"
         self.topics.append(name)
-        await ensure_topic(self.kafka_bootstrap, name, self.partitions)
-        await end_offsets(self.kafka_bootstrap, name, self.partitions)  # ready for sends
+        await ensure_topic(self.kafka, name, self.partitions)
+        await end_offsets(self.kafka, name, self.partitions)  # ready for sends
         return name
 
     def group(self, purpose: str) -> str:
@@ -54,9 +56,20 @@ class Sandbox:
 
     def role_environment(self, topic: str) -> dict[str, str]:
         """PJS_* variables that point a separately spawned `pjs` role at this sandbox."""
+        kafka = {
+            "PJS_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "PJS_KAFKA_SECURITY_PROTOCOL": self.kafka.security_protocol,
+            "PJS_KAFKA_SASL_MECHANISM": self.kafka.sasl_mechanism,
+            "PJS_KAFKA_USERNAME": self.kafka.username,
+            "PJS_KAFKA_PASSWORD": self.kafka.password,
+            "PJS_KAFKA_SSL_CAFILE": self.kafka.ssl_cafile,
+            "PJS_KAFKA_SSL_CERTFILE": self.kafka.ssl_certfile,
+            "PJS_KAFKA_SSL_KEYFILE": self.kafka.ssl_keyfile,
+        }
         return {
             "PJS_DATABASE_URL": self.database_url,
-            "PJS_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "PJS_MIGRATION_DATABASE_URL": self.migration_database_url,
+            **{name: value for name, value in kafka.items() if value is not None},
             "PJS_RUN_EVENTS_TOPIC": topic,
             "PJS_RUN_EVENTS_PARTITIONS": str(self.partitions),
         }
@@ -64,21 +77,27 @@ class Sandbox:
 
 @contextlib.asynccontextmanager
 async def sandbox(
-    admin_url: str, kafka_bootstrap: str, scenario: str, partitions: int
+    databases: Databases, kafka: KafkaConnection, scenario: str, partitions: int
 ) -> AsyncIterator[Sandbox]:
     """CREATE DATABASE + migrate on entry; drop the database, topics and groups on exit, whatever happened."""
     prefix = f"pjs_bench_{scenario}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
+    admin = await asyncpg.connect(databases.admin_url)
+    owner = urlsplit(databases.migration_url).username
     try:
-        await admin.execute(f'CREATE DATABASE "{prefix}"')
+        await admin.execute(f'CREATE DATABASE "{prefix}"' + (f' OWNER "{owner}"' if owner else ""))
         try:
-            url = with_database(admin_url, prefix)
-            connection = await asyncpg.connect(url)
-            try:
-                await migrate(connection)
-            finally:
-                await connection.close()
-            box = Sandbox(prefix, url, kafka_bootstrap, partitions)
+            settings = Settings(
+                database_url=with_database(databases.app_url, prefix),
+                migration_database_url=with_database(databases.migration_url, prefix),
+            )
+            await apply_migrations(settings)
+            box = Sandbox(
+                prefix,
+                settings.resolved_database_url(),
+                settings.resolved_migration_database_url(),
+                kafka,
+                partitions,
+            )
             try:
                 yield box
             finally:
@@ -93,16 +112,16 @@ async def _drop_kafka_names(box: Sandbox) -> None:
     """Best effort, so a clean-up error never hides the scenario's own; what is left is named on stderr."""
     try:
         if box.topics:
-            await delete_topics(box.kafka_bootstrap, box.topics)
+            await delete_topics(box.kafka, box.topics)
         for group in box.groups:
-            await _delete_group(box.kafka_bootstrap, group)
+            await _delete_group(box.kafka, group)
     except Exception as error:  # reported, not raised: the scenario's outcome is what matters
         log.warning("bench clean-up failed (%s); left: topics %s, groups %s", error, box.topics, box.groups)
 
 
-async def _delete_group(bootstrap: str, group: str) -> None:
+async def _delete_group(kafka: KafkaConnection, group: str) -> None:
     """aiokafka's admin client has no delete_consumer_groups: send DeleteGroups to the group's coordinator."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         coordinator = await admin.find_coordinator(group)

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from bench.errors import BenchFailure
+from events.broker import KafkaConnection, make_consumer
 
 _READY_SECONDS = 15
 
 
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+async def end_offsets(kafka: KafkaConnection, topic: str, partitions: int) -> dict[int, int]:
     """Each partition's end offset, asked of its leader: returns only once every leader answers.
 
     Metadata can name a leader a moment before that broker serves the partition; ListOffsets is retried
     by aiokafka until the leader answers, so a topic that passed this check accepts sends at once.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000
-    )
+    consumer = make_consumer(kafka, None, isolation_level="read_uncommitted", request_timeout_ms=10_000)
     await consumer.start()
     try:
         deadline = time.monotonic() + _READY_SECONDS
@@ -36,6 +35,6 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, 
         await asyncio.wait_for(consumer.stop(), 10)
 
 
-async def records_on(bootstrap: str, topic: str, partitions: int) -> int:
+async def records_on(kafka: KafkaConnection, topic: str, partitions: int) -> int:
     """How many records the topic holds (it was empty when created, nothing is ever deleted from it)."""
-    return sum((await end_offsets(bootstrap, topic, partitions)).values())
+    return sum((await end_offsets(kafka, topic, partitions)).values())

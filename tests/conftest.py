@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -11,10 +12,10 @@ import pytest
 
 from api.app import create_app
 from events.broker import delete_topics, ensure_topic
-from events.schema import migrate
+from pjs.roles import apply_migrations
 from pjs.settings import Settings
 from pjs.wiring import api_resources
-from support.endpoints import Endpoints, test_endpoints
+from support.endpoints import Endpoints, kafka_settings, test_endpoints
 
 
 @pytest.fixture(scope="session")
@@ -28,23 +29,36 @@ def _with_database(url: str, database: str) -> str:
     return f"{base}/{database}"
 
 
+def _database_urls(endpoints: Endpoints, database: str) -> dict[str, str]:
+    """The application role's and the schema owner's DSNs of one database."""
+    return {
+        "database_url": _with_database(endpoints.database_url, database),
+        "migration_database_url": _with_database(endpoints.migration_database_url, database),
+    }
+
+
+def _owned_by_migrator(endpoints: Endpoints) -> str:
+    owner = urlsplit(endpoints.migration_database_url).username
+    return f' OWNER "{owner}"' if owner else ""
+
+
 @pytest.fixture(scope="session")
 async def template_database(endpoints: Endpoints) -> AsyncIterator[str]:
-    """A database with every migration applied, copied for each test (copying beats migrating)."""
+    """A database with every migration applied, copied for each test (copying beats migrating).
+
+    Owned by the migration role, which migrates it and grants the application role its DML; a copy keeps
+    the owner's objects, the grants and the default privileges (roles are cluster-wide).
+    """
     name = f"pjs_template_{uuid.uuid4().hex[:12]}"
-    await _admin(endpoints, f'CREATE DATABASE "{name}"')
-    connection = await asyncpg.connect(_with_database(endpoints.database_url, name))
-    try:
-        await migrate(connection)
-    finally:
-        await connection.close()
+    await _admin(endpoints, f'CREATE DATABASE "{name}"{_owned_by_migrator(endpoints)}')
+    await apply_migrations(Settings(**_database_urls(endpoints, name)))
     yield name
     await _admin(endpoints, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _admin(endpoints: Endpoints, statement: str) -> None:
     """One statement on a connection of its own (a test may restart the server in between)."""
-    admin = await asyncpg.connect(endpoints.database_url)
+    admin = await asyncpg.connect(endpoints.admin_database_url)
     try:
         await admin.execute(statement)
     finally:
@@ -52,37 +66,55 @@ async def _admin(endpoints: Endpoints, statement: str) -> None:
 
 
 @pytest.fixture
-async def database_url(endpoints: Endpoints, template_database: str) -> AsyncIterator[str]:
-    """A fresh, migrated database of this test's own."""
+async def test_database(endpoints: Endpoints, template_database: str) -> AsyncIterator[str]:
+    """The name of a fresh, migrated database of this test's own."""
     name = f"pjs_test_{uuid.uuid4().hex[:12]}"
-    await _admin(endpoints, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield _with_database(endpoints.database_url, name)
+    owner = _owned_by_migrator(endpoints)
+    await _admin(endpoints, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"{owner}')
+    yield name
     await _admin(endpoints, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-async def settings(database_url: str, endpoints: Endpoints) -> AsyncIterator[Settings]:
+def database_url(endpoints: Endpoints, test_database: str) -> str:
+    """This test's database as the application role: no DDL, DML only."""
+    return _database_urls(endpoints, test_database)["database_url"]
+
+
+@pytest.fixture
+def migration_database_url(endpoints: Endpoints, test_database: str) -> str:
+    """This test's database as the schema owner (migrations, rebuilds)."""
+    return _database_urls(endpoints, test_database)["migration_database_url"]
+
+
+@pytest.fixture
+async def settings(test_database: str, endpoints: Endpoints) -> AsyncIterator[Settings]:
     """Settings pointing at this test's database and its own topics and consumer groups."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     test_settings = Settings(
-        database_url=database_url,
-        kafka_bootstrap=endpoints.kafka_bootstrap,
+        **_database_urls(endpoints, test_database),
+        **kafka_settings(endpoints.kafka),
         run_events_topic=f"{prefix}.run-events",
         run_events_partitions=4,
         engine_group=f"{prefix}-engine",
         projector_group=f"{prefix}-projector",
         delivery_group=f"{prefix}-delivery",
     )
-    await ensure_topic(
-        endpoints.kafka_bootstrap, test_settings.run_events_topic, test_settings.run_events_partitions
-    )
+    await ensure_topic(endpoints.kafka, test_settings.run_events_topic, test_settings.run_events_partitions)
     yield test_settings
-    await delete_topics(endpoints.kafka_bootstrap, [test_settings.run_events_topic])
+    await delete_topics(endpoints.kafka, [test_settings.run_events_topic])
 
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=10) as created:
+        yield created
+
+
+@pytest.fixture
+async def migration_pool(migration_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """This test's database as the schema owner: for rebuilds and other DDL."""
+    async with asyncpg.create_pool(migration_database_url, min_size=1, max_size=2) as created:
         yield created
 
 

@@ -7,12 +7,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener
 
 from bench import workload
 from bench.config import Sizes
 from bench.errors import BenchFailure
 from bench.measure import rate
+from events.broker import KafkaConnection, make_consumer, make_producer
 from events.envelope import KafkaRecord, to_kafka_record
 
 _IN_FLIGHT = 5_000  # sends awaited in windows: bounded memory, the producer still batches freely
@@ -38,15 +39,11 @@ def _record_bytes(records: Sequence[KafkaRecord]) -> float:
     return round(total / max(len(records), 1), 1)
 
 
-async def send(bootstrap: str, topic: str, records: Sequence[KafkaRecord], limit_seconds: float) -> float:
+async def send(
+    kafka: KafkaConnection, topic: str, records: Sequence[KafkaRecord], limit_seconds: float
+) -> float:
     """Messages/s for one producer with the relay's settings (idempotent, acks=all, linger 5 ms)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        request_timeout_ms=30_000,
-    )
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await producer.partitions_for(topic)  # metadata fetched before timing, as a running relay has it
@@ -77,12 +74,10 @@ class _AssignedAt(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka 
 
 
 async def consume(
-    bootstrap: str, topic: str, group: str, expected: int, limit_seconds: float
+    kafka: KafkaConnection, topic: str, group: str, expected: int, limit_seconds: float
 ) -> tuple[float, float]:
     """(messages/s from partition assignment to the last record, seconds the group join took)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    consumer = make_consumer(kafka, group, isolation_level="read_uncommitted")
     assigned = _AssignedAt()
     consumer.subscribe([topic], listener=assigned)
     started = time.perf_counter()
@@ -103,11 +98,13 @@ async def consume(
     return rate(seen, finished - joined_at), round(joined_at - started, 3)
 
 
-async def measure(bootstrap: str, topic: str, group: str | None, sizes: Sizes, count: int) -> KafkaCeiling:
+async def measure(
+    kafka: KafkaConnection, topic: str, group: str | None, sizes: Sizes, count: int
+) -> KafkaCeiling:
     """Send `count` event-shaped records to an empty topic, then (with a group) consume them back."""
     records = event_records(count)
-    sent = await send(bootstrap, topic, records, sizes.phase_seconds)
+    sent = await send(kafka, topic, records, sizes.phase_seconds)
     if group is None:
         return KafkaCeiling(sent, None, None, _record_bytes(records))
-    consumed, joined = await consume(bootstrap, topic, group, len(records), sizes.phase_seconds)
+    consumed, joined = await consume(kafka, topic, group, len(records), sizes.phase_seconds)
     return KafkaCeiling(sent, consumed, joined, _record_bytes(records))

@@ -37,7 +37,7 @@ async def run(context: ScenarioContext) -> Figures:
     pg_single = context.earlier_figure("raw", "pg_insert_single_rows_per_s")
     ceiling_source = "raw"
     if pg_rows is None or pg_single is None:  # run alone: measure the ceiling first, in this database
-        ceiling = await postgres.measure(box.database_url, sizes)
+        ceiling = await postgres.measure(box.migration_database_url, sizes)
         pg_rows, pg_single, ceiling_source = ceiling.rows_per_s, ceiling.single_rows_per_s, "append"
 
     batched = workload.batches("append", sizes.append_events // sizes.batch_events, sizes.batch_events)

@@ -8,9 +8,9 @@ from bench.scenario import Figures, Scenario, ScenarioContext
 
 async def run(context: ScenarioContext) -> Figures:
     sizes, box = context.config.sizes, context.sandbox
-    pg = await postgres.measure(box.database_url, sizes)
+    pg = await postgres.measure(box.migration_database_url, sizes)
     topic = await box.topic("raw")
-    broker = await kafka.measure(box.kafka_bootstrap, topic, box.group("raw"), sizes, sizes.kafka_messages)
+    broker = await kafka.measure(box.kafka, topic, box.group("raw"), sizes, sizes.kafka_messages)
     return {
         "pg_insert_rows_per_s": pg.rows_per_s,
         "pg_insert_single_rows_per_s": pg.single_rows_per_s,

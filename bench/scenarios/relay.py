@@ -58,18 +58,18 @@ async def run(context: ScenarioContext) -> Figures:
     topic = await box.topic("relay")
     defaults = Settings()
     config = RelayConfig(
-        box.database_url, box.kafka_bootstrap, topic, defaults.relay_batch_size, defaults.relay_poll_seconds
+        box.database_url, box.kafka, topic, defaults.relay_batch_size, defaults.relay_poll_seconds
     )
     relay = Relay(config)
     seconds = await _drain_seconds(relay, expected, sizes.phase_seconds)
-    on_topic = await records_on(box.kafka_bootstrap, topic, box.partitions)
+    on_topic = await records_on(box.kafka, topic, box.partitions)
     if on_topic < expected:
         raise BenchFailure(f"relay checkpointed {relay.published} events but the topic holds {on_topic}")
 
     ceiling = context.earlier_figure("raw", "kafka_send_msgs_per_s")
     ceiling_source = "raw"
     if ceiling is None:  # run alone: measure the producer ceiling here, on a topic of its own
-        measured = await kafka.measure(box.kafka_bootstrap, await box.topic("ceiling"), None, sizes, expected)
+        measured = await kafka.measure(box.kafka, await box.topic("ceiling"), None, sizes, expected)
         ceiling, ceiling_source = measured.send_msgs_per_s, "relay"
     events_per_s = rate(expected, seconds)
     return {

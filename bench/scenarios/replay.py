@@ -30,7 +30,7 @@ _CHECKSUM = "SELECT md5(string_agg(r::text, '|' ORDER BY r.run_id)) FROM run_sta
 
 async def run(context: ScenarioContext) -> Figures:
     runs = _RUNS["quick" if context.config.quick else "full"]
-    async with asyncpg.create_pool(context.sandbox.database_url, min_size=1, max_size=2) as pool:
+    async with asyncpg.create_pool(context.sandbox.migration_database_url, min_size=1, max_size=2) as pool:
         async with pool.acquire() as connection:
             load_started = time.perf_counter()
             await _load(connection, runs)

@@ -28,7 +28,7 @@ async def health() -> dict[str, str]:
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
     checks = {
         "postgres": await _postgres_answers(resources),
-        "kafka": await broker_answers(resources.kafka_bootstrap),
+        "kafka": await broker_answers(resources.kafka),
     }
     ready = all(checks.values())
     body: dict[str, object] = {

@@ -16,6 +16,7 @@ from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
 from engine.ports import RunHeads
+from events.broker import KafkaConnection
 from events.store import PostgresEventStore
 
 
@@ -39,12 +40,12 @@ class Resources:
         self,
         open_backends: OpenBackends,
         *,
-        kafka_bootstrap: str,
+        kafka: KafkaConnection,
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
         limits: Limits | None = None,
     ) -> None:
-        self.kafka_bootstrap = kafka_bootstrap
+        self.kafka = kafka
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.limits = limits or Limits()

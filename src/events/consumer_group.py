@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
 from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
-from events.broker import make_consumer
+from events.broker import KafkaConnection, make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
 from events.dead_letters import DeadLetterStore
 from events.offsets import KafkaOffsets, OffsetStore
@@ -41,7 +41,7 @@ DEAD_LETTERS = Counter(
 class GroupConfig:
     """Which group reads which topic, in batches of how many records, and how long it waits or retries."""
 
-    bootstrap: str
+    kafka: KafkaConnection
     topic: str
     group: str
     batch_size: int = 500
@@ -91,7 +91,7 @@ class ConsumerLoop:
                 await sleep_unless_stopped(stop, self._config.max_retry_seconds)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        consumer = make_consumer(self._config.bootstrap, self._config.group)
+        consumer = make_consumer(self._config.kafka, self._config.group)
         self._unpositioned.clear()
         try:
             await consumer.start()

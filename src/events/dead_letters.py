@@ -14,7 +14,7 @@ from typing import Protocol
 import asyncpg
 
 from events.bad_records import Record
-from events.broker import make_producer
+from events.broker import KafkaConnection, make_producer
 from events.pg import Queryable
 
 
@@ -105,14 +105,14 @@ class PostgresDeadLetters:
         return {row["consumer_group"]: row["waiting"] for row in rows}
 
 
-async def redeliver(bootstrap: str, letter: DeadLetter) -> None:
+async def redeliver(kafka: KafkaConnection, letter: DeadLetter) -> None:
     """Produce the record again, with its key, value and headers, to its topic.
 
     A keyed record goes where its key hashes to (one run's events stay in one partition even if the topic
     grew); an unkeyed one back to its old partition. Every group sees it again, which is harmless: every
     consumer is idempotent by (run id, version).
     """
-    producer = make_producer(bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
-from events.broker import make_producer
+from events.broker import KafkaConnection, make_producer
 from events.envelope import StoredEvent
 from events.errors import CONNECTION_ERRORS
 from events.feed import FeedPosition, load_checkpoint, read_feed_rows, save_checkpoint
@@ -52,7 +52,7 @@ PARKED_EVENTS = Counter(
 @dataclass(frozen=True)
 class RelayConfig:
     database_url: str
-    bootstrap: str
+    kafka: KafkaConnection
     topic: str
     batch_size: int = 500
     poll_seconds: float = 1.0
@@ -65,7 +65,7 @@ class Relay:
 
     def __init__(self, config: RelayConfig, producer_factory: ProducerFactory | None = None) -> None:
         self._config = config
-        self._producer_factory = producer_factory or (lambda: make_producer(config.bootstrap))
+        self._producer_factory = producer_factory or (lambda: make_producer(config.kafka))
         self.published = 0
         self.parked = 0
         self.is_leader = False

@@ -29,8 +29,12 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda migration: migration.number)
 
 
-async def migrate(connection: asyncpg.Connection) -> list[Migration]:
-    """Apply every migration not yet applied; returns those applied by this call. Idempotent."""
+async def migrate(connection: asyncpg.Connection, application_role: str | None = None) -> list[Migration]:
+    """Apply every migration not yet applied; returns those applied by this call. Idempotent.
+
+    With `application_role`, that role is then granted its DML (`grant_to_application`), under the same
+    lock: concurrent GRANTs on one object fail with "tuple concurrently updated".
+    """
     await connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -50,6 +54,36 @@ async def migrate(connection: asyncpg.Connection) -> list[Migration]:
                     migration.name,
                 )
             applied.append(migration)
+        if application_role is not None:
+            await grant_to_application(connection, application_role)
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     return applied
+
+
+# Append-only tables: the application may add rows and read them, never change or remove one.
+_APPEND_ONLY = ("events", "audit_log")
+
+
+async def grant_to_application(connection: asyncpg.Connection, role: str) -> None:
+    """Give `role` the DML it needs on every table, now and for tables created later by this connection's
+    role (the schema owner), and nothing more: it owns nothing, so it can run no DDL and disable no trigger.
+
+    Idempotent; run after every migration. Grants and default privileges live in the database, so a
+    database copied from this one as a template keeps them.
+    """
+    grantee = '"' + role.replace('"', '""') + '"'
+    async with connection.transaction():
+        await connection.execute(
+            f"""
+            GRANT USAGE ON SCHEMA public TO {grantee};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {grantee};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {grantee};
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public
+                GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {grantee};
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {grantee};
+            REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {grantee};
+            """
+        )
+        for table in _APPEND_ONLY:
+            await connection.execute(f"REVOKE UPDATE, DELETE ON {table} FROM {grantee}")

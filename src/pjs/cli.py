@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import traceback
@@ -60,9 +61,23 @@ def services_down() -> None:
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
+@services_app.command("reset")
+def services_reset() -> None:
+    """Stop the local services and delete their data and passwords; the next `up` starts afresh."""
+    wiped = LocalStack(get_settings()).reset()
+    console.print(f"deleted the data of: {', '.join(wiped) or 'nothing'}; `pjs services up` starts afresh")
+
+
 @services_app.command("status")
-def services_status() -> None:
+def services_status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="how to connect to each service, passwords included, as JSON")
+    ] = False,
+) -> None:
     """Show where Postgres and Kafka are and whether they run."""
+    if as_json:
+        typer.echo(json.dumps(LocalStack(get_settings()).connections(), indent=2))
+        return
     _print_status()
 
 

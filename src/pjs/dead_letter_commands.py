@@ -109,7 +109,7 @@ def retry_command(dead_letter_id: int) -> None:
     letter = _existing(dead_letter_id)
 
     async def retry(store: PostgresDeadLetters) -> None:
-        await redeliver(get_settings().resolved_kafka_bootstrap(), letter)
+        await redeliver(get_settings().kafka_connection(), letter)
         await store.mark_retried(letter.dead_letter_id)
 
     _run(retry)

@@ -34,8 +34,9 @@ async def problems(settings: Settings) -> dict[str, str]:
     database = await database_problem(settings.resolved_database_url())
     if database is not None:
         found["Postgres"] = f"no answer to a query ({database})"
-    if not await broker_answers(settings.resolved_kafka_bootstrap()):
-        found["Kafka"] = f"no answer to a metadata request at {settings.resolved_kafka_bootstrap()}"
+    kafka = settings.kafka_connection()
+    if not await broker_answers(kafka):
+        found["Kafka"] = f"no answer to a metadata request at {kafka.bootstrap}"
     return found
 
 

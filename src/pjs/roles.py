@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import uvicorn
@@ -51,7 +52,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     config = RelayConfig(
         database_url=settings.resolved_database_url(),
-        bootstrap=settings.resolved_kafka_bootstrap(),
+        kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
@@ -64,7 +65,7 @@ def group_config(
     settings: Settings, group: str, batch_size: int, event_types: tuple[RunEventClass, ...] | None = None
 ) -> GroupConfig:
     return GroupConfig(
-        bootstrap=settings.resolved_kafka_bootstrap(),
+        kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
         group=group,
         batch_size=batch_size,
@@ -86,9 +87,7 @@ async def _pool_for(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def _ensure_run_events_topic(settings: Settings) -> None:
-    await ensure_topic(
-        settings.resolved_kafka_bootstrap(), settings.run_events_topic, settings.run_events_partitions
-    )
+    await ensure_topic(settings.kafka_connection(), settings.run_events_topic, settings.run_events_partitions)
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
@@ -166,10 +165,14 @@ ROLES: dict[str, Role] = {
 
 
 async def apply_migrations(settings: Settings) -> list[str]:
+    """Migrate as the schema owner, then grant the application role its DML (when it is another role)."""
     limits = session_limits(settings).for_admin_work()
-    connection = await connect(settings.resolved_database_url(), limits)
+    connection = await connect(settings.resolved_migration_database_url(), limits)
     try:
-        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection)]
+        application_role = urlsplit(settings.resolved_database_url()).username
+        owner = urlsplit(settings.resolved_migration_database_url()).username
+        grantee = unquote(application_role) if application_role and application_role != owner else None
+        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, grantee)]
     finally:
         await connection.close()
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
+from events.broker import KafkaConnection
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
+from pjs.services.credentials import (
+    POSTGRES_APP,
+    POSTGRES_BOOTSTRAP_USER,
+    POSTGRES_MIGRATOR,
+    load_credentials,
+    local_kafka_connection,
+    local_postgres_url,
+)
 
 LOCAL_POSTGRES_PORT = 55432
 LOCAL_KAFKA_PORT = 59092
@@ -26,9 +35,34 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
 
-    database_url: str | None = Field(default=None, description="Postgres DSN; unset = local Postgres.")
+    database_url: str | None = Field(
+        default=None, description="Postgres DSN of the application role; unset = local Postgres as pjs_app."
+    )
     kafka_bootstrap: str | None = Field(default=None, description="Kafka bootstrap servers; unset = local.")
     state_dir: Path = Field(default=Path(".pjs"), description="Where local services keep data and logs.")
+
+    # Access to Postgres and Kafka. Unset = the local services, with the passwords `pjs services up` keeps in
+    # <state_dir>/credentials.json. TLS to Postgres goes in the DSNs (sslmode, sslrootcert, sslcert, sslkey).
+    migration_database_url: str | None = Field(
+        default=None,
+        description="DSN of the schema owner that runs migrations and rebuilds; unset = PJS_DATABASE_URL "
+        "when that is set, else the local pjs_migrator.",
+    )
+    admin_database_url: str | None = Field(
+        default=None,
+        description="DSN that creates databases (test fixtures, bench); unset = the migration DSN when "
+        "PJS_DATABASE_URL is set, else the local superuser.",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        description="With PJS_KAFKA_BOOTSTRAP: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: str | None = Field(default=None, description="e.g. SCRAM-SHA-256, SCRAM-SHA-512.")
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     run_events_topic: str = "pjs.run-events"
     run_events_partitions: int = 12
@@ -113,10 +147,39 @@ class Settings(BaseSettings):
     max_text_length: int = Field(default=10_000, gt=0, description="Longest other string (400).")
 
     def resolved_database_url(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.local_postgres_port}/postgres"
+        """The application role's DSN: what every process role uses."""
+        return self.database_url or self._local_postgres_url(POSTGRES_APP)
 
-    def resolved_kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
+    def resolved_migration_database_url(self) -> str:
+        """The schema owner's DSN: migrations and projection rebuilds (DDL)."""
+        if self.migration_database_url or self.database_url:
+            return self.migration_database_url or self.resolved_database_url()
+        return self._local_postgres_url(POSTGRES_MIGRATOR)
+
+    def resolved_admin_database_url(self) -> str:
+        """A DSN that may create and drop whole databases (test fixtures, bench)."""
+        if self.admin_database_url or self.database_url:
+            return self.admin_database_url or self.resolved_migration_database_url()
+        return self._local_postgres_url(POSTGRES_BOOTSTRAP_USER, "postgres")
+
+    def _local_postgres_url(self, user: str, database: str | None = None) -> str:
+        credentials = load_credentials(self.state_dir)
+        return local_postgres_url(credentials, user, self.local_postgres_port, database)
+
+    def kafka_connection(self) -> KafkaConnection:
+        """How every Kafka client reaches the broker: as configured, or the local one with its password."""
+        if self.kafka_bootstrap is None:
+            return local_kafka_connection(load_credentials(self.state_dir), self.local_kafka_port)
+        return KafkaConnection(
+            self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password.get_secret_value() if self.kafka_password else None,
+            ssl_cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
+            ssl_certfile=str(self.kafka_ssl_certfile) if self.kafka_ssl_certfile else None,
+            ssl_keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+        )
 
 
 @lru_cache(maxsize=1)

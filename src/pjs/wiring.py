@@ -50,10 +50,11 @@ async def create_pool(
     acquire_timeout: float | None = None,
     admin: bool = False,
 ) -> asyncpg.Pool:
-    """A pool with the session limits; `admin` lifts the statement and lock timeouts for long work."""
+    """A pool with the session limits as the application role; `admin` is for rebuilds instead: as the
+    schema owner (they create and swap tables), without statement and lock timeouts."""
     limits = session_limits(settings)
     return await open_pool(
-        settings.resolved_database_url(),
+        settings.resolved_migration_database_url() if admin else settings.resolved_database_url(),
         limits.for_admin_work() if admin else limits,
         min_size=min_size,
         max_size=max_size,
@@ -121,7 +122,7 @@ def api_resources(settings: Settings) -> Resources:
 
     return Resources(
         open_backends,
-        kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+        kafka=settings.kafka_connection(),
         min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
         limits=http_limits(settings),
     )

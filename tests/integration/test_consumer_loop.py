@@ -73,20 +73,20 @@ async def timeline_matches_store(pool: asyncpg.Pool) -> bool:
 async def test_the_projector_skips_records_it_cannot_decode_and_projects_the_events_after_them(
     settings: Settings, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bootstrap, topic, group = (
-        settings.resolved_kafka_bootstrap(),
+    kafka, topic, group = (
+        settings.kafka_connection(),
         settings.run_events_topic,
         settings.projector_group,
     )
     bad = undecodable_records(settings.run_events_partitions)
-    await produce(bootstrap, topic, bad)  # every partition starts with a record nobody can decode
+    await produce(kafka, topic, bad)  # every partition starts with a record nobody can decode
     await write_mixed_workload(event_store(pool), runs=12)
 
     ends = await publish_everything(settings, pool)
     async with running_tasks(Projector(projector_config(settings), pool).run):
         await eventually(lambda: timeline_matches_store(pool))
         await eventually(lambda: _equal(stored_offsets(pool, group), ends))
-        await eventually(lambda: _equal(committed_offsets(bootstrap, group), ends))
+        await eventually(lambda: _equal(committed_offsets(kafka, group), ends))
 
     assert undecodable_count(group) == len(bad)
     for partition, offset in [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1), (1, 1), (2, 1), (3, 1)]:
@@ -97,10 +97,10 @@ async def test_the_projector_skips_records_it_cannot_decode_and_projects_the_eve
 async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_commits_past_them(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
     group = f"{settings.projector_group}-audit"
     bad = undecodable_records(settings.run_events_partitions)
-    await produce(bootstrap, topic, bad)
+    await produce(kafka, topic, bad)
     await write_mixed_workload(event_store(pool), runs=8)
     stored_ids = {row["event_id"] for row in await pool.fetch("SELECT event_id FROM events")}
     handled: list[RecordedEvent] = []
@@ -113,10 +113,10 @@ async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_co
 
     ends = await publish_everything(settings, pool)
     async with running_tasks(
-        GroupLoop(GroupConfig(bootstrap, topic, group), handle, PostgresDeadLetters(pool)).run
+        GroupLoop(GroupConfig(kafka, topic, group), handle, PostgresDeadLetters(pool)).run
     ):
         await eventually(all_handled)
-        await eventually(lambda: _equal(committed_offsets(bootstrap, group), ends))
+        await eventually(lambda: _equal(committed_offsets(kafka, group), ends))
 
     assert undecodable_count(group) == len(bad)
 
@@ -124,7 +124,7 @@ async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_co
 async def test_a_projector_stopped_mid_batch_records_no_offsets_for_it_and_its_successor_applies_it(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    bootstrap, group = settings.resolved_kafka_bootstrap(), settings.projector_group
+    kafka, group = settings.kafka_connection(), settings.projector_group
     await write_mixed_workload(event_store(pool), runs=8)
     await publish_everything(settings, pool)
     projector = Projector(projector_config(settings, stop_wait_seconds=0.5), pool)
@@ -144,7 +144,7 @@ async def test_a_projector_stopped_mid_batch_records_no_offsets_for_it_and_its_s
     assert projector.applied == 0
     assert await pool.fetchval("SELECT count(*) FROM run_timeline") == 0
     assert await stored_offsets(pool, group) == {}
-    assert await committed_offsets(bootstrap, group) == {}
+    assert await committed_offsets(kafka, group) == {}
 
     async with running_tasks(Projector(projector_config(settings), pool).run):
         await eventually(lambda: timeline_matches_store(pool))
@@ -153,8 +153,8 @@ async def test_a_projector_stopped_mid_batch_records_no_offsets_for_it_and_its_s
 async def test_a_restarted_projector_resumes_from_the_offsets_stored_in_postgres(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    bootstrap, topic, group = (
-        settings.resolved_kafka_bootstrap(),
+    kafka, topic, group = (
+        settings.kafka_connection(),
         settings.run_events_topic,
         settings.projector_group,
     )
@@ -163,7 +163,7 @@ async def test_a_restarted_projector_resumes_from_the_offsets_stored_in_postgres
     ends = await publish_everything(settings, pool)
     async with running_tasks(Projector(projector_config(settings), pool).run):
         await eventually(lambda: _equal(stored_offsets(pool, group), ends))
-        await eventually(lambda: _equal(committed_offsets(bootstrap, group), ends))
+        await eventually(lambda: _equal(committed_offsets(kafka, group), ends))
 
     # Postgres now says the fullest partition is two records behind; Kafka's mirror still says the end.
     partition = max(ends, key=lambda tp: ends[tp])
@@ -173,7 +173,7 @@ async def test_a_restarted_projector_resumes_from_the_offsets_stored_in_postgres
         group,
         partition.partition,
     )
-    events, records = await read_topic(bootstrap, topic, until=lambda seen: len(seen) >= total)
+    events, records = await read_topic(kafka, topic, until=lambda seen: len(seen) >= total)
     last_two = [
         (event.run_id, event.version)
         for event, record in zip(events, records, strict=True)

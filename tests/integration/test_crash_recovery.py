@@ -53,7 +53,7 @@ async def test_a_relay_killed_mid_stream_is_resumed_by_its_successor_without_los
         await settled(pool)
         committed = {row["event_id"] for row in await pool.fetch("SELECT event_id FROM events")}
         events, _ = await read_topic(
-            settings.resolved_kafka_bootstrap(),
+            settings.kafka_connection(),
             settings.run_events_topic,
             until=lambda seen: committed <= {e.event_id for e in seen},
             seconds=60,
@@ -68,7 +68,7 @@ async def test_a_relay_killed_mid_stream_is_resumed_by_its_successor_without_los
 
 
 async def test_a_projector_killed_mid_batch_applies_no_event_twice_and_skips_none(
-    settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool, migration_pool: asyncpg.Pool
 ) -> None:
     await write_mixed_workload(event_store(pool), runs=40)
     total = await pool.fetchval("SELECT count(*) FROM events")
@@ -90,5 +90,5 @@ async def test_a_projector_killed_mid_batch_applies_no_event_twice_and_skips_non
     stored = await pool.fetch("SELECT run_id, version, type FROM events ORDER BY run_id, version")
     assert timeline == stored
     counted = await pool.fetch("SELECT * FROM journey_stats ORDER BY node_id")
-    await rebuild(pool, REBUILDABLE["journey_stats"])  # the same counters, computed once from the store
+    await rebuild(migration_pool, REBUILDABLE["journey_stats"])  # the same counters, once from the store
     assert await pool.fetch("SELECT * FROM journey_stats ORDER BY node_id") == counted

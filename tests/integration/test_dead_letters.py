@@ -13,7 +13,7 @@ import httpx
 from aiokafka import ConsumerRecord, TopicPartition
 
 from events.bad_records import HANDLING_FAILED
-from events.broker import make_consumer
+from events.broker import KafkaConnection, make_consumer
 from events.catalogue import WAKE_UP_TYPES, RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
 from events.errors import StoreUnavailable
@@ -76,25 +76,25 @@ async def test_undecodable_and_poison_records_are_dead_lettered_while_every_role
     settings: Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     settings = with_subscriber_groups(settings, tmp_path)
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
     await write_mixed_workload(event_store(pool), runs=6)
     await publish_everything(settings, pool)  # good records before the bad ones
     first = await pool.fetchval("SELECT count(*) FROM events")
-    published, raw = await read_topic(bootstrap, topic, until=lambda seen: len(seen) >= first)
-    before = await end_offsets(bootstrap, topic, settings.run_events_partitions)
+    published, raw = await read_topic(kafka, topic, until=lambda seen: len(seen) >= first)
+    before = await end_offsets(kafka, topic, settings.run_events_partitions)
     bad = [
         RawRecord(0, b'{"node_id": "welcome"}', [("ce_type", GARBLED_TYPE), *ce_headers(None)]),
         RawRecord(1, GARBAGE_PAYLOAD, ce_headers("pjs.run.RunCancelled.v1")),
         overflowing_copy(published, raw),
     ]
-    await produce(bootstrap, topic, bad)
+    await produce(kafka, topic, bad)
     await write_mixed_workload(event_store(pool), runs=6)
     ends = await publish_everything(settings, pool, other_records=len(bad))  # and good records after
     stored = await pool.fetch("SELECT event_id, run_id, version, type FROM events ORDER BY run_id, version")
     groups = [settings.projector_group, settings.audit_group, settings.analytics_group, settings.engine_group]
 
     async def everyone_moved_past_everything() -> bool:
-        return all([await committed_offsets(bootstrap, group) == ends for group in groups])
+        return all([await committed_offsets(kafka, group) == ends for group in groups])
 
     async with in_process(settings, "projector", "audit", "analytics", "engine"):
         await eventually(everyone_moved_past_everything, seconds=60)
@@ -129,12 +129,12 @@ async def test_undecodable_and_poison_records_are_dead_lettered_while_every_role
 async def test_a_batch_failing_on_one_run_is_handled_event_by_event_and_only_that_run_is_dead_lettered(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
     group = f"{settings.projector_group}-poison"
     await write_mixed_workload(event_store(pool), runs=6)
     ends = await publish_everything(settings, pool)
     total = await pool.fetchval("SELECT count(*) FROM events")
-    events, records = await read_topic(bootstrap, topic, until=lambda seen: len(seen) >= total)
+    events, records = await read_topic(kafka, topic, until=lambda seen: len(seen) >= total)
     poisoned_run = events[0].run_id
     handled: set[uuid.UUID] = set()
     outages = [StoreUnavailable("down"), StoreUnavailable("down")]  # transient: retried, never dead-lettered
@@ -146,9 +146,9 @@ async def test_a_batch_failing_on_one_run_is_handled_event_by_event_and_only_tha
             raise ValueError("this handler cannot take that run")
         handled.update(event.event_id for event in batch)
 
-    config = GroupConfig(bootstrap, topic, group, retry_seconds=0.01, max_retry_seconds=0.05)
+    config = GroupConfig(kafka, topic, group, retry_seconds=0.01, max_retry_seconds=0.05)
     async with running_tasks(GroupLoop(config, handle, dead_letters(pool)).run):
-        await eventually(lambda: _equal_committed(bootstrap, group, ends))
+        await eventually(lambda: _equal_committed(kafka, group, ends))
 
     poisoned = [(e, r) for e, r in zip(events, records, strict=True) if e.run_id == poisoned_run]
     assert handled == {event.event_id for event in events} - {event.event_id for event, _ in poisoned}
@@ -157,12 +157,12 @@ async def test_a_batch_failing_on_one_run_is_handled_event_by_event_and_only_tha
     }
 
 
-async def _equal_committed(bootstrap: str, group: str, expected: dict[TopicPartition, int]) -> bool:
-    return await committed_offsets(bootstrap, group) == expected
+async def _equal_committed(kafka: KafkaConnection, group: str, expected: dict[TopicPartition, int]) -> bool:
+    return await committed_offsets(kafka, group) == expected
 
 
-async def raw_records_after(bootstrap: str, topic: str, partition: int, offset: int) -> RawRecord:
-    consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}")
+async def raw_records_after(kafka: KafkaConnection, topic: str, partition: int, offset: int) -> RawRecord:
+    consumer = make_consumer(kafka, f"reader-{uuid.uuid4().hex}")
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, partition)])
@@ -178,7 +178,7 @@ async def raw_records_after(bootstrap: str, topic: str, partition: int, offset: 
 async def test_operators_list_show_and_retry_dead_letters_and_probes_report_those_waiting(
     settings: Settings, pool: asyncpg.Pool, api: httpx.AsyncClient
 ) -> None:
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
     headers = [("ce_type", GARBLED_TYPE), ("ce_subject", b"not-a-run")]
     value = b'{"node_id": "welcome", "note": "Jane Roe"}'
     record = ConsumerRecord(topic, 0, 7, 0, 0, b"run-key", value, None, 7, len(value), headers)
@@ -202,11 +202,11 @@ async def test_operators_list_show_and_retry_dead_letters_and_probes_report_thos
     assert "base64:" + base64.b64encode(GARBLED_TYPE).decode() in shown.output
     assert '"node_id": "welcome"' in shown.output and "ce_subject: not-a-run" in shown.output
 
-    end = await end_offsets(bootstrap, topic, settings.run_events_partitions)
+    end = await end_offsets(kafka, topic, settings.run_events_partitions)
     retried = await asyncio.to_thread(dead_letters_cli, settings, "retry", str(letter_id))
     assert retried.exit_code == 0, retried.output
 
-    again = await eventually(lambda: _reproduced(bootstrap, topic, end, settings.run_events_partitions))
+    again = await eventually(lambda: _reproduced(kafka, topic, end, settings.run_events_partitions))
     assert (again.value, again.headers) == (value, headers)
     assert (await dead_letters(pool).get(letter_id)).status == "retried"  # type: ignore[union-attr]
     assert "pjs_dead_letters_waiting{" not in (await api.get("/metrics")).text
@@ -215,8 +215,8 @@ async def test_operators_list_show_and_retry_dead_letters_and_probes_report_thos
 
 
 async def _reproduced(
-    bootstrap: str, topic: str, before: dict[TopicPartition, int], partitions: int
+    kafka: KafkaConnection, topic: str, before: dict[TopicPartition, int], partitions: int
 ) -> RawRecord | None:
-    now = await end_offsets(bootstrap, topic, partitions)
+    now = await end_offsets(kafka, topic, partitions)
     grown = [tp for tp in now if now[tp] > before[tp]]
-    return await raw_records_after(bootstrap, topic, grown[0].partition, before[grown[0]]) if grown else None
+    return await raw_records_after(kafka, topic, grown[0].partition, before[grown[0]]) if grown else None

@@ -174,7 +174,7 @@ async def _at_least(consumed: list[int], count: int) -> bool:
 
 
 async def _publish_again(settings: Settings, pool: asyncpg.Pool, run_ids: list[UUID]) -> None:
-    producer = make_producer(settings.resolved_kafka_bootstrap())
+    producer = make_producer(settings.kafka_connection())
     await producer.start()
     try:
         for run_id in run_ids:

@@ -148,10 +148,12 @@ async def test_cancel_during_a_delay_never_fires_the_timer(settings: Settings, p
     assert await fired_counts(pool) == {}
 
 
-async def test_a_missing_journey_version_fails_the_run(settings: Settings, pool: asyncpg.Pool) -> None:
+async def test_a_missing_journey_version_fails_the_run(
+    settings: Settings, pool: asyncpg.Pool, migration_pool: asyncpg.Pool
+) -> None:
     journey_id, journey = await save_journey(pool, "hello", message("hello"))
-    await pool.execute("ALTER TABLE journeys DISABLE TRIGGER USER")
-    await pool.execute("DELETE FROM journeys")
+    await migration_pool.execute("ALTER TABLE journeys DISABLE TRIGGER USER")
+    await migration_pool.execute("DELETE FROM journeys")
     async with in_process(settings, *ROLES):
         stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()))
 

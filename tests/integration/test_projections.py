@@ -89,7 +89,7 @@ async def test_duplicate_kafka_deliveries_change_no_read_model(
 
 
 async def test_rebuilding_every_projection_by_replay_gives_the_live_rows(
-    settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool, migration_pool: asyncpg.Pool
 ) -> None:
     await write_mixed_workload(event_store(pool), runs=24)
     total = await pool.fetchval("SELECT count(*) FROM events")
@@ -99,7 +99,7 @@ async def test_rebuilding_every_projection_by_replay_gives_the_live_rows(
     assert all(live.values()), "every read model has rows to compare"
 
     for projection in REBUILDABLE.values():
-        result = await rebuild(pool, projection)
+        result = await rebuild(migration_pool, projection)
         assert result.events == total
 
     assert await snapshot(pool) == live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from uuid import UUID
 
 import asyncpg
@@ -31,7 +32,7 @@ async def test_committed_events_reach_kafka_as_cloudevents_keyed_by_run_in_versi
 
     async with running(Relay(relay_config(settings))):
         events, records = await read_topic(
-            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
+            settings.kafka_connection(), settings.run_events_topic, until=has_all(expected)
         )
 
     assert {event.event_id for event in events} == expected
@@ -52,8 +53,9 @@ async def test_events_appended_while_kafka_is_unreachable_are_published_once_it_
 
     def producer_factory() -> AIOKafkaProducer:
         # Until "Kafka comes back", the relay's producer points at a port where nothing listens.
-        bootstrap = settings.resolved_kafka_bootstrap() if kafka_reachable else "127.0.0.1:1"
-        return make_producer(bootstrap, request_timeout_ms=2000)
+        kafka = settings.kafka_connection()
+        unreachable = replace(kafka, bootstrap="127.0.0.1:1")
+        return make_producer(kafka if kafka_reachable else unreachable, request_timeout_ms=2000)
 
     relay = Relay(relay_config(settings), producer_factory)
     async with running(relay):
@@ -62,7 +64,7 @@ async def test_events_appended_while_kafka_is_unreachable_are_published_once_it_
         assert relay.published == 0
         kafka_reachable = True
         events, _ = await read_topic(
-            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(expected)
+            settings.kafka_connection(), settings.run_events_topic, until=has_all(expected)
         )
     assert {event.event_id for event in events} == expected
 
@@ -90,7 +92,7 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_the_leader_stops(
         await wait_until_leader(standby)
         after = await append_runs(store, runs=3)
         events, _ = await read_topic(
-            settings.resolved_kafka_bootstrap(), settings.run_events_topic, until=has_all(before | after)
+            settings.kafka_connection(), settings.run_events_topic, until=has_all(before | after)
         )
     assert {event.event_id for event in events} == before | after
     assert standby.published >= len(after)

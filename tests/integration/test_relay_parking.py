@@ -11,10 +11,10 @@ from uuid import UUID
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from prometheus_client import REGISTRY
 
-from events.broker import delete_topics, make_producer
+from events.broker import delete_topics, make_admin, make_producer
 from events.catalogue import RecordedEvent, RunStarted
 from events.parked import list_parked
 from events.relay import Relay
@@ -78,18 +78,16 @@ async def test_an_event_the_producer_refuses_is_parked_with_its_reason_and_the_f
     unencodable = await insert_a_row_of_an_unknown_schema_version(pool)
     after = await append_runs(store, runs=3)
     parked_before = parked_total()
-    bootstrap = settings.resolved_kafka_bootstrap()
+    kafka = settings.kafka_connection()
 
     def producer_factory() -> AIOKafkaProducer:
-        return make_producer(bootstrap, max_request_size=SMALL_RECORD_LIMIT)
+        return make_producer(kafka, max_request_size=SMALL_RECORD_LIMIT)
 
     relay = Relay(relay_config(settings), producer_factory)
     async with running(relay):
-        await read_topic(bootstrap, settings.run_events_topic, until=has_all(before | after))
+        await read_topic(kafka, settings.run_events_topic, until=has_all(before | after))
         later = await append_runs(store, runs=2)
-        events, _ = await read_topic(
-            bootstrap, settings.run_events_topic, until=has_all(before | after | later)
-        )
+        events, _ = await read_topic(kafka, settings.run_events_topic, until=has_all(before | after | later))
 
     published = {event.event_id for event in events}
     assert published == before | after | later
@@ -111,7 +109,7 @@ async def test_an_event_the_producer_refuses_is_parked_with_its_reason_and_the_f
 async def small_records_topic(settings: Settings) -> AsyncIterator[str]:
     """A topic whose broker refuses any record batch over SMALL_RECORD_LIMIT bytes."""
     name = f"{settings.run_events_topic}.small"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.resolved_kafka_bootstrap())
+    admin = make_admin(settings.kafka_connection())
     await admin.start()
     try:
         topic = NewTopic(name, 3, 1, topic_configs={"max.message.bytes": str(SMALL_RECORD_LIMIT)})
@@ -119,7 +117,7 @@ async def small_records_topic(settings: Settings) -> AsyncIterator[str]:
     finally:
         await admin.close()
     yield name
-    await delete_topics(settings.resolved_kafka_bootstrap(), [name])
+    await delete_topics(settings.kafka_connection(), [name])
 
 
 async def test_an_event_the_broker_refuses_is_parked_and_every_run_keeps_its_order(
@@ -129,13 +127,13 @@ async def test_an_event_the_broker_refuses_is_parked_and_every_run_keeps_its_ord
     before = await append_runs(store, runs=4)
     too_large = await append_a_large_run(store)
     after = await append_runs(store, runs=4)
-    bootstrap = settings.resolved_kafka_bootstrap()
+    kafka = settings.kafka_connection()
 
     relay = Relay(replace(relay_config(settings), topic=small_records_topic))
     async with running(relay):
-        events, _ = await read_topic(bootstrap, small_records_topic, until=has_all(before | after))
+        events, _ = await read_topic(kafka, small_records_topic, until=has_all(before | after))
         later = await append_runs(store, runs=2)
-        events, _ = await read_topic(bootstrap, small_records_topic, until=has_all(before | after | later))
+        events, _ = await read_topic(kafka, small_records_topic, until=has_all(before | after | later))
 
     assert too_large not in {event.event_id for event in events}
     assert all(versions == [1, 2, 3] for versions in first_seen_versions(events).values())

@@ -22,7 +22,7 @@ from pjs.services.ports import ephemeral_ports, listener_pids, wait_for_own_list
 from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError, spawn_detached, terminate, wait_until
 from pjs.settings import Settings
-from support.endpoints import Endpoints
+from support.endpoints import Endpoints, kafka_settings
 from support.ports import free_port_below_ephemeral_range
 
 
@@ -45,13 +45,15 @@ async def test_postgres_is_up_only_once_its_own_process_listens_and_answers_a_qu
 ) -> None:
     assert postgres.up() is True
     assert listener_pids(postgres.port) == {postgres.pid()}
-    assert await database_problem(postgres.url) is None
+    local = Settings(state_dir=postgres.state_dir, local_postgres_port=postgres.port)
+    assert await database_problem(local.resolved_database_url()) is None
     assert postgres.up() is False  # already running: checked, not started twice
 
 
 async def test_kafka_killed_hard_comes_back_on_the_next_up(kafka: LocalKafka) -> None:
     assert kafka.up() is True
-    assert await broker_answers(kafka.bootstrap)
+    connection = Settings(state_dir=kafka.state_dir, local_kafka_port=kafka.port).kafka_connection()
+    assert await broker_answers(connection)
     killed = kafka.pid()
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
@@ -60,7 +62,7 @@ async def test_kafka_killed_hard_comes_back_on_the_next_up(kafka: LocalKafka) ->
     assert kafka.up() is True
     assert kafka.pid() != killed
     assert listener_pids(kafka.port) == {kafka.pid()}
-    assert await broker_answers(kafka.bootstrap)
+    assert await broker_answers(connection)
 
 
 def test_a_started_process_that_exits_is_reported_with_the_end_of_its_log(tmp_path: Path) -> None:
@@ -109,7 +111,7 @@ async def test_readiness_waits_for_real_answers_and_reports_each_reason_once(end
         await wait_until_ready(down, heard.append)
     assert [line.split(":")[0] for line in heard] == ["waiting for Postgres", "waiting for Kafka"]
 
-    up = Settings(database_url=endpoints.database_url, kafka_bootstrap=endpoints.kafka_bootstrap)
+    up = Settings(database_url=endpoints.database_url, **kafka_settings(endpoints.kafka))
     heard.clear()
     await wait_until_ready(up, heard.append)
     assert heard == []

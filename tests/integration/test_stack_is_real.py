@@ -11,8 +11,8 @@ from events.broker import delete_topics, ensure_topic, make_consumer, make_produ
 from pjs.settings import Settings
 
 
-async def test_a_row_written_through_asyncpg_reads_back(database_url: str) -> None:
-    connection = await asyncpg.connect(database_url)
+async def test_a_row_written_through_asyncpg_reads_back(migration_database_url: str) -> None:
+    connection = await asyncpg.connect(migration_database_url)
     try:
         await connection.execute("CREATE TABLE greetings (id int PRIMARY KEY, text text NOT NULL)")
         await connection.execute("INSERT INTO greetings VALUES (1, 'hello')")
@@ -32,10 +32,10 @@ async def test_the_event_store_schema_is_migrated(database_url: str) -> None:
 
 
 async def test_a_record_produced_idempotently_is_consumed_back_in_a_group(settings: Settings) -> None:
-    bootstrap = settings.resolved_kafka_bootstrap()
+    kafka = settings.kafka_connection()
     topic = f"{settings.run_events_topic}.smoke"
-    await ensure_topic(bootstrap, topic, partitions=3)
-    producer = make_producer(bootstrap)
+    await ensure_topic(kafka, topic, partitions=3)
+    producer = make_producer(kafka)
     await producer.start()
     try:
         sent = [f"message-{n}".encode() for n in range(20)]
@@ -44,7 +44,7 @@ async def test_a_record_produced_idempotently_is_consumed_back_in_a_group(settin
     finally:
         await producer.stop()
 
-    consumer = make_consumer(bootstrap, f"smoke-{uuid.uuid4().hex}", topic)
+    consumer = make_consumer(kafka, f"smoke-{uuid.uuid4().hex}", topic)
     await consumer.start()
     received: list[bytes] = []
     try:
@@ -55,5 +55,5 @@ async def test_a_record_produced_idempotently_is_consumed_back_in_a_group(settin
         await consumer.commit()
     finally:
         await consumer.stop()
-        await delete_topics(bootstrap, [topic])
+        await delete_topics(kafka, [topic])
     assert received == sent  # one key, one partition: order holds

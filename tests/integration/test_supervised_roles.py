@@ -64,6 +64,6 @@ async def _restarted(supervisor: Supervisor, role: str, times: int) -> bool:
 
 async def _published(settings: Settings) -> bool:
     ends = await end_offsets(
-        settings.resolved_kafka_bootstrap(), settings.run_events_topic, settings.run_events_partitions
+        settings.kafka_connection(), settings.run_events_topic, settings.run_events_partitions
     )
     return sum(ends.values()) > 0

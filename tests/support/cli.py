@@ -11,14 +11,12 @@ from typer.testing import CliRunner
 
 from pjs.cli import app
 from pjs.settings import Settings, get_settings
+from support.roles import role_env
 
 
 def dead_letters_cli(settings: Settings, *arguments: str) -> Result:
     """`pjs dead-letters <arguments>` with this test's settings, on a console wide enough for its tables."""
-    environment = {
-        "PJS_DATABASE_URL": settings.resolved_database_url(),
-        "PJS_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-    }
+    environment = {name: value for name, value in role_env(settings).items() if name.startswith("PJS_")}
     wide = Console(width=240)  # rich fits tables to the terminal; CliRunner's is 80 columns wide
     with patch.dict(os.environ, environment), patch("pjs.dead_letter_commands.console", wide):
         get_settings.cache_clear()

@@ -4,36 +4,66 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from events.broker import KafkaConnection
+from pjs.services.credentials import (
+    POSTGRES_APP,
+    POSTGRES_BOOTSTRAP_USER,
+    POSTGRES_MIGRATOR,
+    LocalCredentials,
+    local_postgres_url,
+)
+from pjs.services.postgres import binary
+from pjs.services.postgres_access import provision_roles
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    database_url: str
-    kafka_bootstrap: str
+    admin_database_url: str  # a superuser: creates and drops each test's database
+    migration_database_url: str  # the schema owner: migrations, rebuilds
+    database_url: str  # the application role: what the code under test uses
+    kafka: KafkaConnection
+
+    @classmethod
+    def of(cls, settings: Settings) -> Endpoints:
+        return cls(
+            settings.resolved_admin_database_url(),
+            settings.resolved_migration_database_url(),
+            settings.resolved_database_url(),
+            settings.kafka_connection(),
+        )
+
+
+def kafka_settings(kafka: KafkaConnection) -> dict[str, Any]:
+    """The Settings fields that make the code under test reach the broker as `kafka` says."""
+    return {
+        "kafka_bootstrap": kafka.bootstrap,
+        "kafka_security_protocol": kafka.security_protocol,
+        "kafka_sasl_mechanism": kafka.sasl_mechanism,
+        "kafka_username": kafka.username,
+        "kafka_password": kafka.password,
+        "kafka_ssl_cafile": kafka.ssl_cafile,
+        "kafka_ssl_certfile": kafka.ssl_certfile,
+        "kafka_ssl_keyfile": kafka.ssl_keyfile,
+    }
 
 
 @contextlib.contextmanager
 def test_endpoints() -> Iterator[Endpoints]:
-    database_url = os.environ.get("PJS_DATABASE_URL")
-    kafka_bootstrap = os.environ.get("PJS_KAFKA_BOOTSTRAP")
-    if database_url and kafka_bootstrap:
-        yield Endpoints(database_url, kafka_bootstrap)
+    if os.environ.get("PJS_DATABASE_URL") and os.environ.get("PJS_KAFKA_BOOTSTRAP"):
+        yield Endpoints.of(Settings())
     elif _docker_answers():
         with _containers() as endpoints:
             yield endpoints
     else:
-        stack = LocalStack(Settings())
-        stack.up()
-        yield Endpoints(
-            database_url or stack.postgres.url,
-            kafka_bootstrap or stack.kafka.bootstrap,
-        )
+        LocalStack(Settings()).up()
+        yield Endpoints.of(Settings())
 
 
 def _docker_answers() -> bool:
@@ -58,8 +88,20 @@ def _containers() -> Iterator[Endpoints]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
+    credentials = LocalCredentials(*(secrets.token_urlsafe(24) for _ in range(4)))
     with (
-        PostgresContainer("postgres:18", driver=None) as postgres,
+        PostgresContainer(
+            "postgres:18",
+            username=POSTGRES_BOOTSTRAP_USER,
+            password=credentials.postgres_bootstrap_password,
+            driver=None,
+        ) as postgres,
         KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
     ):
-        yield Endpoints(postgres.get_connection_url(), kafka.get_bootstrap_server())
+        host, port = postgres.get_container_host_ip(), int(postgres.get_exposed_port(5432))
+        provision_roles(binary("psql"), host, port, credentials)
+        admin, migrator, app = (
+            local_postgres_url(credentials, user, port).replace("127.0.0.1", host)
+            for user in (POSTGRES_BOOTSTRAP_USER, POSTGRES_MIGRATOR, POSTGRES_APP)
+        )
+        yield Endpoints(admin, migrator, app, KafkaConnection(kafka.get_bootstrap_server()))

@@ -8,10 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord, TopicPartition
 
-from events.broker import make_consumer, make_producer
+from events.broker import KafkaConnection, make_admin, make_consumer, make_producer
 from events.catalogue import RecordedEvent
 from events.envelope import from_kafka_record
 from pjs.settings import Settings
@@ -19,10 +18,10 @@ from support.roles import eventually, in_process
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, until: Callable[[list[RecordedEvent]], bool], seconds: float = 30
+    kafka: KafkaConnection, topic: str, *, until: Callable[[list[RecordedEvent]], bool], seconds: float = 30
 ) -> tuple[list[RecordedEvent], list[ConsumerRecord[bytes, bytes]]]:
     """Consume `topic` from the start in a fresh group until `until(events)` holds (or time runs out)."""
-    consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}", topic)
+    consumer = make_consumer(kafka, f"reader-{uuid.uuid4().hex}", topic)
     await consumer.start()
     events: list[RecordedEvent] = []
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -46,8 +45,8 @@ class RawRecord:
     headers: list[tuple[str, bytes]]
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[RawRecord]) -> None:
-    producer = make_producer(bootstrap)
+async def produce(kafka: KafkaConnection, topic: str, records: Sequence[RawRecord]) -> None:
+    producer = make_producer(kafka)
     await producer.start()
     try:
         for record in records:
@@ -58,9 +57,9 @@ async def produce(bootstrap: str, topic: str, records: Sequence[RawRecord]) -> N
         await producer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[TopicPartition, int]:
+async def end_offsets(kafka: KafkaConnection, topic: str, partitions: int) -> dict[TopicPartition, int]:
     """The offset after the last record of each of the topic's partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = make_consumer(kafka, None)
     await consumer.start()
     try:
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
@@ -69,9 +68,9 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[Topic
     return {tp: int(offset) for tp, offset in ends.items()}
 
 
-async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+async def committed_offsets(kafka: KafkaConnection, group: str) -> dict[TopicPartition, int]:
     """The offsets `group` has committed to Kafka (partitions it never committed are absent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -102,10 +101,10 @@ async def publish_everything(
     then the end offset of each partition that holds records (a partition no run hashed to has no offset to
     store or commit)."""
     total = await pool.fetchval("SELECT count(*) FROM events") + other_records
-    bootstrap, topic = settings.resolved_kafka_bootstrap(), settings.run_events_topic
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
 
     async def published() -> dict[TopicPartition, int] | None:
-        ends = await end_offsets(bootstrap, topic, settings.run_events_partitions)
+        ends = await end_offsets(kafka, topic, settings.run_events_partitions)
         return {tp: end for tp, end in ends.items() if end > 0} if sum(ends.values()) >= total else None
 
     async with in_process(settings, "relay"):

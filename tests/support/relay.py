@@ -18,7 +18,7 @@ from support.runs import delay, envelopes, message, run_started
 def relay_config(settings: Settings) -> RelayConfig:
     return RelayConfig(
         database_url=settings.resolved_database_url(),
-        bootstrap=settings.resolved_kafka_bootstrap(),
+        kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
         batch_size=50,
         poll_seconds=0.5,

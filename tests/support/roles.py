@@ -12,6 +12,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
+from pydantic import SecretStr
+
 from pjs.roles import ROLES
 from pjs.settings import Settings
 
@@ -31,7 +33,8 @@ def role_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PJS_")}
     for name, value in settings.model_dump().items():
         if value is not None:
-            env[f"PJS_{name.upper()}"] = str(value)
+            secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"PJS_{name.upper()}"] = str(secret)
     env.update(extra)
     return env
 

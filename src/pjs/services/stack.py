@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
-from pjs.services.kafka import LocalKafka
+from pjs.services.credentials import credentials_path
+from pjs.services.kafka import SASL_MARKER, LocalKafka
 from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError
 from pjs.settings import Settings
@@ -50,6 +52,23 @@ class LocalStack:
             stopped.append("postgres")
         return stopped
 
+    def reset(self) -> list[str]:
+        """Stop the local services and delete their data and passwords (downloaded jars are kept).
+
+        Returns the names of the services whose data was deleted.
+        """
+        self.down()
+        wiped: list[str] = []
+        if self.settings.database_url is None and self.postgres.data_dir.exists():
+            shutil.rmtree(self.postgres.data_dir)
+            wiped.append("postgres")
+        if self.settings.kafka_bootstrap is None and self.kafka.data_dir.exists():
+            shutil.rmtree(self.kafka.data_dir)
+            wiped.append("kafka")
+        (self.kafka.root / SASL_MARKER).unlink(missing_ok=True)
+        credentials_path(self.settings.state_dir).unlink(missing_ok=True)
+        return wiped
+
     def status(self) -> list[ServiceStatus]:
         return [self._postgres_status(), self._kafka_status()]
 
@@ -59,7 +78,7 @@ class LocalStack:
         running = self.postgres.is_running()
         return ServiceStatus(
             "postgres",
-            self.postgres.url,
+            self.postgres.address,
             "running" if running else "stopped",
             self.postgres.pid() if running else None,
         )
@@ -75,6 +94,34 @@ class LocalStack:
             else ("stopped (process died; `pjs services up` restarts it)" if stale else "stopped")
         )
         return ServiceStatus("kafka", self.kafka.bootstrap, state, self.kafka.pid() if running else None)
+
+    def connections(self) -> dict[str, dict[str, object]]:
+        """How a script connects to each service (passwords included), and whether it runs: what
+        `pjs services status --json` prints. Credentials are None while the local stack was never up."""
+        postgres, kafka = self.status()
+        try:
+            broker = self.settings.kafka_connection()
+            database_urls: dict[str, object] = {
+                "databaseUrl": self.settings.resolved_database_url(),
+                "migrationDatabaseUrl": self.settings.resolved_migration_database_url(),
+            }
+        except ServiceError:  # no credentials file yet
+            return {
+                "postgres": {"state": postgres.state, "pid": postgres.pid, "databaseUrl": None},
+                "kafka": {"state": kafka.state, "pid": kafka.pid, "bootstrap": self.kafka.bootstrap},
+            }
+        return {
+            "postgres": {"state": postgres.state, "pid": postgres.pid, **database_urls},
+            "kafka": {
+                "state": kafka.state,
+                "pid": kafka.pid,
+                "bootstrap": broker.bootstrap,
+                "securityProtocol": broker.security_protocol,
+                "saslMechanism": broker.sasl_mechanism,
+                "username": broker.username,
+                "password": broker.password,
+            },
+        }
 
 
 def _redact(url: str) -> str:
