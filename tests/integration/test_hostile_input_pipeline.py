@@ -68,7 +68,7 @@ async def send_every_hostile_request(api: httpx.AsyncClient, journey_id: str, ru
 
 async def put_unreadable_records_on_the_topic(settings: Settings) -> None:
     await produce(
-        settings.resolved_kafka_bootstrap(),
+        settings.kafka_connection(),
         settings.run_events_topic,
         [
             RawRecord(0, b"{}", [("ce_type", b"\xff\xfenot utf-8"), *ce_headers(None)]),
