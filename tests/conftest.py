@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -11,10 +14,17 @@ import pytest
 
 from api.app import create_app
 from events.broker import delete_topics, ensure_topic
+from events.key_ring import ensure_key_ring
 from events.schema import migrate
 from pjs.settings import Settings
 from pjs.wiring import api_resources
 from support.endpoints import Endpoints, test_endpoints
+
+# Every test and every role it starts seals patient data with this session's own master key ring.
+_KEYS = Path(tempfile.mkdtemp(prefix="pjs-test-keys-"))
+os.environ.setdefault("PJS_MASTER_KEY_FILE", str(_KEYS / "master.key"))
+os.environ.setdefault("PJS_ANALYTICS_PSEUDONYM_KEY_FILE", str(_KEYS / "analytics.key"))
+ensure_key_ring(Path(os.environ["PJS_MASTER_KEY_FILE"]))
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,17 @@ def make_consumer(bootstrap: str, group_id: str, *topics: str, **overrides: obje
     return AIOKafkaConsumer(*topics, **options)
 
 
-async def ensure_topic(bootstrap: str, name: str, partitions: int) -> None:
-    """Create the topic if it does not exist yet (replication factor 1 on a single broker)."""
+async def ensure_topic(bootstrap: str, name: str, partitions: int, retention_ms: int | None = None) -> None:
+    """Create the topic if it does not exist yet (replication factor 1 on a single broker).
+
+    `retention_ms` bounds how long records (ciphertext of patient data included) stay on the topic.
+    """
+    configs = {} if retention_ms is None else {"retention.ms": str(retention_ms)}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        topic = NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs)
+        await admin.create_topics([topic])
     except TopicAlreadyExistsError:
         pass
     finally:
