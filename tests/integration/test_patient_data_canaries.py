@@ -1,4 +1,4 @@
-"""Canary values in every patient field never show in clear (topic, analytics, logs); after erasure, nowhere."""
+"""Canary values in every patient field stay sealed on the topic, in analytics and logs; erased, gone."""
 
 from __future__ import annotations
 
