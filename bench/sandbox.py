@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,6 +18,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from bench.topics import end_offsets
 from events.broker import delete_topics, ensure_topic
+from events.key_ring import ensure_key_ring
 from events.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ class Sandbox:
     database_url: str
     kafka_bootstrap: str
     partitions: int
+    keys_dir: Path  # the sandbox's own master key ring and analytics secret: patient data is sealed
     topics: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
 
@@ -59,7 +64,13 @@ class Sandbox:
             "PJS_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "PJS_RUN_EVENTS_TOPIC": topic,
             "PJS_RUN_EVENTS_PARTITIONS": str(self.partitions),
+            "PJS_MASTER_KEY_FILE": str(self.master_key_file),
+            "PJS_ANALYTICS_PSEUDONYM_KEY_FILE": str(self.keys_dir / "analytics.key"),
         }
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.keys_dir / "master.key"
 
 
 @contextlib.asynccontextmanager
@@ -78,10 +89,12 @@ async def sandbox(
                 await migrate(connection)
             finally:
                 await connection.close()
-            box = Sandbox(prefix, url, kafka_bootstrap, partitions)
+            box = Sandbox(prefix, url, kafka_bootstrap, partitions, Path(tempfile.mkdtemp(prefix=prefix)))
+            ensure_key_ring(box.master_key_file)
             try:
                 yield box
             finally:
+                shutil.rmtree(box.keys_dir, ignore_errors=True)
                 await _drop_kafka_names(box)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}" WITH (FORCE)', timeout=_CLEANUP_SECONDS)
