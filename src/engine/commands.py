@@ -102,17 +102,16 @@ async def trigger_run(
     journey_id: UUID,
     patient_context: dict[str, Any],
     now: datetime,
-    sealer: ContextSealer | None = None,
+    sealer: ContextSealer,
 ) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused:
     """Start run `run_id` on the journey's latest version, or find it already started by an earlier try.
 
-    With a `sealer` (always, in the service) the context is appended sealed; without one (tests, tools)
-    it is appended as given.
+    The context is sealed with the patient's data key before the decider and the store see it.
     """
     journey = await journeys.latest(journey_id)
     if journey is None:
         return JourneyNotFound(journey_id)
-    stored = patient_context if sealer is None else await sealer.seal_context(patient_context)
+    stored = await sealer.seal_context(patient_context)
     for _ in range(MAX_ATTEMPTS):
         state = await load_head(heads, run_id)
         decision = decide_start(
@@ -123,9 +122,7 @@ async def trigger_run(
             patient_context=stored,
         )
         if isinstance(decision, StartRefused):
-            opened = (
-                state.patient_context if sealer is None else await sealer.open_context(state.patient_context)
-            )
+            opened = await sealer.open_context(state.patient_context)
             return _already_started(state, opened, journey_id, patient_context)
         outcome = await _append(store, state, decision, now)
         if not isinstance(outcome, ConcurrencyConflict):

@@ -18,7 +18,7 @@ from domain.run_state import RunState
 from engine.channels import Channel, OutgoingMessage
 from engine.clock import Clock, utc_now
 from engine.message_deliveries import DeliveryLedger, DeliveryOutcome
-from engine.ports import ContextsAsStored, PatientContexts, RunHeads, with_open_contexts
+from engine.ports import PatientContexts, RunHeads, with_open_contexts
 from events.catalogue import MessageRequested, RecordedEvent, RunEvent
 from events.retry import RetryLater
 
@@ -39,10 +39,11 @@ class DeliveryWorker:
         channel: Channel,
         config: DeliveryConfig,
         clock: Clock = utc_now,
-        contexts: PatientContexts | None = None,
+        *,
+        contexts: PatientContexts,
     ) -> None:
         self._heads = heads
-        self._contexts = contexts or ContextsAsStored()
+        self._contexts = contexts
         self._ledger = ledger
         self._channel = channel
         self._config = config

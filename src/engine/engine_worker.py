@@ -12,7 +12,6 @@ from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
 from engine.clock import Clock, utc_now
 from engine.ports import (
-    ContextsAsStored,
     JourneyDefinitions,
     PatientContexts,
     RunAppends,
@@ -40,10 +39,11 @@ class EngineWorker:
         journeys: JourneyDefinitions,
         clock: Clock = utc_now,
         limits: RunLimits = DEFAULT_RUN_LIMITS,
-        contexts: PatientContexts | None = None,
+        *,
+        contexts: PatientContexts,
     ) -> None:
         self._heads = heads
-        self._contexts = contexts or ContextsAsStored()
+        self._contexts = contexts
         self._limits = limits
         self._store = store
         self._journeys = journeys

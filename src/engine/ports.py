@@ -54,15 +54,6 @@ class PatientContexts(Protocol):
     ) -> dict[UUID, dict[str, Any] | None]: ...
 
 
-class ContextsAsStored:
-    """For runs whose contexts were never sealed (tests, tools over legacy data): opens nothing."""
-
-    async def open_contexts(
-        self, stored: Mapping[UUID, StoredPatientContext]
-    ) -> dict[UUID, dict[str, Any] | None]:
-        return {k: dict(v) if isinstance(v, Mapping) else None for k, v in stored.items()}
-
-
 async def with_open_contexts(
     contexts: PatientContexts, states: Mapping[UUID, RunState]
 ) -> dict[UUID, RunState]:
