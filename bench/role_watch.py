@@ -97,9 +97,7 @@ async def watching(
 ) -> AsyncIterator[RoleWatch]:
     """Drain every role's stderr into `log_dir/<role>.log` and sample RSS until the block ends."""
     watch = RoleWatch(processes, log_dir)
-    tasks = [
-        asyncio.create_task(watch._drain(role, p.stderr)) for role, p in processes.items() if p.stderr
-    ]
+    tasks = [asyncio.create_task(watch._drain(role, p.stderr)) for role, p in processes.items() if p.stderr]
     tasks.append(asyncio.create_task(watch._sample()))
     try:
         yield watch

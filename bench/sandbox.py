@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,6 +18,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from bench.config import Databases
 from bench.topics import end_offsets
 from events.broker import KafkaConnection, delete_topics, ensure_topic, make_admin
+from events.key_ring import ensure_key_ring
 from pjs.roles import apply_migrations
 from pjs.settings import Settings
 
@@ -37,6 +41,7 @@ class Sandbox:
     migration_database_url: str  # the schema owner's, for DDL
     kafka: KafkaConnection
     partitions: int
+    keys_dir: Path  # the sandbox's own master key ring and analytics secret: patient data is sealed
     topics: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
 
@@ -72,7 +77,13 @@ class Sandbox:
             **{name: value for name, value in kafka.items() if value is not None},
             "PJS_RUN_EVENTS_TOPIC": topic,
             "PJS_RUN_EVENTS_PARTITIONS": str(self.partitions),
+            "PJS_MASTER_KEY_FILE": str(self.master_key_file),
+            "PJS_ANALYTICS_PSEUDONYM_KEY_FILE": str(self.keys_dir / "analytics.key"),
         }
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.keys_dir / "master.key"
 
 
 @contextlib.asynccontextmanager
@@ -97,10 +108,13 @@ async def sandbox(
                 settings.resolved_migration_database_url(),
                 kafka,
                 partitions,
+                Path(tempfile.mkdtemp(prefix=prefix)),
             )
+            ensure_key_ring(box.master_key_file)
             try:
                 yield box
             finally:
+                shutil.rmtree(box.keys_dir, ignore_errors=True)
                 await _drop_kafka_names(box)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}" WITH (FORCE)', timeout=_CLEANUP_SECONDS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from events.key_ring import ensure_key_ring
+
 REPO = Path(__file__).resolve().parents[1]
 STATE_DIR = REPO / ".pjs-faults"
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -42,7 +44,8 @@ WEBHOOK_TIMEOUT_SECONDS = 15.0
 def role_settings(
     database_url: str, topic: str, scenario: str, provider_url: str, sizes: Sizes
 ) -> dict[str, str]:
-    """The PJS_* variables every role of one scenario runs with."""
+    """The PJS_* variables every role of one scenario runs with (and the suite's own master key ring)."""
+    ensure_key_ring(STATE_DIR / "master.key")
     return {
         "PJS_DATABASE_URL": database_url,
         "PJS_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
@@ -55,6 +58,8 @@ def role_settings(
         "PJS_AUDIT_GROUP": f"{topic}-audit",
         "PJS_ANALYTICS_GROUP": f"{topic}-analytics",
         "PJS_ANALYTICS_DIR": str(STATE_DIR / "analytics" / scenario),
+        "PJS_MASTER_KEY_FILE": str(STATE_DIR / "master.key"),
+        "PJS_ANALYTICS_PSEUDONYM_KEY_FILE": str(STATE_DIR / "analytics-pseudonym.key"),
         "PJS_HTTP_HOST": HOST,
         "PJS_HTTP_PORT": str(API_PORT),
         "PJS_MESSAGE_CHANNEL": "webhook",

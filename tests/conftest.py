@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -12,10 +15,17 @@ import pytest
 
 from api.app import create_app
 from events.broker import delete_topics, ensure_topic
+from events.key_ring import ensure_key_ring
 from pjs.roles import apply_migrations
 from pjs.settings import Settings
 from pjs.wiring import api_resources
 from support.endpoints import Endpoints, kafka_settings, test_endpoints
+
+# Every test and every role it starts seals patient data with this session's own master key ring.
+_KEYS = Path(tempfile.mkdtemp(prefix="pjs-test-keys-"))
+os.environ.setdefault("PJS_MASTER_KEY_FILE", str(_KEYS / "master.key"))
+os.environ.setdefault("PJS_ANALYTICS_PSEUDONYM_KEY_FILE", str(_KEYS / "analytics.key"))
+ensure_key_ring(Path(os.environ["PJS_MASTER_KEY_FILE"]))
 
 
 @pytest.fixture(scope="session")

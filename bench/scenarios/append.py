@@ -1,4 +1,8 @@
-"""`append`: events/s through `pjs.wiring.event_store` (inline run_status and delay projections included)."""
+"""`append`: events/s through `pjs.wiring.event_store` (inline run_status and delay projections included).
+
+Each run's RunStarted is sealed inside the timed append, as the trigger does: the patient's data key is
+made (or read) in the key store and the context encrypted before the event is appended.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,34 @@ from bench.errors import BenchFailure
 from bench.measure import rate, run_workers, share
 from bench.scenario import Figures, Scenario, ScenarioContext
 from engine.write_models import INLINE_PROJECTIONS
-from events.catalogue import NewEvent
+from events.catalogue import NewEvent, RunStarted
+from events.key_ring import load_key_ring
+from events.patient_keys import PostgresPatientKeys
+from events.patient_vault import PatientVault
 from events.store import ConcurrencyConflict, PostgresEventStore
 from pjs.wiring import event_store
 
 
+async def _sealed(vault: PatientVault, batch: list[NewEvent]) -> list[NewEvent]:
+    first = batch[0]
+    if not isinstance(first.event, RunStarted) or not isinstance(first.event.patient_context, dict):
+        return batch
+    sealed = await vault.seal_context(first.event.patient_context)
+    event = first.event.model_copy(update={"patient_context": sealed})
+    return [first.model_copy(update={"event": event}), *batch[1:]]
+
+
 async def _appends_per_s(
-    store: PostgresEventStore, writers: int, batches: Sequence[list[NewEvent]], limit: float
+    store: PostgresEventStore,
+    vault: PatientVault,
+    writers: int,
+    batches: Sequence[list[NewEvent]],
+    limit: float,
 ) -> float:
     """Events/s for `writers` tasks, each appending its share of the batches to new runs (at version 0)."""
 
     async def append(batch: list[NewEvent]) -> None:
-        outcome = await store.append(batch[0].run_id, 0, batch)
+        outcome = await store.append(batch[0].run_id, 0, await _sealed(vault, batch))
         if isinstance(outcome, ConcurrencyConflict):
             raise BenchFailure(f"unexpected conflict on a fresh run: {outcome}")
 
@@ -43,9 +63,10 @@ async def run(context: ScenarioContext) -> Figures:
     batched = workload.batches("append", sizes.append_events // sizes.batch_events, sizes.batch_events)
     singles = workload.batches("append-single", sizes.single_appends, 1)
     async with asyncpg.create_pool(box.database_url, min_size=sizes.writers, max_size=sizes.writers) as pool:
-        store = event_store(pool)
-        events_per_s = await _appends_per_s(store, sizes.writers, batched, sizes.phase_seconds)
-        singles_per_s = await _appends_per_s(store, sizes.writers, singles, sizes.phase_seconds)
+        store, ring = event_store(pool), load_key_ring(box.master_key_file)
+        vault = PatientVault(PostgresPatientKeys(pool, ring), ring)
+        events_per_s = await _appends_per_s(store, vault, sizes.writers, batched, sizes.phase_seconds)
+        singles_per_s = await _appends_per_s(store, vault, sizes.writers, singles, sizes.phase_seconds)
         stored = await pool.fetchval("SELECT count(*) FROM events")
     expected = sum(len(batch) for batch in batched) + len(singles)
     if stored != expected:
@@ -57,6 +78,7 @@ async def run(context: ScenarioContext) -> Figures:
         "single_share_of_raw": share(singles_per_s, pg_single) or 0.0,
         "mean_payload_bytes": round(workload.mean_payload_bytes([e for b in batched[:200] for e in b]), 1),
         "ceiling_measured_in": ceiling_source,
+        "patient_context": "sealed (AES-256-GCM, a data key per patient)",
         "inline_projections": ", ".join(p.__module__.rsplit(".", 1)[-1] for p in INLINE_PROJECTIONS),
     }
 

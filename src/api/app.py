@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import health, journeys, metrics, reports, runs
+from api import health, journeys, metrics, patients, reports, runs
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -43,7 +43,7 @@ def create_app(resources: Resources) -> FastAPI:
         lifespan=lifespan,
     )
     # runs before journeys: /journeys/runs must not be taken for a journey id.
-    for module in (runs, journeys, reports, health, metrics):
+    for module in (runs, journeys, patients, reports, health, metrics):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn])

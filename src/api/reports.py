@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query
@@ -61,10 +62,14 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
     cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> AuditPageOut:
+    key_ids: list[UUID] = []
+    if patient_id is not None:
+        key_ids = (await resources.vault.keys.key_ids_of(resources.vault.patient_ref(patient_id))).key_ids
     rows = await read_audit(
         resources.pool,
         run_id=optional_uuid(run_id, "runId"),
         patient_id=patient_id,
+        patient_key_ids=key_ids,
         after_id=_after_id(cursor),
         limit=limit + 1,
     )

@@ -15,8 +15,9 @@ from api.limits import Limits
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
-from engine.ports import RunHeads
+from engine.run_status import PostgresRunHeads
 from events.broker import KafkaConnection
+from events.patient_vault import PatientVault
 from events.store import PostgresEventStore
 
 
@@ -26,8 +27,9 @@ class Backends:
 
     pool: asyncpg.Pool
     store: PostgresEventStore
-    heads: RunHeads
+    heads: PostgresRunHeads
     journeys: PostgresJourneyRepository
+    vault: PatientVault
 
 
 OpenBackends = Callable[[], Awaitable[Backends]]
@@ -69,12 +71,16 @@ class Resources:
         return self._opened().store
 
     @property
-    def heads(self) -> RunHeads:
+    def heads(self) -> PostgresRunHeads:
         return self._opened().heads
 
     @property
     def journeys(self) -> PostgresJourneyRepository:
         return self._opened().journeys
+
+    @property
+    def vault(self) -> PatientVault:
+        return self._opened().vault
 
     def _opened(self) -> Backends:
         if self._backends is None:

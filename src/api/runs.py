@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -21,7 +21,7 @@ from api.schemas import (
     RunOut,
     RunTimelineOut,
 )
-from api.timeline import timeline_entry
+from api.timeline import timeline_entries
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
@@ -73,6 +73,7 @@ async def trigger(
         journey_id=known_id,
         patient_context=context,
         now=resources.clock(),
+        sealer=resources.vault,
     )
     if not isinstance(result, RunAccepted):
         raise refused(result)
@@ -83,7 +84,7 @@ async def trigger(
 @router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
 async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
     state = await load_head(resources.heads, existing_id(run_id, "Run"))
-    return _run_out(state)
+    return _run_out(state, await resources.vault.open_context(state.patient_context))
 
 
 @router.post(
@@ -127,7 +128,7 @@ async def run_events(
     page = entries[:limit]
     return RunTimelineOut(
         run_id=known_id,
-        events=[timeline_entry(entry) for entry in page],
+        events=await timeline_entries(page, resources.vault),
         next_after_version=page[-1].version if len(entries) > limit else None,
     )
 
@@ -141,15 +142,25 @@ async def list_runs_route(
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
     cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> RunListOut:
-    where = RunFilter(journey_id=optional_uuid(journey_id, "journeyId"), status=status, patient_id=patient_id)
+    key_ids = None
+    if patient_id is not None:
+        key_ids = (await resources.vault.keys.key_ids_of(resources.vault.patient_ref(patient_id))).key_ids
+    where = RunFilter(
+        journey_id=optional_uuid(journey_id, "journeyId"),
+        status=status,
+        patient_id=patient_id,
+        patient_key_ids=key_ids,
+    )
     try:
         page = await list_runs(resources.pool, where, limit, cursor)
     except InvalidCursor as error:
         raise BadRequest(str(error)) from None
-    return RunListOut(runs=[_run_out(state) for state in page.runs], next_cursor=page.next_cursor)
+    opened = await resources.vault.open_contexts({s.run_id: s.patient_context for s in page.runs})
+    runs = [_run_out(state, opened[state.run_id]) for state in page.runs]
+    return RunListOut(runs=runs, next_cursor=page.next_cursor)
 
 
-def _run_out(state: RunState) -> RunOut:
+def _run_out(state: RunState, patient_context: dict[str, Any] | None) -> RunOut:
     if not state.exists or state.status is None or state.journey_id is None or state.journey_version is None:
         raise NotFound(f"Run {state.run_id} does not exist.")
     assert state.created_at is not None and state.updated_at is not None
@@ -159,7 +170,8 @@ def _run_out(state: RunState) -> RunOut:
         journey_version=state.journey_version,
         status=state.status,
         current_node_id=state.current_node_id,
-        patient_context=dict(state.patient_context),
+        patient_context=None if state.erased else patient_context,
+        erased=state.erased,
         resume_at=state.resume_at,
         created_at=state.created_at,
         updated_at=state.updated_at,

@@ -128,10 +128,19 @@ class RunOut(_Out):
     journey_version: int = Field(alias="journeyVersion")
     status: RunStatus
     current_node_id: str | None = Field(alias="currentNodeId")
-    patient_context: dict[str, Any] = Field(alias="patientContext")
+    patient_context: dict[str, Any] | None = Field(
+        alias="patientContext", description="null once the patient was erased."
+    )
+    erased: bool = Field(description="The patient's data was erased (crypto-shredded).")
     resume_at: datetime | None = Field(alias="resumeAt")
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
+
+
+class PatientErasureOut(_Out):
+    patient_id: str = Field(alias="patientId")
+    erased_at: datetime = Field(alias="erasedAt")
+    runs_cancelled: int = Field(alias="runsCancelled", description="Open runs this request cancelled.")
 
 
 class RunCancelledOut(_Out):

@@ -20,11 +20,13 @@ from events.catalogue import (
     MessageDelivered,
     MessageFailed,
     MessageRequested,
+    PatientErased,
     RunCancelled,
     RunCompleted,
     RunEvent,
     RunFailed,
     RunStarted,
+    Sealed,
 )
 
 
@@ -77,6 +79,10 @@ def _walk(
 
     Each visit yields exactly one event, so the events cap also bounds a loop that slipped past validation.
     """
+    context = state.patient_context
+    if not isinstance(context, Mapping):
+        # The service opens the context before deciding; a sealed one here means its key is gone.
+        return [RunFailed(node_id=step.node_id, reason=PATIENT_DATA_UNAVAILABLE)]
     events: list[RunEvent] = []
     visits = Counter[str]()
     while not step.ends:
@@ -87,7 +93,7 @@ def _walk(
                 return [RunFailed(node_id=node_id, reason=_visits_cap(node_id, limits))]
         if len(events) == limits.max_events_per_decision:
             return [RunFailed(node_id=node_id, reason=_events_cap(limits))]
-        event, step = _visit(journey, state.patient_context, step, now)
+        event, step = _visit(journey, context, step, now)
         events.append(event)
     return events
 
@@ -122,6 +128,10 @@ def _visit(
             return evaluated, _Step(next_node_id, node.id)
         case DelayNode():
             return _start_delay(node, now), _Step(None, None, ends=True)
+
+
+PATIENT_DATA_UNAVAILABLE: Final = "The patient's data is no longer available (erased)."
+PATIENT_ERASED: Final = "the patient's data was erased"
 
 
 def _events_cap(limits: RunLimits) -> str:
@@ -213,6 +223,16 @@ def decide_cancel(state: RunState, *, reason: str | None) -> list[RunEvent] | Ca
     return [RunCancelled(node_id=state.current_node_id, reason=reason)]
 
 
+def decide_erase(state: RunState) -> list[RunEvent]:
+    """Erase the run's patient data: an open run is cancelled first; an erased or unknown run needs none."""
+    if not state.exists or state.erased:
+        return []
+    cancelled: list[RunEvent] = []
+    if not state.finished:
+        cancelled.append(RunCancelled(node_id=state.current_node_id, reason=PATIENT_ERASED))
+    return [*cancelled, PatientErased(key_id=state.patient_key_id)]
+
+
 @dataclass(frozen=True)
 class StartRefused:
     """A run with this id already exists (e.g. a retried trigger); `status` is its current status."""
@@ -226,9 +246,12 @@ def decide_start(
     journey_id: UUID,
     journey_version: int,
     journey: JourneyDefinition,
-    patient_context: dict[str, Any],
+    patient_context: Sealed | dict[str, Any],
 ) -> list[RunEvent] | StartRefused:
-    """Start a new run at the journey's start node; refuse if the run id is already taken."""
+    """Start a new run at the journey's start node; refuse if the run id is already taken.
+
+    The service seals the context before it gets here: the decider copies it, never reads it.
+    """
     if state.exists:
         return StartRefused(state.status)
     return [

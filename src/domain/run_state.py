@@ -15,12 +15,18 @@ from events.catalogue import (
     MessageFailed,
     MessageRequested,
     NewEvent,
+    PatientErased,
     RecordedEvent,
     RunCancelled,
     RunCompleted,
     RunFailed,
     RunStarted,
+    Sealed,
 )
+
+StoredPatientContext = Sealed | Mapping[str, Any] | None
+"""Sealed (the service's own runs), a plain mapping (legacy clear events, or opened in memory by the
+service for the decider), or None once the patient was erased."""
 
 
 class RunStatus(StrEnum):
@@ -51,6 +57,9 @@ class RunState:
     `node_visits` counts, per node id, the visits that made an event (a message, a branch, a delay started),
     for the run's visit cap.
 
+    `patient_context` is as stored (see `StoredPatientContext`); `patient_key_id` names the data key it is
+    sealed with and stays after an erasure, which sets `erased` and drops the context.
+
     `evolve` makes successors without calling `__init__` (see `_with`): a `__post_init__` would not run.
     """
 
@@ -60,13 +69,15 @@ class RunState:
     journey_id: UUID | None = None
     journey_version: int | None = None
     current_node_id: str | None = None
-    patient_context: Mapping[str, Any] = field(default_factory=dict)
+    patient_context: StoredPatientContext = field(default_factory=dict)
     resume_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     awaiting_decision: bool = False
     reason: str | None = None
     node_visits: Mapping[str, int] = field(default_factory=dict)
+    patient_key_id: UUID | None = None
+    erased: bool = False
 
     @property
     def exists(self) -> bool:
@@ -103,7 +114,9 @@ class _Changes(TypedDict, total=False):
     journey_id: UUID
     journey_version: int
     current_node_id: str | None
-    patient_context: Mapping[str, Any]
+    patient_context: StoredPatientContext
+    patient_key_id: UUID | None
+    erased: bool
     resume_at: datetime | None
     created_at: datetime
     awaiting_decision: bool
@@ -119,6 +132,9 @@ def evolve(state: RunState, envelope: NewEvent | RecordedEvent) -> RunState:
             f"to run {state.run_id} at v{state.version}"
         )
     advanced: _Changes = {"version": envelope.version, "updated_at": envelope.recorded_at}
+    if isinstance(envelope.event, PatientErased):
+        # Applies to finished runs too: an erased run's context is gone whatever its status.
+        return _with(state, advanced | {"patient_context": None, "erased": True})
     if state.finished:
         return _with(state, advanced)
     return _with(state, advanced | _changes(state, envelope))
@@ -135,6 +151,7 @@ def _changes(state: RunState, envelope: NewEvent | RecordedEvent) -> _Changes:
                 "journey_version": event.journey_version,
                 "current_node_id": event.start_node_id,
                 "patient_context": event.patient_context,
+                "patient_key_id": _key_of(event.patient_context),
                 "created_at": envelope.recorded_at,
                 "awaiting_decision": True,
             }
@@ -168,8 +185,14 @@ def _changes(state: RunState, envelope: NewEvent | RecordedEvent) -> _Changes:
             return _finish(RunStatus.FAILED, event.node_id, event.reason)
         case RunCancelled():
             return _finish(RunStatus.CANCELLED, event.node_id, event.reason)
+        case PatientErased():
+            return {"patient_context": None, "erased": True}
         case _:
             assert_never(event)
+
+
+def _key_of(context: StoredPatientContext) -> UUID | None:
+    return context.key_id if isinstance(context, Sealed) else None
 
 
 def _visited(state: RunState, node_id: str) -> dict[str, int]:

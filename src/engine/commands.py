@@ -10,7 +10,7 @@ changing under a cancel is an exception (`RunContended`), as is a store that can
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -18,10 +18,10 @@ from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus
+from domain.run_state import RunState, RunStatus, StoredPatientContext
 from engine.journey_repository import StoredJourney
 from engine.ports import RunAppends, RunHeads, load_head
-from events.catalogue import RecordedEvent, RunEvent, stamp
+from events.catalogue import RecordedEvent, RunEvent, Sealed, stamp
 from events.store import ConcurrencyConflict
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ class LatestJourneys(Protocol):
     """Where a trigger finds the journey version a new run is pinned to."""
 
     async def latest(self, journey_id: UUID) -> StoredJourney | None: ...
+
+
+class ContextSealer(Protocol):
+    """Seals a patient context with its patient's data key, and opens a stored one (None: erased)."""
+
+    async def seal_context(self, context: Mapping[str, Any]) -> Sealed: ...
+
+    async def open_context(self, stored: StoredPatientContext) -> dict[str, Any] | None: ...
 
 
 class RunContended(Exception):
@@ -94,11 +102,16 @@ async def trigger_run(
     journey_id: UUID,
     patient_context: dict[str, Any],
     now: datetime,
+    sealer: ContextSealer,
 ) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused:
-    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try."""
+    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try.
+
+    The context is sealed with the patient's data key before the decider and the store see it.
+    """
     journey = await journeys.latest(journey_id)
     if journey is None:
         return JourneyNotFound(journey_id)
+    stored = await sealer.seal_context(patient_context)
     for _ in range(MAX_ATTEMPTS):
         state = await load_head(heads, run_id)
         decision = decide_start(
@@ -106,10 +119,11 @@ async def trigger_run(
             journey_id=journey_id,
             journey_version=journey.version,
             journey=journey.definition,
-            patient_context=patient_context,
+            patient_context=stored,
         )
         if isinstance(decision, StartRefused):
-            return _already_started(state, journey_id, patient_context)
+            opened = await sealer.open_context(state.patient_context)
+            return _already_started(state, opened, journey_id, patient_context)
         outcome = await _append(store, state, decision, now)
         if not isinstance(outcome, ConcurrencyConflict):
             log.info("run %s started on journey %s v%d", run_id, journey_id, journey.version)
@@ -145,10 +159,12 @@ async def _append(
 
 
 def _already_started(
-    state: RunState, journey_id: UUID, patient_context: dict[str, Any]
+    state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
 ) -> RunAccepted | IdempotencyKeyReused:
-    same_request = state.journey_id == journey_id and strictly_equal(
-        dict(state.patient_context), patient_context
+    same_request = (
+        state.journey_id == journey_id
+        and isinstance(opened, Mapping)
+        and strictly_equal(dict(opened), patient_context)
     )
     if not same_request or state.journey_version is None:
         return IdempotencyKeyReused(state.run_id)

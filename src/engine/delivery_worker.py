@@ -10,7 +10,7 @@ re-sends with the same key.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.decider import decide_sent, decide_unsent
@@ -18,7 +18,7 @@ from domain.run_state import RunState
 from engine.channels import Channel, OutgoingMessage
 from engine.clock import Clock, utc_now
 from engine.message_deliveries import DeliveryLedger, DeliveryOutcome
-from engine.ports import RunHeads
+from engine.ports import PatientContexts, RunHeads, with_open_contexts
 from events.catalogue import MessageRequested, RecordedEvent, RunEvent
 from events.retry import RetryLater
 
@@ -39,8 +39,11 @@ class DeliveryWorker:
         channel: Channel,
         config: DeliveryConfig,
         clock: Clock = utc_now,
+        *,
+        contexts: PatientContexts,
     ) -> None:
         self._heads = heads
+        self._contexts = contexts
         self._ledger = ledger
         self._channel = channel
         self._config = config
@@ -60,7 +63,7 @@ class DeliveryWorker:
             raise RetryLater(f"{claims.busy_elsewhere} visit(s) are being sent by another worker")
 
     async def _deliver(self, claimed: Sequence[RecordedEvent]) -> None:
-        states = await self._heads.load({r.run_id for r in claimed})
+        states = await with_open_contexts(self._contexts, await self._heads.load({r.run_id for r in claimed}))
         results = await asyncio.gather(
             *(self._carry_out(r, states.get(r.run_id)) for r in claimed), return_exceptions=True
         )
@@ -97,7 +100,8 @@ def _message(requested: RecordedEvent) -> MessageRequested:
 
 
 def _outgoing(requested: RecordedEvent, state: RunState | None) -> OutgoingMessage:
-    patient_id = None if state is None else state.patient_context.get("id")
+    context = None if state is None else state.patient_context
+    patient_id = context.get("id") if isinstance(context, Mapping) else None
     return OutgoingMessage(
         run_id=requested.run_id,
         node_id=_message(requested).node_id,

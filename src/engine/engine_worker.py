@@ -11,7 +11,13 @@ from domain.journey import JourneyDefinition
 from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
 from engine.clock import Clock, utc_now
-from engine.ports import JourneyDefinitions, RunAppends, RunHeads
+from engine.ports import (
+    JourneyDefinitions,
+    PatientContexts,
+    RunAppends,
+    RunHeads,
+    with_open_contexts,
+)
 from events.catalogue import RecordedEvent, is_wake_up, stamp
 from events.retry import RetryLater
 from events.store import AppendRequest
@@ -33,8 +39,11 @@ class EngineWorker:
         journeys: JourneyDefinitions,
         clock: Clock = utc_now,
         limits: RunLimits = DEFAULT_RUN_LIMITS,
+        *,
+        contexts: PatientContexts,
     ) -> None:
         self._heads = heads
+        self._contexts = contexts
         self._limits = limits
         self._store = store
         self._journeys = journeys
@@ -60,9 +69,11 @@ class EngineWorker:
     ) -> list[AppendRequest]:
         now = self._clock()
         requests = []
+        deciding = {run_id: s for run_id, s in states.items() if run_id in wake_ups and s.needs_decision}
+        opened = await with_open_contexts(self._contexts, deciding)
         for run_id, wake_up in wake_ups.items():
-            state = states.get(run_id)
-            if state is None or not state.needs_decision:
+            state = opened.get(run_id)
+            if state is None:
                 continue  # a redelivered or stale wake-up: the run has moved on
             decided = decide(await self._journey(state), state, wake_up.event, now=now, limits=self._limits)
             if decided:

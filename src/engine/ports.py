@@ -6,12 +6,13 @@ is checked against the real adapters by the integration suite.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.journey import JourneyDefinition
-from domain.run_state import RunState, initial_state
+from domain.run_state import RunState, StoredPatientContext, initial_state
 from events.catalogue import NewEvent, RecordedEvent
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 
@@ -43,3 +44,19 @@ class JourneyDefinitions(Protocol):
     """Immutable journey versions by (id, version); None when a version cannot be had."""
 
     async def definition(self, journey_id: UUID, version: int) -> JourneyDefinition | None: ...
+
+
+class PatientContexts(Protocol):
+    """Opens stored (sealed) patient contexts in memory: None where the patient was erased."""
+
+    async def open_contexts(
+        self, stored: Mapping[UUID, StoredPatientContext]
+    ) -> dict[UUID, dict[str, Any] | None]: ...
+
+
+async def with_open_contexts(
+    contexts: PatientContexts, states: Mapping[UUID, RunState]
+) -> dict[UUID, RunState]:
+    """The states with their patient contexts opened, for the decider or a channel; never stored."""
+    opened = await contexts.open_contexts({run_id: s.patient_context for run_id, s in states.items()})
+    return {run_id: replace(state, patient_context=opened[run_id]) for run_id, state in states.items()}

@@ -28,6 +28,7 @@ class RunFilter:
     journey_id: UUID | None = None
     status: RunStatus | None = None
     patient_id: str | None = None
+    patient_key_ids: list[UUID] | None = None  # the patient's data keys: how sealed runs are found
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | N
           AND (s.transaction_id, s.position) > ($1::text::xid8, $2)
           AND ($3::uuid IS NULL OR r.journey_id = $3)
           AND ($4::text IS NULL OR r.status = $4)
-          AND ($5::text IS NULL OR r.patient_id = $5)
+          AND ($5::text IS NULL OR r.patient_id = $5 OR r.patient_key_id = ANY($7::uuid[]))
         ORDER BY s.transaction_id, s.position
         LIMIT $6
         """,
@@ -74,6 +75,7 @@ async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | N
         None if where.status is None else str(where.status),
         where.patient_id,
         limit + 1,
+        where.patient_key_ids or [],
     )
     page = rows[:limit]
     next_cursor = None

@@ -12,14 +12,15 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from domain.run_state import RunState, RunStatus, evolve, initial_state
-from events.catalogue import RecordedEvent
+from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, initial_state
+from events.catalogue import RecordedEvent, Sealed
+from events.patient_vault import stored_context
 from events.pg import Connection, Queryable
 
 TABLE = "run_status"
 COLUMNS = (
     "run_id, version, status, journey_id, journey_version, current_node_id, patient_id, patient_context,"
-    " resume_at, awaiting_decision, reason, created_at, updated_at, node_visits"
+    " resume_at, awaiting_decision, reason, created_at, updated_at, node_visits, patient_key_id, erased"
 )
 
 
@@ -46,6 +47,15 @@ class PostgresRunHeads:
     async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
         return await load_states(self._db, run_ids)
 
+    async def sealed_with(self, key_ids: Collection[UUID]) -> dict[UUID, RunState]:
+        """The runs whose patient contexts are (or were, before an erasure) sealed with these keys."""
+        rows = await self._db.fetch(
+            f"SELECT {COLUMNS}, patient_context::text AS context_json FROM {TABLE}"
+            " WHERE patient_key_id = ANY($1::uuid[]) ORDER BY run_id",
+            list(key_ids),
+        )
+        return {row["run_id"]: state_from_row(row) for row in rows}
+
 
 async def load_states(
     db: Queryable, run_ids: Iterable[UUID], table: str = TABLE, *, for_update: bool = False
@@ -67,14 +77,29 @@ def state_from_row(row: asyncpg.Record) -> RunState:
         journey_id=row["journey_id"],
         journey_version=row["journey_version"],
         current_node_id=row["current_node_id"],
-        patient_context=orjson.loads(row["context_json"]),
+        patient_context=_context_from_json(row["context_json"]),
         resume_at=row["resume_at"],
         awaiting_decision=row["awaiting_decision"],
         reason=row["reason"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         node_visits=orjson.loads(row["node_visits"]),
+        patient_key_id=row["patient_key_id"],
+        erased=row["erased"],
     )
+
+
+def _context_from_json(text: str | None) -> StoredPatientContext:
+    return None if text is None else stored_context(orjson.loads(text))
+
+
+def context_json(context: StoredPatientContext) -> str | None:
+    """The context as the row stores it: the sealed value, a legacy clear dict, or NULL once erased."""
+    if context is None:
+        return None
+    if isinstance(context, Sealed):
+        return context.model_dump_json()
+    return orjson.dumps(dict(context)).decode()
 
 
 async def save_states(connection: Connection, states: Sequence[RunState], table: str = TABLE) -> None:
@@ -86,16 +111,19 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
         INSERT INTO {table} ({COLUMNS})
         SELECT run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
                patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at,
-               node_visits::jsonb
+               node_visits::jsonb, patient_key_id, erased
         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::text[],
                     $8::text[], $9::timestamptz[], $10::bool[], $11::text[], $12::timestamptz[],
-                    $13::timestamptz[], $14::text[])
+                    $13::timestamptz[], $14::text[], $15::uuid[], $16::bool[])
              AS t(run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
-                  patient_context, resume_at, awaiting_decision, reason, created_at, updated_at, node_visits)
+                  patient_context, resume_at, awaiting_decision, reason, created_at, updated_at, node_visits,
+                  patient_key_id, erased)
         ON CONFLICT (run_id) DO UPDATE SET
             version = excluded.version, status = excluded.status, current_node_id = excluded.current_node_id,
             resume_at = excluded.resume_at, awaiting_decision = excluded.awaiting_decision,
-            reason = excluded.reason, updated_at = excluded.updated_at, node_visits = excluded.node_visits
+            reason = excluded.reason, updated_at = excluded.updated_at, node_visits = excluded.node_visits,
+            patient_context = excluded.patient_context, patient_id = excluded.patient_id,
+            erased = excluded.erased
         WHERE {table}.version < excluded.version
         """,
         [s.run_id for s in started],
@@ -105,18 +133,24 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
         [s.journey_version for s in started],
         [s.current_node_id for s in started],
         [patient_id(s) for s in started],
-        [orjson.dumps(dict(s.patient_context)).decode() for s in started],
+        [context_json(s.patient_context) for s in started],
         [s.resume_at for s in started],
         [s.awaiting_decision for s in started],
         [s.reason for s in started],
         [s.created_at for s in started],
         [s.updated_at for s in started],
         [orjson.dumps(dict(s.node_visits)).decode() for s in started],
+        [s.patient_key_id for s in started],
+        [s.erased for s in started],
     )
 
 
-def patient_id(state: RunState) -> str:
-    return str(state.patient_context.get("id", ""))
+def patient_id(state: RunState) -> str | None:
+    """The clear patient id, kept only for legacy clear runs; a sealed run is found by its key."""
+    context = state.patient_context
+    if context is None or isinstance(context, Sealed):
+        return None
+    return str(context.get("id", ""))
 
 
 async def read_run_counts(db: Queryable, journey_id: UUID) -> dict[int, dict[str, int]]:

@@ -82,12 +82,19 @@ def make_admin(kafka: KafkaConnection, **overrides: object) -> AIOKafkaAdminClie
     return AIOKafkaAdminClient(**{**kafka.client_options(), **overrides})
 
 
-async def ensure_topic(kafka: KafkaConnection, name: str, partitions: int) -> None:
-    """Create the topic if it does not exist yet (replication factor 1 on a single broker)."""
+async def ensure_topic(
+    kafka: KafkaConnection, name: str, partitions: int, retention_ms: int | None = None
+) -> None:
+    """Create the topic if it does not exist yet (replication factor 1 on a single broker).
+
+    `retention_ms` bounds how long records (ciphertext of patient data included) stay on the topic.
+    """
+    configs = {} if retention_ms is None else {"retention.ms": str(retention_ms)}
     admin = make_admin(kafka)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        topic = NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs)
+        await admin.create_topics([topic])
     except TopicAlreadyExistsError:
         pass
     finally:

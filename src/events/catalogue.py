@@ -40,17 +40,36 @@ class _Payload(BaseModel):
     ENDS_DELAY: ClassVar[bool] = False  # a pending delay of the run is over (fired, or the run ended)
 
 
-class RunStarted(_Payload):
-    """A patient was put on a journey; v2 added `journey_version` (v1 journeys were unversioned)."""
+class Sealed(BaseModel):
+    """A value encrypted with one patient's data key (AES-256-GCM), named by `key_id`.
 
-    SCHEMA_VERSION: ClassVar[int] = 2
+    `ciphertext` is base64 of nonce + ciphertext + tag: unreadable anywhere once the key is destroyed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: UUID
+    ciphertext: str
+
+
+PatientContext = Annotated[Sealed | dict[str, Any], Field(union_mode="left_to_right")]
+"""A stored patient context: sealed, or a plain dict for legacy events appended before v3 (see upcasting)."""
+
+
+class RunStarted(_Payload):
+    """A patient was put on a journey; v2 added `journey_version`, v3 seals `patient_context`.
+
+    v1/v2 payloads held the context in clear; they read as v3 with a plain dict ("legacy clear").
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 3
     WRITTEN_BY = Actor.API
     WAKES_ENGINE = True
     type: Literal["RunStarted"] = "RunStarted"
     journey_id: UUID
     journey_version: int
     start_node_id: str
-    patient_context: dict[str, Any]
+    patient_context: PatientContext
 
 
 class MessageRequested(_Payload):
@@ -153,6 +172,15 @@ class RunCancelled(_Payload):
     reason: str | None
 
 
+class PatientErased(_Payload):
+    """The patient's data key was destroyed (holds only its id); may follow a terminal event."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    WRITTEN_BY = Actor.API
+    type: Literal["PatientErased"] = "PatientErased"
+    key_id: UUID | None
+
+
 AnyRunEvent = (
     RunStarted
     | MessageRequested
@@ -164,6 +192,7 @@ AnyRunEvent = (
     | RunCompleted
     | RunFailed
     | RunCancelled
+    | PatientErased
 )
 """Every run event type: the one place that lists them."""
 
@@ -211,6 +240,8 @@ def node_of(event: RunEvent) -> str | None:
             | RunCancelled()
         ):
             return event.node_id
+        case PatientErased():
+            return None
         case _:
             assert_never(event)
 

@@ -56,3 +56,10 @@ def upcast(type_name: str, schema_version: int, data: Payload) -> Payload:
 def _run_started_v1_to_v2(data: Payload) -> Payload:
     # The seed's journeys were unversioned: every run started before versioning ran version 1.
     return {**data, "journey_version": 1}
+
+
+@upcaster("RunStarted", 2)
+def _run_started_v2_to_v3(data: Payload) -> Payload:
+    # v3 seals the context; a v2 context stays what it was, a plain dict: "legacy clear". It is read as it
+    # is and cannot be crypto-shredded (erasure still scrubs the read models of its run).
+    return dict(data)

@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from events.key_ring import ensure_key_ring
 from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.logs import configure_logging
+from pjs.master_key_commands import master_keys_app
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.roles import ROLES, apply_migrations, run_role
@@ -30,6 +32,7 @@ app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(master_keys_app, name="keys")
 console = Console()
 log = logging.getLogger("pjs")
 
@@ -141,6 +144,7 @@ def replay_command(
 def dev_command() -> None:
     """Migrate, load the demo journey, then run every role (API and workers); Ctrl-C stops them all."""
     settings = get_settings()
+    ensure_key_ring(settings.master_key_file)  # a development key ring, mode 0600, if there is none
     _wait_until_ready(settings)
     applied = asyncio.run(apply_migrations(settings))
     console.print(f"migrations applied: {', '.join(applied) or 'none needed'}")

@@ -87,7 +87,12 @@ async def _pool_for(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def _ensure_run_events_topic(settings: Settings) -> None:
-    await ensure_topic(settings.kafka_connection(), settings.run_events_topic, settings.run_events_partitions)
+    await ensure_topic(
+        settings.kafka_connection(),
+        settings.run_events_topic,
+        settings.run_events_partitions,
+        retention_ms=settings.run_events_retention_hours * 3_600_000,
+    )
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
@@ -118,7 +123,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
     channel = message_channel(settings)
     async with _pool_for(settings) as pool:
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
-        worker = wiring.delivery_worker(pool, channel, config)
+        worker = wiring.delivery_worker(pool, channel, config, settings)
         group = group_config(
             settings, settings.delivery_group, settings.delivery_batch_size, (MessageRequested,)
         )
@@ -149,7 +154,7 @@ async def run_analytics_subscriber(settings: Settings, stop: asyncio.Event) -> N
     await _ensure_run_events_topic(settings)
     config = group_config(settings, settings.analytics_group, settings.projector_batch_size)
     async with _pool_for(settings) as pool:  # for its dead letters only
-        await run_analytics(config, settings.analytics_dir, wiring.dead_letters(pool), stop)
+        await run_analytics(config, wiring.analytics_files(settings), wiring.dead_letters(pool), stop)
 
 
 ROLES: dict[str, Role] = {

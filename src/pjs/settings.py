@@ -146,6 +146,20 @@ class Settings(BaseSettings):
     max_id_length: int = Field(default=255, gt=0, description="Longest id, name or key (400).")
     max_text_length: int = Field(default=10_000, gt=0, description="Longest other string (400).")
 
+    # ---- patient data protection (events/key_ring.py, engine/erasure.py; docs/architecture.md) ----
+    master_key_file: Path = Field(
+        default=Path(".pjs/master.key"),
+        description="Master key ring wrapping every patient's data key (mode 0600; `pjs dev` makes one).",
+    )
+    analytics_pseudonym_key_file: Path = Field(
+        default=Path(".pjs/analytics-pseudonym.key"),
+        description="Secret of the analytics pseudonyms (HMAC-SHA256); made on first use, mode 0600.",
+    )
+    analytics_retention_days: int = Field(default=30, ge=1, description="Analytics day files kept, days.")
+    run_events_retention_hours: int = Field(
+        default=168, ge=1, description="retention.ms of the run-events topic when a role creates it."
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)

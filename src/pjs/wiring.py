@@ -20,11 +20,16 @@ from engine.run_status import PostgresRunHeads
 from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
 from events.dead_letters import PostgresDeadLetters
+from events.key_ring import KeyRing, ensure_secret, load_key_ring
+from events.patient_keys import PostgresPatientKeys
+from events.patient_vault import PatientVault
+from events.pg import Queryable
 from events.pools import SessionLimits, open_pool
 from events.projection import Projection
 from events.store import PostgresEventStore
 from pjs.settings import Settings, get_settings
 from projections.read_models import READ_MODELS
+from subscribers.analytics import DailyFiles
 
 REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
 """Every projection `pjs replay` can rebuild, by name."""
@@ -68,9 +73,26 @@ def event_store(pool: asyncpg.Pool, settings: Settings | None = None) -> Postgre
     return PostgresEventStore(pool, INLINE_PROJECTIONS, max_event_bytes)
 
 
+def key_ring(settings: Settings) -> KeyRing:
+    """The master key ring from PJS_MASTER_KEY_FILE (a role refuses to start without one)."""
+    return load_key_ring(settings.master_key_file)
+
+
+def patient_vault(db: Queryable, settings: Settings) -> PatientVault:
+    """Seals and opens patient contexts with the patients' data keys, kept in the patient_keys table."""
+    ring = key_ring(settings)
+    return PatientVault(PostgresPatientKeys(db, ring), ring)
+
+
 def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
     heads, journeys = PostgresRunHeads(pool), PostgresJourneyRepository(pool)
-    return EngineWorker(heads, event_store(pool), journeys, limits=run_limits(settings))
+    return EngineWorker(
+        heads,
+        event_store(pool),
+        journeys,
+        limits=run_limits(settings),
+        contexts=patient_vault(pool, settings),
+    )
 
 
 def run_limits(settings: Settings) -> RunLimits:
@@ -81,9 +103,20 @@ def run_limits(settings: Settings) -> RunLimits:
     )
 
 
-def delivery_worker(pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig) -> DeliveryWorker:
+def delivery_worker(
+    pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig, settings: Settings | None = None
+) -> DeliveryWorker:
     ledger = PostgresDeliveryLedger(pool, event_store(pool))
-    return DeliveryWorker(PostgresRunHeads(pool), ledger, channel, config)
+    vault = patient_vault(pool, settings or get_settings())
+    return DeliveryWorker(PostgresRunHeads(pool), ledger, channel, config, contexts=vault)
+
+
+def analytics_files(settings: Settings) -> DailyFiles:
+    """The analytics day files, with their pseudonym secret (made on first use) and retention."""
+    settings.analytics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.analytics_pseudonym_key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = ensure_secret(settings.analytics_pseudonym_key_file)
+    return DailyFiles(settings.analytics_dir, secret, settings.analytics_retention_days)
 
 
 def dead_letters(pool: asyncpg.Pool) -> PostgresDeadLetters:
@@ -117,7 +150,11 @@ def api_resources(settings: Settings) -> Resources:
             settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds
         )
         return Backends(
-            pool, event_store(pool, settings), PostgresRunHeads(pool), PostgresJourneyRepository(pool)
+            pool,
+            event_store(pool, settings),
+            PostgresRunHeads(pool),
+            PostgresJourneyRepository(pool),
+            patient_vault(pool, settings),
         )
 
     return Resources(

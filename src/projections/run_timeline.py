@@ -10,7 +10,7 @@ from uuid import UUID
 
 import orjson
 
-from events.catalogue import RecordedEvent, node_of
+from events.catalogue import PatientErased, RecordedEvent, node_of
 from events.codec import payload_dict
 from events.pg import Connection, Queryable
 from events.store import PostgresEventStore
@@ -40,6 +40,14 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], names: 
         [e.recorded_at for e in events],
         [orjson.dumps(payload_dict(e.event)).decode() for e in events],
     )
+    erased = [e.run_id for e in events if isinstance(e.event, PatientErased)]
+    if erased:
+        # Scrub even the ciphertext: an erased run's timeline keeps what happened, not to whom.
+        await connection.execute(
+            f"UPDATE {names[TABLE]} SET data = jsonb_set(data, '{{patient_context}}', 'null')"
+            " WHERE run_id = ANY($1::uuid[]) AND type = 'RunStarted'",
+            erased,
+        )
 
 
 @dataclass(frozen=True)

@@ -60,15 +60,27 @@ async def run_audit(config: GroupConfig, pool: asyncpg.Pool, stop: asyncio.Event
 
 
 async def read_audit(
-    db: asyncpg.Pool, *, run_id: UUID | None, patient_id: str | None, after_id: int, limit: int
+    db: asyncpg.Pool,
+    *,
+    run_id: UUID | None,
+    patient_id: str | None,
+    after_id: int,
+    limit: int,
+    patient_key_ids: list[UUID] | None = None,
 ) -> list[asyncpg.Record]:
-    """Audit entries in the order they were logged, filtered by run and/or patient."""
+    """Audit entries in the order they were logged, filtered by run and/or patient.
+
+    Sealed runs are audited without the patient id (run_status no longer holds it in clear); they are
+    found by their patient's data keys. Legacy clear runs still match on patient_id.
+    """
     return await db.fetch(
         """
         SELECT audit_id, source_id, run_id, patient_id, journey_id, actor, action, occurred_at, logged_at,
                details::text AS details
         FROM audit_log
-        WHERE audit_id > $1 AND ($2::uuid IS NULL OR run_id = $2) AND ($3::text IS NULL OR patient_id = $3)
+        WHERE audit_id > $1 AND ($2::uuid IS NULL OR run_id = $2)
+          AND ($3::text IS NULL OR patient_id = $3
+               OR run_id IN (SELECT s.run_id FROM run_status s WHERE s.patient_key_id = ANY($5::uuid[])))
         ORDER BY audit_id
         LIMIT $4
         """,
@@ -76,4 +88,5 @@ async def read_audit(
         run_id,
         patient_id,
         limit,
+        patient_key_ids or [],
     )

@@ -18,7 +18,7 @@ from events.catalogue import WAKE_UP_TYPES, RecordedEvent
 from events.consumer_group import GroupConfig, GroupLoop
 from events.errors import StoreUnavailable
 from pjs.settings import Settings
-from pjs.wiring import dead_letters, event_store
+from pjs.wiring import analytics_files, dead_letters, event_store
 from support.cli import dead_letters_cli
 from support.kafka import (
     RawRecord,
@@ -43,6 +43,7 @@ def with_subscriber_groups(settings: Settings, analytics_dir: Path) -> Settings:
             "audit_group": f"{prefix}-audit",
             "analytics_group": f"{prefix}-analytics",
             "analytics_dir": analytics_dir,
+            "analytics_retention_days": 36_500,  # the workload is recorded on 2026-01-01
         }
     )
 
@@ -107,7 +108,8 @@ async def test_undecodable_and_poison_records_are_dead_lettered_while_every_role
     )
     assert audited == len(stored)
     lines = analytics_lines(tmp_path)
-    assert all(str(row["event_id"]) in lines for row in stored)
+    analytics = analytics_files(settings)
+    assert all(analytics.pseudonym("event", row["event_id"]) in lines for row in stored)
 
     where = [before[TopicPartition(topic, partition)] for partition in (0, 1, 2)]
     undecodable = "headers or payload are not a valid run event"

@@ -86,12 +86,17 @@ async def test_a_new_journey_version_is_audited_as_it_commits(pool: asyncpg.Pool
     assert [row["action"] for row in actions] == ["JourneyCreated", "JourneyVersionCreated"]
 
 
-async def test_analytics_writes_one_json_line_per_event_into_day_files(
+async def test_analytics_lines_are_de_identified_owner_only_and_kept_for_the_retention_period(
     settings: Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     await write_mixed_workload(event_store(pool), runs=8)
     total = await pool.fetchval("SELECT count(*) FROM events")
-    day_file = DailyFiles(tmp_path).path_for("2026-01-01")  # the workload's events are recorded that day
+    run_ids = {str(row["run_id"]) for row in await pool.fetch("SELECT DISTINCT run_id FROM events")}
+    expired = tmp_path / "run-events-2025-11-01.ndjson"
+    expired.write_bytes(b"{}\n")
+    # The workload's events are recorded on 2026-01-01; "now" is the next day, retention 30 days.
+    files = DailyFiles(tmp_path, b"s" * 32, retention_days=30, clock=lambda: datetime(2026, 1, 2, tzinfo=UTC))
+    day_file = files.path_for("2026-01-01")
 
     def lines() -> list[dict[str, object]]:
         return (
@@ -100,17 +105,20 @@ async def test_analytics_writes_one_json_line_per_event_into_day_files(
 
     async with running(
         settings,
-        lambda stop: run_analytics(group(settings, "analytics"), tmp_path, PostgresDeadLetters(pool), stop),
+        lambda stop: run_analytics(group(settings, "analytics"), files, PostgresDeadLetters(pool), stop),
     ):
         async with asyncio.timeout(30):
-            while len({line["event_id"] for line in lines()}) < total:
+            while len({line["event"] for line in lines()}) < total:
                 await asyncio.sleep(0.1)
 
     rows = lines()
     assert {row["type"] for row in rows} >= {"RunStarted", "DelayStarted", "RunCompleted", "RunCancelled"}
-    assert all("patient_context" not in row for row in rows)
+    text = day_file.read_text()
+    assert not any(run_id in text for run_id in run_ids)  # pseudonyms, never the API's run ids
+    for forbidden in ("patient_context", "message", "result", "reason", "resume_at", "fired_at", "run_id"):
+        assert all(forbidden not in row for row in rows), forbidden
     started = next(row for row in rows if row["type"] == "RunStarted")
     assert started["journey_id"] and started["journey_version"] == 1
-    assert (
-        datetime.fromisoformat(str(started["recorded_at"])).astimezone(UTC).date().isoformat() == "2026-01-01"
-    )
+    assert all(str(row["hour"]).endswith(":00:00+00:00") for row in rows)
+    assert day_file.stat().st_mode & 0o777 == 0o600
+    assert not expired.exists()

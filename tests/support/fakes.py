@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from uuid import UUID
+from secrets import token_bytes
+from typing import Any
+from uuid import UUID, uuid4
 
 from domain.journey import JourneyDefinition
 from domain.message_outcomes import SendOutcome, Sent
-from domain.run_state import RunState, fold
+from domain.run_state import RunState, StoredPatientContext, fold
 from engine.channels import OutgoingMessage
 from engine.delays import DecideFiring, DueDelay, FiredBatch, OnScheduled
 from engine.journey_repository import StoredJourney
@@ -26,12 +28,46 @@ from events.catalogue import (
     MessageFailed,
     MessageRequested,
     RecordedEvent,
+    Sealed,
     ends_delay,
     stamp,
 )
+from events.patient_vault import PATIENT_CONTEXT
+from events.sealing import open_sealed, seal
 from events.store import AppendRequest
 from support.fake_store import InMemoryEventStore
 from support.runs import T0
+
+
+class FakeVault:
+    """The patient vault in memory: one data key per patient id, sealing with the real AES-GCM code."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, UUID] = {}
+        self._secrets: dict[UUID, bytes] = {}
+
+    async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
+        patient_id = str(context.get("id", ""))
+        key_id = self._live.setdefault(patient_id, uuid4())
+        secret = self._secrets.setdefault(key_id, token_bytes(32))
+        return seal(dict(context), key_id, secret, PATIENT_CONTEXT)
+
+    async def open_contexts(
+        self, stored: Mapping[UUID, StoredPatientContext]
+    ) -> dict[UUID, dict[str, Any] | None]:
+        return {k: self._opened(v) for k, v in stored.items()}
+
+    async def open_context(self, stored: StoredPatientContext) -> dict[str, Any] | None:
+        return self._opened(stored)
+
+    def destroy(self, patient_id: str) -> None:
+        self._secrets.pop(self._live.pop(patient_id), None)
+
+    def _opened(self, stored: StoredPatientContext) -> dict[str, Any] | None:
+        if isinstance(stored, Sealed):
+            secret = self._secrets.get(stored.key_id)
+            return None if secret is None else dict(open_sealed(stored, secret, PATIENT_CONTEXT))
+        return None if stored is None else dict(stored)
 
 
 class ManualClock:
@@ -183,6 +219,7 @@ class FakeBackend:
         self.journeys = FakeJourneys()
         self.ledger = InMemoryDeliveryLedger(self.store)
         self.delays = InMemoryDelayQueue(self.store, self.clock)
+        self.vault = FakeVault()
 
     def _follow(self, events: Sequence[RecordedEvent]) -> None:
         self.ledger.follow(events)

@@ -31,11 +31,11 @@ NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_every_event_type_is_named_by_its_tag() -> None:
-    assert len(EVENT_TYPES) == 10
+    assert len(EVENT_TYPES) == 11
     for name, event_class in EVENT_TYPES.items():
         assert event_class.model_fields["type"].default == name
         assert event_class.SCHEMA_VERSION >= 1
-    assert RunStarted.SCHEMA_VERSION == 2
+    assert RunStarted.SCHEMA_VERSION == 3
 
 
 def test_wake_up_and_terminal_types_are_known_events() -> None:

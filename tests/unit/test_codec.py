@@ -17,11 +17,13 @@ from events.catalogue import (
     MessageDelivered,
     MessageFailed,
     MessageRequested,
+    PatientErased,
     RunCancelled,
     RunCompleted,
     RunEvent,
     RunFailed,
     RunStarted,
+    Sealed,
 )
 from events.codec import decode_payload, encode_payload, payload_dict, schema_version, type_name
 from events.errors import InvalidEventPayload
@@ -49,7 +51,8 @@ strategies_by_type: dict[str, st.SearchStrategy[RunEvent]] = {
         journey_id=st.uuids(),
         journey_version=st.integers(1, 10_000),
         start_node_id=texts,
-        patient_context=st.dictionaries(texts, json_values, max_size=5),
+        patient_context=st.dictionaries(texts, json_values, max_size=5)
+        | st.builds(Sealed, key_id=st.uuids(), ciphertext=texts),
     ),
     "MessageRequested": st.builds(MessageRequested, node_id=texts, message=texts, channel=texts),
     "MessageDelivered": st.builds(
@@ -74,6 +77,7 @@ strategies_by_type: dict[str, st.SearchStrategy[RunEvent]] = {
     "RunCompleted": st.builds(RunCompleted, last_node_id=optional_texts),
     "RunFailed": st.builds(RunFailed, node_id=optional_texts, reason=texts),
     "RunCancelled": st.builds(RunCancelled, node_id=optional_texts, reason=optional_texts),
+    "PatientErased": st.builds(PatientErased, key_id=st.none() | st.uuids()),
 }
 events = st.one_of(*strategies_by_type.values())
 

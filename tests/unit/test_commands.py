@@ -30,6 +30,7 @@ async def trigger(backend: FakeBackend, run_id: uuid.UUID, context: dict[str, ob
         journey_id=JOURNEY_ID,
         patient_context=dict(context),
         now=backend.clock(),
+        sealer=backend.vault,
     )
 
 

@@ -15,7 +15,9 @@ from support.fakes import FakeBackend, RecordingChannel
 
 
 def delivery(backend: FakeBackend, channel: RecordingChannel) -> DeliveryWorker:
-    return DeliveryWorker(backend.heads, backend.ledger, channel, DeliveryConfig(), backend.clock)
+    return DeliveryWorker(
+        backend.heads, backend.ledger, channel, DeliveryConfig(), backend.clock, contexts=backend.vault
+    )
 
 
 async def test_a_requested_message_is_sent_once_and_recorded_as_delivered() -> None:

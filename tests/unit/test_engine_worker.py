@@ -8,11 +8,22 @@ from uuid import UUID
 
 from worker_fixtures import backend_with_journey, engine, started_run
 
+from domain.decider import PATIENT_DATA_UNAVAILABLE
 from domain.run_state import RunState
 from engine.engine_worker import EngineWorker, latest_wake_ups
 from engine.timer import Timer, TimerConfig
-from events.catalogue import DelayElapsed, MessageDelivered, NewEvent, RecordedEvent, RunFailed, stamp
+from events.catalogue import (
+    DelayElapsed,
+    MessageDelivered,
+    NewEvent,
+    RecordedEvent,
+    RunFailed,
+    RunStarted,
+    Sealed,
+    stamp,
+)
 from support.fakes import FakeBackend, FoldedRunHeads
+from support.journeys import patient
 from support.runs import T0, envelopes, message, run_started
 
 
@@ -94,7 +105,7 @@ async def test_a_run_advanced_by_someone_else_meanwhile_is_decided_again_on_its_
     backend.clock.advance(60)
     await Timer(backend.delays, TimerConfig()).fire_due()
     heads = RacingDelivery(backend)
-    worker = EngineWorker(heads, backend.store, backend.journeys, backend.clock)
+    worker = EngineWorker(heads, backend.store, backend.journeys, backend.clock, contexts=backend.vault)
 
     await worker.handle(await backend.stream(run_id))
 
@@ -105,3 +116,25 @@ async def test_a_run_advanced_by_someone_else_meanwhile_is_decided_again_on_its_
         "MessageRequested",
         "RunCompleted",
     ]
+
+
+async def test_the_trigger_appends_the_context_sealed_and_the_engine_still_walks_the_run() -> None:
+    backend = backend_with_journey()
+    run_id = await started_run(backend)
+
+    stream = await backend.stream(run_id)
+    started = stream[0].event
+    assert isinstance(started, RunStarted) and isinstance(started.patient_context, Sealed)
+    assert await backend.types(run_id) == ["RunStarted", "MessageRequested", "DelayStarted"]
+
+
+async def test_a_run_whose_patient_was_erased_before_the_engine_decided_fails_without_a_branch() -> None:
+    backend = backend_with_journey()
+    run_id = await started_run(backend, decided=False)
+    backend.vault.destroy(patient()["id"])
+
+    await engine(backend).handle(await backend.stream(run_id))
+
+    last = (await backend.stream(run_id))[-1].event
+    assert await backend.types(run_id) == ["RunStarted", "RunFailed"]
+    assert isinstance(last, RunFailed) and last.reason == PATIENT_DATA_UNAVAILABLE

@@ -74,7 +74,7 @@ def test_an_old_schema_version_is_upcast_before_it_is_published() -> None:
 
     record = stored_to_kafka_record(stored(event, orjson.dumps(old), version=1))
 
-    assert dict(record.headers)["ce_type"] == b"pjs.run.RunStarted.v2"
+    assert dict(record.headers)["ce_type"] == b"pjs.run.RunStarted.v3"
     assert from_kafka_record(record) == event
 
 

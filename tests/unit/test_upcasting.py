@@ -45,10 +45,16 @@ def test_upcast_does_not_mutate_the_stored_dict() -> None:
     assert "journey_version" not in stored
 
 
-def test_a_current_version_payload_passes_through_unchanged() -> None:
+def test_a_v2_payload_reads_as_v3_with_its_context_legacy_clear() -> None:
     payload = {**run_started_v1(), "journey_version": 7}
     assert upcast("RunStarted", 2, payload) == payload
-    assert current_schema_version("RunStarted") == 2
+    assert current_schema_version("RunStarted") == 3
+
+
+def test_a_current_version_payload_passes_through_unchanged() -> None:
+    sealed = {"key_id": "5b0c7f3e-2a41-4d6e-9a57-3c1f0e8d9b21", "ciphertext": "AAAA"}
+    payload = {**run_started_v1(), "journey_version": 7, "patient_context": sealed}
+    assert upcast("RunStarted", 3, payload) == payload
 
 
 def test_an_unknown_event_type_raises_a_typed_error() -> None:
@@ -58,7 +64,7 @@ def test_an_unknown_event_type_raises_a_typed_error() -> None:
         upcast("PatientTeleported", 1, {})
 
 
-@pytest.mark.parametrize("version", [3, 99])
+@pytest.mark.parametrize("version", [4, 99])
 def test_a_schema_version_from_the_future_raises_a_typed_error(version: int) -> None:
     with pytest.raises(UnsupportedSchemaVersion, match="newer"):
         decode_payload("RunStarted", version, {**run_started_v1(), "journey_version": 1})

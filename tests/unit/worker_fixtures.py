@@ -44,6 +44,7 @@ async def started_run(backend: FakeBackend, *, decided: bool = True) -> UUID:
         journey_id=JOURNEY_ID,
         patient_context=patient(),
         now=backend.clock(),
+        sealer=backend.vault,
     )
     assert isinstance(accepted, RunAccepted)
     if decided:
@@ -52,4 +53,4 @@ async def started_run(backend: FakeBackend, *, decided: bool = True) -> UUID:
 
 
 def engine(backend: FakeBackend) -> EngineWorker:
-    return EngineWorker(backend.heads, backend.store, backend.journeys, backend.clock)
+    return EngineWorker(backend.heads, backend.store, backend.journeys, backend.clock, contexts=backend.vault)

@@ -1,0 +1,142 @@
+"""The key store: one data key per patient, wrapped by the master key ring (a KMS: another adapter)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Protocol
+from uuid import UUID, uuid4
+
+import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from events.key_ring import KeyRing
+from events.pg import Queryable
+
+_REWRAP_BATCH: Final = 500
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: UUID
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"DataKey({self.key_id})"
+
+
+@dataclass(frozen=True)
+class PatientKeyIds:
+    """Every key a patient was ever given, and when the last of them was destroyed (None: one is live)."""
+
+    key_ids: list[UUID]
+    destroyed_at: datetime | None
+
+
+class PatientKeys(Protocol):
+    """The port for data keys. Keys are filed under a patient reference (a pseudonym), never the id."""
+
+    async def live_key(self, patient_ref: str) -> DataKey:
+        """The patient's live data key, made on first use (or first use after an erasure)."""
+        ...
+
+    async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
+        """The live keys among `key_ids`; destroyed or unknown ones are absent."""
+        ...
+
+    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds: ...
+
+    async def destroy(self, patient_ref: str, now: datetime) -> None:
+        """Destroy every live key of the patient (idempotent)."""
+        ...
+
+
+class PostgresPatientKeys:
+    """`PatientKeys` over the patient_keys table."""
+
+    def __init__(self, db: Queryable, ring: KeyRing) -> None:
+        self._db = db
+        self._ring = ring
+
+    async def live_key(self, patient_ref: str) -> DataKey:
+        for _ in range(3):
+            key_id, secret = uuid4(), AESGCM.generate_key(256)
+            # A concurrent first use inserts the live key first: then ours is dropped and theirs read.
+            row = await self._db.fetchrow(
+                """
+                WITH made AS (
+                    INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)
+                    VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (patient_ref) WHERE destroyed_at IS NULL DO NOTHING
+                    RETURNING key_id, wrapped_key, master_key_id)
+                SELECT key_id, wrapped_key, master_key_id FROM made
+                UNION ALL
+                SELECT key_id, wrapped_key, master_key_id FROM patient_keys
+                WHERE patient_ref = $2 AND destroyed_at IS NULL
+                LIMIT 1
+                """,
+                key_id,
+                patient_ref,
+                self._ring.wrap(key_id, secret),
+                self._ring.current,
+            )
+            if row is not None:
+                return self._unwrapped(row)
+        raise RuntimeError("no live data key could be made or read for the patient")
+
+    async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
+        if not key_ids:
+            return {}
+        rows = await self._db.fetch(
+            "SELECT key_id, wrapped_key, master_key_id FROM patient_keys"
+            " WHERE key_id = ANY($1::uuid[]) AND destroyed_at IS NULL",
+            list(set(key_ids)),
+        )
+        return {row["key_id"]: self._unwrapped(row) for row in rows}
+
+    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds:
+        rows = await self._db.fetch(
+            "SELECT key_id, destroyed_at FROM patient_keys WHERE patient_ref = $1 ORDER BY created_at",
+            patient_ref,
+        )
+        destroyed = [row["destroyed_at"] for row in rows]
+        last = None if not rows or None in destroyed else max(destroyed)
+        return PatientKeyIds([row["key_id"] for row in rows], last)
+
+    async def destroy(self, patient_ref: str, now: datetime) -> None:
+        await self._db.execute(
+            "UPDATE patient_keys SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = $2"
+            " WHERE patient_ref = $1 AND destroyed_at IS NULL",
+            patient_ref,
+            now,
+        )
+
+    async def rewrap(self) -> int:
+        """Re-wrap every live data key not under the current master key; events are not touched."""
+        done = 0
+        while True:
+            rows = await self._db.fetch(
+                "SELECT key_id, wrapped_key, master_key_id FROM patient_keys"
+                " WHERE destroyed_at IS NULL AND master_key_id <> $1 LIMIT $2",
+                self._ring.current,
+                _REWRAP_BATCH,
+            )
+            if not rows:
+                return done
+            keys = [self._unwrapped(row) for row in rows]
+            await self._db.execute(
+                """
+                UPDATE patient_keys k SET wrapped_key = t.wrapped_key, master_key_id = $3
+                FROM unnest($1::uuid[], $2::bytea[]) AS t(key_id, wrapped_key)
+                WHERE k.key_id = t.key_id AND k.destroyed_at IS NULL
+                """,
+                [key.key_id for key in keys],
+                [self._ring.wrap(key.key_id, key.secret) for key in keys],
+                self._ring.current,
+            )
+            done += len(keys)
+
+    def _unwrapped(self, row: asyncpg.Record) -> DataKey:
+        key_id: UUID = row["key_id"]
+        return DataKey(key_id, self._ring.unwrap(row["master_key_id"], key_id, bytes(row["wrapped_key"])))

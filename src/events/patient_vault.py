@@ -1,0 +1,65 @@
+"""Seals a patient context before it is appended and opens stored ones in memory, for the few that must read.
+
+Only the trigger (seal), the engine (conditions), delivery (the patient id a channel addresses) and the
+API's authorised reads open contexts. A context whose key was destroyed opens as None: erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+from pydantic import TypeAdapter
+
+from events.catalogue import PatientContext, Sealed
+from events.key_ring import KeyRing
+from events.patient_keys import PatientKeys
+from events.sealing import open_sealed, seal
+
+K = TypeVar("K")
+
+PATIENT_CONTEXT: Final = "patient_context"
+
+StoredContext = Sealed | Mapping[str, Any] | None
+"""A context as stored: sealed, legacy clear (appended before sealing), or None once scrubbed."""
+
+
+_stored_context: TypeAdapter[Sealed | dict[str, Any]] = TypeAdapter(PatientContext)
+
+
+def stored_context(raw: object) -> StoredContext:
+    """A context read back as JSON (a row, a timeline entry): sealed, legacy clear, or None."""
+    return None if raw is None else _stored_context.validate_python(raw)
+
+
+class PatientVault:
+    """The patient keys and the key ring, behind the two operations the service needs."""
+
+    def __init__(self, keys: PatientKeys, ring: KeyRing) -> None:
+        self.keys = keys
+        self._ring = ring
+
+    def patient_ref(self, patient_id: str) -> str:
+        """The keyed pseudonym a patient's keys are filed under."""
+        return self._ring.patient_ref(patient_id)
+
+    async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
+        """The context sealed with its patient's live data key (made on the patient's first run)."""
+        key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
+        return seal(dict(context), key.key_id, key.secret, PATIENT_CONTEXT)
+
+    async def open_contexts(self, stored: Mapping[K, StoredContext]) -> dict[K, dict[str, Any] | None]:
+        """Each context in clear, with one key-store read for all; None where the key was destroyed."""
+        sealed = {k: v for k, v in stored.items() if isinstance(v, Sealed)}
+        keys = await self.keys.data_keys({value.key_id for value in sealed.values()})
+        opened: dict[K, dict[str, Any] | None] = {}
+        for k, value in stored.items():
+            if isinstance(value, Sealed):
+                key = keys.get(value.key_id)
+                opened[k] = None if key is None else open_sealed(value, key.secret, PATIENT_CONTEXT)
+            else:
+                opened[k] = None if value is None else dict(value)
+        return opened
+
+    async def open_context(self, stored: StoredContext) -> dict[str, Any] | None:
+        return (await self.open_contexts({0: stored}))[0]

@@ -1,0 +1,52 @@
+"""`pjs keys rotate-master` (and `init-master`): the master key ring that wraps every patient's data key.
+
+Rotation writes a new current master key into PJS_MASTER_KEY_FILE (the old ones kept), re-wraps every live
+data key under it, and only then drops the old keys from the file. Events are never touched: they are
+sealed with the data keys, which do not change. A rotation that stops half-way is finished by running it
+again (the file still holds every key some data key is wrapped with).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+from events.key_ring import ensure_key_ring, load_key_ring, save_key_ring
+from events.patient_keys import PostgresPatientKeys
+from pjs.settings import Settings, get_settings
+from pjs.wiring import create_pool
+
+master_keys_app = typer.Typer(help="The master key ring (PJS_MASTER_KEY_FILE).", no_args_is_help=True)
+console = Console()
+
+
+@master_keys_app.command("init-master")
+def init_master_command() -> None:
+    """Create the master key file (mode 0600) if there is none; an existing one is left as it is."""
+    settings = get_settings()
+    ring = ensure_key_ring(settings.master_key_file)
+    console.print(f"master key file {settings.master_key_file}: current key {ring.current}")
+
+
+@master_keys_app.command("rotate-master")
+def rotate_master_command() -> None:
+    """Make a new current master key and re-wrap every patient's data key under it."""
+    settings = get_settings()
+    rewrapped, current = asyncio.run(rotate_master(settings))
+    console.print(f"{rewrapped} data key(s) re-wrapped under master key {current}; old master keys dropped")
+
+
+async def rotate_master(settings: Settings) -> tuple[int, str]:
+    """Rotate, re-wrap, then drop the old keys; returns (data keys re-wrapped, new current key id)."""
+    path = settings.master_key_file
+    ring = load_key_ring(path).rotated()
+    save_key_ring(path, ring)
+    pool = await create_pool(settings, admin=True)
+    try:
+        rewrapped = await PostgresPatientKeys(pool, ring).rewrap()
+    finally:
+        await pool.close()
+    save_key_ring(path, ring.only_current())
+    return rewrapped, ring.current

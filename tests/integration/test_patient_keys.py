@@ -1,0 +1,66 @@
+"""The key store: contexts appended sealed, master key rotation re-wraps data keys, legacy clear runs read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from events.catalogue import Sealed
+from pjs.master_key_commands import rotate_master
+from pjs.settings import Settings
+from pjs.wiring import event_store, patient_vault
+from support.journeys import message, patient, save_journey, start_run
+
+JOURNEY = {
+    "name": "One message",
+    "start_node_id": "hello",
+    "nodes": [{"id": "hello", "type": "MESSAGE", "message": "Hi", "next_node_id": None}],
+}
+
+
+async def test_a_triggered_context_is_stored_only_as_ciphertext(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    journey_id = (await api.post("/journeys", json=JOURNEY)).json()["journeyId"]
+    run_id = (await api.post(f"/journeys/{journey_id}/trigger", json=patient(patient_id="dora"))).json()[
+        "runId"
+    ]
+
+    stored = await pool.fetchval("SELECT data::text FROM events WHERE type = 'RunStarted'")
+    row = await pool.fetchrow("SELECT patient_id, patient_context::text AS context FROM run_status")
+    assert "dora" not in stored and '"ciphertext"' in stored
+    assert row["patient_id"] is None and "dora" not in row["context"]
+    assert (await api.get(f"/journeys/runs/{run_id}")).json()["patientContext"] == patient(patient_id="dora")
+    assert await pool.fetchval("SELECT count(*) FROM patient_keys") == 1
+
+
+async def test_rotating_the_master_key_rewraps_data_keys_and_leaves_events_alone(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "master.key"
+    shutil.copy(settings.master_key_file, key_file)
+    own = settings.model_copy(update={"master_key_file": key_file})
+    sealed = await patient_vault(pool, own).seal_context(patient(patient_id="emil"))
+    before = await pool.fetchval("SELECT master_key_id FROM patient_keys")
+
+    rewrapped, current = await rotate_master(own)
+
+    assert rewrapped == 1 and current != before
+    assert await pool.fetchval("SELECT master_key_id FROM patient_keys") == current
+    assert await patient_vault(pool, own).open_context(sealed) == patient(patient_id="emil")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_legacy_clear_run_still_reads_and_is_not_erased(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    journey_id, journey = await save_journey(pool, "hello", message("hello"))
+    run_id = await start_run(event_store(pool), journey_id, journey, patient(patient_id="fred"))
+
+    run = (await api.get(f"/journeys/runs/{run_id}")).json()
+
+    assert run["patientContext"] == patient(patient_id="fred") and run["erased"] is False
+    assert not isinstance((await event_store(pool).read_stream(run_id))[0].event.patient_context, Sealed)  # type: ignore[union-attr]
