@@ -173,7 +173,7 @@ async def test_canaries_stay_sealed_and_are_gone_everywhere_after_erasure(
             lambda: pool.fetchval("SELECT count(*) = 3 FROM run_timeline WHERE type = 'PatientErased'")
         )
 
-    assert found_in(await pg_dump(settings.database_url or "")) == []
+    assert found_in(await pg_dump(settings.resolved_migration_database_url())) == []
     assert found_in(await topic_records(settings, pool)) == []
     assert found_in(analytics_text(tmp_path)) == []
     assert found_in(service_logs(caplog)) == []
