@@ -80,30 +80,53 @@ async def sandbox(
     databases: Databases, kafka: KafkaConnection, scenario: str, partitions: int
 ) -> AsyncIterator[Sandbox]:
     """CREATE DATABASE + migrate on entry; drop the database, topics and groups on exit, whatever happened."""
-    prefix = f"pjs_bench_{scenario}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(databases.admin_url)
-    owner = urlsplit(databases.migration_url).username
+    box = await open_sandbox(databases, kafka, f"pjs_bench_{scenario}_{uuid.uuid4().hex[:8]}", partitions)
     try:
-        await admin.execute(f'CREATE DATABASE "{prefix}"' + (f' OWNER "{owner}"' if owner else ""))
-        try:
-            settings = Settings(
-                database_url=with_database(databases.app_url, prefix),
-                migration_database_url=with_database(databases.migration_url, prefix),
-            )
-            await apply_migrations(settings)
-            box = Sandbox(
-                prefix,
-                settings.resolved_database_url(),
-                settings.resolved_migration_database_url(),
-                kafka,
-                partitions,
-            )
-            try:
-                yield box
-            finally:
-                await _drop_kafka_names(box)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}" WITH (FORCE)', timeout=_CLEANUP_SECONDS)
+        yield box
+    finally:
+        await close_sandbox(box, databases.admin_url)
+
+
+async def open_sandbox(databases: Databases, kafka: KafkaConnection, prefix: str, partitions: int) -> Sandbox:
+    """Database `prefix`, created by the superuser, owned by the schema owner and migrated as it."""
+    owner = urlsplit(databases.migration_url).username
+    await _as_admin(
+        databases.admin_url, f'CREATE DATABASE "{prefix}"' + (f' OWNER "{owner}"' if owner else "")
+    )
+    try:
+        settings = Settings(
+            database_url=with_database(databases.app_url, prefix),
+            migration_database_url=with_database(databases.migration_url, prefix),
+        )
+        await apply_migrations(settings)
+    except BaseException:
+        await _drop_database(databases.admin_url, prefix)
+        raise
+    return Sandbox(
+        prefix,
+        settings.resolved_database_url(),
+        settings.resolved_migration_database_url(),
+        kafka,
+        partitions,
+    )
+
+
+async def close_sandbox(box: Sandbox, admin_url: str) -> None:
+    """Drop the sandbox's topics and groups (best effort), then its database."""
+    try:
+        await _drop_kafka_names(box)
+    finally:
+        await _drop_database(admin_url, box.prefix)
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    await _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _as_admin(admin_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(admin_url, timeout=_CLEANUP_SECONDS)
+    try:
+        await admin.execute(statement, timeout=_CLEANUP_SECONDS)
     finally:
         await admin.close()
 
