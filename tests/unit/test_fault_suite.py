@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from faults.load import patient, reference_journey
 from faults.provider import running_provider
+from faults.services import restart_problem
 
 from domain.validation import validate_journey
 
@@ -32,3 +33,11 @@ def test_the_provider_reports_a_key_accepted_twice_but_not_one_refused_then_acce
         assert [send("run:welcome:2"), send("run:reminder:7"), send("run:reminder:7")] == [200, 200, 200]
         assert provider.accepted_twice() == {"run:reminder:7": 2}
         assert provider.requests() == 4
+
+
+def test_a_broker_restart_counts_only_when_up_started_a_new_process_that_alone_listens() -> None:
+    assert restart_problem(killed=100, started=True, pid=200, listeners={200}) is None
+    assert "found a broker running" in str(restart_problem(100, started=False, pid=100, listeners={100}))
+    assert "left pid 100 behind" in str(restart_problem(100, started=True, pid=100, listeners={100}))
+    assert "held by ['300']" in str(restart_problem(100, started=True, pid=200, listeners={300}))
+    assert "held by nobody" in str(restart_problem(100, started=True, pid=200, listeners=set()))
