@@ -24,6 +24,7 @@ from pjs.settings import Settings
 
 log = logging.getLogger(__name__)
 _CLEANUP_SECONDS = 30
+MASTER_KEY_FILE = "master.key"
 
 
 def with_database(url: str, database: str) -> str:
@@ -83,7 +84,7 @@ class Sandbox:
 
     @property
     def master_key_file(self) -> Path:
-        return self.keys_dir / "master.key"
+        return self.keys_dir / MASTER_KEY_FILE
 
 
 @contextlib.asynccontextmanager
@@ -91,33 +92,57 @@ async def sandbox(
     databases: Databases, kafka: KafkaConnection, scenario: str, partitions: int
 ) -> AsyncIterator[Sandbox]:
     """CREATE DATABASE + migrate on entry; drop the database, topics and groups on exit, whatever happened."""
-    prefix = f"pjs_bench_{scenario}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(databases.admin_url)
-    owner = urlsplit(databases.migration_url).username
+    box = await open_sandbox(databases, kafka, f"pjs_bench_{scenario}_{uuid.uuid4().hex[:8]}", partitions)
     try:
-        await admin.execute(f'CREATE DATABASE "{prefix}"' + (f' OWNER "{owner}"' if owner else ""))
-        try:
-            settings = Settings(
-                database_url=with_database(databases.app_url, prefix),
-                migration_database_url=with_database(databases.migration_url, prefix),
-            )
-            await apply_migrations(settings)
-            box = Sandbox(
-                prefix,
-                settings.resolved_database_url(),
-                settings.resolved_migration_database_url(),
-                kafka,
-                partitions,
-                Path(tempfile.mkdtemp(prefix=prefix)),
-            )
-            ensure_key_ring(box.master_key_file)
-            try:
-                yield box
-            finally:
-                shutil.rmtree(box.keys_dir, ignore_errors=True)
-                await _drop_kafka_names(box)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}" WITH (FORCE)', timeout=_CLEANUP_SECONDS)
+        yield box
+    finally:
+        await close_sandbox(box, databases.admin_url)
+
+
+async def open_sandbox(databases: Databases, kafka: KafkaConnection, prefix: str, partitions: int) -> Sandbox:
+    """Database `prefix`, created by the superuser, owned by the schema owner and migrated as it."""
+    owner = urlsplit(databases.migration_url).username
+    keys_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    ensure_key_ring(keys_dir / MASTER_KEY_FILE)
+    await _as_admin(
+        databases.admin_url, f'CREATE DATABASE "{prefix}"' + (f' OWNER "{owner}"' if owner else "")
+    )
+    try:
+        settings = Settings(
+            database_url=with_database(databases.app_url, prefix),
+            migration_database_url=with_database(databases.migration_url, prefix),
+        )
+        await apply_migrations(settings)
+    except BaseException:
+        await _drop_database(databases.admin_url, prefix)
+        raise
+    return Sandbox(
+        prefix,
+        settings.resolved_database_url(),
+        settings.resolved_migration_database_url(),
+        kafka,
+        partitions,
+        keys_dir,
+    )
+
+
+async def close_sandbox(box: Sandbox, admin_url: str) -> None:
+    """Drop the sandbox's topics and groups (best effort), then its database."""
+    try:
+        shutil.rmtree(box.keys_dir, ignore_errors=True)
+        await _drop_kafka_names(box)
+    finally:
+        await _drop_database(admin_url, box.prefix)
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    await _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _as_admin(admin_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(admin_url, timeout=_CLEANUP_SECONDS)
+    try:
+        await admin.execute(statement, timeout=_CLEANUP_SECONDS)
     finally:
         await admin.close()
 

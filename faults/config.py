@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from events.key_ring import ensure_key_ring
+from bench.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_DIR = REPO / ".pjs-faults"
@@ -41,25 +41,13 @@ PROVIDER_HANG_SECONDS = 8.0  # past the lease, within the webhook timeout below
 WEBHOOK_TIMEOUT_SECONDS = 15.0
 
 
-def role_settings(
-    database_url: str, topic: str, scenario: str, provider_url: str, sizes: Sizes
-) -> dict[str, str]:
-    """The PJS_* variables every role of one scenario runs with (and the suite's own master key ring)."""
-    ensure_key_ring(STATE_DIR / "master.key")
+def role_settings(box: Sandbox, topic: str, scenario: str, provider_url: str) -> dict[str, str]:
+    """The PJS_* variables of every role of one scenario: the sandbox's (as pjs_app) and the fault's."""
     return {
-        "PJS_DATABASE_URL": database_url,
-        "PJS_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
+        **box.role_environment(topic),
         "PJS_STATE_DIR": str(STATE_DIR),
-        "PJS_RUN_EVENTS_TOPIC": topic,
-        "PJS_RUN_EVENTS_PARTITIONS": str(sizes.partitions),
-        "PJS_ENGINE_GROUP": f"{topic}-engine",
-        "PJS_PROJECTOR_GROUP": f"{topic}-projector",
-        "PJS_DELIVERY_GROUP": f"{topic}-delivery",
-        "PJS_AUDIT_GROUP": f"{topic}-audit",
-        "PJS_ANALYTICS_GROUP": f"{topic}-analytics",
+        **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in _CONSUMER_ROLES},
         "PJS_ANALYTICS_DIR": str(STATE_DIR / "analytics" / scenario),
-        "PJS_MASTER_KEY_FILE": str(STATE_DIR / "master.key"),
-        "PJS_ANALYTICS_PSEUDONYM_KEY_FILE": str(STATE_DIR / "analytics-pseudonym.key"),
         "PJS_HTTP_HOST": HOST,
         "PJS_HTTP_PORT": str(API_PORT),
         "PJS_MESSAGE_CHANNEL": "webhook",
@@ -67,3 +55,6 @@ def role_settings(
         "PJS_WEBHOOK_TIMEOUT_SECONDS": str(WEBHOOK_TIMEOUT_SECONDS),
         "PJS_DELIVERY_LEASE_SECONDS": str(DELIVERY_LEASE_SECONDS),
     }
+
+
+_CONSUMER_ROLES = ("engine", "projector", "delivery", "audit", "analytics")

@@ -54,9 +54,13 @@ def _kill_role(name: str) -> Inject:
 
 
 async def _kill_broker(target: Target) -> None:
+    """The broker must come back as a new process of its own: anything else fails the fault loudly."""
+    killed = target.services.kafka.pid()
     kill_and_reap(target.services.kafka_processes())
     await asyncio.sleep(SERVICE_DOWN_SECONDS)
-    await asyncio.to_thread(target.services.kafka.up)
+    started = await asyncio.to_thread(target.services.kafka.up)
+    await target.services.confirm_broker_restarted(killed, started)
+    target.note.append(f"broker pid {killed} killed, pid {target.services.kafka.pid()} listening")
 
 
 def _freeze(processes: Callable[[Services], list[psutil.Process]], seconds: float) -> Inject:

@@ -94,8 +94,13 @@ async def early_delays(connection: asyncpg.Connection, run_ids: list[str]) -> li
 
 
 def provider_sends(provider: Provider) -> list[str]:
-    twice = provider.accepted_twice()
-    return _summarise("sent twice", [f"key {key} accepted {n} times" for key, n in sorted(twice.items())])
+    """At most one send per (run, node, visit): every request for one message carries the same key."""
+    several = provider.messages_under_several_keys()
+    found = [
+        f"run {run} node {node} visit {visit} under {n} keys"
+        for (run, node, visit), n in sorted(several.items())
+    ]
+    return _summarise("sent twice", found)
 
 
 async def timelines(connection: asyncpg.Connection, run_ids: list[str]) -> list[str]:

@@ -1,9 +1,16 @@
-"""A fake message provider on loopback: records every request's idempotency key, and can be told to fail."""
+"""A fake message provider on loopback that honours idempotency keys, as invariant 5 asks of a provider.
+
+A request under a key it already accepted is answered as the first one was and sends nothing: a delivery
+that crashed after the provider accepted its send, before the outcome was stored, is bound to send again.
+It records which message (run, node, visit) each key carried, so a resend under a *new* key, which a real
+provider would send twice, is caught. It can be told to fail or hang.
+"""
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +26,7 @@ Mode = Literal["accept", "fail", "hang"]
 @dataclass(frozen=True)
 class Answer:
     key: str
+    message: tuple[str, str, int]  # run id, node id, visit
     status: int
     answered: bool  # the client was still there to read the answer
 
@@ -36,11 +44,25 @@ class Provider:
         with self._lock:
             self._answers.append(answer)
 
-    def accepted_twice(self) -> dict[str, int]:
-        """Idempotency keys the provider accepted (2xx, answer delivered) more than once, with the count."""
+    def messages_under_several_keys(self) -> dict[tuple[str, str, int], int]:
+        """Messages accepted under more than one key: a provider honouring keys would send those twice."""
         with self._lock:
-            counts = collections.Counter(a.key for a in self._answers if a.status < 300 and a.answered)
-        return {key: count for key, count in counts.items() if count > 1}
+            keys = collections.defaultdict(set)
+            for answer in self._answers:
+                if answer.status < 300:
+                    keys[answer.message].add(answer.key)
+        return {message: len(found) for message, found in keys.items() if len(found) > 1}
+
+    def resends(self) -> int:
+        """Requests answered from an earlier acceptance of their key (sent nothing): at-least-once at work."""
+        with self._lock:
+            accepted: set[str] = set()
+            repeats = 0
+            for answer in self._answers:
+                if answer.status < 300:
+                    repeats += answer.key in accepted
+                    accepted.add(answer.key)
+            return repeats
 
     def requests(self) -> int:
         with self._lock:
@@ -50,7 +72,8 @@ class Provider:
 def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            message = (str(sent.get("runId")), str(sent.get("nodeId")), int(sent.get("visit") or 0))
             key = self.headers.get("Idempotency-Key") or "(none)"
             mode = provider.mode
             if mode == "hang":
@@ -67,7 +90,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
             except OSError:
                 answered = False
-            provider.record(Answer(key, status, answered))
+            provider.record(Answer(key, message, status, answered))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -11,9 +11,12 @@ from projections.replay import rebuild
 _SNAPSHOT = "__faults_live"
 
 
-async def replay_differences(database_url: str) -> list[str]:
-    """Snapshot each live table, rebuild its projection from the feed, list the rows that differ."""
-    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2)
+async def replay_differences(migration_database_url: str) -> list[str]:
+    """Snapshot each live table, rebuild its projection from the feed, list the rows that differ.
+
+    As the schema owner: the snapshots and the rebuild's fresh tables are DDL, which pjs_app may not do.
+    """
+    pool = await asyncpg.create_pool(migration_database_url, min_size=2, max_size=2)
     assert pool is not None
     found: list[str] = []
     try:

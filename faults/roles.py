@@ -42,7 +42,7 @@ class RoleSet:
         with (self.log_dir / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pjs.cli", "run", name],
-                env={**os.environ, **self.environment},
+                env={**_outside_settings(), **self.environment},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -78,3 +78,8 @@ class RoleSet:
     def exited(self) -> list[str]:
         """Roles that ended on their own (the suite did not stop them), with their exit codes."""
         return [f"{role.name} exited {role.process.returncode}" for role in self.running if not role.alive()]
+
+
+def _outside_settings() -> dict[str, str]:
+    """This process's environment without its PJS_* settings: none of them may point a role elsewhere."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("PJS_")}

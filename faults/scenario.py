@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from bench.sandbox import with_database
+from bench.sandbox import close_sandbox, open_sandbox
 
-from events.schema import migrate
 from faults import invariants
 from faults.client import Api
 from faults.config import STATE_DIR, Sizes, role_settings
@@ -42,31 +41,33 @@ class Outcome:
 
 async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Provider) -> Outcome:
     outcome = Outcome(fault.name, fault.describes)
-    suffix = uuid.uuid4().hex[:8]
-    database_url = await _fresh_database(
-        services.postgres.url, f"faults_{fault.name.replace('-', '_')}_{suffix}"
-    )
-    topic = f"faults.{fault.name}.{suffix}"
-    roles = RoleSet(
-        role_settings(database_url, topic, fault.name, provider.url, sizes), STATE_DIR / "logs" / topic
-    )
+    prefix = f"faults_{fault.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    databases = services.databases()
+    try:
+        box = await open_sandbox(databases, services.kafka_connection(), prefix, sizes.partitions)
+        topic = await box.topic("run-events")
+    except Exception as error:  # e.g. a service an earlier fault left down: this fault fails, loudly
+        outcome.violations.append(_suite_error("set-up", error))
+        outcome.notes.append(f"database and topic prefix {prefix}")
+        return outcome
+    roles = RoleSet(role_settings(box, topic, fault.name, provider.url), STATE_DIR / "logs" / prefix)
     api = Api()
     try:
         for name in (*ROLES, *fault.extra_roles):
             roles.start(name)
-        target = Target(roles, services, provider, database_url, outcome.notes)
+        target = Target(roles, services, provider, box.database_url, outcome.notes)
         await _under_load(fault, target, api, sizes, outcome)
         await roles.stop_all()
-        outcome.violations += await replay_differences(database_url)
+        outcome.violations += await replay_differences(box.migration_database_url)
     except Exception as error:  # reported as the fault's result; the next fault still runs
-        outcome.violations.append(f"suite: {type(error).__name__}: {error}")
+        outcome.violations.append(_suite_error("under load", error))
     finally:
         await roles.stop_all()
         await api.close()
-    if outcome.violations:  # kept for a look; a clean fault's database is dropped
-        outcome.notes.append(f"database {database_url.rsplit('/', 1)[1]}, logs {roles.log_dir}")
+    if outcome.violations:  # kept for a look; a clean fault's database, topic and groups are dropped
+        outcome.notes.append(f"database and topic prefix {prefix}, logs {roles.log_dir}")
     else:
-        await _drop_database(services.postgres.url, database_url.rsplit("/", 1)[1])
+        await close_sandbox(box, databases.admin_url)
     return outcome
 
 
@@ -115,6 +116,10 @@ async def _checks(
     finally:
         await connection.close()
     found += invariants.provider_sends(target.provider)
+    if resent := target.provider.resends():
+        target.notes.append(
+            f"{resent} send(s) repeated under their key after a crash (the provider sent once)"
+        )
     found += [f"role {line} on its own" for line in target.roles.exited()]
     return found
 
@@ -177,24 +182,5 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str
     raise TimeoutError(f"gave up waiting for {what} after {seconds:.0f} s")
 
 
-async def _fresh_database(admin_url: str, name: str) -> str:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(admin_url, name)
-    connection = await asyncpg.connect(url)
-    try:
-        await migrate(connection)
-    finally:
-        await connection.close()
-    return url
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+def _suite_error(stage: str, error: Exception) -> str:
+    return f"suite ({stage}): {type(error).__name__}: {error}"

@@ -14,11 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from bench.config import Databases
 
+from events.broker import KafkaConnection, broker_answers
 from faults.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, POSTGRES_PORT, REPO, STATE_DIR
+from pjs.services.credentials import (
+    POSTGRES_APP,
+    POSTGRES_BOOTSTRAP_USER,
+    POSTGRES_MIGRATOR,
+    load_credentials,
+    local_kafka_connection,
+    local_postgres_url,
+)
 from pjs.services.kafka import INFRA_DIR, LocalKafka
+from pjs.services.ports import listener_pids
 from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError
+
+_ANSWER_ATTEMPTS = 10  # metadata round trips of up to 3 s each: a listening broker answers within seconds
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,34 @@ class Services:
         self.kafka.down()
         self.postgres.down()
 
+    def databases(self) -> Databases:
+        """The superuser's (to create a database per fault), the schema owner's and the application's."""
+        credentials = load_credentials(self.postgres.state_dir)
+        port = self.postgres.port
+        return Databases(
+            local_postgres_url(credentials, POSTGRES_BOOTSTRAP_USER, port, "postgres"),
+            local_postgres_url(credentials, POSTGRES_MIGRATOR, port),
+            local_postgres_url(credentials, POSTGRES_APP, port),
+        )
+
+    def kafka_connection(self) -> KafkaConnection:
+        return local_kafka_connection(load_credentials(self.kafka.state_dir), self.kafka.port)
+
+    async def confirm_broker_restarted(self, killed: int | None, started: bool) -> None:
+        """Raise unless `up` started a new broker process that alone listens on its port and answers."""
+        pid = self.kafka.pid()
+        problem = restart_problem(killed, started, pid, listener_pids(self.kafka.port))
+        if problem is None and not await self._broker_answers():
+            problem = f"the restarted broker (pid {pid}) listens but does not answer"
+        if problem is not None:
+            raise ServiceError(f"kill-broker: {problem}")
+
+    async def _broker_answers(self) -> bool:
+        for _ in range(_ANSWER_ATTEMPTS):
+            if await broker_answers(self.kafka_connection()):
+                return True
+        return False
+
     def postgres_processes(self) -> list[psutil.Process]:
         """The postmaster and every backend it forked (a frozen or crashed server is all of them)."""
         return _family(self.postgres.pid() if self.postgres.is_running() else None)
@@ -49,6 +90,21 @@ def local_services() -> Services:
     )
 
 
+def restart_problem(
+    killed: int | None, started: bool, pid: int | None, listeners: set[int | None]
+) -> str | None:
+    """What is wrong with a broker restart after `killed` was SIGKILLed; None if a new process serves."""
+    if not started:
+        return f"`up` found a broker running (pid {pid}) instead of starting one"
+    if pid is None or pid == killed:
+        return f"`up` left pid {pid} behind, the killed one being {killed}"
+    if listeners != {pid}:
+        return (
+            f"its port is held by {sorted(map(str, listeners)) or 'nobody'}, not the new broker (pid {pid})"
+        )
+    return None
+
+
 def signal_all(processes: list[psutil.Process], signum: signal.Signals) -> None:
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -58,7 +114,9 @@ def signal_all(processes: list[psutil.Process], signum: signal.Signals) -> None:
 def kill_and_reap(processes: list[psutil.Process]) -> None:
     """SIGKILL every process and wait until each is gone, so a restart finds its ports free."""
     signal_all(processes, signal.SIGKILL)
-    psutil.wait_procs(processes, timeout=30)
+    _gone, alive = psutil.wait_procs(processes, timeout=30)
+    if alive:
+        raise ServiceError(f"pids {[p.pid for p in alive]} still alive 30 s after SIGKILL")
 
 
 def _family(pid: int | None) -> list[psutil.Process]:
