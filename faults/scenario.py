@@ -117,7 +117,7 @@ async def _checks(
         await connection.close()
     found += invariants.provider_sends(target.provider)
     if resent := target.provider.resends():
-        target.notes.append(
+        target.note.append(
             f"{resent} send(s) repeated under their key after a crash (the provider sent once)"
         )
     found += [f"role {line} on its own" for line in target.roles.exited()]
