@@ -22,7 +22,7 @@ from pjs.logs import configure_logging
 from pjs.master_key_commands import master_keys_app
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
-from pjs.roles import ROLES, apply_migrations, run_role
+from pjs.roles import ROLES, apply_migrations, note_early_stop_signals, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings, get_settings
@@ -111,6 +111,7 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
     if role not in ROLES:
         console.print(f"[bold red]error:[/] unknown role {role!r}; choose one of: {', '.join(ROLES)}")
         raise typer.Exit(code=2)
+    note_early_stop_signals()
     configure_logging()
     try:
         asyncio.run(run_role(role, get_settings()))

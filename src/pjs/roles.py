@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
@@ -182,6 +183,20 @@ async def apply_migrations(settings: Settings) -> list[str]:
         await connection.close()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_stop_requested_early = threading.Event()
+
+
+def note_early_stop_signals() -> None:
+    """Until `run_role`'s loop listens, remember SIGINT/SIGTERM instead of dying of them.
+
+    A role stopped while it starts (a supervisor's stop, a deploy) then exits with code 0 like one
+    stopped at work, rather than being killed by the signal's default action half-way through set-up.
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: _stop_requested_early.set())
+
+
 async def run_role(name: str, settings: Settings) -> None:
     """Run one role until SIGINT or SIGTERM, then give it `shutdown_seconds` to finish its current work.
 
@@ -190,8 +205,10 @@ async def run_role(name: str, settings: Settings) -> None:
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    if _stop_requested_early.is_set():
+        stop.set()  # asked to stop before the loop could hear it: start nothing, exit cleanly
     log.info("role %s starting", name)
     # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for.
     migrating = retry_until_stopped(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -43,7 +44,7 @@ async def test_every_role_stops_cleanly_on_sigterm_and_leaves_no_work_skipped(
     roles = [RoleProcess(role, settings) for role in ROLES]
     try:
         run_ids = [await start_run(store, journey_id, journey, patient()) for _ in range(RUNS)]
-        await eventually(lambda: _some_delivered(pool), seconds=60)  # work is flowing through every role
+        await eventually(lambda: _work_flowing_through_every_role(pool, tmp_path), seconds=60)
 
         for role in roles:
             role.terminate()
@@ -127,6 +128,15 @@ async def _answered(calls: list[socket.socket]) -> bool:
 
 async def _some_delivered(pool: asyncpg.Pool) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM events WHERE type = 'MessageDelivered'"))
+
+
+async def _work_flowing_through_every_role(pool: asyncpg.Pool, analytics_dir: Path) -> bool:
+    """Every role is past its start-up: delivery, projector and audit have each applied something."""
+    applied = await pool.fetchval(
+        "SELECT (SELECT count(*) FROM events WHERE type = 'MessageDelivered') > 0"
+        " AND (SELECT count(*) FROM run_timeline) > 0 AND (SELECT count(*) FROM audit_log) > 0"
+    )
+    return bool(applied) and any(await asyncio.to_thread(lambda: list(analytics_dir.iterdir())))
 
 
 async def _projector_offsets(pool: asyncpg.Pool, group: str) -> dict[TopicPartition, int]:
