@@ -14,6 +14,7 @@ from events.broker import delete_topics, ensure_topic
 from events.schema import migrate
 from pjs.settings import Settings
 from pjs.wiring import api_resources
+from support.auth import bearer, issue_test_key
 from support.endpoints import Endpoints, test_endpoints
 
 
@@ -87,12 +88,19 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the app over this test's database, with the app's lifespan running."""
+async def api_key(settings: Settings) -> str:
+    """A key with every scope, of a tenant of its own, in this test's database."""
+    return await issue_test_key(settings.resolved_database_url())
+
+
+@pytest.fixture
+async def api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app over this test's database, with the app's lifespan running, sending
+    `api_key` as a real client would."""
     app = create_app(api_resources(settings))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
+        httpx.AsyncClient(transport=transport, base_url="http://pjs", headers=bearer(api_key)) as c,
     ):
         yield c
