@@ -9,12 +9,11 @@ import asyncpg
 import httpx
 import pytest
 
-from api.app import create_app
 from events.broker import delete_topics, ensure_topic
 from events.schema import migrate
 from pjs.settings import Settings
-from pjs.wiring import api_resources
-from support.auth import bearer, issue_test_key
+from support.api import app_client
+from support.auth import issue_test_key
 from support.endpoints import Endpoints, test_endpoints
 
 
@@ -97,10 +96,5 @@ async def api_key(settings: Settings) -> str:
 async def api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app over this test's database, with the app's lifespan running, sending
     `api_key` as a real client would."""
-    app = create_app(api_resources(settings))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs", headers=bearer(api_key)) as c,
-    ):
-        yield c
+    async with app_client(settings, api_key) as (client, _):
+        yield client

@@ -20,6 +20,7 @@ from api.api_keys import Scope, parse_key
 from api.app import create_app
 from pjs.settings import Settings
 from pjs.wiring import api_resources
+from support.api import app_client
 from support.auth import bearer, issue_test_key, revoke_test_key
 
 
@@ -45,14 +46,9 @@ def _ids(operation: tuple[str, str, tuple[str, ...]]) -> str:
 
 
 @pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def keyless(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client that sends no key of its own, from a non-loopback address (so the probes need one too)."""
-    app = create_app(api_resources(settings))
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as client,
-    ):
+    async with app_client(settings, None, client=("203.0.113.7", 40000)) as (client, _):
         yield client
 
 
@@ -73,11 +69,11 @@ def test_every_operation_but_health_names_its_scope() -> None:
 
 @pytest.mark.parametrize("operation", SECURED, ids=_ids)
 async def test_without_a_key_every_operation_is_401_with_a_bearer_challenge(
-    app_client: httpx.AsyncClient, operation: tuple[str, str, tuple[str, ...]]
+    keyless: httpx.AsyncClient, operation: tuple[str, str, tuple[str, ...]]
 ) -> None:
     method, path, _ = operation
 
-    response = await call(app_client, method, path)
+    response = await call(keyless, method, path)
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == BEARER_CHALLENGE
@@ -86,7 +82,7 @@ async def test_without_a_key_every_operation_is_401_with_a_bearer_challenge(
 
 @pytest.mark.parametrize("operation", SECURED, ids=_ids)
 async def test_a_malformed_unknown_or_revoked_key_is_401_invalid_token(
-    app_client: httpx.AsyncClient, settings: Settings, operation: tuple[str, str, tuple[str, ...]]
+    keyless: httpx.AsyncClient, settings: Settings, operation: tuple[str, str, tuple[str, ...]]
 ) -> None:
     method, path, _ = operation
     key = await issue_test_key(settings.resolved_database_url())
@@ -97,7 +93,7 @@ async def test_a_malformed_unknown_or_revoked_key_is_401_invalid_token(
 
     for header in (f"Basic {key}", "Bearer", "Bearer not-a-key", wrong_secret, unknown, revoked):
         value = header if header.split(" ")[0] in ("Basic", "Bearer") else f"Bearer {header}"
-        response = await call(app_client, method, path, {"Authorization": value})
+        response = await call(keyless, method, path, {"Authorization": value})
 
         assert response.status_code == 401, header
         assert response.headers["WWW-Authenticate"] == INVALID_TOKEN
@@ -106,14 +102,14 @@ async def test_a_malformed_unknown_or_revoked_key_is_401_invalid_token(
 
 @pytest.mark.parametrize("operation", SECURED, ids=_ids)
 async def test_only_a_key_with_the_operations_scope_gets_past_403(
-    app_client: httpx.AsyncClient, settings: Settings, operation: tuple[str, str, tuple[str, ...]]
+    keyless: httpx.AsyncClient, settings: Settings, operation: tuple[str, str, tuple[str, ...]]
 ) -> None:
     method, path, scopes = operation
     (needed,) = scopes
 
     for scope in Scope:
         key = await issue_test_key(settings.resolved_database_url(), [scope])
-        response = await call(app_client, method, path, bearer(key))
+        response = await call(keyless, method, path, bearer(key))
 
         if scope.value == needed:
             assert response.status_code not in (401, 403), scope
@@ -124,12 +120,7 @@ async def test_only_a_key_with_the_operations_scope_gets_past_403(
 
 @pytest.mark.parametrize("path", sorted(PROBES))
 async def test_the_probes_are_open_from_loopback_without_a_key(settings: Settings, path: str) -> None:
-    app = create_app(api_resources(settings))
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as loopback,
-    ):
+    async with app_client(settings, None) as (loopback, _):
         response = await loopback.get(path)
 
     assert response.status_code == 200
@@ -170,12 +161,7 @@ async def test_a_key_never_appears_in_responses_or_logs(
 
 async def test_a_key_over_its_burst_is_429_with_retry_after(settings: Settings, api_key: str) -> None:
     strict = settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 5})
-    app = create_app(api_resources(strict))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs", headers=bearer(api_key)) as client,
-    ):
+    async with app_client(strict, api_key) as (client, _):
         statuses = [(await client.get("/journeys")).status_code for _ in range(5)]
         refused = await client.get("/journeys")
         other_key = await issue_test_key(settings.resolved_database_url())
@@ -189,14 +175,14 @@ async def test_a_key_over_its_burst_is_429_with_retry_after(settings: Settings, 
 
 @pytest.mark.parametrize("path", sorted(PROBES))
 async def test_the_probes_from_elsewhere_need_the_admin_scope(
-    app_client: httpx.AsyncClient, settings: Settings, path: str
+    keyless: httpx.AsyncClient, settings: Settings, path: str
 ) -> None:
     runs_reader = await issue_test_key(settings.resolved_database_url(), [Scope.RUNS_READ])
     admin = await issue_test_key(settings.resolved_database_url(), [Scope.ADMIN])
 
-    assert (await app_client.get(path)).status_code == 401
-    assert (await app_client.get(path, headers=bearer(runs_reader))).status_code == 403
-    assert (await app_client.get(path, headers=bearer(admin))).status_code == 200
+    assert (await keyless.get(path)).status_code == 401
+    assert (await keyless.get(path, headers=bearer(runs_reader))).status_code == 403
+    assert (await keyless.get(path, headers=bearer(admin))).status_code == 200
 
 
 async def test_an_unknown_host_header_is_refused(api: httpx.AsyncClient) -> None:
