@@ -13,6 +13,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
+from api.key_store import full_access_key
 from bench.topics import end_offsets
 from events.broker import delete_topics, ensure_topic
 from events.schema import migrate
@@ -60,6 +61,15 @@ class Sandbox:
             "PJS_RUN_EVENTS_TOPIC": topic,
             "PJS_RUN_EVENTS_PARTITIONS": str(self.partitions),
         }
+
+
+async def api_key_in(database_url: str, tenant: str) -> str:
+    """A key with every scope of `tenant` in that database, for a client that calls the API as a real one."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return (await full_access_key(connection, tenant)).key
+    finally:
+        await connection.close()
 
 
 @contextlib.asynccontextmanager

@@ -45,6 +45,9 @@ def role_settings(
     """The PJS_* variables every role of one scenario runs with."""
     return {
         "PJS_DATABASE_URL": database_url,
+        # The suite's one client is the whole load: the per-key rate limit must never be what it measures.
+        "PJS_RATE_LIMIT_PER_SECOND": "1000000",
+        "PJS_RATE_LIMIT_BURST": "1000000",
         "PJS_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
         "PJS_STATE_DIR": str(STATE_DIR),
         "PJS_RUN_EVENTS_TOPIC": topic,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from bench.sandbox import with_database
+from bench.sandbox import api_key_in, with_database
 
 from events.schema import migrate
 from faults import invariants
@@ -50,7 +50,7 @@ async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Pr
     roles = RoleSet(
         role_settings(database_url, topic, fault.name, provider.url, sizes), STATE_DIR / "logs" / topic
     )
-    api = Api()
+    api = Api(await api_key_in(database_url, "fault-suite"))
     try:
         for name in (*ROLES, *fault.extra_roles):
             roles.start(name)

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from api.api_keys import IssuedKey, PresentedKey, Principal, Scope, issue_key, matches, parse_scopes
+from api.api_keys import (
+    ALL_SCOPES,
+    IssuedKey,
+    PresentedKey,
+    Principal,
+    Scope,
+    issue_key,
+    matches,
+    parse_scopes,
+)
 from events.pg import Queryable
 
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -68,6 +77,17 @@ async def create_key(db: Queryable, tenant: str, scopes: Iterable[Scope]) -> Iss
         issued.secret_hash,
     )
     return issued
+
+
+async def full_access_key(db: Queryable, tenant: str) -> IssuedKey:
+    """A new key with every scope of `tenant`, created first if missing (dev, bench and fault suite)."""
+    if await tenant_id_of(db, tenant) is None:
+        await db.execute(
+            "INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            uuid4(),
+            tenant,
+        )
+    return await create_key(db, tenant, ALL_SCOPES)
 
 
 async def list_keys(db: Queryable) -> list[KeyListing]:

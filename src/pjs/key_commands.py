@@ -18,16 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from api.api_keys import ALL_SCOPES, PresentedKey, Scope, parse_key
+from api.api_keys import PresentedKey, Scope, parse_key
 from api.key_store import (
     TenantExists,
     UnknownTenant,
     create_key,
     create_tenant,
+    full_access_key,
     key_is_active,
     list_keys,
     revoke_key,
-    tenant_id_of,
 )
 from pjs import wiring
 from pjs.settings import Settings, get_settings
@@ -107,9 +107,7 @@ async def ensure_dev_key(settings: Settings) -> str:
         current = _read_key(path)
         if current is not None and await key_is_active(pool, current):
             return path.read_text().strip()
-        if await tenant_id_of(pool, settings.dev_tenant) is None:
-            await create_tenant(pool, settings.dev_tenant)
-        issued = await create_key(pool, settings.dev_tenant, ALL_SCOPES)
+        issued = await full_access_key(pool, settings.dev_tenant)
     finally:
         await pool.close()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -31,7 +32,8 @@ def role_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PJS_")}
     for name, value in settings.model_dump().items():
         if value is not None:
-            env[f"PJS_{name.upper()}"] = str(value)
+            # pydantic-settings reads list settings (PJS_ALLOWED_HOSTS, ...) as JSON
+            env[f"PJS_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
     env.update(extra)
     return env
 
