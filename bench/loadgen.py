@@ -8,7 +8,8 @@ behind shows up as latency instead of silently lowering the offered rate (coordi
 
 Output (JSON lines, `--out`): {"i", "due": wall-clock epoch seconds, "ms": trigger latency, "status",
 "run_id", "error"}; status 0 means a transport error on every attempt (the last one named in "error").
-The last line is {"summary": {...}}; the summary alone also goes to stdout.
+The last line is {"summary": {...}}; the summary alone also goes to stdout. The API key comes from
+PJS_API_KEY in the environment.
 Bounded: exactly `--runs` requests, and everything still in flight at `--max-seconds` is abandoned.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,11 @@ import orjson
 
 _ATTEMPTS = 3
 _CONNECTIONS = 64  # past this many in flight, due requests queue and their wait counts as latency
+
+
+API_KEY_VARIABLE = "PJS_API_KEY"
+"""The environment variable the generator reads its API key from (never a command-line argument, which
+every local user can read from the process list)."""
 
 
 def _key(number: int) -> dict[str, str]:
@@ -71,7 +78,10 @@ async def generate(
             done += 1
 
     late_ms_max, sent = 0.0, 0
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=max_seconds) as client:
+    auth = {"Authorization": f"Bearer {os.environ[API_KEY_VARIABLE]}"}
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=max_seconds, headers=auth
+    ) as client:
         workers = [asyncio.create_task(connection(client)) for _ in range(_CONNECTIONS)]
         for number in range(runs):
             due_perf = start_perf + number / rate

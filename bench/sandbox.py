@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
+from api.key_store import full_access_key
 from bench.config import Databases
 from bench.topics import end_offsets
 from events.broker import KafkaConnection, delete_topics, ensure_topic, make_admin
@@ -85,6 +86,15 @@ class Sandbox:
     @property
     def master_key_file(self) -> Path:
         return self.keys_dir / MASTER_KEY_FILE
+
+
+async def api_key_in(database_url: str, tenant: str) -> str:
+    """A key with every scope of `tenant` in that database, for a client that calls the API as a real one."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return (await full_access_key(connection, tenant)).key
+    finally:
+        await connection.close()
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,4 @@
-"""The one HTTP client of the service's API for the suite: the place to add credentials once there are any."""
+"""The one HTTP client of the service's API for the suite, sending the scenario's API key."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ _TIMEOUT_SECONDS = 10.0
 
 
 class Api:
-    def __init__(self) -> None:
-        self._http = httpx.AsyncClient(base_url=f"http://{HOST}:{API_PORT}", timeout=_TIMEOUT_SECONDS)
+    def __init__(self, key: str) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=f"http://{HOST}:{API_PORT}",
+            timeout=_TIMEOUT_SECONDS,
+            headers={"Authorization": f"Bearer {key}"},
+        )
 
     async def close(self) -> None:
         await self._http.aclose()

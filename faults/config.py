@@ -45,6 +45,9 @@ def role_settings(box: Sandbox, topic: str, scenario: str, provider_url: str) ->
     """The PJS_* variables of every role of one scenario: the sandbox's (as pjs_app) and the fault's."""
     return {
         **box.role_environment(topic),
+        # The suite's one client is the whole load: the per-key rate limit must never be what it measures.
+        "PJS_RATE_LIMIT_PER_SECOND": "1000000",
+        "PJS_RATE_LIMIT_BURST": "1000000",
         "PJS_STATE_DIR": str(STATE_DIR),
         **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in _CONSUMER_ROLES},
         "PJS_ANALYTICS_DIR": str(STATE_DIR / "analytics" / scenario),

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from bench.sandbox import close_sandbox, open_sandbox
+from bench.sandbox import api_key_in, close_sandbox, open_sandbox
 
 from faults import invariants
 from faults.client import Api
@@ -51,7 +51,7 @@ async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Pr
         outcome.notes.append(f"database and topic prefix {prefix}")
         return outcome
     roles = RoleSet(role_settings(box, topic, fault.name, provider.url), STATE_DIR / "logs" / prefix)
-    api = Api()
+    api = Api(await api_key_in(box.database_url, "fault-suite"))
     try:
         for name in (*ROLES, *fault.extra_roles):
             roles.start(name)

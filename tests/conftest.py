@@ -13,12 +13,12 @@ import asyncpg
 import httpx
 import pytest
 
-from api.app import create_app
 from events.broker import delete_topics, ensure_topic
 from events.key_ring import ensure_key_ring
 from pjs.roles import apply_migrations
 from pjs.settings import Settings
-from pjs.wiring import api_resources
+from support.api import app_client
+from support.auth import issue_test_key
 from support.endpoints import Endpoints, kafka_settings, test_endpoints
 
 # Every test and every role it starts seals patient data with this session's own master key ring.
@@ -128,13 +128,14 @@ async def migration_pool(migration_database_url: str) -> AsyncIterator[asyncpg.P
         yield created
 
 
+async def api_key(settings: Settings) -> str:
+    """A key with every scope, of a tenant of its own, in this test's database."""
+    return await issue_test_key(settings.resolved_database_url())
+
+
 @pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the app over this test's database, with the app's lifespan running."""
-    app = create_app(api_resources(settings))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as c,
-    ):
-        yield c
+async def api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app over this test's database, with the app's lifespan running, sending
+    `api_key` as a real client would."""
+    async with app_client(settings, api_key) as (client, _):
+        yield client

@@ -27,9 +27,11 @@ import httpx
 import orjson
 
 from bench.errors import BenchFailure
+from bench.loadgen import API_KEY_VARIABLE
 from bench.measure import rate
 from bench.role_watch import RoleWatch, service_cpu_seconds, watching
 from bench.roles import role_process, stop
+from bench.sandbox import api_key_in
 from bench.scenario import Figures, Scenario, ScenarioContext
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
@@ -145,13 +147,16 @@ async def _start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWa
     return journey_id
 
 
-async def _generate(base_url: str, journey_id: str, load: Load, out: Path, limit: float) -> dict[str, Any]:
-    """Run `bench.loadgen` as its own process and return its summary line."""
+async def _generate(
+    base_url: str, key: str, journey_id: str, load: Load, out: Path, limit: float
+) -> dict[str, Any]:
+    """Run `bench.loadgen` as its own process (the key in its environment) and return its summary line."""
     generator = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.loadgen", "--base-url", base_url, "--journey", journey_id,
         "--runs", str(load.runs), "--rate", str(load.rate_per_s), "--max-seconds", str(limit),
         "--out", str(out),
         cwd=_REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, API_KEY_VARIABLE: key},
     )  # fmt: skip
     try:
         stdout, stderr = await asyncio.wait_for(generator.communicate(), limit + 15)
@@ -167,7 +172,12 @@ def _requests(out: Path) -> list[dict[str, Any]]:
 
 
 async def _run_load(
-    context: ScenarioContext, client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWatch, out: Path
+    context: ScenarioContext,
+    client: httpx.AsyncClient,
+    key: str,
+    pool: asyncpg.Pool,
+    watch: RoleWatch,
+    out: Path,
 ) -> Figures:
     load, limit = load_for(context.config.quick), context.config.sizes.phase_seconds
     journey_id = await _start_up(client, pool, watch)
@@ -177,7 +187,7 @@ async def _run_load(
     only = {"postgres": context.sandbox.prefix, "kafka": None}
     service_cpu = {name: service_cpu_seconds(pid, only.get(name)) for name, pid in services.items()}
     watch.mark_cpu()
-    generating = asyncio.create_task(_generate(str(client.base_url), journey_id, load, out, limit))
+    generating = asyncio.create_task(_generate(str(client.base_url), key, journey_id, load, out, limit))
 
     accepted: list[int] = []  # read once, after the generator finished writing
 
@@ -284,7 +294,11 @@ async def run(context: ScenarioContext) -> Figures:
             "PJS_PROJECTOR_GROUP": box.group("projector"),
             "PJS_MESSAGE_CHANNEL": "log",
             "PJS_STATE_DIR": scratch,
+            # One key carries the whole load: the per-key rate limit must not be what the bench measures.
+            "PJS_RATE_LIMIT_PER_SECOND": "1000000",
+            "PJS_RATE_LIMIT_BURST": "1000000",
         }
+        key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
         async with contextlib.AsyncExitStack() as stack:
             processes = {
                 role: await stack.enter_async_context(role_process(_role_command(role), environment))
@@ -292,11 +306,16 @@ async def run(context: ScenarioContext) -> Figures:
             }
             async with (
                 watching(processes, Path(scratch)) as watch,
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}",
+                    timeout=30,
+                    headers={"Authorization": f"Bearer {key}"},
+                ) as client,
                 asyncpg.create_pool(box.database_url, min_size=1, max_size=2) as pool,
             ):
                 try:
-                    return await _run_load(context, client, pool, watch, Path(scratch) / "triggers.jsonl")
+                    out = Path(scratch) / "triggers.jsonl"
+                    return await _run_load(context, client, key, pool, watch, out)
                 finally:  # stop the roles together, while their logs are still drained
                     await asyncio.gather(*(stop(p) for p in processes.values()))
     raise AssertionError("unreachable")

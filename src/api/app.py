@@ -6,18 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api import health, journeys, metrics, patients, reports, runs
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import install_openapi
+from api.rate_limit import KeyRateLimiter
 from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
 
 DESCRIPTION = """\
 Clinics define journeys (MESSAGE, DELAY and CONDITIONAL nodes); each trigger starts a run of one patient
-through the journey's latest version. Errors are JSON `{"message", "problems"?}`. No authentication yet.
+through the journey's latest version. Errors are JSON `{"message", "problems"?}`. Every operation but
+`/health` needs `Authorization: Bearer <API key>` (the Authorize button) whose key carries the scope the
+operation names; `pjs keys create` makes keys.
 """
 
 
@@ -47,6 +52,15 @@ def create_app(resources: Resources) -> FastAPI:
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn])
+    app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
+    if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(resources.cors_origins),
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resources.allowed_hosts))
     app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # outermost: times all
     return app

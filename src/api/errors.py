@@ -33,14 +33,31 @@ class ApiError(Exception):
 
     status_code: ClassVar[int] = 500
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.problems = tuple(problems)
+        self.headers = headers
 
 
 class BadRequest(ApiError):
     status_code = 400
+
+
+class Unauthorized(ApiError):
+    """No valid API key: the `WWW-Authenticate` header says how to authenticate."""
+
+    status_code = 401
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
 
 
 class NotFound(ApiError):
@@ -98,7 +115,7 @@ def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
 
 async def _api_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else None
+    headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else error.headers
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
 

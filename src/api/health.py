@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from api.auth import loopback_or_admin
 from api.metrics import waiting_dead_letters
+from api.openapi import OPEN_FROM_LOOPBACK
 from api.resources import Resources, get_resources
 from events.broker import broker_answers
 
@@ -24,6 +26,8 @@ async def health() -> dict[str, str]:
     "/ready",
     summary="Readiness: Postgres and Kafka are reachable",
     description="`details` lists warnings that leave the service ready, such as dead letters waiting.",
+    dependencies=[Depends(loopback_or_admin)],
+    openapi_extra=OPEN_FROM_LOOPBACK,
 )
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
     checks = {

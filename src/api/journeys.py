@@ -7,6 +7,8 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api.api_keys import Principal, Scope
+from api.auth import requires
 from api.errors import NotFound, invalid
 from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
 from api.inputs import JourneyBody, existing_id
@@ -29,6 +31,8 @@ router = APIRouter(prefix="/journeys", tags=["journeys"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
 JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
+Reader = Annotated[Principal, requires(Scope.JOURNEYS_READ)]
+Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
 
 
 @router.post(
@@ -38,9 +42,13 @@ JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
     responses=error_responses(400, 413),
 )
-async def create_journey(raw: JourneyBody, resources: Deps, response: Response) -> JourneyCreated:
+async def create_journey(
+    principal: Writer, raw: JourneyBody, resources: Deps, response: Response
+) -> JourneyCreated:
     definition = _valid_journey(raw, resources)
-    stored = await resources.journeys.create(uuid4(), definition, now=resources.clock())
+    stored = await resources.journeys.create(
+        uuid4(), definition, now=resources.clock(), actor=principal.actor
+    )
     response.headers["Location"] = f"/journeys/{stored.journey_id}"
     return JourneyCreated(journey_id=stored.journey_id)
 
@@ -53,11 +61,13 @@ async def create_journey(raw: JourneyBody, resources: Deps, response: Response) 
     responses=error_responses(400, 404, 413),
 )
 async def update_journey(
-    journey_id: JourneyIdPath, raw: JourneyBody, resources: Deps, response: Response
+    principal: Writer, journey_id: JourneyIdPath, raw: JourneyBody, resources: Deps, response: Response
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
     definition = _valid_journey(raw, resources)
-    stored = await resources.journeys.add_version(known_id, definition, now=resources.clock())
+    stored = await resources.journeys.add_version(
+        known_id, definition, now=resources.clock(), actor=principal.actor
+    )
     if stored is None:
         raise NotFound(f"Journey {known_id} does not exist.")
     response.headers["Location"] = f"/journeys/{known_id}?version={stored.version}"
@@ -65,7 +75,7 @@ async def update_journey(
 
 
 @router.get("", summary="List journeys with their latest version", responses=error_responses())
-async def list_journeys(resources: Deps) -> JourneyListOut:
+async def list_journeys(resources: Deps, principal: Reader) -> JourneyListOut:
     summaries = await resources.journeys.list_journeys()
     return JourneyListOut(
         journeys=[
@@ -85,6 +95,7 @@ async def list_journeys(resources: Deps) -> JourneyListOut:
 async def get_journey(
     journey_id: JourneyIdPath,
     resources: Deps,
+    principal: Reader,
     version: Annotated[
         int | None,
         Query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from api.auth import loopback_or_admin
+from api.openapi import OPEN_FROM_LOOPBACK
 from api.resources import Resources, get_resources
 from events.dead_letters import PostgresDeadLetters
 from events.pg import Queryable
@@ -26,6 +28,8 @@ router = APIRouter(tags=["health"])
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    dependencies=[Depends(loopback_or_admin)],
+    openapi_extra=OPEN_FROM_LOOPBACK,
 )
 async def metrics(resources: Annotated[Resources, Depends(get_resources)]) -> Response:
     gauges = CollectorRegistry()

@@ -66,6 +66,47 @@ def _bad_requests_are_400(document: dict[str, Any]) -> None:
         schemas.pop(unused, None)
 
 
+_ACCESS_ERRORS = {
+    401: ("No valid API key (missing, malformed, unknown or revoked)", "WWW-Authenticate"),
+    403: ("The API key lacks this operation's scope", None),
+    429: ("Too many requests with this API key; retry after `Retry-After` seconds", "Retry-After"),
+}
+
+OPEN_FROM_LOOPBACK = {"x-open-from-loopback": True}
+"""`openapi_extra` of the ops probes: no key needed from loopback, else the `admin` scope."""
+
+
+def _document_access(document: dict[str, Any]) -> None:
+    """Each secured operation names its scope (`x-scopes`, its description) and the 401/403/429 it can
+    answer; the ops probes also list the empty requirement (open from loopback)."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            requirements = operation.get("security")
+            if not requirements:
+                continue
+            scopes = sorted(
+                {scope for requirement in requirements for names in requirement.values() for scope in names}
+            )
+            if operation.pop("x-open-from-loopback", False):
+                scopes = ["admin"]
+                requirements = [{}, *({name: scopes for name in r} for r in requirements)]
+                note = "Open to loopback clients; from elsewhere it needs an API key with scope `admin`."
+            else:
+                note = f"Requires an API key with scope `{'`, `'.join(scopes)}`."
+            operation["security"] = requirements
+            operation["x-scopes"] = scopes
+            operation["description"] = f"{note}\n\n{operation.get('description', '')}".strip()
+            responses = operation.setdefault("responses", {})
+            for code, (description, header) in _ACCESS_ERRORS.items():
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorOut")}}},
+                }
+                if header:
+                    response["headers"] = {header: {"schema": {"type": "string"}}}
+                responses.setdefault(str(code), response)
+
+
 def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None:
     """Add the request models' schemas to the document, and serve it at /openapi.json and /api-json."""
 
@@ -82,6 +123,7 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
         for name, schema in definitions.get("$defs", {}).items():
             schemas.setdefault(name, schema)
         _bad_requests_are_400(document)
+        _document_access(document)
         app.openapi_schema = document
         return document
 

@@ -1,7 +1,6 @@
 """Patient routes: erasure (crypto-shredding) of everything the service holds about one patient.
 
-Erasure needs the `patients:erase` scope once API scopes exist; this router is its own module so the scope
-can be required of it as a whole.
+Erasure needs the `patients:erase` scope.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
+from api.api_keys import Principal, Scope
+from api.auth import requires
 from api.limits import StoredText
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
@@ -34,6 +35,7 @@ Deps = Annotated[Resources, Depends(get_resources)]
 async def erase(
     patient_id: Annotated[StoredText, Path(alias="patientId", min_length=1, max_length=255)],
     resources: Deps,
+    principal: Annotated[Principal, requires(Scope.PATIENTS_ERASE)],
 ) -> PatientErasureOut:
     vault = resources.vault
     erasure = await erase_patient(

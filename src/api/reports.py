@@ -8,6 +8,8 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Depends, Path, Query
 
+from api.api_keys import Principal, Scope
+from api.auth import requires
 from api.errors import BadRequest, NotFound
 from api.examples import EXAMPLE_ID
 from api.inputs import existing_id, optional_uuid
@@ -31,7 +33,9 @@ MAX_AUDIT_PAGE = 1000
     responses=error_responses(404),
 )
 async def journey_stats(
-    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])], resources: Deps
+    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    resources: Deps,
+    principal: Annotated[Principal, requires(Scope.JOURNEYS_READ)],
 ) -> JourneyStatsOut:
     known_id = existing_id(journey_id, "Journey")
     if await resources.journeys.latest(known_id) is None:
@@ -57,6 +61,7 @@ async def journey_stats(
 )
 async def audit(
     resources: Deps,
+    principal: Annotated[Principal, requires(Scope.AUDIT_READ)],
     run_id: Annotated[str | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
     patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,

@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import Request
 
 from api.limits import Limits
+from api.rate_limit import RateLimit
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
@@ -46,11 +47,17 @@ class Resources:
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
         limits: Limits | None = None,
+        rate_limit: RateLimit | None = None,
+        allowed_hosts: tuple[str, ...] = ("*",),
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.kafka = kafka
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.limits = limits or Limits()
+        self.rate_limit = rate_limit or RateLimit()
+        self.allowed_hosts = allowed_hosts
+        self.cors_origins = cors_origins
         self._open_backends = open_backends
         self._backends: Backends | None = None
 

@@ -7,6 +7,8 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from api.api_keys import Principal, Scope
+from api.auth import requires
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
 from api.inputs import PatientContextBody, existing_id, optional_uuid
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/journeys", tags=["runs"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
 RunIdPath = Annotated[str, Path(alias="runId", examples=[EXAMPLE_ID])]
+Reader = Annotated[Principal, requires(Scope.RUNS_READ)]
 MAX_PAGE = 1000
 MAX_LIST_PAGE = 500
 
@@ -45,6 +48,7 @@ MAX_LIST_PAGE = 500
     responses=error_responses(400, 404, 413, 422),
 )
 async def trigger(
+    principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
     journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
     raw: PatientContextBody,
     resources: Deps,
@@ -82,7 +86,7 @@ async def trigger(
 
 
 @router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
-async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
+async def get_run(run_id: RunIdPath, resources: Deps, principal: Reader) -> RunOut:
     state = await load_head(resources.heads, existing_id(run_id, "Run"))
     return _run_out(state, await resources.vault.open_context(state.patient_context))
 
@@ -90,7 +94,9 @@ async def get_run(run_id: RunIdPath, resources: Deps) -> RunOut:
 @router.post(
     "/runs/{runId}/cancel", status_code=202, summary="Cancel a run", responses=error_responses(404, 409)
 )
-async def cancel(run_id: RunIdPath, resources: Deps) -> RunCancelledOut:
+async def cancel(
+    run_id: RunIdPath, resources: Deps, principal: Annotated[Principal, requires(Scope.RUNS_CANCEL)]
+) -> RunCancelledOut:
     result = await cancel_run(
         resources.store,
         resources.heads,
@@ -111,6 +117,7 @@ async def cancel(run_id: RunIdPath, resources: Deps) -> RunCancelledOut:
 async def run_events(
     run_id: RunIdPath,
     resources: Deps,
+    principal: Reader,
     after_version: Annotated[
         int,
         Query(
@@ -136,6 +143,7 @@ async def run_events(
 @router.get("/runs", summary="List runs, filtered, by keyset pages", responses=error_responses(400))
 async def list_runs_route(
     resources: Deps,
+    principal: Reader,
     journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
     status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
     patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,

@@ -15,11 +15,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from events.key_ring import ensure_key_ring
+from pjs import master_key_commands  # noqa: F401  (registers `pjs keys init-master|rotate-master`)
 from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
+from pjs.key_commands import ensure_dev_key, keys_app, tenants_app
 from pjs.logs import configure_logging
-from pjs.master_key_commands import master_keys_app
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.roles import ROLES, apply_migrations, note_early_stop_signals, run_role
@@ -32,7 +33,8 @@ app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty
 services_app = typer.Typer(help="Local Postgres and Kafka (no Docker needed).", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(dead_letters_app, name="dead-letters")
-app.add_typer(master_keys_app, name="keys")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys_app, name="keys")
 console = Console()
 log = logging.getLogger("pjs")
 
@@ -150,10 +152,16 @@ def dev_command() -> None:
     applied = asyncio.run(apply_migrations(settings))
     console.print(f"migrations applied: {', '.join(applied) or 'none needed'}")
     journey_id = asyncio.run(load_demo_journey(settings))
+    key = asyncio.run(ensure_dev_key(settings))
     base_url = f"http://{settings.http_host}:{settings.http_port}"
     console.print(f"demo journey {journey_id} loaded. API on {base_url} (Swagger UI at {base_url}/api).")
+    key_file = settings.state_dir / "dev-api-key"
+    console.print(
+        f"API key with every scope (also in {key_file}, for Authorize in Swagger UI):", style="bold"
+    )
+    console.print(key, highlight=False, soft_wrap=True)
     console.print("Trigger a run and watch it (Ctrl-C stops everything):", style="bold")
-    console.print(escape(demo_curl(base_url)), highlight=False, soft_wrap=True)
+    console.print(escape(demo_curl(base_url, key_file)), highlight=False, soft_wrap=True)
     configure_logging()
     raise typer.Exit(code=run_all_roles(settings, settings.state_dir / "metrics"))
 

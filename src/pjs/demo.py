@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
@@ -53,17 +54,19 @@ async def load_demo_journey(settings: Settings) -> UUID:
     return DEMO_JOURNEY_ID
 
 
-def demo_curl(base_url: str = "http://127.0.0.1:8000") -> str:
-    """Shell lines that trigger the demo journey and follow the run."""
+def demo_curl(base_url: str = "http://127.0.0.1:8000", key_file: Path = Path(".pjs/dev-api-key")) -> str:
+    """Shell lines that trigger the demo journey and follow the run, with the dev key from `key_file`."""
     patient = orjson.dumps(demo_patient()).decode()
     return f"""\
+# Every request carries the development API key `pjs dev` wrote:
+AUTH="Authorization: Bearer $(cat {key_file})"
 # Start the demo journey for a patient (note the runId in the 202 response):
-curl -si -X POST {base_url}/journeys/{DEMO_JOURNEY_ID}/trigger \\
+curl -si -X POST {base_url}/journeys/{DEMO_JOURNEY_ID}/trigger -H "$AUTH" \\
   -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -d '{patient}'
 # Follow the run, its timeline, or cancel it:
-curl -s {base_url}/journeys/runs/<runId>
-curl -s {base_url}/journeys/runs/<runId>/events
-curl -s -X POST {base_url}/journeys/runs/<runId>/cancel
+curl -s -H "$AUTH" {base_url}/journeys/runs/<runId>
+curl -s -H "$AUTH" {base_url}/journeys/runs/<runId>/events
+curl -s -H "$AUTH" -X POST {base_url}/journeys/runs/<runId>/cancel
 # Every journey, and the API's docs:
-curl -s {base_url}/journeys      # Swagger UI: {base_url}/api
+curl -s -H "$AUTH" {base_url}/journeys      # Swagger UI: {base_url}/api (Authorize with the key)
 """

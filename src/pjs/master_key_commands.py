@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 
-import typer
 from rich.console import Console
 
 from events.key_ring import ensure_key_ring, load_key_ring, save_key_ring
 from events.patient_keys import PostgresPatientKeys
+from pjs.key_commands import keys_app
 from pjs.settings import Settings, get_settings
 from pjs.wiring import create_pool
 
-master_keys_app = typer.Typer(help="The master key ring (PJS_MASTER_KEY_FILE).", no_args_is_help=True)
 console = Console()
 
 
-@master_keys_app.command("init-master")
+@keys_app.command("init-master")
 def init_master_command() -> None:
     """Create the master key file (mode 0600) if there is none; an existing one is left as it is."""
     settings = get_settings()
@@ -30,7 +29,7 @@ def init_master_command() -> None:
     console.print(f"master key file {settings.master_key_file}: current key {ring.current}")
 
 
-@master_keys_app.command("rotate-master")
+@keys_app.command("rotate-master")
 def rotate_master_command() -> None:
     """Make a new current master key and re-wrap every patient's data key under it."""
     settings = get_settings()

@@ -160,6 +160,20 @@ class Settings(BaseSettings):
         default=168, ge=1, description="retention.ms of the run-events topic when a role creates it."
     )
 
+    # ---- access control at the HTTP edge (api/auth.py, api/rate_limit.py; docs/api.md "Authentication") ----
+    rate_limit_per_second: float = Field(default=50.0, gt=0, description="Requests per second per API key.")
+    rate_limit_burst: int = Field(
+        default=100, gt=0, description="Requests a key may send at once (429 beyond)."
+    )
+    allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "::1", "testserver", "pjs"],
+        description='Host header values served (JSON list; ["*"] = any); others get 400.',
+    )
+    cors_origins: list[str] = Field(
+        default=[], description="Browser origins allowed by CORS (JSON list); empty = no CORS at all."
+    )
+    dev_tenant: str = Field(default="development", description="The tenant `pjs dev` keeps its key in.")
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.limits import Limits
+from api.rate_limit import RateLimit
 from api.resources import Backends, Resources
 from domain.run_limits import RunLimits
 from engine.channels import Channel
@@ -162,4 +163,7 @@ def api_resources(settings: Settings) -> Resources:
         kafka=settings.kafka_connection(),
         min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
         limits=http_limits(settings),
+        rate_limit=RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst),
+        allowed_hosts=tuple(settings.allowed_hosts),
+        cors_origins=tuple(settings.cors_origins),
     )

@@ -1,7 +1,8 @@
 """Fuzz every operation of the OpenAPI document (schemathesis): never a 5xx, every response as documented.
 
 The app runs under uvicorn on a loopback port over this test's own database and topics; schemathesis
-sends valid and invalid requests from a worker thread with a fixed seed. PJS_FUZZ_EXAMPLES (default 25
+sends valid and invalid requests from a worker thread with a fixed seed, with a key carrying every scope
+(so the 401/403 answers are the auth test's to check, not this one's). PJS_FUZZ_EXAMPLES (default 25
 per operation and mode) makes the run longer, as `make fuzz` does.
 """
 
@@ -33,6 +34,7 @@ from api.app import create_app
 from api.examples import SEED_JOURNEY, SEED_PATIENT
 from pjs.settings import Settings
 from pjs.wiring import api_resources
+from support.auth import bearer
 
 EXAMPLES = int(os.environ.get("PJS_FUZZ_EXAMPLES", "25"))
 SEED = 20_261_129
@@ -44,7 +46,10 @@ async def base_url(settings: Settings) -> AsyncIterator[str]:
     """The app served by uvicorn on a free loopback port, for as long as the test runs."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(api_resources(settings)), log_level="critical", access_log=False)
+    # A rate limit far above what one sequential client sends, so every generated case reaches the route.
+    unthrottled = settings.model_copy(update={"rate_limit_per_second": 100_000, "rate_limit_burst": 100_000})
+    app = create_app(api_resources(unthrottled))
+    config = uvicorn.Config(app, log_level="critical", access_log=False)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
@@ -54,15 +59,15 @@ async def base_url(settings: Settings) -> AsyncIterator[str]:
     await serving
 
 
-async def seed(base_url: str) -> dict[str, str]:
+async def seed(base_url: str, key: str) -> dict[str, str]:
     """A journey and a run that exist, so fuzzed ids sometimes name real resources."""
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=bearer(key)) as client:
         journey_id = (await client.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
         run_id = (await client.post(f"/journeys/{journey_id}/trigger", json=SEED_PATIENT)).json()["runId"]
     return {"journeyId": journey_id, "runId": run_id}
 
 
-def fuzz(base_url: str, known: dict[str, str]) -> tuple[dict[str, Counter[int]], list[str]]:
+def fuzz(base_url: str, key: str, known: dict[str, str]) -> tuple[dict[str, Counter[int]], list[str]]:
     """The status codes answered and the failures found, per operation (at most one each: no shrinking)."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     statuses: dict[str, Counter[int]] = {}
@@ -72,7 +77,7 @@ def fuzz(base_url: str, known: dict[str, str]) -> tuple[dict[str, Counter[int]],
         label = f"{operation.method.upper()} {operation.path}"
         statuses[label] = Counter()
         try:
-            _fuzz_operation(operation, label, base_url, known, statuses)
+            _fuzz_operation(operation, label, base_url, key, known, statuses)
         # schemathesis raises its FailureGroup, a BaseExceptionGroup: every operation's is reported.
         except (Exception, BaseExceptionGroup) as failure:
             causes = failure.exceptions if isinstance(failure, BaseExceptionGroup) else (failure,)
@@ -81,7 +86,12 @@ def fuzz(base_url: str, known: dict[str, str]) -> tuple[dict[str, Counter[int]],
 
 
 def _fuzz_operation(
-    operation: Any, label: str, base_url: str, known: dict[str, str], statuses: dict[str, Counter[int]]
+    operation: Any,
+    label: str,
+    base_url: str,
+    key: str,
+    known: dict[str, str],
+    statuses: dict[str, Counter[int]],
 ) -> None:
     @hypothesis.seed(SEED)
     @hypothesis.settings(
@@ -93,7 +103,7 @@ def _fuzz_operation(
     )
     @hypothesis.given(case=_cases(operation, known))
     def check(case: Any) -> None:
-        response = case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=30)
+        response = case.call_and_validate(base_url=base_url, headers=bearer(key), checks=CHECKS, timeout=30)
         statuses[label][response.status_code] += 1
 
     check()
@@ -115,12 +125,12 @@ def _cases(operation: Any, known: dict[str, str]) -> st.SearchStrategy[Any]:
 
 @pytest.mark.timeout(1800)
 async def test_no_operation_answers_a_fuzzed_request_with_a_5xx_or_an_undocumented_response(
-    base_url: str,
+    base_url: str, api_key: str
 ) -> None:
-    known = await seed(base_url)
+    known = await seed(base_url, api_key)
     started = time.monotonic()
 
-    statuses, failures = await asyncio.to_thread(fuzz, base_url, known)
+    statuses, failures = await asyncio.to_thread(fuzz, base_url, api_key, known)
 
     elapsed = time.monotonic() - started
     requests = sum(sum(answered.values()) for answered in statuses.values())

@@ -14,11 +14,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from api.app import create_app
 from api.examples import SEED_JOURNEY, SEED_PATIENT
 from events.event_size import stored_text_bound
 from pjs.settings import Settings
-from pjs.wiring import api_resources
+from support.api import app_client
 
 
 async def runs_of(api: httpx.AsyncClient) -> list[Any]:
@@ -43,12 +42,8 @@ async def test_a_trigger_with_a_3_mb_patient_context_is_refused_and_starts_no_ru
 
 
 @pytest.fixture
-async def api_with_a_small_event_limit(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api_resources(settings.model_copy(update={"max_event_bytes": 5_000})))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pjs") as client,
-    ):
+async def api_with_a_small_event_limit(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings.model_copy(update={"max_event_bytes": 5_000}), api_key) as (client, _):
         yield client
 
 

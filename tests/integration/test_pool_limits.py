@@ -10,22 +10,18 @@ import asyncpg
 import httpx
 import pytest
 
-from api.app import create_app
 from pjs.settings import Settings
-from pjs.wiring import api_resources, create_pool
+from pjs.wiring import create_pool
+from support.api import app_client
 
 
 @pytest.fixture
-async def small_api(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
+async def small_api(
+    settings: Settings, api_key: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
     """The API over a pool of two connections that waits at most half a second for one."""
-    app = create_app(
-        api_resources(settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5}))
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs") as client,
-    ):
+    small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+    async with app_client(small, api_key) as (client, app):
         yield client, app.state.resources.pool
 
 

@@ -9,21 +9,16 @@ import asyncpg
 import httpx
 import pytest
 
-from api.app import create_app
 from api.examples import SEED_JOURNEY, SEED_PATIENT
 from events.run_locks import lock_runs
 from pjs.settings import Settings
-from pjs.wiring import api_resources
+from support.api import app_client
 
 
 @pytest.fixture
-async def impatient_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def impatient_api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a one-second request deadline."""
-    app = create_app(api_resources(settings.model_copy(update={"api_request_seconds": 1.0})))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pjs") as client,
-    ):
+    async with app_client(settings.model_copy(update={"api_request_seconds": 1.0}), api_key) as (client, _):
         yield client
 
 

@@ -11,6 +11,7 @@ import httpx
 from api.examples import SEED_JOURNEY
 from pjs.settings import Settings
 from pjs.supervisor import RestartPolicy, Supervisor
+from support.auth import bearer
 from support.journeys import patient
 from support.kafka import end_offsets
 from support.roles import eventually, free_port, role_env
@@ -18,7 +19,9 @@ from support.roles import eventually, free_port, role_env
 ROLES = ("api", "relay", "delivery")
 
 
-async def test_a_crashing_role_is_restarted_while_the_others_keep_serving(settings: Settings) -> None:
+async def test_a_crashing_role_is_restarted_while_the_others_keep_serving(
+    settings: Settings, api_key: str
+) -> None:
     port = free_port()
     # The webhook channel without a URL: the delivery role raises at every start, the others do not care.
     broken = settings.model_copy(update={"http_port": port, "message_channel": "webhook"})
@@ -32,7 +35,7 @@ async def test_a_crashing_role_is_restarted_while_the_others_keep_serving(settin
     running = threading.Thread(target=supervisor.run, args=(stopped.is_set,))
     running.start()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=bearer(api_key)) as api:
             await eventually(lambda: _healthy(api), seconds=60)
             api_pid = supervisor.pid("api")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -34,7 +35,8 @@ def role_env(settings: Settings, **extra: str) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is not None:
             secret = value.get_secret_value() if isinstance(value, SecretStr) else value
-            env[f"PJS_{name.upper()}"] = str(secret)
+            # pydantic-settings reads list settings (PJS_ALLOWED_HOSTS, ...) as JSON
+            env[f"PJS_{name.upper()}"] = json.dumps(secret) if isinstance(secret, list) else str(secret)
     env.update(extra)
     return env
 

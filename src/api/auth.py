@@ -1,0 +1,102 @@
+"""Who is calling: every route but /health needs `Authorization: Bearer <API key>` carrying its scope.
+
+`requires(scope)` is the dependency a route declares; it answers the route's `Principal` and leaves it in
+`request.state.principal`. Order: authenticate (401), count against the key's rate limit (429), then
+check the scope (403). Messages never repeat the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer, SecurityScopes
+
+from api.api_keys import Principal, Scope, parse_key
+from api.errors import Forbidden, TooManyRequests, Unauthorized
+from api.key_store import principal_for
+from api.rate_limit import KeyRateLimiter
+from api.resources import Resources, get_resources
+
+SECURITY_SCHEME: Final = "apiKey"
+REALM: Final = "pjs"
+
+# Only documents the scheme in OpenAPI (Swagger UI's Authorize button); the header is parsed below, so a
+# missing header and a malformed one get their own answers.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=SECURITY_SCHEME,
+    bearerFormat="pjs_live_<keyId>_<secret>",
+    description="An API key from `pjs keys create` (or `.pjs/dev-api-key` under `pjs dev`).",
+)
+
+
+def requires(scope: Scope) -> Any:
+    """The dependency (for `Annotated[Principal, requires(...)]`) admitting keys that carry `scope`."""
+    return Security(_authorized, scopes=[scope.value])
+
+
+async def _authorized(
+    request: Request,
+    security_scopes: SecurityScopes,
+    resources: Annotated[Resources, Depends(get_resources)],
+    _documented: Annotated[object, Depends(_bearer)],
+) -> Principal:
+    principal = await authenticate(request, resources)
+    missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
+    if missing:
+        raise Forbidden(f"This API key lacks the scope this operation needs: {missing[0]}.")
+    return principal
+
+
+async def loopback_or_admin(
+    request: Request,
+    resources: Annotated[Resources, Depends(get_resources)],
+    _documented: Annotated[object, Depends(_bearer)],
+) -> Principal | None:
+    """The ops probes: open to loopback clients (a local agent, the supervisor), else `admin` keys."""
+    if request.client is not None and _is_loopback(request.client.host):
+        return None
+    principal = await authenticate(request, resources)
+    if Scope.ADMIN not in principal.scopes:
+        raise Forbidden(f"This API key lacks the scope this operation needs: {Scope.ADMIN.value}.")
+    return principal
+
+
+async def authenticate(request: Request, resources: Resources) -> Principal:
+    """The caller behind the request's bearer key, counted against its rate limit; 401 or 429 otherwise."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized(
+            "Authentication required: send `Authorization: Bearer <API key>`.",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
+    scheme, _, token = header.partition(" ")
+    presented = parse_key(token.strip()) if scheme.lower() == "bearer" else None
+    principal = None if presented is None else await principal_for(resources.pool, presented)
+    if principal is None:
+        raise Unauthorized(
+            "The API key is not valid: malformed, unknown or revoked.",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+        )
+    retry_after = await _rate_limiter(request).hit(principal.key_id)
+    if retry_after is not None:
+        raise TooManyRequests(
+            "Too many requests with this API key (PJS_RATE_LIMIT_PER_SECOND); retry later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    request.state.principal = principal
+    return principal
+
+
+def _rate_limiter(request: Request) -> KeyRateLimiter:
+    limiter: KeyRateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # not an address (a test client's name, a unix socket): not loopback
+        return False

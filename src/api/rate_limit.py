@@ -1,0 +1,40 @@
+"""Per-key rate limits: a moving window per API key, in this process's memory (the `limits` library).
+
+At most `burst` requests in any window of `burst / per_second` seconds (rounded up, at least 1): a client
+may spend its burst at once, then averages `per_second`. Each API process counts on its own, so N
+processes allow up to N times the rate; a shared store (Redis) would be the step beyond that.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The policy; `pjs.settings` fills it from PJS_RATE_LIMIT_* variables."""
+
+    per_second: float = 50.0
+    burst: int = 100
+
+
+class KeyRateLimiter:
+    """Counts requests per key id; `hit` answers how long to wait, or None when the request may go on."""
+
+    def __init__(self, policy: RateLimit) -> None:
+        window_seconds = max(1, math.ceil(policy.burst / policy.per_second))
+        self._item = RateLimitItemPerSecond(policy.burst, window_seconds)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def hit(self, key_id: str) -> int | None:
+        """Count one request of this key; the whole seconds until it may retry when over the limit."""
+        if await self._limiter.hit(self._item, key_id):
+            return None
+        stats = await self._limiter.get_window_stats(self._item, key_id)
+        return max(1, math.ceil(stats.reset_time - time.time()))

@@ -1,0 +1,133 @@
+"""`pjs tenants create` and `pjs keys create|list|revoke`: who may call the API, and the dev key.
+
+A key is printed once, when it is created; the database keeps only its hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import asyncpg
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from api.api_keys import PresentedKey, Scope, parse_key
+from api.key_store import (
+    TenantExists,
+    UnknownTenant,
+    create_key,
+    create_tenant,
+    full_access_key,
+    key_is_active,
+    list_keys,
+    revoke_key,
+)
+from pjs import wiring
+from pjs.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+tenants_app = typer.Typer(help="Tenants (clinics): each API key belongs to one.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+console = Console()
+
+DEV_KEY_FILE = "dev-api-key"
+
+
+@tenants_app.command("create")
+def create_tenant_command(name: Annotated[str, typer.Argument(help="the tenant's unique name")]) -> None:
+    """Create a tenant; prints its id."""
+    try:
+        tenant_id = _run(lambda pool: create_tenant(pool, name))
+    except TenantExists:
+        console.print(f"[bold red]error:[/] a tenant named {escape(name)!r} exists already")
+        raise typer.Exit(code=1) from None
+    print(tenant_id)
+
+
+@keys_app.command("create")
+def create_key_command(
+    tenant: Annotated[str, typer.Option("--tenant", help="the tenant's name")],
+    scopes: Annotated[list[Scope], typer.Option("--scope", help="a scope the key carries (repeatable)")],
+    as_json: Annotated[bool, typer.Option("--json", help='print {"key": ..., "keyId": ...}')] = False,
+) -> None:
+    """Create a key and print it: this is the only time it is shown."""
+    try:
+        issued = _run(lambda pool: create_key(pool, tenant, scopes))
+    except UnknownTenant:
+        console.print(f"[bold red]error:[/] no tenant named {escape(tenant)!r}; `pjs tenants create` first")
+        raise typer.Exit(code=1) from None
+    if as_json:
+        print(orjson.dumps({"key": issued.key, "keyId": issued.key_id}).decode())
+        return
+    print(issued.key)
+    console.print(f"key id {issued.key_id}: store the key now, it is not shown again", style="dim")
+
+
+@keys_app.command("list")
+def list_keys_command() -> None:
+    """Every key: id, tenant, scopes, when created, revoked and last used (never the secret or its hash)."""
+    table = Table("key id", "tenant", "scopes", "created", "revoked", "last used")
+    for key in _run(list_keys):
+        table.add_row(
+            key.key_id,
+            escape(key.tenant),
+            " ".join(key.scopes),
+            f"{key.created_at:%Y-%m-%d %H:%M:%S}",
+            "-" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M:%S}",
+            "-" if key.last_used_at is None else f"{key.last_used_at:%Y-%m-%d %H:%M:%S}",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key_command(
+    key_id: Annotated[str, typer.Argument(help="the key id `pjs keys list` shows")],
+) -> None:
+    """Revoke a key: every API process refuses it from its next request on."""
+    if not _run(lambda pool: revoke_key(pool, key_id)):
+        console.print(f"[bold red]error:[/] no key with id {escape(key_id)!r}")
+        raise typer.Exit(code=1)
+    console.print(f"revoked {escape(key_id)}")
+
+
+async def ensure_dev_key(settings: Settings) -> str:
+    """The development key in `<state dir>/dev-api-key` (mode 0600): the one there if it still works,
+    else a new key with every scope of the development tenant (created if missing)."""
+    path = settings.state_dir / DEV_KEY_FILE
+    pool = await wiring.create_pool(settings, max_size=1)
+    try:
+        current = _read_key(path)
+        if current is not None and await key_is_active(pool, current):
+            return path.read_text().strip()
+        issued = await full_access_key(pool, settings.dev_tenant)
+    finally:
+        await pool.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(issued.key + "\n")
+    path.chmod(0o600)  # O_CREAT's mode does not apply to a file that was already there
+    return issued.key
+
+
+def _read_key(path: Path) -> PresentedKey | None:
+    return parse_key(path.read_text().strip()) if path.exists() else None
+
+
+def _run(action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    async def with_pool() -> T:
+        pool = await wiring.create_pool(get_settings(), max_size=1)
+        try:
+            return await action(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(with_pool())
