@@ -128,6 +128,7 @@ async def migration_pool(migration_database_url: str) -> AsyncIterator[asyncpg.P
         yield created
 
 
+@pytest.fixture
 async def api_key(settings: Settings) -> str:
     """A key with every scope, of a tenant of its own, in this test's database."""
     return await issue_test_key(settings.resolved_database_url())

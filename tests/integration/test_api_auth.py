@@ -55,16 +55,20 @@ async def keyless(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def call(
     client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    concrete = path.replace("{journeyId}", str(uuid.uuid4())).replace("{runId}", str(uuid.uuid4()))
+    concrete = (
+        path.replace("{journeyId}", str(uuid.uuid4()))
+        .replace("{runId}", str(uuid.uuid4()))
+        .replace("{patientId}", "p-unknown")
+    )
     body: Any = {} if method in ("POST", "PUT") else None
     return await client.request(method, concrete, json=body, headers=headers)
 
 
 def test_every_operation_but_health_names_its_scope() -> None:
-    assert len(OPERATIONS) >= 14
+    assert len(OPERATIONS) >= 15
     assert {path for _, path, scopes in OPERATIONS if not scopes} == {"/health"}
     used = {scope for _, _, scopes in OPERATIONS for scope in scopes}
-    assert used == {scope.value for scope in Scope} - {Scope.PATIENTS_ERASE.value}  # no erase route yet
+    assert used == {scope.value for scope in Scope}
 
 
 @pytest.mark.parametrize("operation", SECURED, ids=_ids)

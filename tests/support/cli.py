@@ -17,7 +17,7 @@ from support.roles import role_env
 def pjs_cli(settings: Settings, *arguments: str) -> Result:
     """`pjs <arguments>` with this test's settings, on a console wide enough for its tables."""
     environment = {name: value for name, value in role_env(settings).items() if name.startswith("PJS_")}
-    wide = Console(width=240)  # rich fits tables to the terminal; CliRunner's is 80 columns wide
+    wide = Console(width=400)  # rich fits tables to the terminal; CliRunner's is 80 columns wide
     with (
         patch.dict(os.environ, environment),
         patch("pjs.dead_letter_commands.console", wide),
