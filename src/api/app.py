@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import health, journeys, metrics, patients, reports, runs
+from api import health, journeys, metrics, patients, receipts, reports, runs
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -43,10 +43,10 @@ def create_app(resources: Resources) -> FastAPI:
         lifespan=lifespan,
     )
     # runs before journeys: /journeys/runs must not be taken for a journey id.
-    for module in (runs, journeys, patients, reports, health, metrics):
+    for module in (runs, journeys, patients, reports, receipts, health, metrics):
         app.include_router(module.router)
     install_error_handlers(app)
-    install_openapi(app, [JourneyIn, PatientContextIn])
+    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn])
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # outermost: times all
     return app

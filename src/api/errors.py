@@ -16,6 +16,7 @@ from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
+    PatientContextUnfit,
     RunAlreadyFinished,
     RunContended,
     RunNotFound,
@@ -25,7 +26,7 @@ from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
-Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished
+Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished | PatientContextUnfit
 
 
 class ApiError(Exception):
@@ -41,6 +42,10 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status_code = 400
+
+
+class Unauthorized(ApiError):
+    status_code = 401
 
 
 class NotFound(ApiError):
@@ -87,6 +92,8 @@ def refused(refusal: Refusal) -> ApiError:
                 f"This Idempotency-Key already started run {run_id} with a different request body; "
                 "use a new key for a new run."
             )
+        case PatientContextUnfit(problems=problems):
+            return invalid("patient context", problems)
 
 
 def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:

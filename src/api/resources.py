@@ -46,8 +46,10 @@ class Resources:
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
         limits: Limits | None = None,
+        receipt_secret: str | None = None,
     ) -> None:
         self.kafka = kafka
+        self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.limits = limits or Limits()
