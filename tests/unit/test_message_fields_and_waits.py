@@ -198,12 +198,11 @@ async def run_on(backend: FakeBackend, definition: JourneyDefinition, context: d
     )
 
 
-async def test_the_engine_seals_the_rendered_text_and_delivery_sends_it_in_clear_to_the_channel() -> None:
-    backend = FakeBackend()
-    definition = valid(
-        msg("m", "Hi {{ patient.first_name }}", translations={"es": "Hola {{ patient.first_name }}"})
-    )
-    accepted = await run_on(backend, definition, {**PATIENT, "first_name": "Lucía"})
+async def decided_and_delivered(
+    backend: FakeBackend, definition: JourneyDefinition, context: dict[str, Any]
+) -> tuple[RunAccepted, RecordingChannel]:
+    """Trigger, let the engine decide (render, seal), then let delivery send into a recording channel."""
+    accepted = await run_on(backend, definition, context)
     assert isinstance(accepted, RunAccepted)
     engine = EngineWorker(
         backend.heads, backend.store, backend.journeys, backend.clock, contexts=backend.vault
@@ -212,6 +211,15 @@ async def test_the_engine_seals_the_rendered_text_and_delivery_sends_it_in_clear
     channel = RecordingChannel()
     worker = DeliveryWorker(backend.heads, backend.ledger, channel, DeliveryConfig(), contexts=backend.vault)
     await worker.handle(await backend.stream(accepted.run_id))
+    return accepted, channel
+
+
+async def test_the_engine_seals_the_rendered_text_and_delivery_sends_it_in_clear_to_the_channel() -> None:
+    backend = FakeBackend()
+    definition = valid(
+        msg("m", "Hi {{ patient.first_name }}", translations={"es": "Hola {{ patient.first_name }}"})
+    )
+    accepted, channel = await decided_and_delivered(backend, definition, {**PATIENT, "first_name": "Lucía"})
 
     requested = (await backend.stream(accepted.run_id))[1].event
     assert isinstance(requested, MessageRequested) and isinstance(requested.message, Sealed)
@@ -228,15 +236,7 @@ async def test_a_missing_field_fails_that_message_with_its_path_unless_a_default
         msg("named", "Hi {{ patient.first_name }}", "kind"),
         msg("kind", "Hi {{ patient.nickname | default('there') }}"),
     )
-    accepted = await run_on(backend, definition, PATIENT)
-    assert isinstance(accepted, RunAccepted)
-    engine = EngineWorker(
-        backend.heads, backend.store, backend.journeys, backend.clock, contexts=backend.vault
-    )
-    await engine.handle(await backend.stream(accepted.run_id))
-    channel = RecordingChannel()
-    worker = DeliveryWorker(backend.heads, backend.ledger, channel, DeliveryConfig(), contexts=backend.vault)
-    await worker.handle(await backend.stream(accepted.run_id))
+    accepted, channel = await decided_and_delivered(backend, definition, PATIENT)
 
     outcomes = {
         e.event.node_id: e.event
