@@ -84,7 +84,11 @@ class MessageRenderer:
     async def seal_requests(
         self, events: Sequence[RunEvent], context: Mapping[str, Any], key_id: UUID | None
     ) -> list[RunEvent]:
-        """`events` with every MessageRequested rendered and sealed, its channel resolved."""
+        """`events` with every MessageRequested rendered and sealed.
+
+        "default" stays in the event: the delivery role's PJS_MESSAGE_CHANNEL picks the channel at send
+        time, as before channels existed; here it only decides whether the text is HTML.
+        """
         requests = [e for e in events if isinstance(e, MessageRequested) and isinstance(e.message, str)]
         if not requests:
             return list(events)
@@ -100,13 +104,10 @@ class MessageRenderer:
             if not isinstance(event, MessageRequested) or id(event) not in texts:
                 done.append(event)
             elif isinstance(text, str):
-                done.append(
-                    event.model_copy(update={"message": next(sealed), "channel": channels[id(event)]})
-                )
+                done.append(event.model_copy(update={"message": next(sealed)}))
             else:
                 failure = text[0] if text is not None else TEMPLATE_FAILED
-                update = {"message": None, "failure": failure, "channel": channels[id(event)]}
-                done.append(event.model_copy(update=update))
+                done.append(event.model_copy(update={"message": None, "failure": failure}))
         return done
 
     def _channel(self, requested: MessageRequested) -> str:

@@ -223,7 +223,7 @@ async def test_the_engine_seals_the_rendered_text_and_delivery_sends_it_in_clear
 
     requested = (await backend.stream(accepted.run_id))[1].event
     assert isinstance(requested, MessageRequested) and isinstance(requested.message, Sealed)
-    assert (requested.language, requested.channel) == ("es", "log")
+    assert (requested.language, requested.channel) == ("es", "default")
     assert "Lucía" not in requested.model_dump_json()
     [sent] = channel.sent
     assert (sent.message, sent.language) == ("Hola Lucía", "es")
