@@ -16,6 +16,7 @@ from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
+    PatientContextUnfit,
     RunAlreadyFinished,
     RunContended,
     RunNotFound,
@@ -25,7 +26,7 @@ from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
-Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished
+Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished | PatientContextUnfit
 
 
 class ApiError(Exception):
@@ -104,6 +105,8 @@ def refused(refusal: Refusal) -> ApiError:
                 f"This Idempotency-Key already started run {run_id} with a different request body; "
                 "use a new key for a new run."
             )
+        case PatientContextUnfit(problems=problems):
+            return invalid("patient context", problems)
 
 
 def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:

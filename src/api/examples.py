@@ -39,6 +39,62 @@ SEED_JOURNEY: Final[dict[str, Any]] = {
 
 SEED_PATIENT: Final[dict[str, Any]] = {"id": "patient-123", "age": 70, "language": "en", "condition": "knee"}
 
+CLINIC_JOURNEY: Final[dict[str, Any]] = {
+    "name": "Appointment reminders",
+    "start_node_id": "welcome",
+    "timezone": "Europe/Madrid",
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "nodes": [
+        {
+            "id": "welcome",
+            "type": "MESSAGE",
+            "message": "Hello {{ patient.first_name | default('there') }}, your appointment is booked.",
+            "translations": {"es": "Hola {{ patient.first_name | default('') }}, su cita está reservada."},
+            "channel": "sms",
+            "next_node_id": "day_before",
+        },
+        {
+            "id": "day_before",
+            "type": "DELAY",
+            "until_field": "patient.appointment_at",
+            "offset_seconds": -86400,
+            "at_local_time": "09:00",
+            "next_node_id": "reminder",
+        },
+        {
+            "id": "reminder",
+            "type": "MESSAGE",
+            "message": "<p>See you tomorrow, {{ patient.first_name }}.</p>",
+            "channel": "email",
+            "next_node_id": "next_morning",
+        },
+        {"id": "next_morning", "type": "DELAY", "until_local_time": "09:00", "next_node_id": "survey"},
+        {"id": "survey", "type": "MESSAGE", "message": "How did it go?", "next_node_id": None},
+    ],
+}
+
+CLINIC_PATIENT: Final[dict[str, Any]] = {
+    "id": "patient-321",
+    "age": 52,
+    "language": "es",
+    "timezone": "Asia/Tokyo",
+    "first_name": "Lucía",
+    "phone": "+34600123456",
+    "email": "lucia@example.org",
+    "appointment_at": "2026-03-09T10:30:00",
+}
+
+RECEIPT_EXAMPLES: Final[dict[str, Any]] = {
+    "delivered": {
+        "summary": "The provider delivered it",
+        "value": {"status": "delivered", "providerMessageId": "SM123"},
+    },
+    "bounced": {
+        "summary": "The provider could not deliver it",
+        "value": {"status": "bounced", "providerMessageId": "SM124", "reason": "unknown_number"},
+    },
+}
+
 INVALID_JOURNEY: Final[dict[str, Any]] = {
     "name": "",
     "start_node_id": "missing",
@@ -49,6 +105,10 @@ EXAMPLE_ID: Final = "3f2c6a4e-9b1d-4c7a-8e5f-1a2b3c4d5e6f"
 
 JOURNEY_EXAMPLES: Final[dict[str, Any]] = {
     "seed": {"summary": "Pre-op reminders (the seed journey)", "value": SEED_JOURNEY},
+    "messages": {
+        "summary": "Templates, languages, channels, the patient's clock and quiet hours",
+        "value": CLINIC_JOURNEY,
+    },
     "invalid": {"summary": "An invalid journey: the 400 lists every problem", "value": INVALID_JOURNEY},
 }
 
@@ -57,6 +117,10 @@ PATIENT_EXAMPLES: Final[dict[str, Any]] = {
     "younger": {
         "summary": "A 40-year-old patient (skips the leaflet)",
         "value": {**SEED_PATIENT, "id": "patient-456", "age": 40, "language": "es"},
+    },
+    "with_clock": {
+        "summary": "A Spanish-speaking patient in Tokyo, with name, addresses and appointment",
+        "value": CLINIC_PATIENT,
     },
     "missing_age": {"summary": "No age: 400 naming `age`", "value": {"id": "patient-789", "language": "en"}},
 }

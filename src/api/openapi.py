@@ -35,6 +35,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     here reads the store, which can be briefly unavailable)."""
     descriptions = {
         400: "Invalid input: every problem is listed",
+        401: "Not signed (or wrongly) with the providers' secret",
         404: "Not found",
         409: "Conflict with the run's state",
         413: "Too large: a body over a limit (PJS_MAX_*_BYTES), or an event over PJS_MAX_EVENT_BYTES",

@@ -50,8 +50,10 @@ class Resources:
         rate_limit: RateLimit | None = None,
         allowed_hosts: tuple[str, ...] = ("*",),
         cors_origins: tuple[str, ...] = (),
+        receipt_secret: str | None = None,
     ) -> None:
         self.kafka = kafka
+        self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.limits = limits or Limits()

@@ -25,6 +25,11 @@ class _Out(BaseModel):
 # ---- requests (documentation) ----
 
 
+def _absent(value: object) -> bool:
+    """Optional journey fields left out of responses when unset, so the seed's shape reads back unchanged."""
+    return value is None
+
+
 class Condition(BaseModel):
     field: str = Field(description="Dotted path into the patient context, e.g. `patient.age` or `age`.")
     operator: str = Field(description="One of = == eq != ne > gt >= gte < lt <= lte in nin.")
@@ -34,14 +39,51 @@ class Condition(BaseModel):
 class MessageNode(BaseModel):
     id: str
     type: Literal["MESSAGE"]
-    message: str
+    message: str = Field(
+        description="A template over the patient context (Jinja2, sandboxed), e.g. "
+        '`Hello {{ patient.first_name | default("there") }}`; checked when the journey is saved.'
+    )
+    translations: dict[str, str] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="Language tag (BCP 47) -> template; the patient's `language` picks one, else `message`.",
+        examples=[{"es": "Hola {{ patient.first_name }}", "pt-BR": "Olá {{ patient.first_name }}"}],
+    )
+    channel: Literal["sms", "email", "webhook", "log"] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="How to send it; unset = the service's default (PJS_MESSAGE_CHANNEL).",
+    )
     next_node_id: str | None = None
 
 
 class DelayNode(BaseModel):
+    """Exactly one form: `duration_seconds`, `until_local_time`, or `until_field` (with its options)."""
+
     id: str
     type: Literal["DELAY"]
-    duration_seconds: float = Field(ge=0)
+    duration_seconds: float | None = Field(default=None, exclude_if=_absent, ge=0)
+    until_local_time: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="The next HH:MM strictly after now on the patient's clock.",
+        examples=["09:00"],
+    )
+    until_field: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="An ISO 8601 date or datetime in the context (a past moment continues at once).",
+        examples=["patient.appointment_at"],
+    )
+    offset_seconds: float | None = Field(
+        default=None, exclude_if=_absent, description="Shift of until_field.", examples=[-86400]
+    )
+    at_local_time: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="With until_field: this HH:MM on the shifted day.",
+        examples=["09:00"],
+    )
     next_node_id: str | None = None
 
 
@@ -56,22 +98,40 @@ class ConditionalNode(BaseModel):
 Node = Annotated[MessageNode | DelayNode | ConditionalNode, Field(discriminator="type")]
 
 
+class QuietHours(BaseModel):
+    start: str = Field(description="HH:MM on the patient's clock.", examples=["21:00"])
+    end: str = Field(description="HH:MM; before start means the next morning.", examples=["08:00"])
+
+
 class JourneyIn(BaseModel):
     """A journey definition, as POSTed or PUT."""
 
     name: str
     start_node_id: str
     nodes: list[Node]
+    timezone: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="IANA zone for patients without one; unset = UTC.",
+        examples=["Europe/Madrid"],
+    )
+    quiet_hours: QuietHours | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="A MESSAGE due inside them waits until they end (reason quiet_hours).",
+    )
 
 
 class PatientContextIn(BaseModel):
-    """The patient a run is for: id, age and language are required; other fields are kept for conditions."""
+    """The patient a run is for: id, age and language are required; other fields are kept for conditions
+    and templates. `timezone`, `phone` (E.164) and `email` are checked at trigger when given or needed."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
     age: float = Field(ge=0)
-    language: Literal["en", "es"]
+    language: str = Field(description="A language tag (BCP 47).", examples=["es", "pt-BR"])
+    timezone: str | None = Field(default=None, description="IANA zone.", examples=["Asia/Tokyo"])
 
 
 # ---- responses ----
@@ -104,6 +164,8 @@ class JourneyOut(_Out):
     name: str
     start_node_id: str
     nodes: list[Node]
+    timezone: str | None = Field(default=None, exclude_if=_absent)
+    quiet_hours: QuietHours | None = Field(default=None, exclude_if=_absent)
     created_at: datetime = Field(alias="createdAt")
 
 

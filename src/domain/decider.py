@@ -3,23 +3,23 @@
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 from uuid import UUID
 
 from domain.conditions import UnknownOperator, evaluate
 from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
-from domain.message_outcomes import SendOutcome, Sent
+from domain.message_decisions import CANCELLED_BEFORE_SENDING as CANCELLED_BEFORE_SENDING
+from domain.message_decisions import decide_sent as decide_sent
+from domain.message_decisions import decide_unsent as decide_unsent
+from domain.message_decisions import request_message
 from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState, RunStatus
+from domain.waits import quiet_wait, start_delay
 from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,
-    DelayStarted,
-    MessageDelivered,
-    MessageFailed,
-    MessageRequested,
     PatientErased,
     RunCancelled,
     RunCompleted,
@@ -55,10 +55,14 @@ def decide(
         case RunStarted() if state.version == 1 and state.current_node_id == wake_up.start_node_id:
             return _walk(journey, state, _Step(wake_up.start_node_id, None), now, limits)
         case DelayElapsed() if state.current_node_id == wake_up.node_id:
-            delay = journey.node(wake_up.node_id)
-            if not isinstance(delay, DelayNode):
-                return [RunFailed(node_id=wake_up.node_id, reason=_not_a_delay(journey, wake_up.node_id))]
-            return _walk(journey, state, _Step(delay.next_node_id, delay.id), now, limits)
+            # Never earlier than the instant waited for: the engine's clock may lag the timer's.
+            at = max(now, wake_up.resume_at)
+            waited = journey.node(wake_up.node_id)
+            if isinstance(waited, DelayNode):
+                return _walk(journey, state, _Step(waited.next_node_id, waited.id), at, limits)
+            if isinstance(waited, MessageNode):  # its quiet hours are over: send it now
+                return _walk(journey, state, _Step(waited.id, None, after_quiet_wait=True), at, limits)
+            return [RunFailed(node_id=wake_up.node_id, reason=_not_a_delay(journey, wake_up.node_id))]
         case _:
             return []
 
@@ -70,6 +74,7 @@ class _Step:
     node_id: str | None
     last_node_id: str | None
     ends: bool = False
+    after_quiet_wait: bool = False
 
 
 def _walk(
@@ -110,8 +115,10 @@ def _visit(
             reason = f"Node {step.node_id!r} is not in journey {journey.name!r}."
             return RunFailed(node_id=step.node_id, reason=reason), _Step(None, None, ends=True)
         case MessageNode():
-            requested = MessageRequested(node_id=node.id, message=node.message)
-            return requested, _Step(node.next_node_id, node.id)
+            waiting = None if step.after_quiet_wait else quiet_wait(node, journey, patient_context, now)
+            if waiting is not None:
+                return waiting, _Step(None, None, ends=True)
+            return request_message(node, patient_context), _Step(node.next_node_id, node.id)
         case ConditionalNode():
             try:
                 result = evaluate(node.condition, patient_context)
@@ -127,7 +134,7 @@ def _visit(
             )
             return evaluated, _Step(next_node_id, node.id)
         case DelayNode():
-            return _start_delay(node, now), _Step(None, None, ends=True)
+            return start_delay(node, journey, patient_context, now), _Step(None, None, ends=True)
 
 
 PATIENT_DATA_UNAVAILABLE: Final = "The patient's data is no longer available (erased)."
@@ -148,14 +155,6 @@ def _visits_cap(node_id: str, limits: RunLimits) -> str:
     )
 
 
-def _start_delay(node: DelayNode, now: datetime) -> RunEvent:
-    try:
-        resume_at = now + timedelta(seconds=node.duration_seconds)
-    except OverflowError:
-        return RunFailed(node_id=node.id, reason=f"Delay of {node.duration_seconds} s ends beyond year 9999.")
-    return DelayStarted(node_id=node.id, duration_seconds=node.duration_seconds, resume_at=resume_at)
-
-
 def _journey_missing(state: RunState) -> str:
     return f"Journey {state.journey_id} version {state.journey_version} is not available."
 
@@ -167,30 +166,6 @@ def decide_delay_fired(
     if state.waiting_at != node_id:
         return []
     return [DelayElapsed(node_id=node_id, resume_at=resume_at, fired_at=fired_at)]
-
-
-CANCELLED_BEFORE_SENDING: Final = "the run was cancelled before the message was sent"
-
-
-def decide_unsent(state: RunState | None, requested: MessageRequested) -> RunEvent | None:
-    """Before a send: the outcome to record instead of sending, or None to send.
-
-    A cancelled run must not message the patient, even when its request was already queued.
-    """
-    if state is not None and state.status is RunStatus.CANCELLED:
-        return MessageFailed(node_id=requested.node_id, reason=CANCELLED_BEFORE_SENDING, attempts=0)
-    return None
-
-
-def decide_sent(requested: MessageRequested, outcome: SendOutcome) -> RunEvent:
-    """After a send: the event that records what became of it."""
-    if isinstance(outcome, Sent):
-        return MessageDelivered(
-            node_id=requested.node_id,
-            provider_message_id=outcome.provider_message_id,
-            attempts=outcome.attempts,
-        )
-    return MessageFailed(node_id=requested.node_id, reason=outcome.reason, attempts=outcome.attempts)
 
 
 def _not_a_delay(journey: JourneyDefinition, node_id: str) -> str:

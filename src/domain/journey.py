@@ -2,8 +2,14 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+from domain.local_clock import QuietHours, format_local_time
+
+# Successive waits at one `until_local_time` DELAY are at least a day apart, less a DST hour.
+LOCAL_TIME_LOOP_WAIT_SECONDS: Final = 23 * 3600
 
 
 class NodeType(StrEnum):
@@ -25,20 +31,47 @@ class Condition:
 
 @dataclass(frozen=True)
 class MessageNode:
-    """Send `message` to the patient, then go on at once to `next_node_id` (None: the run completes)."""
+    """Send `message` to the patient, then go on at once to `next_node_id` (None: the run completes).
+
+    `message` and each of `translations` (BCP 47 tag, text) are templates over the patient context;
+    `channel` None means the service's default channel.
+    """
 
     id: str
     message: str
     next_node_id: str | None = None
+    translations: tuple[tuple[str, str], ...] = ()
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
 class DelayNode:
-    """Wait `duration_seconds`, then go on to `next_node_id` (None: the run completes after waiting)."""
+    """Wait, then go on to `next_node_id` (None: the run completes after waiting).
+
+    One of three forms: `duration_seconds`; `until_local_time` (the next such time on the patient's clock);
+    `until_field` (a date or datetime of the context, shifted by `offset_seconds`, set to `at_local_time`).
+    """
 
     id: str
-    duration_seconds: float
+    duration_seconds: float = 0.0
     next_node_id: str | None = None
+    until_local_time: time | None = None
+    until_field: str | None = None
+    offset_seconds: float = 0.0
+    at_local_time: time | None = None
+
+    def waits_at_least(self, seconds: float) -> bool:
+        """True when every way round a loop through this node waits `seconds` or more here.
+
+        `until_local_time` waits less than a day on the first visit but about a day on each later one, so
+        a loop through it goes round at most once a day (less a DST hour). `until_field` counts as no wait:
+        on the second round its moment has passed and the run continues at once.
+        """
+        if self.until_local_time is not None:
+            return seconds <= LOCAL_TIME_LOOP_WAIT_SECONDS
+        if self.until_field is not None:
+            return seconds <= 0
+        return self.duration_seconds >= seconds
 
 
 @dataclass(frozen=True)
@@ -71,6 +104,8 @@ class JourneyDefinition:
     name: str
     start_node_id: str
     nodes: tuple[JourneyNode, ...]
+    timezone: str | None = None
+    quiet_hours: QuietHours | None = None
     _by_id: dict[str, JourneyNode] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -82,28 +117,42 @@ class JourneyDefinition:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The journey in the HTTP contract's shape (snake_case JSON)."""
-        return {
+        shape: dict[str, Any] = {
             "name": self.name,
             "start_node_id": self.start_node_id,
             "nodes": [node_to_json_dict(node) for node in self.nodes],
         }
+        if self.timezone is not None:
+            shape["timezone"] = self.timezone
+        if self.quiet_hours is not None:
+            shape["quiet_hours"] = {
+                "start": format_local_time(self.quiet_hours.start),
+                "end": format_local_time(self.quiet_hours.end),
+            }
+        return shape
 
 
 def node_to_json_dict(node: JourneyNode) -> dict[str, Any]:
     """One node in the HTTP contract's shape."""
     match node:
         case MessageNode():
+            extras: dict[str, Any] = {}
+            if node.translations:
+                extras["translations"] = dict(node.translations)
+            if node.channel is not None:
+                extras["channel"] = node.channel
             return {
                 "id": node.id,
                 "type": NodeType.MESSAGE.value,
                 "message": node.message,
+                **extras,
                 "next_node_id": node.next_node_id,
             }
         case DelayNode():
             return {
                 "id": node.id,
                 "type": NodeType.DELAY.value,
-                "duration_seconds": node.duration_seconds,
+                **_wait(node),
                 "next_node_id": node.next_node_id,
             }
         case ConditionalNode():
@@ -118,6 +167,18 @@ def node_to_json_dict(node: JourneyNode) -> dict[str, Any]:
                 "on_true_next_node_id": node.on_true_next_node_id,
                 "on_false_next_node_id": node.on_false_next_node_id,
             }
+
+
+def _wait(node: DelayNode) -> dict[str, Any]:
+    """The DELAY's form, with only the fields that form has (the seed's `duration_seconds` unchanged)."""
+    if node.until_local_time is not None:
+        return {"until_local_time": format_local_time(node.until_local_time)}
+    if node.until_field is not None:
+        shape: dict[str, Any] = {"until_field": node.until_field, "offset_seconds": node.offset_seconds}
+        if node.at_local_time is not None:
+            shape["at_local_time"] = format_local_time(node.at_local_time)
+        return shape
+    return {"duration_seconds": node.duration_seconds}
 
 
 def _thaw(value: Any) -> Any:
@@ -136,7 +197,7 @@ def loops_without_long_delay(nodes: Iterable[JourneyNode], min_delay_seconds: fl
     instant = {
         node.id: node
         for node in nodes
-        if not (isinstance(node, DelayNode) and node.duration_seconds >= min_delay_seconds)
+        if not (isinstance(node, DelayNode) and node.waits_at_least(min_delay_seconds))
     }
     edges = {node_id: [t for t in successors(node) if t in instant] for node_id, node in instant.items()}
     return [

@@ -2,9 +2,10 @@
 
 from typing import Any, Final
 
+from domain.local_clock import zone_named
+from domain.message_validation import is_language_tag
 from domain.validation import Problem, describe, is_number
 
-LANGUAGES: Final = ("en", "es")
 _MAX_JSON_INT: Final = 2**63 - 1
 
 
@@ -21,13 +22,15 @@ def validate_patient_context(raw: object) -> dict[str, Any] | list[Problem]:
         problems.append(Problem("age", f"The patient's age must be a number, got {describe(age)}."))
     elif isinstance(age, int | float) and age < 0:
         problems.append(Problem("age", "The patient's age cannot be negative."))
-    language = raw.get("language")
-    if language not in LANGUAGES:
+    if not is_language_tag(raw.get("language")):
         problems.append(
             Problem(
-                "language", f"The patient's language must be one of {', '.join(LANGUAGES)}, got {language!r}."
+                "language", "The patient's language must be a language tag (BCP 47), e.g. 'en' or 'es-MX'."
             )
         )
+    timezone = raw.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or zone_named(timezone) is None):
+        problems.append(Problem("timezone", "The patient's timezone must be an IANA name, e.g. Asia/Tokyo."))
     reported = {problem.path for problem in problems}
     for key, value in raw.items():
         if key not in reported:

@@ -11,6 +11,7 @@ from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,
     DelayStarted,
+    MessageBounced,
     MessageDelivered,
     MessageFailed,
     MessageRequested,
@@ -161,8 +162,8 @@ def _changes(state: RunState, envelope: NewEvent | RecordedEvent) -> _Changes:
                 "awaiting_decision": False,
                 "node_visits": _visited(state, event.node_id),
             }
-        case MessageDelivered() | MessageFailed():
-            # Delivery outcomes arrive later, from the messenger; the run has not waited for them.
+        case MessageDelivered() | MessageFailed() | MessageBounced():
+            # Delivery outcomes and receipts arrive later; the run has not waited for them.
             return {}
         case DelayStarted():
             return {

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from domain.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
@@ -16,6 +16,7 @@ from domain.journey import (
     NodeType,
     loops_without_long_delay,
 )
+from domain.message_validation import Problems, delay_form, journey_clock, message_extras
 
 # Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
 MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
@@ -98,11 +99,20 @@ def validate_journey(
                     Problem(f"nodes[{index}].{key}", f"Points to node {target!r}, which does not exist.")
                 )
     problems.extend(_loops_without_long_delay(nodes, min_loop_delay_seconds))
+    clock_problems: Problems = []
+    timezone, quiet_hours = journey_clock(raw, clock_problems)
+    problems.extend(Problem(path, message) for path, message in clock_problems)
 
     if problems:
         return problems
     assert isinstance(name, str) and isinstance(start_node_id, str)
-    return JourneyDefinition(name=name, start_node_id=start_node_id, nodes=tuple(node for _, node in nodes))
+    return JourneyDefinition(
+        name=name,
+        start_node_id=start_node_id,
+        nodes=tuple(node for _, node in nodes),
+        timezone=timezone,
+        quiet_hours=quiet_hours,
+    )
 
 
 def _check_ids(raw_nodes: list[Any], problems: list[Problem]) -> set[str]:
@@ -163,15 +173,29 @@ def _message(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]
     message = raw.get("message")
     if not isinstance(message, str):
         problems.append(Problem(f"{at}.message", "A MESSAGE node needs a message: a string."))
+    extra_problems: Problems = []
+    translations, channel = message_extras(at, raw, extra_problems)
+    problems.extend(Problem(path, text) for path, text in extra_problems)
     return MessageNode(
-        id=node_id, message=str(message), next_node_id=_next_id(at, "next_node_id", raw, problems)
+        id=node_id,
+        message=str(message),
+        next_node_id=_next_id(at, "next_node_id", raw, problems),
+        translations=translations,
+        channel=channel,
     )
 
 
 def _delay(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> DelayNode:
+    form_problems: Problems = []
+    other_form = delay_form(at, node_id, raw, form_problems)
+    problems.extend(Problem(path, text) for path, text in form_problems)
+    if other_form is not None:
+        return replace(other_form, next_node_id=_next_id(at, "next_node_id", raw, problems))
     duration = raw.get("duration_seconds")
     problem = (
-        _duration_problem(duration) if "duration_seconds" in raw else "A DELAY node needs duration_seconds."
+        _duration_problem(duration)
+        if "duration_seconds" in raw
+        else "A DELAY node needs duration_seconds, until_local_time or until_field."
     )
     if problem is not None:
         problems.append(Problem(f"{at}.duration_seconds", problem))

@@ -1,16 +1,20 @@
-"""Message channel adapters: `log` (development) and `webhook` (HTTP POST with an idempotency key)."""
+"""Message channel adapters: `log` (development), `webhook` and `sms` (HTTP POST, signed, with an idempotency
+key), and the router that picks one per message; email over SMTP is in engine.email_channel."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
+import orjson
 
 from domain.message_outcomes import NotSent, SendOutcome, Sent
+from engine.signatures import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,10 @@ class OutgoingMessage:
     visit: int
     message: str
     patient_id: str | None
+    channel: str = "log"
+    delivery_id: UUID | None = None  # the request's event id: providers name it in their receipts
+    address: str | None = None  # the phone (sms) or email address, from the patient context
+    language: str | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -45,12 +53,28 @@ class LogChannel:
         return Sent(provider_message_id=None, attempts=1)
 
 
+class ChannelRouter:
+    """Sends each message by its own channel; "default" (requests made before channels) by the default."""
+
+    def __init__(self, channels: Mapping[str, Channel], default: str) -> None:
+        self._channels = dict(channels)
+        self._default = default
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        name = self._default if message.channel == "default" else message.channel
+        channel = self._channels.get(name)
+        if channel is None:
+            return NotSent(f"channel {name} is not configured", 0)
+        return await channel.send(message)
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str
     timeout_seconds: float = 5.0
     max_attempts: int = 5
     backoff_seconds: float = 0.5  # before attempt n+1: backoff * 2**(n-1)
+    secret: str | None = None  # signs each body (X-Pjs-Signature: sha256=HMAC) when set
 
 
 class WebhookChannel:
@@ -63,17 +87,22 @@ class WebhookChannel:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        """The JSON the provider gets."""
+        return _body(message)
+
     async def send(self, message: OutgoingMessage) -> SendOutcome:
+        content = orjson.dumps(self.body(message))
+        headers = {"Idempotency-Key": message.idempotency_key, "Content-Type": "application/json"}
+        if self._config.secret:
+            headers[SIGNATURE_HEADER] = sign(self._config.secret, content)
         reason = "not attempted"
         for attempt in range(1, self._config.max_attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(self._config.backoff_seconds * 2 ** (attempt - 2))
             try:
                 response = await self._client.post(
-                    self._config.url,
-                    json=_body(message),
-                    headers={"Idempotency-Key": message.idempotency_key},
-                    timeout=self._config.timeout_seconds,
+                    self._config.url, content=content, headers=headers, timeout=self._config.timeout_seconds
                 )
             except httpx.HTTPError as error:
                 reason = f"webhook unreachable ({type(error).__name__})"
@@ -86,13 +115,36 @@ class WebhookChannel:
         return NotSent(f"{reason} after {self._config.max_attempts} attempts", self._config.max_attempts)
 
 
+class SmsChannel(WebhookChannel):
+    """An SMS provider's HTTP API: the text to the patient's E.164 phone, signed, with the idempotency key."""
+
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        return _sms_body(message)
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        if not message.address:
+            return NotSent("address_missing: phone", 0)
+        return await super().send(message)
+
+
 def _body(message: OutgoingMessage) -> dict[str, Any]:
     return {
         "runId": str(message.run_id),
         "nodeId": message.node_id,
         "visit": message.visit,
+        "deliveryId": None if message.delivery_id is None else str(message.delivery_id),
         "message": message.message,
+        "language": message.language,
         "patientId": message.patient_id,
+    }
+
+
+def _sms_body(message: OutgoingMessage) -> dict[str, Any]:
+    return {
+        "to": message.address,
+        "text": message.message,
+        "deliveryId": None if message.delivery_id is None else str(message.delivery_id),
+        "idempotencyKey": message.idempotency_key,
     }
 
 

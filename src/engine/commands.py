@@ -19,6 +19,8 @@ from uuid import UUID, uuid5
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
 from domain.run_state import RunState, RunStatus, StoredPatientContext
+from domain.validation import Problem
+from domain.waits import context_problems
 from engine.journey_repository import StoredJourney
 from engine.ports import RunAppends, RunHeads, load_head
 from events.catalogue import RecordedEvent, RunEvent, Sealed, stamp
@@ -65,6 +67,13 @@ class JourneyNotFound:
 
 
 @dataclass(frozen=True)
+class PatientContextUnfit:
+    """The context lacks what the journey needs (an address for its channels, a date its waits count from)."""
+
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
 class IdempotencyKeyReused:
     """The idempotency key already started a run with another patient context."""
 
@@ -103,7 +112,7 @@ async def trigger_run(
     patient_context: dict[str, Any],
     now: datetime,
     sealer: ContextSealer,
-) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused:
+) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused | PatientContextUnfit:
     """Start run `run_id` on the journey's latest version, or find it already started by an earlier try.
 
     The context is sealed with the patient's data key before the decider and the store see it.
@@ -111,6 +120,9 @@ async def trigger_run(
     journey = await journeys.latest(journey_id)
     if journey is None:
         return JourneyNotFound(journey_id)
+    unfit = context_problems(journey.definition, patient_context)
+    if unfit:
+        return PatientContextUnfit(tuple(unfit))
     stored = await sealer.seal_context(patient_context)
     for _ in range(MAX_ATTEMPTS):
         state = await load_head(heads, run_id)

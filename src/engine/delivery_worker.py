@@ -1,7 +1,8 @@
 """Message delivery: carries out each MessageRequested once per node visit, then records its outcome.
 
 Per consumed batch: claim every requested (run, node, visit) in one go, load the claimed runs' heads, ask
-the decider whether each may be sent, send concurrently with the idempotency key `run:node:visit`, then
+the decider whether each may be sent, open the sealed texts, send each by its channel (the address from the
+opened context) concurrently with the idempotency key `run:node:visit`, then
 record every MessageDelivered / MessageFailed of the batch in one transaction that also marks the visits
 finished. A finished visit means a redelivered request sends nothing; a crash between send and record
 re-sends with the same key.
@@ -13,13 +14,14 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from domain.decider import decide_sent, decide_unsent
+from domain.decider import PATIENT_DATA_UNAVAILABLE, decide_sent, decide_unsent
 from domain.run_state import RunState
+from domain.waits import ADDRESS_FIELDS
 from engine.channels import Channel, OutgoingMessage
 from engine.clock import Clock, utc_now
 from engine.message_deliveries import DeliveryLedger, DeliveryOutcome
 from engine.ports import PatientContexts, RunHeads, with_open_contexts
-from events.catalogue import MessageRequested, RecordedEvent, RunEvent
+from events.catalogue import MessageFailed, MessageRequested, RecordedEvent, RunEvent
 from events.retry import RetryLater
 
 
@@ -64,8 +66,10 @@ class DeliveryWorker:
 
     async def _deliver(self, claimed: Sequence[RecordedEvent]) -> None:
         states = await with_open_contexts(self._contexts, await self._heads.load({r.run_id for r in claimed}))
+        texts = await self._contexts.open_texts({r.event_id: _message(r).message for r in claimed})
         results = await asyncio.gather(
-            *(self._carry_out(r, states.get(r.run_id)) for r in claimed), return_exceptions=True
+            *(self._carry_out(r, states.get(r.run_id), texts[r.event_id]) for r in claimed),
+            return_exceptions=True,
         )
         done = [
             DeliveryOutcome(r, o)
@@ -79,13 +83,17 @@ class DeliveryWorker:
             if isinstance(result, BaseException):
                 raise result  # a channel adapter's bug; the other outcomes are recorded already
 
-    async def _carry_out(self, requested: RecordedEvent, state: RunState | None) -> RunEvent:
+    async def _carry_out(
+        self, requested: RecordedEvent, state: RunState | None, text: str | None
+    ) -> RunEvent:
         message = _message(requested)
         unsent = decide_unsent(state, message)
         if unsent is not None:
             return unsent
+        if text is None:  # its data key was destroyed: the patient was erased
+            return MessageFailed(node_id=message.node_id, reason=PATIENT_DATA_UNAVAILABLE, attempts=0)
         async with self._slots:
-            return decide_sent(message, await self._channel.send(_outgoing(requested, state)))
+            return decide_sent(message, await self._channel.send(_outgoing(requested, state, text)))
 
 
 def _requests(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
@@ -99,13 +107,20 @@ def _message(requested: RecordedEvent) -> MessageRequested:
     return requested.event
 
 
-def _outgoing(requested: RecordedEvent, state: RunState | None) -> OutgoingMessage:
+def _outgoing(requested: RecordedEvent, state: RunState | None, text: str) -> OutgoingMessage:
     context = None if state is None else state.patient_context
-    patient_id = context.get("id") if isinstance(context, Mapping) else None
+    opened = context if isinstance(context, Mapping) else {}
+    patient_id = opened.get("id")
+    message = _message(requested)
+    address = opened.get(ADDRESS_FIELDS.get(message.channel, ""))
     return OutgoingMessage(
         run_id=requested.run_id,
-        node_id=_message(requested).node_id,
+        node_id=message.node_id,
         visit=requested.version,
-        message=_message(requested).message,
+        message=text,
         patient_id=None if patient_id is None else str(patient_id),
+        channel=message.channel,
+        delivery_id=requested.event_id,
+        address=address if isinstance(address, str) else None,
+        language=message.language,
     )

@@ -11,6 +11,7 @@ from domain.journey import JourneyDefinition
 from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
 from engine.clock import Clock, utc_now
+from engine.message_rendering import MessageRenderer
 from engine.ports import (
     JourneyDefinitions,
     PatientContexts,
@@ -28,6 +29,9 @@ _MAX_ROUNDS: Final = 10
 class EngineWorker:
     """Handles one batch of run events: decide for each woken run, append every decision in one go.
 
+    Requested messages are rendered with the opened context and sealed before the append (see
+    engine.message_rendering): the decider never renders, and no rendered text is stored in clear.
+
     A run whose append conflicts was advanced by someone else (another engine, a delivery outcome, a
     cancel): its state is re-read and decided again, which yields nothing if the decision was made already.
     """
@@ -41,9 +45,11 @@ class EngineWorker:
         limits: RunLimits = DEFAULT_RUN_LIMITS,
         *,
         contexts: PatientContexts,
+        default_channel: str = "log",
     ) -> None:
         self._heads = heads
         self._contexts = contexts
+        self._messages = MessageRenderer(contexts, default_channel)
         self._limits = limits
         self._store = store
         self._journeys = journeys
@@ -76,6 +82,10 @@ class EngineWorker:
             if state is None:
                 continue  # a redelivered or stale wake-up: the run has moved on
             decided = decide(await self._journey(state), state, wake_up.event, now=now, limits=self._limits)
+            if isinstance(state.patient_context, Mapping):
+                decided = await self._messages.seal_requests(
+                    decided, state.patient_context, state.patient_key_id
+                )
             if decided:
                 envelopes = stamp(
                     run_id,

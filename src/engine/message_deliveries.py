@@ -2,7 +2,8 @@
 
 The inline projection: MessageRequested inserts the row (visit = its stream version); MessageDelivered /
 MessageFailed mark it delivered / failed, matched by causation id (the outcome's cause is the request's
-event id). The first outcome wins, so replays and duplicate outcomes change nothing.
+event id). The first outcome wins, so replays and duplicate outcomes change nothing. A provider's receipt
+(MessageDelivered from a receipt, MessageBounced; also caused by the request) sets `receipt`, first one wins.
 
 The ledger (`PostgresDeliveryLedger`, the delivery worker's `DeliveryLedger` port) claims rows before a send
 and records every outcome of a batch in one transaction with its events.
@@ -19,6 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from events.catalogue import (
+    MessageBounced,
     MessageDelivered,
     MessageFailed,
     MessageRequested,
@@ -38,7 +40,8 @@ OPEN_STATUSES = ("requested", "sending")
 
 async def apply(connection: Connection, events: Sequence[RecordedEvent], table: str = TABLE) -> None:
     requested = [e for e in events if isinstance(e.event, MessageRequested)]
-    outcomes = [e for e in events if isinstance(e.event, MessageDelivered | MessageFailed) and e.causation_id]
+    outcomes = [e for e in events if _is_send_outcome(e.event) and e.causation_id]
+    receipts = [e for e in events if _receipt_of(e.event) is not None and e.causation_id]
     if requested:
         await connection.execute(
             f"""
@@ -55,6 +58,31 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
         )
     if outcomes:
         await _finish(connection, outcomes, table)
+    if receipts:
+        await connection.execute(
+            f"""
+            UPDATE {table} AS d SET receipt = r.receipt
+            FROM unnest($1::uuid[], $2::text[]) AS r(request_event_id, receipt)
+            WHERE d.request_event_id = r.request_event_id AND d.receipt IS NULL
+            """,
+            [e.causation_id for e in receipts],
+            [_receipt_of(e.event) for e in receipts],
+        )
+
+
+def _is_send_outcome(event: RunEvent) -> bool:
+    return isinstance(event, MessageFailed) or (
+        isinstance(event, MessageDelivered) and event.source == "send"
+    )
+
+
+def _receipt_of(event: RunEvent) -> str | None:
+    """'delivered' or 'bounced' for a receipt's event, else None."""
+    if isinstance(event, MessageBounced):
+        return "bounced"
+    if isinstance(event, MessageDelivered) and event.source == "receipt":
+        return "delivered"
+    return None
 
 
 async def _finish(connection: Connection, outcomes: Sequence[RecordedEvent], table: str) -> None:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from domain.journey import JourneyDefinition
 from domain.run_state import RunState, StoredPatientContext, initial_state
-from events.catalogue import NewEvent, RecordedEvent
+from events.catalogue import NewEvent, RecordedEvent, Sealed
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 
 
@@ -47,11 +47,18 @@ class JourneyDefinitions(Protocol):
 
 
 class PatientContexts(Protocol):
-    """Opens stored (sealed) patient contexts in memory: None where the patient was erased."""
+    """Opens stored (sealed) patient contexts in memory (None where the patient was erased), and seals
+    and opens the rendered messages that name the patient."""
 
     async def open_contexts(
         self, stored: Mapping[UUID, StoredPatientContext]
     ) -> dict[UUID, dict[str, Any] | None]: ...
+
+    async def seal_texts(
+        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
+    ) -> list[Sealed]: ...
+
+    async def open_texts(self, stored: Mapping[UUID, Sealed | str | None]) -> dict[UUID, str | None]: ...
 
 
 async def with_open_contexts(

@@ -1,62 +1,28 @@
 """The run event catalogue: frozen payload models, their discriminated union, and their envelopes."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, assert_never, get_args
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal, assert_never, get_args
 from uuid import UUID, uuid5
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.message_events import MessageBounced, MessageDelivered, MessageFailed, MessageRequested
+from events.payloads import Actor, EventPayload, PatientContext, Sealed, Seconds, UtcDatetime
+
+__all__ = [
+    "Actor",
+    "MessageBounced",
+    "MessageDelivered",
+    "MessageFailed",
+    "MessageRequested",
+    "PatientContext",
+    "Sealed",
+    "UtcDatetime",
+]
 
 
-def _to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
-
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class Actor(StrEnum):
-    """The part of the system that writes an event type (the audit log names it as the actor)."""
-
-    API = "api"
-    ENGINE = "engine"
-    TIMER = "timer"
-    DELIVERY = "delivery"
-
-
-class _Payload(BaseModel):
-    """Per-type facts are class variables, so every fact about a type sits beside its fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    SCHEMA_VERSION: ClassVar[int]
-    WRITTEN_BY: ClassVar[Actor] = Actor.ENGINE
-    WAKES_ENGINE: ClassVar[bool] = False  # the engine decides the run's next steps after it
-    ENDS_RUN: ClassVar[bool] = False  # the run never changes status again
-    ENDS_DELAY: ClassVar[bool] = False  # a pending delay of the run is over (fired, or the run ended)
-
-
-class Sealed(BaseModel):
-    """A value encrypted with one patient's data key (AES-256-GCM), named by `key_id`.
-
-    `ciphertext` is base64 of nonce + ciphertext + tag: unreadable anywhere once the key is destroyed.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key_id: UUID
-    ciphertext: str
-
-
-PatientContext = Annotated[Sealed | dict[str, Any], Field(union_mode="left_to_right")]
-"""A stored patient context: sealed, or a plain dict for legacy events appended before v3 (see upcasting)."""
-
-
-class RunStarted(_Payload):
+class RunStarted(EventPayload):
     """A patient was put on a journey; v2 added `journey_version`, v3 seals `patient_context`.
 
     v1/v2 payloads held the context in clear; they read as v3 with a plain dict ("legacy clear").
@@ -72,49 +38,22 @@ class RunStarted(_Payload):
     patient_context: PatientContext
 
 
-class MessageRequested(_Payload):
-    """The run reached a MESSAGE node; delivery is an effect carried out after commit, keyed (run, node)."""
+class DelayStarted(EventPayload):
+    """The run is waiting in a DELAY node (or before a MESSAGE, for quiet hours) until `resume_at`.
 
-    SCHEMA_VERSION: ClassVar[int] = 1
-    type: Literal["MessageRequested"] = "MessageRequested"
-    node_id: str
-    message: str
-    channel: str = "default"
+    v2 added `reason`: None for duration_seconds, else until_local_time, until_field, moment_already_past
+    (continues at once) or quiet_hours; v1 events read as None.
+    """
 
-
-class MessageDelivered(_Payload):
-    """A provider accepted a requested message."""
-
-    SCHEMA_VERSION: ClassVar[int] = 1
-    WRITTEN_BY = Actor.DELIVERY
-    type: Literal["MessageDelivered"] = "MessageDelivered"
-    node_id: str
-    provider_message_id: str | None
-    attempts: int
-
-
-class MessageFailed(_Payload):
-    """Delivery of a requested message was given up on; the run itself carries on."""
-
-    SCHEMA_VERSION: ClassVar[int] = 1
-    WRITTEN_BY = Actor.DELIVERY
-    type: Literal["MessageFailed"] = "MessageFailed"
-    node_id: str
-    reason: str
-    attempts: int
-
-
-class DelayStarted(_Payload):
-    """The run is waiting in a DELAY node until `resume_at`."""
-
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["DelayStarted"] = "DelayStarted"
     node_id: str
     duration_seconds: Seconds
     resume_at: UtcDatetime
+    reason: str | None = None
 
 
-class DelayElapsed(_Payload):
+class DelayElapsed(EventPayload):
     """The timer fired for a waiting run; the run continues after the DELAY node."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -127,7 +66,7 @@ class DelayElapsed(_Payload):
     fired_at: UtcDatetime
 
 
-class ConditionEvaluated(_Payload):
+class ConditionEvaluated(EventPayload):
     """A CONDITIONAL node was evaluated against the patient context and a branch chosen."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -139,7 +78,7 @@ class ConditionEvaluated(_Payload):
     next_node_id: str | None
 
 
-class RunCompleted(_Payload):
+class RunCompleted(EventPayload):
     """The run walked off the end of its journey."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -149,7 +88,7 @@ class RunCompleted(_Payload):
     last_node_id: str | None
 
 
-class RunFailed(_Payload):
+class RunFailed(EventPayload):
     """The run cannot go on (e.g. its journey points at a missing node)."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -160,7 +99,7 @@ class RunFailed(_Payload):
     reason: str
 
 
-class RunCancelled(_Payload):
+class RunCancelled(EventPayload):
     """The run was cancelled on request."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -172,7 +111,7 @@ class RunCancelled(_Payload):
     reason: str | None
 
 
-class PatientErased(_Payload):
+class PatientErased(EventPayload):
     """The patient's data key was destroyed (holds only its id); may follow a terminal event."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -186,6 +125,7 @@ AnyRunEvent = (
     | MessageRequested
     | MessageDelivered
     | MessageFailed
+    | MessageBounced
     | DelayStarted
     | DelayElapsed
     | ConditionEvaluated
@@ -233,6 +173,7 @@ def node_of(event: RunEvent) -> str | None:
             MessageRequested()
             | MessageDelivered()
             | MessageFailed()
+            | MessageBounced()
             | DelayStarted()
             | DelayElapsed()
             | ConditionEvaluated()

@@ -1,13 +1,16 @@
 """Seals a patient context before it is appended and opens stored ones in memory, for the few that must read.
 
-Only the trigger (seal), the engine (conditions), delivery (the patient id a channel addresses) and the
-API's authorised reads open contexts. A context whose key was destroyed opens as None: erased.
+Only the trigger (seal), the engine (conditions, templates), delivery (the addresses a channel needs) and
+the API's authorised reads open contexts. A context whose key was destroyed opens as None: erased.
+Rendered messages name the patient: the engine seals them with the same key (`seal_texts`); delivery and
+the timeline open them (`open_texts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
+from uuid import UUID
 
 from pydantic import TypeAdapter
 
@@ -19,6 +22,7 @@ from events.sealing import open_sealed, seal
 K = TypeVar("K")
 
 PATIENT_CONTEXT: Final = "patient_context"
+MESSAGE_TEXT: Final = "message"
 
 StoredContext = Sealed | Mapping[str, Any] | None
 """A context as stored: sealed, legacy clear (appended before sealing), or None once scrubbed."""
@@ -63,3 +67,25 @@ class PatientVault:
 
     async def open_context(self, stored: StoredContext) -> dict[str, Any] | None:
         return (await self.open_contexts({0: stored}))[0]
+
+    async def seal_texts(
+        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
+    ) -> list[Sealed]:
+        """Rendered texts sealed with the key of the run's context (`key_id`), else the patient's live key."""
+        key = (await self.keys.data_keys({key_id})).get(key_id) if key_id is not None else None
+        if key is None:
+            key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
+        return [seal(text, key.key_id, key.secret, MESSAGE_TEXT) for text in texts]
+
+    async def open_texts(self, stored: Mapping[K, Sealed | str | None]) -> dict[K, str | None]:
+        """Each message text in clear (a legacy clear one as it is); None where the key was destroyed."""
+        sealed = {k: v for k, v in stored.items() if isinstance(v, Sealed)}
+        keys = await self.keys.data_keys({value.key_id for value in sealed.values()})
+        opened: dict[K, str | None] = {}
+        for k, value in stored.items():
+            if isinstance(value, Sealed):
+                key = keys.get(value.key_id)
+                opened[k] = None if key is None else str(open_sealed(value, key.secret, MESSAGE_TEXT))
+            else:
+                opened[k] = value
+        return opened

@@ -14,7 +14,7 @@ import asyncpg
 import uvicorn
 
 from api.app import create_app
-from engine.channels import Channel, LogChannel, WebhookChannel, WebhookConfig
+from engine.channels import Channel, ChannelRouter
 from engine.delivery_worker import DeliveryConfig
 from engine.timer import TimerConfig
 from events.broker import ensure_topic
@@ -105,18 +105,14 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def message_channel(settings: Settings) -> Channel:
-    if settings.message_channel == "log":
-        return LogChannel()
-    if settings.message_channel == "webhook" and settings.webhook_url:
-        return WebhookChannel(
-            WebhookConfig(
-                url=settings.webhook_url,
-                timeout_seconds=settings.webhook_timeout_seconds,
-                max_attempts=settings.webhook_max_attempts,
-                backoff_seconds=settings.webhook_backoff_seconds,
-            )
+    """Every configured channel behind one router; the default channel must be one of them."""
+    channels = wiring.message_channels(settings)
+    if settings.message_channel not in channels:
+        raise ValueError(
+            f"message channel {settings.message_channel!r} is unknown or not configured "
+            "(webhook needs PJS_WEBHOOK_URL, sms PJS_SMS_URL, email PJS_SMTP_HOST)"
         )
-    raise ValueError(f"message channel {settings.message_channel!r} needs PJS_WEBHOOK_URL or is unknown")
+    return ChannelRouter(channels, settings.message_channel)
 
 
 async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:

@@ -174,6 +174,22 @@ class Settings(BaseSettings):
     )
     dev_tenant: str = Field(default="development", description="The tenant `pjs dev` keeps its key in.")
 
+    # ---- messages clinics can send (engine/channels.py, engine/email_channel.py, api/receipts.py) ----
+    # PJS_MESSAGE_CHANNEL (above) is the channel of a MESSAGE that names none: log, webhook, sms or email.
+    webhook_secret: SecretStr | None = Field(default=None, description="Signs webhook bodies (HMAC-SHA256).")
+    sms_url: str | None = Field(default=None, description="The SMS provider's send endpoint; unset = no sms.")
+    sms_secret: SecretStr | None = Field(default=None, description="Signs SMS request bodies (HMAC-SHA256).")
+    smtp_host: str | None = Field(default=None, description="SMTP server for email; unset = no email.")
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_sender: str = "care-team@localhost"
+    smtp_subject: str = "A message from your care team"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool = False
+    receipt_secret: SecretStr | None = Field(
+        default=None, description="The providers' secret signing delivery receipts; unset = receipts refused."
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)

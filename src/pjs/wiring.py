@@ -6,14 +6,16 @@ Nothing here connects at import time; every other package is handed what it need
 from __future__ import annotations
 
 import asyncpg
+from pydantic import SecretStr
 
 from api.limits import Limits
 from api.rate_limit import RateLimit
 from api.resources import Backends, Resources
 from domain.run_limits import RunLimits
-from engine.channels import Channel
+from engine.channels import Channel, LogChannel, SmsChannel, WebhookChannel, WebhookConfig
 from engine.delays import PostgresDelayQueue
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
+from engine.email_channel import EmailChannel, EmailConfig
 from engine.engine_worker import EngineWorker
 from engine.journey_repository import PostgresJourneyRepository
 from engine.message_deliveries import PostgresDeliveryLedger
@@ -93,6 +95,41 @@ def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
         journeys,
         limits=run_limits(settings),
         contexts=patient_vault(pool, settings),
+        default_channel=settings.message_channel,
+    )
+
+
+def message_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels the settings configure: log always; webhook, sms and email when given an endpoint."""
+    channels: dict[str, Channel] = {"log": LogChannel()}
+    if settings.webhook_url:
+        channels["webhook"] = WebhookChannel(
+            _http_config(settings, settings.webhook_url, settings.webhook_secret)
+        )
+    if settings.sms_url:
+        channels["sms"] = SmsChannel(_http_config(settings, settings.sms_url, settings.sms_secret))
+    if settings.smtp_host:
+        channels["email"] = EmailChannel(
+            EmailConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_sender,
+                subject=settings.smtp_subject,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                start_tls=settings.smtp_start_tls,
+            )
+        )
+    return channels
+
+
+def _http_config(settings: Settings, url: str, secret: SecretStr | None) -> WebhookConfig:
+    return WebhookConfig(
+        url=url,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_seconds=settings.webhook_backoff_seconds,
+        secret=secret.get_secret_value() if secret else None,
     )
 
 
@@ -166,4 +203,5 @@ def api_resources(settings: Settings) -> Resources:
         rate_limit=RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst),
         allowed_hosts=tuple(settings.allowed_hosts),
         cors_origins=tuple(settings.cors_origins),
+        receipt_secret=settings.receipt_secret.get_secret_value() if settings.receipt_secret else None,
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from domain.waits import QUIET_HOURS
 from events.catalogue import (
     ConditionEvaluated,
     DelayStarted,
@@ -20,6 +21,7 @@ from events.catalogue import (
     RecordedEvent,
     RunCancelled,
     RunCompleted,
+    RunEvent,
     RunEventClass,
     RunFailed,
     RunStarted,
@@ -57,6 +59,16 @@ _COUNTS: dict[RunEventClass, tuple[str, ...]] = {
 Key = tuple[UUID, int, str]  # journey id, journey version, node id
 
 
+def _counters(event: RunEvent) -> tuple[str, ...]:
+    """A quiet-hours wait is not an entry of its MESSAGE node (its MessageRequested is); a receipt is not a
+    second delivery."""
+    if isinstance(event, DelayStarted) and event.reason == QUIET_HOURS:
+        return ("waiting",)
+    if isinstance(event, MessageDelivered) and event.source == "receipt":
+        return ()
+    return _COUNTS.get(type(event), ())
+
+
 @dataclass(frozen=True)
 class RunProgress:
     journey_id: UUID
@@ -86,7 +98,7 @@ def _count(deltas: dict[Key, Counter[str]], run: RunProgress, event: RecordedEve
         deltas.setdefault((run.journey_id, run.journey_version, node), Counter())[counter] += amount
 
     node = node_of(event.event)
-    for counter in _COUNTS.get(type(event.event), ()):
+    for counter in _counters(event.event):
         if node is not None:
             add(node, counter)
     waiting = run.waiting_node_id

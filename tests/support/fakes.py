@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from secrets import token_bytes
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from domain.journey import JourneyDefinition
@@ -32,11 +32,13 @@ from events.catalogue import (
     ends_delay,
     stamp,
 )
-from events.patient_vault import PATIENT_CONTEXT
+from events.patient_vault import MESSAGE_TEXT, PATIENT_CONTEXT
 from events.sealing import open_sealed, seal
 from events.store import AppendRequest
 from support.fake_store import InMemoryEventStore
 from support.runs import T0
+
+K = TypeVar("K")
 
 
 class FakeVault:
@@ -59,6 +61,24 @@ class FakeVault:
 
     async def open_context(self, stored: StoredPatientContext) -> dict[str, Any] | None:
         return self._opened(stored)
+
+    async def seal_texts(
+        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
+    ) -> list[Sealed]:
+        if key_id is None or key_id not in self._secrets:
+            key_id = self._live.setdefault(str(context.get("id", "")), uuid4())
+        secret = self._secrets.setdefault(key_id, token_bytes(32))
+        return [seal(text, key_id, secret, MESSAGE_TEXT) for text in texts]
+
+    async def open_texts(self, stored: Mapping[K, Sealed | str | None]) -> dict[K, str | None]:
+        opened: dict[K, str | None] = {}
+        for k, value in stored.items():
+            secret = self._secrets.get(value.key_id) if isinstance(value, Sealed) else None
+            if isinstance(value, Sealed):
+                opened[k] = None if secret is None else str(open_sealed(value, secret, MESSAGE_TEXT))
+            else:
+                opened[k] = value
+        return opened
 
     def destroy(self, patient_id: str) -> None:
         self._secrets.pop(self._live.pop(patient_id), None)

@@ -31,7 +31,7 @@ NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_every_event_type_is_named_by_its_tag() -> None:
-    assert len(EVENT_TYPES) == 11
+    assert len(EVENT_TYPES) == 12
     for name, event_class in EVENT_TYPES.items():
         assert event_class.model_fields["type"].default == name
         assert event_class.SCHEMA_VERSION >= 1

@@ -50,7 +50,9 @@ async def test_the_webhook_posts_the_message_with_its_idempotency_key() -> None:
         "runId": str(MESSAGE.run_id),
         "nodeId": "pre-op",
         "visit": 2,
+        "deliveryId": None,
         "message": MESSAGE.message,
+        "language": None,
         "patientId": "patient-123",
     }
 

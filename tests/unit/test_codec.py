@@ -14,6 +14,7 @@ from events.catalogue import (
     ConditionEvaluated,
     DelayElapsed,
     DelayStarted,
+    MessageBounced,
     MessageDelivered,
     MessageFailed,
     MessageRequested,
@@ -54,9 +55,23 @@ strategies_by_type: dict[str, st.SearchStrategy[RunEvent]] = {
         patient_context=st.dictionaries(texts, json_values, max_size=5)
         | st.builds(Sealed, key_id=st.uuids(), ciphertext=texts),
     ),
-    "MessageRequested": st.builds(MessageRequested, node_id=texts, message=texts, channel=texts),
+    "MessageRequested": st.builds(
+        MessageRequested,
+        node_id=texts,
+        message=st.none() | texts | st.builds(Sealed, key_id=st.uuids(), ciphertext=texts),
+        channel=texts,
+        language=optional_texts,
+        failure=optional_texts,
+    ),
     "MessageDelivered": st.builds(
-        MessageDelivered, node_id=texts, provider_message_id=optional_texts, attempts=counts
+        MessageDelivered,
+        node_id=texts,
+        provider_message_id=optional_texts,
+        attempts=counts,
+        source=st.sampled_from(["send", "receipt"]),
+    ),
+    "MessageBounced": st.builds(
+        MessageBounced, node_id=texts, provider_message_id=optional_texts, reason=optional_texts
     ),
     "MessageFailed": st.builds(MessageFailed, node_id=texts, reason=texts, attempts=counts),
     "DelayStarted": st.builds(
@@ -64,6 +79,7 @@ strategies_by_type: dict[str, st.SearchStrategy[RunEvent]] = {
         node_id=texts,
         duration_seconds=st.floats(0, 1e9, allow_nan=False, allow_infinity=False),
         resume_at=moments,
+        reason=optional_texts,
     ),
     "DelayElapsed": st.builds(DelayElapsed, node_id=texts, resume_at=moments, fired_at=moments),
     "ConditionEvaluated": st.builds(

@@ -255,15 +255,15 @@ def test_a_node_missing_from_the_journey_fails_the_run() -> None:
     assert isinstance(events[1], RunFailed) and events[1].node_id == "ghost" and "ghost" in events[1].reason
 
 
-def test_delay_elapsed_at_a_node_that_is_not_a_delay_fails_the_run() -> None:
+def test_delay_elapsed_at_a_node_that_never_waits_fails_the_run() -> None:
     definition = journey("hi", message("hi"))
     state, _ = started(definition)
-    timer = DelayElapsed(node_id="hi", resume_at=NOW, fired_at=NOW)
+    timer = DelayElapsed(node_id="nowhere", resume_at=NOW, fired_at=NOW)
     state = applied(state, [timer])
 
     [event] = decide(definition, state, timer, now=NOW)
 
-    assert isinstance(event, RunFailed) and "not a DELAY" in event.reason
+    assert isinstance(event, RunFailed) and "is not in journey" in event.reason
 
 
 def test_a_journey_that_loops_without_delay_fails_at_the_events_cap_sending_nothing() -> None:

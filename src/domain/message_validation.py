@@ -1,0 +1,120 @@
+"""Validation of the messaging fields of a journey: templates, translations, channels, waits and clocks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from domain.journey import DelayNode
+from domain.local_clock import QuietHours, parse_local_time, zone_named
+
+CHANNELS: Final = ("sms", "email", "webhook", "log")
+DELAY_FORMS: Final = ("duration_seconds", "until_local_time", "until_field")
+# A language tag (BCP 47): a 2-3 letter language and optional subtags, e.g. "es", "pt-BR", "zh-Hant-TW".
+_LANGUAGE_TAG: Final = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_MAX_OFFSET_SECONDS: Final = 10 * 366 * 24 * 3600
+
+# Parsing only: nothing is rendered here, so the checks stay pure.
+_TEMPLATES: Final = SandboxedEnvironment()
+
+Problems = list[tuple[str, str]]
+"""(path, message) pairs; validation turns them into its Problem values."""
+
+
+def is_language_tag(value: object) -> bool:
+    return isinstance(value, str) and _LANGUAGE_TAG.match(value) is not None
+
+
+def template_problem(source: str) -> str | None:
+    """Why `source` is not a valid template (with its line), or None."""
+    try:
+        _TEMPLATES.parse(source)
+    except TemplateSyntaxError as error:
+        return f"Template syntax error at line {error.lineno}: {error.message}"
+    return None
+
+
+def message_extras(
+    at: str, raw: dict[str, Any], problems: Problems
+) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """A MESSAGE's `translations` and `channel`, each problem noted; the `message` template is checked too."""
+    message = raw.get("message")
+    if isinstance(message, str) and (problem := template_problem(message)) is not None:
+        problems.append((f"{at}.message", problem))
+    translations: list[tuple[str, str]] = []
+    raw_translations = raw.get("translations", {})
+    if not isinstance(raw_translations, dict):
+        problems.append((f"{at}.translations", "translations must be an object: language tag -> text."))
+        raw_translations = {}
+    for tag, text in raw_translations.items():
+        where = f"{at}.translations.{tag}"
+        if not is_language_tag(tag):
+            problems.append((where, f"{tag!r} is not a language tag (BCP 47, e.g. 'es' or 'pt-BR')."))
+        elif not isinstance(text, str):
+            problems.append((where, "A translation must be a string."))
+        elif (problem := template_problem(text)) is not None:
+            problems.append((where, problem))
+        else:
+            translations.append((str(tag), text))
+    channel = raw.get("channel")
+    if channel is not None and channel not in CHANNELS:
+        problems.append(
+            (f"{at}.channel", f"Unknown channel {channel!r}; valid channels are {', '.join(CHANNELS)}.")
+        )
+        channel = None
+    return tuple(translations), channel
+
+
+def delay_form(at: str, node_id: str, raw: dict[str, Any], problems: Problems) -> DelayNode | None:
+    """The DELAY node of an `until_local_time` or `until_field` form, or None for `duration_seconds`."""
+    forms = [form for form in DELAY_FORMS if form in raw]
+    if len(forms) > 1:
+        problems.append((at, f"A DELAY node takes one of {', '.join(DELAY_FORMS)}, got {', '.join(forms)}."))
+    if "until_local_time" in raw:
+        at_time = parse_local_time(raw["until_local_time"])
+        if at_time is None:
+            problems.append((f"{at}.until_local_time", 'until_local_time must be a local time "HH:MM".'))
+        return DelayNode(id=node_id, until_local_time=at_time)
+    if "until_field" not in raw:
+        return None
+    field = raw["until_field"]
+    if not isinstance(field, str) or not field:
+        problems.append(
+            (f"{at}.until_field", "until_field must name a context field, e.g. patient.appointment_at.")
+        )
+    offset = raw.get("offset_seconds", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int | float) or abs(offset) > _MAX_OFFSET_SECONDS:
+        problems.append(
+            (f"{at}.offset_seconds", "offset_seconds must be a number of seconds within 10 years.")
+        )
+        offset = 0
+    at_time = None
+    if raw.get("at_local_time") is not None:
+        at_time = parse_local_time(raw["at_local_time"])
+        if at_time is None:
+            problems.append((f"{at}.at_local_time", 'at_local_time must be a local time "HH:MM".'))
+    return DelayNode(id=node_id, until_field=str(field), offset_seconds=float(offset), at_local_time=at_time)
+
+
+def journey_clock(raw: dict[str, Any], problems: Problems) -> tuple[str | None, QuietHours | None]:
+    """The journey's `timezone` (IANA name) and `quiet_hours` ({start, end} as "HH:MM")."""
+    timezone = raw.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or zone_named(timezone) is None):
+        problems.append(
+            ("timezone", f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Paris.")
+        )
+        timezone = None
+    quiet = raw.get("quiet_hours")
+    if quiet is None:
+        return timezone, None
+    start = parse_local_time(quiet.get("start")) if isinstance(quiet, dict) else None
+    end = parse_local_time(quiet.get("end")) if isinstance(quiet, dict) else None
+    if start is None or end is None:
+        problems.append(
+            ("quiet_hours", 'quiet_hours must be {"start": "HH:MM", "end": "HH:MM"} (local times).')
+        )
+        return timezone, None
+    return timezone, QuietHours(start, end)

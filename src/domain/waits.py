@@ -1,0 +1,87 @@
+"""When a run waits: a DELAY's resume instant in each form, quiet hours before a MESSAGE, trigger checks.
+
+Pure: every instant is computed from `now` and the patient's clock (domain.local_clock).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from domain.conditions import resolve
+from domain.journey import DelayNode, JourneyDefinition, MessageNode
+from domain.local_clock import field_instant, next_local_time, parse_moment, patient_zone, quiet_until
+from domain.validation import Problem
+from events.catalogue import DelayStarted, RunEvent, RunFailed
+
+# Why a run waits, as DelayStarted.reason (None: a plain duration_seconds).
+UNTIL_LOCAL_TIME: Final = "until_local_time"
+UNTIL_FIELD: Final = "until_field"
+MOMENT_PASSED: Final = "moment_already_past"
+QUIET_HOURS: Final = "quiet_hours"
+
+_E164: Final = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ADDRESS_FIELDS: Final = {"sms": "phone", "email": "email"}
+
+
+def start_delay(
+    node: DelayNode, journey: JourneyDefinition, context: Mapping[str, Any], now: datetime
+) -> RunEvent:
+    """The DelayStarted for `node` at `now`, or RunFailed when its instant cannot be had."""
+    zone = patient_zone(context, journey.timezone)
+    try:
+        if node.until_local_time is not None:
+            resume_at = next_local_time(now, node.until_local_time, zone)
+            return _wait(node.id, now, resume_at, UNTIL_LOCAL_TIME)
+        if node.until_field is not None:
+            moment = parse_moment(resolve(node.until_field, context), zone)
+            if moment is None:
+                reason = f"until_field {node.until_field} is missing or not an ISO 8601 date or datetime."
+                return RunFailed(node_id=node.id, reason=reason)
+            resume_at = field_instant(moment, node.offset_seconds, node.at_local_time, zone)
+            if resume_at <= now:
+                return _wait(node.id, now, now, MOMENT_PASSED)
+            return _wait(node.id, now, resume_at, UNTIL_FIELD)
+        resume_at = now + timedelta(seconds=node.duration_seconds)
+    except OverflowError:
+        return RunFailed(node_id=node.id, reason="The delay ends beyond year 9999.")
+    return DelayStarted(node_id=node.id, duration_seconds=node.duration_seconds, resume_at=resume_at)
+
+
+def quiet_wait(
+    node: MessageNode, journey: JourneyDefinition, context: Mapping[str, Any], now: datetime
+) -> DelayStarted | None:
+    """A wait until the journey's quiet hours end, when `now` falls inside them on the patient's clock."""
+    if journey.quiet_hours is None:
+        return None
+    until = quiet_until(now, journey.quiet_hours, patient_zone(context, journey.timezone))
+    return None if until is None else _wait(node.id, now, until, QUIET_HOURS)
+
+
+def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> list[Problem]:
+    """What the context lacks for this journey: its channels' addresses, the dates its waits count from."""
+    problems: dict[str, Problem] = {}
+    zone = patient_zone(context, journey.timezone)
+    for node in journey.nodes:
+        if isinstance(node, MessageNode) and node.channel in ADDRESS_FIELDS:
+            field = ADDRESS_FIELDS[node.channel]
+            value = context.get(field)
+            pattern = _E164 if field == "phone" else _EMAIL
+            if not isinstance(value, str) or pattern.match(value) is None:
+                kind = "a phone number in E.164 (+15551234567)" if field == "phone" else "an email address"
+                problems[field] = Problem(
+                    field, f"This journey sends by {node.channel}: {field} must be {kind}."
+                )
+        waits_for = node.until_field if isinstance(node, DelayNode) else None
+        if waits_for is not None and parse_moment(resolve(waits_for, context), zone) is None:
+            path = waits_for.removeprefix("patient.")
+            problems[path] = Problem(path, "This journey waits for this field: an ISO 8601 date or datetime.")
+    return list(problems.values())
+
+
+def _wait(node_id: str, now: datetime, resume_at: datetime, reason: str) -> DelayStarted:
+    seconds = max((resume_at - now).total_seconds(), 0.0)
+    return DelayStarted(node_id=node_id, duration_seconds=seconds, resume_at=resume_at, reason=reason)

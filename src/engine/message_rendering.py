@@ -1,0 +1,114 @@
+"""Renders requested messages at the edge: the template with the opened context, sealed before append.
+
+Jinja2's sandbox renders (no attribute tricks, no I/O); StrictUndefined makes a missing field a failure
+named by its path (`template_field_missing: patient.first_name`) unless the template gives a `default`.
+HTML email is autoescaped; SMS, webhook and log text is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
+from uuid import UUID
+
+from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from domain.message_decisions import DEFAULT_CHANNEL
+from events.catalogue import MessageRequested, RunEvent, Sealed
+
+FIELD_MISSING: Final = "template_field_missing"
+TEMPLATE_FAILED: Final = "template_error"
+HTML_CHANNELS: Final = frozenset({"email"})
+
+
+class TextSealer(Protocol):
+    """Seals rendered texts with the patient's data key (events.patient_vault.PatientVault)."""
+
+    async def seal_texts(
+        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
+    ) -> list[Sealed]: ...
+
+
+class _Fields(dict[str, Any]):
+    """A context mapping that knows its dotted path, so a missing field can be named in full."""
+
+    def __init__(self, values: Mapping[str, Any], path: str) -> None:
+        super().__init__({key: _fields(value, f"{path}.{key}") for key, value in values.items()})
+        self._field_path = path
+
+
+def _fields(value: Any, path: str) -> Any:
+    if isinstance(value, Mapping):
+        return _Fields(value, path)
+    if isinstance(value, list):
+        return [_fields(item, path) for item in value]
+    return value
+
+
+class _MissingField(StrictUndefined):
+    """StrictUndefined whose error message is the missing field's dotted path."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        parent = getattr(self._undefined_obj, "_field_path", None)
+        name = str(self._undefined_name)
+        return f"{parent}.{name}" if parent else name
+
+
+_ENVIRONMENTS: Final = {
+    html: SandboxedEnvironment(undefined=_MissingField, autoescape=html, keep_trailing_newline=True)
+    for html in (False, True)
+}
+
+
+def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tuple[str]:
+    """The text, or a one-item tuple with the failure reason (field paths and error kinds only)."""
+    try:
+        return _ENVIRONMENTS[html].from_string(template).render(patient=_fields(context, "patient"))
+    except UndefinedError as error:
+        return (f"{FIELD_MISSING}: {error.message}",)
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
+        return (f"{TEMPLATE_FAILED}: {type(error).__name__}",)
+
+
+class MessageRenderer:
+    """Turns the decider's MessageRequested (template in clear) into the stored one (text sealed)."""
+
+    def __init__(self, sealer: TextSealer, default_channel: str) -> None:
+        self._sealer = sealer
+        self._default_channel = default_channel
+
+    async def seal_requests(
+        self, events: Sequence[RunEvent], context: Mapping[str, Any], key_id: UUID | None
+    ) -> list[RunEvent]:
+        """`events` with every MessageRequested rendered and sealed.
+
+        "default" stays in the event: the delivery role's PJS_MESSAGE_CHANNEL picks the channel at send
+        time, as before channels existed; here it only decides whether the text is HTML.
+        """
+        requests = [e for e in events if isinstance(e, MessageRequested) and isinstance(e.message, str)]
+        if not requests:
+            return list(events)
+        channels = {id(e): self._channel(e) for e in requests}
+        texts = {
+            id(e): render(str(e.message), context, html=channels[id(e)] in HTML_CHANNELS) for e in requests
+        }
+        rendered = [text for text in texts.values() if isinstance(text, str)]
+        sealed = iter(await self._sealer.seal_texts(context, key_id, rendered))
+        done: list[RunEvent] = []
+        for event in events:
+            text = texts.get(id(event))
+            if not isinstance(event, MessageRequested) or id(event) not in texts:
+                done.append(event)
+            elif isinstance(text, str):
+                done.append(event.model_copy(update={"message": next(sealed)}))
+            else:
+                failure = text[0] if text is not None else TEMPLATE_FAILED
+                done.append(event.model_copy(update={"message": None, "failure": failure}))
+        return done
+
+    def _channel(self, requested: MessageRequested) -> str:
+        return self._default_channel if requested.channel == DEFAULT_CHANNEL else requested.channel
