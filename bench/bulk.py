@@ -3,9 +3,12 @@
 Appending a million sleeping runs through the store would take longer than the figures they are for, so
 the `timer` and `replay` scenarios load them here: the `events` rows (the store's columns, deterministic
 event ids, the store's metadata) and the `run_status`, `delays` and `message_deliveries` rows the inline
-projections would have written for them, in one transaction per chunk. Payloads are built as JSON text
-from templates, not through pydantic, for speed; `check_against_store` proves, on a sample, that they are
-what the codec writes and that the rows are what `domain.run_state.evolve` and the projections make of them.
+projections would have written for them, in one transaction per chunk. Each run's patient context is
+sealed as the trigger seals it, with a data key of the patient's own, COPied into `patient_keys` with the
+runs (`bench.bulk_patients`). Payloads are built as JSON text from templates, not through pydantic, for
+speed; `bench.bulk_check.check_against_store` proves, on a sample, that they are what the codec writes, that
+the rows are what `domain.run_state.evolve` and the projections make of them, and that every sampled
+context opens with its patient's key.
 """
 
 from __future__ import annotations
@@ -19,13 +22,11 @@ from uuid import UUID, uuid5
 
 import orjson
 
-from bench.errors import BenchFailure
-from domain.run_state import RunState, evolve, initial_state
+from bench.bulk_patients import PATIENT_KEYS_COLUMNS, sealed_patient
 from engine import run_status
-from events.catalogue import EVENT_TYPES, event_id_for
-from events.codec import payload_dict
+from events.catalogue import EVENT_TYPES, Sealed, event_id_for
+from events.key_ring import KeyRing
 from events.pg import Connection
-from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-0000000b01c0")
 _RUN_NAMESPACE = UUID("1f0b6a52-7d3c-4b8e-9e41-5a2c8d7f3b60")
@@ -51,8 +52,9 @@ Row = tuple[Any, ...]
 
 @dataclass
 class Rows:
-    """Rows for the four tables an append writes, in the order the store would write them."""
+    """Rows for the tables a trigger and an append write, in the order they would write them."""
 
+    patient_keys: list[Row] = field(default_factory=list)
     events: list[Row] = field(default_factory=list)
     run_status: list[Row] = field(default_factory=list)
     delays: list[Row] = field(default_factory=list)
@@ -67,9 +69,10 @@ def run_id(seed: str, number: int) -> UUID:
     return uuid5(_RUN_NAMESPACE, f"{seed}:{number}")
 
 
-def _context(number: int) -> dict[str, Any]:
+def _context(seed: str, number: int) -> dict[str, Any]:
+    # One patient per run, distinct across seeds: each patient has one live key (patient_keys_live).
     return {
-        "id": f"patient-{number:09d}",
+        "id": f"patient-{seed}-{number:09d}",
         "age": 30 + number % 60,
         "language": _LANGUAGES[number % len(_LANGUAGES)],
         "procedure": "knee-arthroscopy",
@@ -77,13 +80,13 @@ def _context(number: int) -> dict[str, Any]:
     }
 
 
-def _json(value: object) -> str:
+def codec_json(value: object) -> str:
     # The codec's JSON: pydantic's mode="json" dump writes UTC datetimes with a "Z", as OPT_UTC_Z does.
     return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
 
 
 def _metadata(causation: UUID | None, correlation: UUID) -> str:
-    return _json({"causation_id": causation and str(causation), "correlation_id": str(correlation)})
+    return codec_json({"causation_id": causation and str(causation), "correlation_id": str(correlation)})
 
 
 class _Stream:
@@ -105,7 +108,7 @@ class _Stream:
                 version,
                 type_name,
                 schema,
-                _json(payload),
+                codec_json(payload),
                 _metadata(self._cause, self.run),
                 recorded_at,
             )
@@ -119,13 +122,14 @@ def _status_row(
     version: int,
     status: str,
     node: str,
-    number: int,
-    context: str,
+    context: Sealed,
     resume_at: datetime | None,
     awaiting: bool,
     created_at: datetime,
     updated_at: datetime,
+    visits: dict[str, int],
 ) -> Row:
+    """The row `run_status.save_states` writes: a sealed run keeps no clear patient id, only its key."""
     return (
         run,
         version,
@@ -133,17 +137,21 @@ def _status_row(
         JOURNEY_ID,
         1,
         node,
-        f"patient-{number:09d}",
-        context,
+        None,
+        run_status.context_json(context),
         resume_at,
         awaiting,
         None,
         created_at,
         updated_at,
+        codec_json(visits),
+        context.key_id,
+        False,
     )
 
 
 def sleeping_runs(
+    ring: KeyRing,
     seed: str,
     numbers: Iterable[int],
     started_at: Callable[[int], datetime],
@@ -153,30 +161,25 @@ def sleeping_runs(
     rows = Rows()
     for number in numbers:
         run, started, resume = run_id(seed, number), started_at(number), resume_at(number)
-        context = _context(number)
+        patient = sealed_patient(ring, _context(seed, number), started)
+        rows.patient_keys.append(patient.key_row)
         stream = _Stream(run)
-        stream.add("RunStarted", _run_started(context, "wait"), started)
+        stream.add("RunStarted", _run_started(patient.context, "wait"), started)
         stream.add("DelayStarted", _delay_started("wait", started, resume), started + _STEP)
         rows.events.extend(stream.rows)
+        updated = started + _STEP
         rows.run_status.append(
             _status_row(
-                run,
-                2,
-                "waiting_delay",
-                "wait",
-                number,
-                _json(context),
-                resume,
-                False,
-                started,
-                started + _STEP,
+                run, 2, "waiting_delay", "wait", patient.context, resume, False, started, updated, {"wait": 1}
             )
         )
         rows.delays.append((run, "wait", resume, 2))
     return rows
 
 
-def finished_delay_runs(seed: str, numbers: Sequence[int], started_at: Callable[[int], datetime]) -> Rows:
+def finished_delay_runs(
+    ring: KeyRing, seed: str, numbers: Sequence[int], started_at: Callable[[int], datetime]
+) -> Rows:
     """Runs that sent an SMS, branched on age, slept 24 h and woke up (5 events, awaiting the engine).
 
     Written cohort by cohort, version by version, as the engine's batches interleave runs in the store.
@@ -185,10 +188,11 @@ def finished_delay_runs(seed: str, numbers: Sequence[int], started_at: Callable[
     streams: list[tuple[int, _Stream]] = []
     for number in numbers:
         run, started = run_id(seed, number), started_at(number)
-        context = _context(number)
+        patient = sealed_patient(ring, _context(seed, number), started)
+        rows.patient_keys.append(patient.key_row)
         resume = started + 3 * _STEP + timedelta(hours=24)
         stream = _Stream(run)
-        stream.add("RunStarted", _run_started(context, "pre-op-sms"), started)
+        stream.add("RunStarted", _run_started(patient.context, "pre-op-sms"), started)
         request = stream.add("MessageRequested", _message_requested(), started + _STEP)
         stream.add("ConditionEvaluated", _condition(number), started + 2 * _STEP)
         stream.add(
@@ -197,8 +201,11 @@ def finished_delay_runs(seed: str, numbers: Sequence[int], started_at: Callable[
         fired = resume + timedelta(milliseconds=4)
         stream.add("DelayElapsed", {"node_id": "wait-24h", "resume_at": resume, "fired_at": fired}, fired)
         streams.append((number, stream))
+        visits = {"pre-op-sms": 1, "age-check": 1, "wait-24h": 1}  # what evolve counts (not DelayElapsed)
         rows.run_status.append(
-            _status_row(run, 5, "in_progress", "wait-24h", number, _json(context), None, True, started, fired)
+            _status_row(
+                run, 5, "in_progress", "wait-24h", patient.context, None, True, started, fired, visits
+            )
         )
         rows.deliveries.append((run, "pre-op-sms", 2, request, "requested"))
     for version in range(5):
@@ -206,12 +213,12 @@ def finished_delay_runs(seed: str, numbers: Sequence[int], started_at: Callable[
     return rows
 
 
-def _run_started(context: dict[str, Any], start_node: str) -> dict[str, Any]:
+def _run_started(context: Sealed, start_node: str) -> dict[str, Any]:
     return {
         "journey_id": str(JOURNEY_ID),
         "journey_version": 1,
         "start_node_id": start_node,
-        "patient_context": context,
+        "patient_context": context.model_dump(mode="json"),
     }
 
 
@@ -234,7 +241,14 @@ def _delay_started(node: str, started: datetime, resume: datetime) -> dict[str, 
 
 
 async def copy_rows(connection: Connection, rows: Rows) -> None:
-    """One transaction, as one append of these runs would be (the caller may notify inside it)."""
+    """One transaction, as one append of these runs would be (the caller may notify inside it).
+
+    The patient keys come first, as the trigger makes them before it appends.
+    """
+    if rows.patient_keys:
+        await connection.copy_records_to_table(
+            "patient_keys", records=rows.patient_keys, columns=PATIENT_KEYS_COLUMNS
+        )
     await connection.copy_records_to_table("events", records=rows.events, columns=EVENTS_COLUMNS)
     await connection.copy_records_to_table("run_status", records=rows.run_status, columns=RUN_STATUS_COLUMNS)
     if rows.delays:
@@ -243,42 +257,6 @@ async def copy_rows(connection: Connection, rows: Rows) -> None:
         await connection.copy_records_to_table(
             "message_deliveries", records=rows.deliveries, columns=DELIVERIES_COLUMNS
         )
-
-
-async def check_against_store(connection: Connection, run_ids: Sequence[UUID]) -> None:
-    """Read sample runs back and fail unless the bulk rows are what the store would have written.
-
-    Each stored payload must decode through the codec (upcasting and validation) and re-encode to the same
-    JSON; folding the run's events with `evolve` must give its `run_status` row; a run asleep in a delay
-    must have exactly its delay row.
-    """
-    rows = await connection.fetch(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, version",
-        list(run_ids),
-    )
-    if not rows:
-        raise BenchFailure("bulk check: no sample events found")
-    states = await run_status.load_states(connection, run_ids)
-    delays = {
-        r["run_id"]: r for r in await connection.fetch("SELECT * FROM delays WHERE run_id = ANY($1)", run_ids)
-    }
-    folded: dict[UUID, RunState] = {}
-    for row in rows:
-        event = recorded_event_from_row(row)
-        if orjson.loads(row["data"]) != orjson.loads(_json(payload_dict(event.event))):
-            raise BenchFailure(f"bulk check: {row['type']} payload differs from the codec's: {row['data']}")
-        state = folded.get(event.run_id) or initial_state(event.run_id)
-        folded[event.run_id] = evolve(state, event)
-    for run, state in folded.items():
-        if states.get(run) != state:
-            raise BenchFailure(f"bulk check: run_status of {run} is {states.get(run)}, evolve gives {state}")
-        delay = delays.get(run)
-        expected = (state.current_node_id, state.resume_at) if state.status == "waiting_delay" else None
-        found = None if delay is None else (delay["node_id"], delay["resume_at"])
-        if found != expected or (delay is not None and delay["started_version"] != state.version):
-            raise BenchFailure(
-                f"bulk check: delay row of {run} is {found}, the projection would write {expected}"
-            )
 
 
 async def load(connection: Connection, builders: Sequence[Callable[[], Rows]]) -> int:

@@ -6,8 +6,13 @@ whatever happened to earlier requests (a slow response never delays the next sen
 from the *due* time, not the moment the request got a connection, so a generator or server that falls
 behind shows up as latency instead of silently lowering the offered rate (coordinated omission).
 
+A 503 (the API found no database connection free in time, or its request deadline passed) is retried
+with the same Idempotency-Key after its Retry-After, as a well-behaved client does, until `--max-seconds`;
+the wait counts as latency and every such answer is counted (`refused`), so saturation shows.
+
 Output (JSON lines, `--out`): {"i", "due": wall-clock epoch seconds, "ms": trigger latency, "status",
-"run_id", "error"}; status 0 means a transport error on every attempt (the last one named in "error").
+"run_id", "error", "refused": 503s before the final answer}; status 0 means a transport error on every
+attempt (the last one named in "error").
 The last line is {"summary": {...}}; the summary alone also goes to stdout. The API key comes from
 PJS_API_KEY in the environment.
 Bounded: exactly `--runs` requests, and everything still in flight at `--max-seconds` is abandoned.
@@ -26,7 +31,8 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-_ATTEMPTS = 3
+_ATTEMPTS = 3  # transport errors per request; 503s are retried until the deadline instead
+_RETRY_AFTER_SECONDS = 1.0  # when a 503 names no Retry-After
 _CONNECTIONS = 64  # past this many in flight, due requests queue and their wait counts as latency
 
 
@@ -43,6 +49,26 @@ def _key(number: int) -> dict[str, str]:
 def _patient(number: int) -> dict[str, Any]:
     """Ages 30..89, so both branches of the reference journey's condition are taken."""
     return {"id": f"bench-patient-{number:09d}", "age": 30 + number % 60, "language": "en"}
+
+
+async def _trigger(client: httpx.AsyncClient, path: str, number: int, deadline: float) -> dict[str, Any]:
+    """One trigger to its final answer: transport errors retried `_ATTEMPTS` times, 503s until `deadline`."""
+    status, run_id, error, refused, attempts = 0, None, None, 0, 0
+    while attempts < _ATTEMPTS:
+        try:
+            response = await client.post(path, json=_patient(number), headers=_key(number))
+        except httpx.TransportError as failure:  # e.g. the server closed an idle keep-alive
+            error, attempts = type(failure).__name__, attempts + 1
+            continue
+        status = response.status_code
+        pause = float(response.headers.get("Retry-After") or _RETRY_AFTER_SECONDS)
+        if status == 503 and time.perf_counter() + pause < deadline:
+            refused += 1
+            await asyncio.sleep(pause)
+            continue
+        run_id = response.json()["runId"] if status == 202 else None
+        break
+    return {"status": status, "run_id": run_id, "error": error, "refused": refused}
 
 
 async def generate(
@@ -62,19 +88,10 @@ async def generate(
         nonlocal done
         while (item := await due.get()) is not None:
             number, due_wall, due_perf = item
-            status, run_id, error = 0, None, None
-            for _ in range(_ATTEMPTS):
-                try:
-                    response = await client.post(path, json=_patient(number), headers=_key(number))
-                except httpx.TransportError as failure:  # e.g. the server closed an idle keep-alive
-                    error = type(failure).__name__
-                    continue
-                status = response.status_code
-                run_id = response.json()["runId"] if status == 202 else None
-                break
+            answer = await _trigger(client, path, number, deadline)
             latency_ms = (time.perf_counter() - due_perf) * 1000
-            line = {"i": number, "due": due_wall, "ms": round(latency_ms, 3), "status": status}
-            out.write(orjson.dumps({**line, "run_id": run_id, "error": error}).decode() + "\n")
+            line = {"i": number, "due": due_wall, "ms": round(latency_ms, 3), **answer}
+            out.write(orjson.dumps(line).decode() + "\n")
             done += 1
 
     late_ms_max, sent = 0.0, 0

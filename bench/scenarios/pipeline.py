@@ -15,8 +15,6 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import orjson
 
 from bench.errors import BenchFailure
 from bench.loadgen import API_KEY_VARIABLE
-from bench.measure import rate
+from bench.pipeline_figures import Load, pipeline_figures
 from bench.role_watch import RoleWatch, service_cpu_seconds, watching
 from bench.roles import role_process, stop
 from bench.sandbox import api_key_in
@@ -63,12 +61,6 @@ REFERENCE_JOURNEY: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class Load:
-    runs: int
-    rate_per_s: float
-
-
 QUICK = Load(runs=200, rate_per_s=50)
 FULL = Load(runs=20_000, rate_per_s=40)  # under the top sustained rate (45/s); see docs/benchmarks.md
 
@@ -79,14 +71,6 @@ def load_for(quick: bool) -> Load:
     runs = int(os.environ.get("BENCH_PIPELINE_RUNS") or default.runs)
     offered = float(os.environ.get("BENCH_PIPELINE_RATE") or default.rate_per_s)
     return Load(runs, offered)
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def _role_command(role: str) -> list[str]:
@@ -214,7 +198,9 @@ async def _run_load(
     for name, pid in services.items():
         cpu[name] = round(service_cpu_seconds(pid, only.get(name)) - service_cpu[name], 1)
     catch_up_ms = await _projector_catch_up_ms(pool, watch, limit)
-    return await _figures(pool, load, _requests(out), summary, warm_up_events, watch, cpu, catch_up_ms)
+    return await pipeline_figures(
+        pool, load, _requests(out), summary, warm_up_events, watch, cpu, catch_up_ms
+    )
 
 
 async def _projector_catch_up_ms(pool: asyncpg.Pool, watch: RoleWatch, limit: float) -> float:
@@ -237,47 +223,6 @@ async def _projector_catch_up_ms(pool: asyncpg.Pool, watch: RoleWatch, limit: fl
     await _wait_for(caught_up, limit, "projector catch-up", watch)
     last: datetime = await pool.fetchval("SELECT max(recorded_at) FROM events")
     return round(max(caught_up_at - last.timestamp(), 0.0) * 1000, 1)
-
-
-async def _figures(
-    pool: asyncpg.Pool,
-    load: Load,
-    requests: list[dict[str, Any]],
-    summary: dict[str, Any],
-    warm_up_events: int,
-    watch: RoleWatch,
-    cpu: dict[str, float],
-    catch_up_ms: float,
-) -> Figures:
-    accepted = [r for r in requests if r["status"] == 202]
-    if len(accepted) != load.runs:
-        statuses = sorted({r["status"] for r in requests if r["status"] != 202})
-        raise BenchFailure(f"{len(accepted)} of {load.runs} triggers accepted (other statuses: {statuses})")
-    rows = await pool.fetch("SELECT run_id, recorded_at FROM events WHERE type = 'RunCompleted'")
-    completed_at = {row["run_id"]: row["recorded_at"].timestamp() for row in rows}
-    e2e_ms = [(completed_at[UUID(r["run_id"])] - r["due"]) * 1000 for r in accepted]
-    first_due = min(r["due"] for r in accepted)
-    window = max(completed_at[UUID(r["run_id"])] for r in accepted) - first_due
-    events = int(await pool.fetchval("SELECT count(*) FROM events")) - warm_up_events
-    trigger_ms = [float(r["ms"]) for r in accepted]
-    figures: Figures = {
-        "runs": len(accepted),
-        "offered_rate_per_s": load.rate_per_s,
-        "sent_rate_per_s": float(summary["sent_rate_per_s"]),
-        "runs_per_s": rate(len(accepted), window),
-        "events_per_s": rate(events, window),
-        "events_per_run": round(events / len(accepted), 2),
-        "trigger_p50_ms": round(percentile(trigger_ms, 0.50), 1),
-        "trigger_p99_ms": round(percentile(trigger_ms, 0.99), 1),
-        "e2e_p50_ms": round(percentile(e2e_ms, 0.50), 1),
-        "e2e_p99_ms": round(percentile(e2e_ms, 0.99), 1),
-        "e2e_max_ms": round(max(e2e_ms), 1),
-        "projector_catch_up_ms": catch_up_ms,
-    }
-    figures.update({f"rss_mb_{role}": mb for role, mb in watch.rss_mb().items()})
-    figures.update({f"cpu_s_{name}": seconds for name, seconds in cpu.items()})
-    figures["cpu_s_loadgen"] = float(summary["cpu_s"])
-    return figures
 
 
 async def run(context: ScenarioContext) -> Figures:

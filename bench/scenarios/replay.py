@@ -14,9 +14,11 @@ from functools import partial
 import asyncpg
 
 from bench import bulk
+from bench.bulk_check import check_against_store
 from bench.errors import BenchFailure
 from bench.measure import rate
 from bench.scenario import Figures, Scenario, ScenarioContext
+from events.key_ring import KeyRing, load_key_ring
 from events.pg import Connection
 from pjs.wiring import REBUILDABLE
 from projections.replay import PAGE_SIZE, rebuild
@@ -33,7 +35,7 @@ async def run(context: ScenarioContext) -> Figures:
     async with asyncpg.create_pool(context.sandbox.migration_database_url, min_size=1, max_size=2) as pool:
         async with pool.acquire() as connection:
             load_started = time.perf_counter()
-            await _load(connection, runs)
+            await _load(connection, load_key_ring(context.sandbox.master_key_file), runs)
             load_seconds = time.perf_counter() - load_started
             events = int(await connection.fetchval("SELECT count(*) FROM events"))
             live = await connection.fetchval(_CHECKSUM)
@@ -55,18 +57,26 @@ async def run(context: ScenarioContext) -> Figures:
     }
 
 
-async def _load(connection: Connection, runs: int) -> None:
+async def _load(connection: Connection, ring: KeyRing, runs: int) -> None:
     def started_at(number: int) -> datetime:
         return _STARTED + timedelta(seconds=number)
 
     builders = [
-        partial(bulk.finished_delay_runs, "replay", range(start, min(start + _COHORT_RUNS, runs)), started_at)
+        partial(
+            bulk.finished_delay_runs,
+            ring,
+            "replay",
+            range(start, min(start + _COHORT_RUNS, runs)),
+            started_at,
+        )
         for start in range(0, runs, _COHORT_RUNS)
     ]
     await bulk.load(connection, builders)
-    await bulk.check_against_store(connection, [bulk.run_id("replay", n) for n in range(0, runs, runs // 50)])
+    await check_against_store(
+        connection, ring, [bulk.run_id("replay", n) for n in range(0, runs, runs // 50)]
+    )
     # What autovacuum gives a store that grew slowly (hint bits, visibility map, statistics).
-    await connection.execute("VACUUM (ANALYZE) events, run_status")
+    await connection.execute("VACUUM (ANALYZE) events, run_status, patient_keys")
 
 
 SCENARIO = Scenario(

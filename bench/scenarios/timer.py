@@ -23,12 +23,14 @@ from functools import partial
 import asyncpg
 
 from bench import bulk
+from bench.bulk_check import check_against_store
 from bench.child import Watch, watched
 from bench.errors import BenchFailure
 from bench.roles import role_process
 from bench.sandbox import Sandbox
 from bench.scenario import Figures, Scenario, ScenarioContext
 from engine.delays import DELAY_SCHEDULED_CHANNEL as DELAYS_CHANNEL
+from events.key_ring import KeyRing, load_key_ring
 
 _LOAD_CHUNK_RUNS = 50_000
 _SLEEP_AHEAD = timedelta(days=30)
@@ -60,13 +62,18 @@ async def run(context: ScenarioContext) -> Figures:
 
 
 async def _measure(box: Sandbox, pending: int, sizes: TimerSizes, limit: float) -> Figures:
-    """One table size, from empty tables, with a timer process of its own."""
-    connection = await asyncpg.connect(box.database_url)
+    """One table size, from empty tables, with a timer process of its own.
+
+    The bench's own connection is the schema owner's: the application role the timer runs as may not
+    TRUNCATE, VACUUM or write the store other than through appends.
+    """
+    connection = await asyncpg.connect(box.migration_database_url)
+    ring = load_key_ring(box.master_key_file)
     commits = _Commits()
     try:
-        await connection.execute("TRUNCATE events, run_status, delays, message_deliveries")
+        await connection.execute("TRUNCATE events, run_status, delays, message_deliveries, patient_keys")
         load_started = time.perf_counter()
-        await _load_sleeping(connection, pending)
+        await _load_sleeping(connection, ring, pending)
         load_seconds = time.perf_counter() - load_started
         await connection.add_listener("pjs_events", commits.on_notify)
         async with (
@@ -74,9 +81,9 @@ async def _measure(box: Sandbox, pending: int, sizes: TimerSizes, limit: float) 
             role_process(["-m", "pjs.cli", "run", "timer"], box.role_environment("unused")) as process,
             watched(process) as watch,
         ):
-            await _until_sleeping(connection, process, watch)
-            lateness, fired_lateness = await _wave(connection, commits, sizes, limit)
-            drain_per_s = await _backlog(connection, commits, sizes.backlog, limit)
+            await _until_sleeping(box.database_url, process, watch)
+            lateness, fired_lateness = await _wave(connection, ring, commits, sizes, limit)
+            drain_per_s = await _backlog(connection, ring, commits, sizes.backlog, limit)
             if process.returncode is not None:
                 raise BenchFailure(f"the timer exited with {process.returncode}: {list(watch.stderr_tail)}")
         await _check_exactly_once(connection, sizes.wave + sizes.backlog, pending)
@@ -94,12 +101,13 @@ async def _measure(box: Sandbox, pending: int, sizes: TimerSizes, limit: float) 
     }
 
 
-async def _load_sleeping(connection: asyncpg.Connection, pending: int) -> None:
+async def _load_sleeping(connection: asyncpg.Connection, ring: KeyRing, pending: int) -> None:
     now = await _database_now(connection)
     seed = f"pending-{pending}"
     builders = [
         partial(
             bulk.sleeping_runs,
+            ring,
             seed,
             range(start, min(start + _LOAD_CHUNK_RUNS, pending)),
             lambda _: now,
@@ -108,37 +116,40 @@ async def _load_sleeping(connection: asyncpg.Connection, pending: int) -> None:
         for start in range(0, pending, _LOAD_CHUNK_RUNS)
     ]
     await bulk.load(connection, builders)
-    await bulk.check_against_store(
-        connection, [bulk.run_id(seed, n) for n in range(0, pending, pending // 50)]
+    await check_against_store(
+        connection, ring, [bulk.run_id(seed, n) for n in range(0, pending, pending // 50)]
     )
     # What autovacuum gives a table that grew slowly (statistics, visibility map); after a bulk load it would
     # otherwise start right in the measured phases.
-    await connection.execute("VACUUM (ANALYZE) events, run_status, delays")
+    await connection.execute("VACUUM (ANALYZE) events, run_status, delays, patient_keys")
 
 
-async def _until_sleeping(
-    connection: asyncpg.Connection, process: asyncio.subprocess.Process, watch: Watch
-) -> None:
+async def _until_sleeping(app_url: str, process: asyncio.subprocess.Process, watch: Watch) -> None:
     """Wait until the timer LISTENs for new delays (it claims due rows next, then sleeps until one is due).
 
     The wave is due `lead_seconds` after it is loaded, long after that first claim of an empty queue.
+    Watched as the timer's own role: pg_stat_activity shows a session's query only to that role.
     """
-    deadline = time.perf_counter() + _START_SECONDS
-    while time.perf_counter() < deadline:
-        if process.returncode is not None:
-            raise BenchFailure(f"the timer exited with {process.returncode}: {list(watch.stderr_tail)}")
-        asleep = await connection.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND query LIKE 'LISTEN %pjs_delays%'"
-        )
-        if asleep:
-            return
-        await asyncio.sleep(0.1)
+    connection = await asyncpg.connect(app_url)
+    try:
+        deadline = time.perf_counter() + _START_SECONDS
+        while time.perf_counter() < deadline:
+            if process.returncode is not None:
+                raise BenchFailure(f"the timer exited with {process.returncode}: {list(watch.stderr_tail)}")
+            asleep = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND query LIKE 'LISTEN %pjs_delays%'"
+            )
+            if asleep:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
     raise BenchFailure(f"the timer did not start within {_START_SECONDS}s: {list(watch.stderr_tail)}")
 
 
 async def _wave(
-    connection: asyncpg.Connection, commits: _Commits, sizes: TimerSizes, limit: float
+    connection: asyncpg.Connection, ring: KeyRing, commits: _Commits, sizes: TimerSizes, limit: float
 ) -> tuple[list[float], list[float]]:
     """Lateness in ms of each wave run: to the observed commit, and to the recorded fired_at."""
     after = await _last_position(connection)
@@ -146,7 +157,9 @@ async def _wave(
     now = await _database_now(connection)
     first = now + timedelta(seconds=sizes.lead_seconds)
     step = timedelta(seconds=sizes.wave_seconds) / sizes.wave
-    rows = bulk.sleeping_runs("wave", range(sizes.wave), lambda _: now, lambda number: first + step * number)
+    rows = bulk.sleeping_runs(
+        ring, "wave", range(sizes.wave), lambda _: now, lambda number: first + step * number
+    )
     await _load_due(connection, rows, first)
     await _until_fired(connection, after, sizes.wave, sizes.lead_seconds + sizes.wave_seconds + limit, "wave")
     fired = await _fired(connection, after)
@@ -156,13 +169,16 @@ async def _wave(
     return lateness, fired_lateness
 
 
-async def _backlog(connection: asyncpg.Connection, commits: _Commits, backlog: int, limit: float) -> float:
+async def _backlog(
+    connection: asyncpg.Connection, ring: KeyRing, commits: _Commits, backlog: int, limit: float
+) -> float:
     """Fired per second, from the commit that made `backlog` runs overdue to the commit of the last one."""
     after = await _last_position(connection)
     commits.clear()
     now = await _database_now(connection)
     overdue = now - timedelta(hours=1)
     rows = bulk.sleeping_runs(
+        ring,
         "backlog",
         range(backlog),
         lambda _: overdue - timedelta(days=1),
