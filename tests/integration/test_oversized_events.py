@@ -66,10 +66,12 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(exclude_characters="\x00"), max_size=20),
+    | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20),
     lambda children: (
         st.lists(children, max_size=5)
-        | st.dictionaries(st.text(st.characters(exclude_characters="\x00"), max_size=8), children, max_size=5)
+        | st.dictionaries(
+            st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8), children, max_size=5
+        )
     ),
     max_leaves=30,
 )
