@@ -61,7 +61,7 @@ async def run(context: ScenarioContext) -> Figures:
 
 async def _measure(box: Sandbox, pending: int, sizes: TimerSizes, limit: float) -> Figures:
     """One table size, from empty tables, with a timer process of its own."""
-    connection = await asyncpg.connect(box.database_url)
+    connection = await asyncpg.connect(box.worker_database_url)
     commits = _Commits()
     try:
         await connection.execute("TRUNCATE events, run_status, delays, message_deliveries")

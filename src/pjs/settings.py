@@ -16,6 +16,7 @@ from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
     POSTGRES_MIGRATOR,
+    POSTGRES_WORKER,
     load_credentials,
     local_kafka_connection,
     local_postgres_url,
@@ -174,9 +175,22 @@ class Settings(BaseSettings):
     )
     dev_tenant: str = Field(default="development", description="The tenant `pjs dev` keeps its key in.")
 
+    # ---- tenancy (events/tenancy.py, api/resources.py; docs/architecture.md "Tenancy") ----
+    worker_database_url: str | None = Field(
+        default=None,
+        description="DSN of the workers' role, which acts for every tenant (BYPASSRLS); unset = "
+        "PJS_DATABASE_URL when that is set, else the local pjs_worker. The API keeps PJS_DATABASE_URL.",
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)
+
+    def resolved_worker_database_url(self) -> str:
+        """The workers' DSN: relay, engine, delivery, timer, projector, audit, analytics, operator tools."""
+        if self.worker_database_url or self.database_url:
+            return self.worker_database_url or self.resolved_database_url()
+        return self._local_postgres_url(POSTGRES_WORKER)
 
     def resolved_migration_database_url(self) -> str:
         """The schema owner's DSN: migrations and projection rebuilds (DDL)."""
