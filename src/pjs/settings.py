@@ -107,7 +107,9 @@ class Settings(BaseSettings):
     db_keepalive_idle_seconds: int = 30
     db_keepalive_interval_seconds: int = 10
     db_keepalive_count: int = 3
-    api_pool_size: int = 10
+    api_pool_size: int = Field(
+        default=20, description="Each request holds one for its transaction (tenancy)."
+    )
     api_acquire_seconds: float = Field(default=2.0, description="Longest wait for a connection, then 503.")
     api_request_seconds: float = Field(
         default=10.0, gt=0, description="Longest a request may take, then 503."
