@@ -58,11 +58,13 @@ FULL = Sizes(
 
 @dataclass(frozen=True)
 class Databases:
-    """The DSNs a run uses: a superuser's to create databases, the schema owner's, the application's."""
+    """The DSNs a run uses: a superuser's to create databases, the schema owner's, the API's (bound to one
+    tenant by row-level security) and the workers' (every tenant)."""
 
     admin_url: str
     migration_url: str
     app_url: str
+    worker_url: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def load_config(results_path: Path) -> BenchConfig:
             settings.resolved_admin_database_url(),
             settings.resolved_migration_database_url(),
             settings.resolved_database_url(),
+            settings.resolved_worker_database_url(),
         ),
         kafka=settings.kafka_connection(),
         kafka_external=settings.kafka_bootstrap is not None,

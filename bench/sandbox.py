@@ -39,11 +39,12 @@ class Sandbox:
     """What one scenario may use; every name is unique to this run so concurrent runs never collide."""
 
     prefix: str
-    database_url: str  # the application role's
+    database_url: str  # the API's role's: bound by row-level security to one tenant per transaction
     migration_database_url: str  # the schema owner's, for DDL
     kafka: KafkaConnection
     partitions: int
     keys_dir: Path  # the sandbox's own master key ring and analytics secret: patient data is sealed
+    worker_database_url: str  # the workers' role's: every tenant (what measurements and checks read with)
     topics: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ class Sandbox:
         return {
             "PJS_DATABASE_URL": self.database_url,
             "PJS_MIGRATION_DATABASE_URL": self.migration_database_url,
+            "PJS_WORKER_DATABASE_URL": self.worker_database_url,
             **{name: value for name, value in kafka.items() if value is not None},
             "PJS_RUN_EVENTS_TOPIC": topic,
             "PJS_RUN_EVENTS_PARTITIONS": str(self.partitions),
@@ -121,6 +123,7 @@ async def open_sandbox(databases: Databases, kafka: KafkaConnection, prefix: str
         settings = Settings(
             database_url=with_database(databases.app_url, prefix),
             migration_database_url=with_database(databases.migration_url, prefix),
+            worker_database_url=with_database(databases.worker_url, prefix),
         )
         await apply_migrations(settings)
     except BaseException:
@@ -133,6 +136,7 @@ async def open_sandbox(databases: Databases, kafka: KafkaConnection, prefix: str
         kafka,
         partitions,
         keys_dir,
+        settings.resolved_worker_database_url(),
     )
 
 

@@ -55,7 +55,7 @@ async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Pr
     try:
         for name in (*ROLES, *fault.extra_roles):
             roles.start(name)
-        target = Target(roles, services, provider, box.database_url, outcome.notes)
+        target = Target(roles, services, provider, box.worker_database_url, outcome.notes)
         await _under_load(fault, target, api, sizes, outcome)
         await roles.stop_all()
         outcome.violations += await replay_differences(box.migration_database_url)

@@ -22,6 +22,7 @@ from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
     POSTGRES_MIGRATOR,
+    POSTGRES_WORKER,
     load_credentials,
     local_kafka_connection,
     local_postgres_url,
@@ -56,6 +57,7 @@ class Services:
             local_postgres_url(credentials, POSTGRES_BOOTSTRAP_USER, port, "postgres"),
             local_postgres_url(credentials, POSTGRES_MIGRATOR, port),
             local_postgres_url(credentials, POSTGRES_APP, port),
+            local_postgres_url(credentials, POSTGRES_WORKER, port),
         )
 
     def kafka_connection(self) -> KafkaConnection:

@@ -40,9 +40,10 @@ def _with_database(url: str, database: str) -> str:
 
 
 def _database_urls(endpoints: Endpoints, database: str) -> dict[str, str]:
-    """The application role's and the schema owner's DSNs of one database."""
+    """The API's, the workers' and the schema owner's DSNs of one database."""
     return {
         "database_url": _with_database(endpoints.database_url, database),
+        "worker_database_url": _with_database(endpoints.worker_database_url, database),
         "migration_database_url": _with_database(endpoints.migration_database_url, database),
     }
 
@@ -87,7 +88,13 @@ async def test_database(endpoints: Endpoints, template_database: str) -> AsyncIt
 
 @pytest.fixture
 def database_url(endpoints: Endpoints, test_database: str) -> str:
-    """This test's database as the application role: no DDL, DML only."""
+    """This test's database as the workers' role: no DDL, DML only, every tenant's rows."""
+    return _database_urls(endpoints, test_database)["worker_database_url"]
+
+
+@pytest.fixture
+def api_database_url(endpoints: Endpoints, test_database: str) -> str:
+    """This test's database as the API's role: DML only, and only the rows of the transaction's tenant."""
     return _database_urls(endpoints, test_database)["database_url"]
 
 
@@ -132,6 +139,15 @@ async def migration_pool(migration_database_url: str) -> AsyncIterator[asyncpg.P
 async def api_key(settings: Settings) -> str:
     """A key with every scope, of a tenant of its own, in this test's database."""
     return await issue_test_key(settings.resolved_database_url())
+
+
+@pytest.fixture
+async def default_tenant_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the default tenant: where runs and journeys written without the API (straight through
+    the store, as the workers' role) belong, so it reads what such a test wrote."""
+    key = await issue_test_key(settings.resolved_database_url(), tenant="default")
+    async with app_client(settings, key) as (client, _):
+        yield client
 
 
 @pytest.fixture

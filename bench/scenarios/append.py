@@ -62,7 +62,8 @@ async def run(context: ScenarioContext) -> Figures:
 
     batched = workload.batches("append", sizes.append_events // sizes.batch_events, sizes.batch_events)
     singles = workload.batches("append-single", sizes.single_appends, 1)
-    async with asyncpg.create_pool(box.database_url, min_size=sizes.writers, max_size=sizes.writers) as pool:
+    writers = sizes.writers
+    async with asyncpg.create_pool(box.worker_database_url, min_size=writers, max_size=writers) as pool:
         store, ring = event_store(pool), load_key_ring(box.master_key_file)
         vault = PatientVault(PostgresPatientKeys(pool, ring), ring)
         events_per_s = await _appends_per_s(store, vault, sizes.writers, batched, sizes.phase_seconds)

@@ -19,7 +19,7 @@ _KAFKA_JAR = re.compile(r"^kafka_[\d.]+-(?P<version>[\w.\-]+)\.jar$")
 
 async def run(context: ScenarioContext) -> Figures:
     config = context.config
-    connection = await asyncpg.connect(context.sandbox.database_url)
+    connection = await asyncpg.connect(context.sandbox.worker_database_url)
     try:
         postgres_version = str(await connection.fetchval("SHOW server_version"))
     finally:

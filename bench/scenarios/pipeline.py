@@ -256,7 +256,7 @@ async def run(context: ScenarioContext) -> Figures:
                     timeout=30,
                     headers={"Authorization": f"Bearer {key}"},
                 ) as client,
-                asyncpg.create_pool(box.database_url, min_size=1, max_size=2) as pool,
+                asyncpg.create_pool(box.worker_database_url, min_size=1, max_size=2) as pool,
             ):
                 try:
                     out = Path(scratch) / "triggers.jsonl"

@@ -54,11 +54,11 @@ async def _drain_seconds(relay: Relay, expected: int, limit: float) -> float:
 async def run(context: ScenarioContext) -> Figures:
     sizes, box = context.config.sizes, context.sandbox
     expected = sizes.relay_events // sizes.batch_events * sizes.batch_events
-    await _fill(box.database_url, expected, sizes.batch_events)
+    await _fill(box.worker_database_url, expected, sizes.batch_events)
     topic = await box.topic("relay")
     defaults = Settings()
     config = RelayConfig(
-        box.database_url, box.kafka, topic, defaults.relay_batch_size, defaults.relay_poll_seconds
+        box.worker_database_url, box.kafka, topic, defaults.relay_batch_size, defaults.relay_poll_seconds
     )
     relay = Relay(config)
     seconds = await _drain_seconds(relay, expected, sizes.phase_seconds)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from api.errors import BadRequest, NotFound, PayloadTooLarge
 from api.limits import Limits, beyond_limits, json_problems
@@ -78,3 +78,14 @@ def optional_uuid(raw: str | None, name: str) -> UUID | None:
         return UUID(raw)
     except ValueError:
         raise BadRequest(f"{name} must be a UUID, got {raw[:64]!r}.") from None
+
+
+def patient_id_query(search_path: str) -> Any:
+    """The GET listings' `patientId` filter: kept for existing clients, deprecated in favour of the body
+    of the POST search at `search_path` (URLs end up in logs)."""
+    return Query(
+        alias="patientId",
+        max_length=255,
+        deprecated=True,
+        description=f"Discouraged (URLs end up in logs): send it in the body of POST {search_path}.",
+    )

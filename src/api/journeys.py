@@ -46,9 +46,10 @@ async def create_journey(
     principal: Writer, raw: JourneyBody, resources: Deps, response: Response
 ) -> JourneyCreated:
     definition = _valid_journey(raw, resources)
-    stored = await resources.journeys.create(
-        uuid4(), definition, now=resources.clock(), actor=principal.actor
-    )
+    async with resources.for_tenant(principal) as scope:
+        stored = await scope.journeys.create(
+            uuid4(), definition, now=resources.clock(), actor=principal.actor
+        )
     response.headers["Location"] = f"/journeys/{stored.journey_id}"
     return JourneyCreated(journey_id=stored.journey_id)
 
@@ -65,9 +66,10 @@ async def update_journey(
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
     definition = _valid_journey(raw, resources)
-    stored = await resources.journeys.add_version(
-        known_id, definition, now=resources.clock(), actor=principal.actor
-    )
+    async with resources.for_tenant(principal) as scope:
+        stored = await scope.journeys.add_version(
+            known_id, definition, now=resources.clock(), actor=principal.actor
+        )
     if stored is None:
         raise NotFound(f"Journey {known_id} does not exist.")
     response.headers["Location"] = f"/journeys/{known_id}?version={stored.version}"
@@ -76,7 +78,8 @@ async def update_journey(
 
 @router.get("", summary="List journeys with their latest version", responses=error_responses())
 async def list_journeys(resources: Deps, principal: Reader) -> JourneyListOut:
-    summaries = await resources.journeys.list_journeys()
+    async with resources.for_tenant(principal) as scope:
+        summaries = await scope.journeys.list_journeys()
     return JourneyListOut(
         journeys=[
             JourneySummaryOut(
@@ -102,8 +105,9 @@ async def get_journey(
     ] = None,
 ) -> JourneyOut:
     known_id = existing_id(journey_id, "Journey")
-    journeys = resources.journeys
-    stored = await (journeys.latest(known_id) if version is None else journeys.get(known_id, version))
+    async with resources.for_tenant(principal) as scope:
+        journeys = scope.journeys
+        stored = await (journeys.latest(known_id) if version is None else journeys.get(known_id, version))
     if stored is None:
         suffix = "" if version is None else f" version {version}"
         raise NotFound(f"Journey {known_id}{suffix} does not exist.")

@@ -52,9 +52,8 @@ async def _delay_gauges(db: Queryable) -> list[GaugeMetricFamily]:
     """The delay table's size and how many rows are past due, counted now; none if Postgres cannot answer."""
     try:
         async with asyncio.timeout(2):
-            row = await db.fetchrow(
-                "SELECT count(*) AS pending, count(*) FILTER (WHERE resume_at < now()) AS overdue FROM delays"
-            )
+            # Every tenant's delays, counted by a function that returns only the totals (migration 0015).
+            row = await db.fetchrow("SELECT pending, overdue FROM delay_counts()")
     except Exception as error:  # a scrape must still return the process metrics
         log.warning("metrics: delay counts unavailable: %s", type(error).__name__)
         return []

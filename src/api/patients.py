@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
+from api.errors import NotFound
 from api.limits import StoredText
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
@@ -30,21 +31,27 @@ Deps = Annotated[Resources, Depends(get_resources)]
         "Every run of the patient then answers `patientContext: null` and `erased: true`; what was "
         "sealed with the destroyed key (events, topic records, backups) can never be read again."
     ),
-    responses=error_responses(400),
+    responses=error_responses(400, 404),
 )
 async def erase(
     patient_id: Annotated[StoredText, Path(alias="patientId", min_length=1, max_length=255)],
     resources: Deps,
     principal: Annotated[Principal, requires(Scope.PATIENTS_ERASE)],
 ) -> PatientErasureOut:
-    vault = resources.vault
-    erasure = await erase_patient(
-        resources.store,
-        resources.heads,
-        vault.keys,
-        patient_ref=vault.patient_ref(patient_id),
-        now=resources.clock(),
-    )
+    async with resources.for_tenant(principal) as scope:
+        now = resources.clock()
+        # A patient the caller's tenant never had (another tenant's, or none) is not found: never 403.
+        if not await scope.patient_key_ids(patient_id):
+            raise NotFound("No patient with this id.")
+        keys, patient_ref = scope.vault.keys, scope.vault.patient_ref(patient_id)
+        erasure = await erase_patient(scope.store, scope.heads, keys, patient_ref=patient_ref, now=now)
+        details = {"runsCancelled": erasure.runs_cancelled}
+        await scope.audit(
+            principal,
+            "PatientErasureRequested",
+            now,
+            details=details,
+        )
     return PatientErasureOut(
         patient_id=patient_id, erased_at=erasure.erased_at, runs_cancelled=erasure.runs_cancelled
     )

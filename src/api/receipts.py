@@ -66,14 +66,18 @@ async def receive(
         problems = [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
         raise invalid("receipt", problems) from None
     receipt = Receipt(parsed.status, parsed.provider_message_id, parsed.reason)
-    result = await record_receipt(
-        resources.pool,
-        resources.store,
-        resources.heads,
-        delivery_id=known_id,
-        receipt=receipt,
-        now=resources.clock(),
-    )
+    tenant_id = await resources.pool.fetchval("SELECT delivery_tenant($1)", known_id)
+    if tenant_id is None:
+        raise NotFound(f"Delivery {known_id} does not exist.")
+    async with resources.for_tenant_id(tenant_id) as tenant:
+        result = await record_receipt(
+            tenant.db,
+            tenant.store,
+            tenant.heads,
+            delivery_id=known_id,
+            receipt=receipt,
+            now=resources.clock(),
+        )
     if isinstance(result, DeliveryNotFound):
         raise NotFound(f"Delivery {known_id} does not exist.")
     return ReceiptOut(delivery_id=result.delivery_id, recorded=result.recorded)

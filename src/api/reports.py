@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,11 +11,18 @@ from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound
 from api.examples import EXAMPLE_ID
-from api.inputs import existing_id, optional_uuid
+from api.inputs import existing_id, optional_uuid, patient_id_query
 from api.limits import INT64_MAX, StoredText
 from api.openapi import error_responses
 from api.resources import Resources, get_resources
-from api.schemas import AuditEntryOut, AuditPageOut, JourneyStatsOut, NodeStatsOut, VersionStatsOut
+from api.schemas import (
+    AuditEntryOut,
+    AuditPageOut,
+    AuditSearchIn,
+    JourneyStatsOut,
+    NodeStatsOut,
+    VersionStatsOut,
+)
 from engine.run_status import read_run_counts
 from projections.journey_stats import read_stats
 from subscribers.audit import read_audit
@@ -38,10 +44,11 @@ async def journey_stats(
     principal: Annotated[Principal, requires(Scope.JOURNEYS_READ)],
 ) -> JourneyStatsOut:
     known_id = existing_id(journey_id, "Journey")
-    if await resources.journeys.latest(known_id) is None:
-        raise NotFound(f"Journey {known_id} does not exist.")
-    nodes = await read_stats(resources.pool, known_id)
-    runs = await read_run_counts(resources.pool, known_id)
+    async with resources.for_tenant(principal) as scope:
+        if await scope.journeys.latest(known_id) is None:
+            raise NotFound(f"Journey {known_id} does not exist.")
+        nodes = await read_stats(scope.db, known_id)
+        runs = await read_run_counts(scope.db, known_id)
     versions = sorted(set(nodes) | set(runs))
     return JourneyStatsOut(
         journey_id=known_id,
@@ -56,28 +63,58 @@ async def journey_stats(
     )
 
 
+Auditor = Annotated[Principal, requires(Scope.AUDIT_READ)]
+
+
 @router.get(
-    "/audit", summary="The audit log, oldest first, by run and/or patient", responses=error_responses(400)
+    "/audit",
+    summary="The audit log, oldest first, by run and/or patient (by patient: prefer POST /audit/search)",
+    responses=error_responses(400),
 )
 async def audit(
     resources: Deps,
-    principal: Annotated[Principal, requires(Scope.AUDIT_READ)],
-    run_id: Annotated[str | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
-    patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,
+    principal: Auditor,
+    run_id: Annotated[StoredText | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
+    patient_id: Annotated[StoredText | None, patient_id_query("/audit/search")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
     cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> AuditPageOut:
-    key_ids: list[UUID] = []
-    if patient_id is not None:
-        key_ids = (await resources.vault.keys.key_ids_of(resources.vault.patient_ref(patient_id))).key_ids
-    rows = await read_audit(
-        resources.pool,
-        run_id=optional_uuid(run_id, "runId"),
-        patient_id=patient_id,
-        patient_key_ids=key_ids,
-        after_id=_after_id(cursor),
-        limit=limit + 1,
-    )
+    search = AuditSearchIn(run_id=run_id, patient_id=patient_id, limit=limit, cursor=cursor)
+    return await search_audit(resources, principal, search)
+
+
+@router.post(
+    "/audit/search",
+    summary="The audit log, oldest first, by run and/or patient (the patient id in the body)",
+    responses=error_responses(400),
+)
+async def audit_search(principal: Auditor, search: AuditSearchIn, resources: Deps) -> AuditPageOut:
+    return await search_audit(resources, principal, search)
+
+
+async def search_audit(resources: Resources, principal: Principal, search: AuditSearchIn) -> AuditPageOut:
+    """One page of the caller's tenant's audit entries; reading the audit log is audited too."""
+    run_id, after_id, limit = optional_uuid(search.run_id, "runId"), _after_id(search.cursor), search.limit
+    async with resources.for_tenant(principal) as scope:
+        key_ids = [] if search.patient_id is None else await scope.patient_key_ids(search.patient_id)
+        rows = await read_audit(
+            scope.db,
+            run_id=run_id,
+            patient_id=search.patient_id,
+            patient_key_ids=key_ids,
+            after_id=after_id,
+            limit=limit + 1,
+        )
+        details = {
+            "runId": None if run_id is None else str(run_id),
+            "patientFilter": search.patient_id is not None,
+        }
+        await scope.audit(
+            principal,
+            "AuditRead",
+            resources.clock(),
+            details=details,
+        )
     page = rows[:limit]
     return AuditPageOut(
         entries=[AuditEntryOut.model_validate(_entry(row)) for row in page],

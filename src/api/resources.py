@@ -1,16 +1,23 @@
 """What the HTTP edge needs at run time: the pool, event store, journeys and a clock, opened in lifespan.
 
-The composition root hands them in (`open_backends`); the API never builds a connection itself.
+The composition root hands them in (`open_backends`); the API never builds a connection itself. Every
+query a route runs on a caller's behalf goes through `for_tenant`: one transaction bound to the caller's
+tenant, which row-level security holds every statement to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 from fastapi import Request
 
+from api.api_keys import Principal
 from api.limits import Limits
 from api.rate_limit import RateLimit
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
@@ -19,18 +26,47 @@ from engine.journey_repository import PostgresJourneyRepository
 from engine.run_status import PostgresRunHeads
 from events.broker import KafkaConnection
 from events.patient_vault import PatientVault
+from events.pg import Connection
 from events.store import PostgresEventStore
+from events.tenancy import bind_tenant
+from subscribers.audit import record_access
 
 
 @dataclass(frozen=True)
-class Backends:
-    """The opened connections the routes share; closing the pool closes them all."""
+class TenantBackends:
+    """The store, run heads, journeys and patient keys over one connection in a tenant's transaction."""
 
-    pool: asyncpg.Pool
+    db: Connection
     store: PostgresEventStore
     heads: PostgresRunHeads
     journeys: PostgresJourneyRepository
     vault: PatientVault
+
+    async def audit(
+        self,
+        principal: Principal,
+        action: str,
+        now: datetime,
+        *,
+        run_id: UUID | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Audit the caller's act, naming its key, in this transaction (so only if the act commits)."""
+        await record_access(
+            self.db, actor=principal.actor, action=action, occurred_at=now, run_id=run_id, details=details
+        )
+
+    async def patient_key_ids(self, patient_id: str) -> list[UUID]:
+        """The data keys of the tenant's patient: how the runs sealed for them are found."""
+        return (await self.vault.keys.key_ids_of(self.vault.patient_ref(patient_id))).key_ids
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The pool the routes share (closing it closes everything) and how to bind backends to a connection."""
+
+    pool: asyncpg.Pool
+    bind: Callable[[Connection], TenantBackends]
 
 
 OpenBackends = Callable[[], Awaitable[Backends]]
@@ -75,21 +111,21 @@ class Resources:
     def pool(self) -> asyncpg.Pool:
         return self._opened().pool
 
-    @property
-    def store(self) -> PostgresEventStore:
-        return self._opened().store
+    @asynccontextmanager
+    async def for_tenant(self, principal: Principal) -> AsyncIterator[TenantBackends]:
+        """The backends inside one transaction bound to the caller's tenant (`pjs.tenant_id`, local to the
+        transaction): row-level security shows and admits only that tenant's rows. Commits on leaving, so
+        a route's answer is sent only after its writes are durable; rolls back if the route raised."""
+        async with self.for_tenant_id(principal.tenant_id) as bound:
+            yield bound
 
-    @property
-    def heads(self) -> PostgresRunHeads:
-        return self._opened().heads
-
-    @property
-    def journeys(self) -> PostgresJourneyRepository:
-        return self._opened().journeys
-
-    @property
-    def vault(self) -> PatientVault:
-        return self._opened().vault
+    @asynccontextmanager
+    async def for_tenant_id(self, tenant_id: UUID) -> AsyncIterator[TenantBackends]:
+        """`for_tenant` for a caller known by its tenant alone (a provider's signed receipt)."""
+        backends = self._opened()
+        async with backends.pool.acquire() as connection, connection.transaction():
+            await bind_tenant(connection, tenant_id)
+            yield backends.bind(connection)
 
     def _opened(self) -> Backends:
         if self._backends is None:

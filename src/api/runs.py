@@ -11,7 +11,7 @@ from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
-from api.inputs import PatientContextBody, existing_id, optional_uuid
+from api.inputs import PatientContextBody, existing_id, optional_uuid, patient_id_query
 from api.limits import INT32_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
@@ -21,6 +21,7 @@ from api.schemas import (
     RunCancelledOut,
     RunListOut,
     RunOut,
+    RunSearchIn,
     RunTimelineOut,
 )
 from api.timeline import timeline_entries
@@ -68,27 +69,35 @@ async def trigger(
     context = validate_patient_context(raw)
     if isinstance(context, list):
         raise invalid("patient context", context)
-    run_id = uuid4() if idempotency_key is None else run_id_for_key(known_id, idempotency_key)
-    result = await trigger_run(
-        resources.store,
-        resources.heads,
-        resources.journeys,
-        run_id=run_id,
-        journey_id=known_id,
-        patient_context=context,
-        now=resources.clock(),
-        sealer=resources.vault,
-    )
-    if not isinstance(result, RunAccepted):
-        raise refused(result)
+    tenant = principal.tenant_id
+    run_id = uuid4() if idempotency_key is None else run_id_for_key(tenant, known_id, idempotency_key)
+    async with resources.for_tenant(principal) as scope:
+        now = resources.clock()
+        result = await trigger_run(
+            scope.store,
+            scope.heads,
+            scope.journeys,
+            run_id=run_id,
+            journey_id=known_id,
+            patient_context=context,
+            now=now,
+            sealer=scope.vault,
+        )
+        if not isinstance(result, RunAccepted):
+            raise refused(result)
+        await scope.audit(principal, "RunTriggered", now, run_id=run_id)
     response.headers["Location"] = f"/journeys/runs/{result.run_id}"
     return RunAcceptedOut(run_id=result.run_id)
 
 
 @router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
 async def get_run(run_id: RunIdPath, resources: Deps, principal: Reader) -> RunOut:
-    state = await load_head(resources.heads, existing_id(run_id, "Run"))
-    return _run_out(state, await resources.vault.open_context(state.patient_context))
+    known_id = existing_id(run_id, "Run")
+    async with resources.for_tenant(principal) as scope:
+        state = await load_head(scope.heads, known_id)
+        out = _run_out(state, await scope.vault.open_context(state.patient_context))
+        await scope.audit(principal, "RunRead", resources.clock(), run_id=known_id)
+    return out
 
 
 @router.post(
@@ -97,15 +106,13 @@ async def get_run(run_id: RunIdPath, resources: Deps, principal: Reader) -> RunO
 async def cancel(
     run_id: RunIdPath, resources: Deps, principal: Annotated[Principal, requires(Scope.RUNS_CANCEL)]
 ) -> RunCancelledOut:
-    result = await cancel_run(
-        resources.store,
-        resources.heads,
-        run_id=existing_id(run_id, "Run"),
-        reason=None,
-        now=resources.clock(),
-    )
-    if not isinstance(result, RunCancelAccepted):
-        raise refused(result)
+    known_id = existing_id(run_id, "Run")
+    async with resources.for_tenant(principal) as scope:
+        now = resources.clock()
+        result = await cancel_run(scope.store, scope.heads, run_id=known_id, reason=None, now=now)
+        if not isinstance(result, RunCancelAccepted):
+            raise refused(result)
+        await scope.audit(principal, "RunCancelRequested", now, run_id=known_id)
     return RunCancelledOut(run_id=result.run_id)
 
 
@@ -129,42 +136,75 @@ async def run_events(
     ] = 100,
 ) -> RunTimelineOut:
     known_id = existing_id(run_id, "Run")
-    entries = await read_page(resources.pool, resources.store, known_id, after_version, limit + 1)
-    if not entries and (after_version == 0 or await resources.store.head_version(known_id) == 0):
-        raise NotFound(f"Run {known_id} does not exist.")
-    page = entries[:limit]
+    async with resources.for_tenant(principal) as scope:
+        entries = await read_page(scope.db, scope.store, known_id, after_version, limit + 1)
+        if not entries and (after_version == 0 or await scope.store.head_version(known_id) == 0):
+            raise NotFound(f"Run {known_id} does not exist.")
+        page = entries[:limit]
+        events = await timeline_entries(page, scope.vault)
+        await scope.audit(
+            principal,
+            "RunTimelineRead",
+            resources.clock(),
+            run_id=known_id,
+        )
     return RunTimelineOut(
-        run_id=known_id,
-        events=await timeline_entries(page, resources.vault),
-        next_after_version=page[-1].version if len(entries) > limit else None,
+        run_id=known_id, events=events, next_after_version=page[-1].version if len(entries) > limit else None
     )
 
 
-@router.get("/runs", summary="List runs, filtered, by keyset pages", responses=error_responses(400))
+@router.get(
+    "/runs",
+    summary="List runs, filtered, by keyset pages (to filter by patient, prefer POST /journeys/runs/search)",
+    responses=error_responses(400),
+)
 async def list_runs_route(
     resources: Deps,
     principal: Reader,
     journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
     status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
-    patient_id: Annotated[StoredText | None, Query(alias="patientId", max_length=255)] = None,
+    patient_id: Annotated[StoredText | None, patient_id_query("/journeys/runs/search")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
     cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
 ) -> RunListOut:
-    key_ids = None
-    if patient_id is not None:
-        key_ids = (await resources.vault.keys.key_ids_of(resources.vault.patient_ref(patient_id))).key_ids
-    where = RunFilter(
-        journey_id=optional_uuid(journey_id, "journeyId"),
-        status=status,
-        patient_id=patient_id,
-        patient_key_ids=key_ids,
+    search = RunSearchIn(
+        journey_id=journey_id, status=status, patient_id=patient_id, limit=limit, cursor=cursor
     )
-    try:
-        page = await list_runs(resources.pool, where, limit, cursor)
-    except InvalidCursor as error:
-        raise BadRequest(str(error)) from None
-    opened = await resources.vault.open_contexts({s.run_id: s.patient_context for s in page.runs})
-    runs = [_run_out(state, opened[state.run_id]) for state in page.runs]
+    return await search_runs(resources, principal, search)
+
+
+@router.post(
+    "/runs/search",
+    summary="List runs, filtered (the patient id in the body, not the URL), by keyset pages",
+    responses=error_responses(400),
+)
+async def search_runs_route(principal: Reader, search: RunSearchIn, resources: Deps) -> RunListOut:
+    return await search_runs(resources, principal, search)
+
+
+async def search_runs(resources: Resources, principal: Principal, search: RunSearchIn) -> RunListOut:
+    """One page of the caller's tenant's runs matching `search`; the read is audited with its run ids."""
+    async with resources.for_tenant(principal) as scope:
+        key_ids = None if search.patient_id is None else await scope.patient_key_ids(search.patient_id)
+        where = RunFilter(
+            journey_id=optional_uuid(search.journey_id, "journeyId"),
+            status=search.status,
+            patient_id=search.patient_id,
+            patient_key_ids=key_ids,
+        )
+        try:
+            page = await list_runs(scope.db, where, search.limit, search.cursor)
+        except InvalidCursor as error:
+            raise BadRequest(str(error)) from None
+        opened = await scope.vault.open_contexts({s.run_id: s.patient_context for s in page.runs})
+        runs = [_run_out(state, opened[state.run_id]) for state in page.runs]
+        details = {"runs": [str(run.run_id) for run in runs], "patientFilter": search.patient_id is not None}
+        await scope.audit(
+            principal,
+            "RunsListed",
+            resources.clock(),
+            details=details,
+        )
     return RunListOut(runs=runs, next_cursor=page.next_cursor)
 
 

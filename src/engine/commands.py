@@ -25,6 +25,7 @@ from engine.journey_repository import StoredJourney
 from engine.ports import RunAppends, RunHeads, load_head
 from events.catalogue import RecordedEvent, RunEvent, Sealed, stamp
 from events.store import ConcurrencyConflict
+from events.tenancy import DEFAULT_TENANT_ID
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,12 @@ class RunAlreadyFinished:
     status: RunStatus
 
 
-def run_id_for_key(journey_id: UUID, idempotency_key: str) -> UUID:
-    """The run id a trigger with this idempotency key gets, the same on every retry."""
-    return uuid5(IDEMPOTENCY_NAMESPACE, f"{journey_id}:{idempotency_key}")
+def run_id_for_key(tenant_id: UUID, journey_id: UUID, idempotency_key: str) -> UUID:
+    """The run id a trigger with this idempotency key gets, the same on every retry; the same key in two
+    tenants makes two runs. The default tenant keeps the id it had before tenancy, so a retry of a
+    request made before the upgrade still finds its run."""
+    scope = "" if tenant_id == DEFAULT_TENANT_ID else f"{tenant_id}:"
+    return uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}{journey_id}:{idempotency_key}")
 
 
 async def trigger_run(

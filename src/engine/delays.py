@@ -24,6 +24,7 @@ from events.errors import CONNECTION_ERRORS
 from events.pg import Connection
 from events.retry import retry_transient
 from events.store import AppendRequest, PostgresEventStore
+from events.tenancy import DEFAULT_TENANT_ID
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ async def apply(
         return
     await connection.execute(
         f"""
-        INSERT INTO {table} (run_id, node_id, resume_at, started_version)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[])
+        INSERT INTO {table} (run_id, node_id, resume_at, started_version, tenant_id)
+        SELECT run_id, node_id, resume_at, started_version, coalesce(tenant_id, $6)
+        FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::uuid[])
+             AS t(run_id, node_id, resume_at, started_version, tenant_id)
         ON CONFLICT (run_id) DO UPDATE SET node_id = excluded.node_id, resume_at = excluded.resume_at,
             started_version = excluded.started_version
         WHERE {table}.started_version < excluded.started_version
@@ -56,6 +59,8 @@ async def apply(
         [_node(e) for e in started],
         [_resume_at(e) for e in started],
         [e.version for e in started],
+        [e.tenant_id for e in started],
+        DEFAULT_TENANT_ID,
     )
     if not notify:
         return

@@ -16,6 +16,7 @@ from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
 from events.connection_loss import unavailable_on_connection_loss
 from events.errors import AppendRaced
+from events.pg import Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
 
 _CACHE_SIZE: Final = 1024
@@ -58,7 +59,7 @@ _AS_ACTOR: Final = "(SELECT set_config('pjs.actor', $5, true)) AS actor"
 class PostgresJourneyRepository:
     """Saves and loads journey versions. Versions never change, so loads by (id, version) are cached."""
 
-    def __init__(self, pool: asyncpg.Pool, cache_size: int = _CACHE_SIZE) -> None:
+    def __init__(self, pool: Queryable, cache_size: int = _CACHE_SIZE) -> None:
         self._pool = pool
         self._cache: OrderedDict[tuple[UUID, int], StoredJourney] = OrderedDict()
         self._cache_size = cache_size
@@ -87,20 +88,21 @@ class PostgresJourneyRepository:
 
         async def insert_next_version() -> asyncpg.Record | None:
             try:
-                return await self._pool.fetchrow(
-                    f"""
+                async with transaction(self._pool) as connection:  # a savepoint inside the API's transaction
+                    return await connection.fetchrow(
+                        f"""
                     INSERT INTO journeys (journey_id, version, name, definition, created_at)
                     SELECT $1, max(version) + 1, $2, $3::jsonb, $4 FROM journeys, {_AS_ACTOR}
                     WHERE journey_id = $1
                     HAVING count(*) > 0
                     RETURNING {_COLUMNS}
                     """,
-                    journey_id,
-                    definition.name,
-                    _encode(definition),
-                    now,
-                    actor,
-                )
+                        journey_id,
+                        definition.name,
+                        _encode(definition),
+                        now,
+                        actor,
+                    )
             except asyncpg.UniqueViolationError as error:
                 # Two edits raced for the same next version: the loser tries again and takes the one after.
                 raise AppendRaced(str(error)) from error

@@ -33,6 +33,7 @@ from events.errors import AppendRaced
 from events.pg import Connection
 from events.retry import RACE_ERRORS, RetryLater, retry_transient
 from events.store import AppendRequest, PostgresEventStore
+from events.tenancy import DEFAULT_TENANT_ID
 
 TABLE = "message_deliveries"
 OPEN_STATUSES = ("requested", "sending")
@@ -45,16 +46,18 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
     if requested:
         await connection.execute(
             f"""
-            INSERT INTO {table} (run_id, node_id, visit, request_event_id, status)
-            SELECT run_id, node_id, visit, request_event_id, 'requested'
-            FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[])
-                 AS t(run_id, node_id, visit, request_event_id)
+            INSERT INTO {table} (run_id, node_id, visit, request_event_id, status, tenant_id)
+            SELECT run_id, node_id, visit, request_event_id, 'requested', coalesce(tenant_id, $6)
+            FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::uuid[])
+                 AS t(run_id, node_id, visit, request_event_id, tenant_id)
             ON CONFLICT DO NOTHING
             """,
             [e.run_id for e in requested],
             [_node(e) for e in requested],
             [e.version for e in requested],
             [e.event_id for e in requested],
+            [e.tenant_id for e in requested],
+            DEFAULT_TENANT_ID,
         )
     if outcomes:
         await _finish(connection, outcomes, table)
@@ -232,8 +235,10 @@ class PostgresDeliveryLedger:
 
 
 _CLAIM: Final = """
-INSERT INTO message_deliveries AS d (run_id, node_id, visit, request_event_id, status, claims, claimed_at)
-SELECT run_id, node_id, visit, request_event_id, 'sending', 1, now()
+INSERT INTO message_deliveries AS d
+    (run_id, node_id, visit, request_event_id, status, claims, claimed_at, tenant_id)
+SELECT run_id, node_id, visit, request_event_id, 'sending', 1, now(),
+       (SELECT e.tenant_id FROM events e WHERE e.run_id = t.run_id AND e.version = t.visit)
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[]) AS t(run_id, node_id, visit, request_event_id)
 ORDER BY run_id, node_id, visit
 ON CONFLICT (run_id, node_id, visit) DO UPDATE

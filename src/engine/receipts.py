@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from domain.message_decisions import Receipt, decide_receipt
 from engine.commands import MAX_ATTEMPTS, RunContended
 from engine.ports import RunAppends, RunHeads, load_head
 from events.catalogue import stamp
+from events.pg import Queryable
 from events.store import ConcurrencyConflict
 
 
@@ -34,7 +33,7 @@ class DeliveryNotFound:
 
 
 async def record_receipt(
-    pool: asyncpg.Pool,
+    db: Queryable,
     store: RunAppends,
     heads: RunHeads,
     *,
@@ -44,7 +43,7 @@ async def record_receipt(
 ) -> ReceiptAccepted | DeliveryNotFound:
     """Append the receipt's MessageDelivered or MessageBounced at its run's head, caused by the request."""
     for _ in range(MAX_ATTEMPTS):
-        row = await pool.fetchrow(
+        row = await db.fetchrow(
             "SELECT run_id, node_id, receipt FROM message_deliveries WHERE request_event_id = $1", delivery_id
         )
         if row is None:

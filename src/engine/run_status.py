@@ -6,7 +6,7 @@ on what a run's state is. Applying an event whose version the row already has is
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -16,6 +16,7 @@ from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, 
 from events.catalogue import RecordedEvent, Sealed
 from events.patient_vault import stored_context
 from events.pg import Connection, Queryable
+from events.tenancy import DEFAULT_TENANT_ID
 
 TABLE = "run_status"
 COLUMNS = (
@@ -35,7 +36,8 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
         if event.version <= state.version:
             continue  # already applied: replays and redeliveries change nothing
         states[event.run_id] = evolve(state, event)
-    await save_states(connection, [states[run_id] for run_id in run_ids if run_id in states], table)
+    tenants = {event.run_id: event.tenant_id for event in events}
+    await save_states(connection, [states[run_id] for run_id in run_ids if run_id in states], tenants, table)
 
 
 class PostgresRunHeads:
@@ -102,22 +104,28 @@ def context_json(context: StoredPatientContext) -> str | None:
     return orjson.dumps(dict(context)).decode()
 
 
-async def save_states(connection: Connection, states: Sequence[RunState], table: str = TABLE) -> None:
+async def save_states(
+    connection: Connection,
+    states: Sequence[RunState],
+    tenants: Mapping[UUID, UUID | None],
+    table: str = TABLE,
+) -> None:
+    """Upsert the rows; a new row is its run's tenant's (`tenants`, from the events; an update keeps it)."""
     started = [state for state in states if state.status is not None]
     if not started:
         return
     await connection.execute(
         f"""
-        INSERT INTO {table} ({COLUMNS})
+        INSERT INTO {table} ({COLUMNS}, tenant_id)
         SELECT run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
                patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at,
-               node_visits::jsonb, patient_key_id, erased
+               node_visits::jsonb, patient_key_id, erased, coalesce(tenant_id, $18)
         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::text[],
                     $8::text[], $9::timestamptz[], $10::bool[], $11::text[], $12::timestamptz[],
-                    $13::timestamptz[], $14::text[], $15::uuid[], $16::bool[])
+                    $13::timestamptz[], $14::text[], $15::uuid[], $16::bool[], $17::uuid[])
              AS t(run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
                   patient_context, resume_at, awaiting_decision, reason, created_at, updated_at, node_visits,
-                  patient_key_id, erased)
+                  patient_key_id, erased, tenant_id)
         ON CONFLICT (run_id) DO UPDATE SET
             version = excluded.version, status = excluded.status, current_node_id = excluded.current_node_id,
             resume_at = excluded.resume_at, awaiting_decision = excluded.awaiting_decision,
@@ -142,6 +150,8 @@ async def save_states(connection: Connection, states: Sequence[RunState], table:
         [orjson.dumps(dict(s.node_visits)).decode() for s in started],
         [s.patient_key_id for s in started],
         [s.erased for s in started],
+        [tenants.get(s.run_id) for s in started],
+        DEFAULT_TENANT_ID,
     )
 
 

@@ -202,13 +202,13 @@ class NewEvent(BaseModel):
 
 
 class RecordedEvent(NewEvent):
-    """An event as read back from the store, with its global position."""
+    """An event as read back from the store, with its global position and its run's tenant."""
 
     position: int
+    tenant_id: UUID | None = None  # None only where no store said it: the default tenant
 
 
-# Fixed forever: changing it would give re-made decisions new ids and hide duplicates.
-EVENT_ID_NAMESPACE = UUID("5b0c7f3e-2a41-4d6e-9a57-3c1f0e8d9b21")
+EVENT_ID_NAMESPACE = UUID("5b0c7f3e-2a41-4d6e-9a57-3c1f0e8d9b21")  # never change: re-made decisions keep ids
 
 
 def event_id_for(run_id: UUID, version: int) -> UUID:

@@ -15,6 +15,7 @@ from uuid import UUID
 from events.catalogue import NewEvent, RecordedEvent
 from events.codec import decode_payload, encode_payload, schema_version, type_name
 from events.errors import InvalidEventPayload
+from events.tenancy import DEFAULT_TENANT_ID, TENANT_HEADER
 from events.upcasting import current_schema_version
 
 SPEC_VERSION = "1.0"
@@ -67,6 +68,7 @@ class StoredEvent:
     type: str
     schema_version: int
     data: bytes
+    tenant_id: UUID | None = None
 
 
 def stored_to_kafka_record(event: StoredEvent) -> KafkaRecord:
@@ -121,6 +123,9 @@ def _headers(event: NewEvent | StoredEvent, versioned_type: str, position: int) 
         headers.append(("ce_pjscausationid", str(event.causation_id).encode()))
     if event.correlation_id is not None:
         headers.append(("ce_pjscorrelationid", str(event.correlation_id).encode()))
+    # A new event's tenant is not known before it is stored; every tenant id is as long as the default's.
+    tenant_id = event.tenant_id if isinstance(event, RecordedEvent | StoredEvent) else None
+    headers.append((TENANT_HEADER, str(tenant_id or DEFAULT_TENANT_ID).encode()))
     return headers
 
 
@@ -142,6 +147,8 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
             recorded_at=datetime.fromisoformat(headers["ce_time"]),
             causation_id=_optional_uuid(headers, "ce_pjscausationid"),
             correlation_id=_optional_uuid(headers, "ce_pjscorrelationid"),
+            # Records published before tenancy carry no tenant: they were all the default tenant's.
+            tenant_id=_optional_uuid(headers, TENANT_HEADER) or DEFAULT_TENANT_ID,
             event=decode_payload(name, int(version), record.value or b""),
         )
     except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError

@@ -29,8 +29,10 @@ async def park(db: Queryable, events: Sequence[ParkedEvent]) -> None:
     """Record the events as parked; one parked again (a new leader re-sent the page) keeps its first row."""
     await db.execute(
         """
-        INSERT INTO parked_events (position, event_id, run_id, version, type, reason)
-        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])
+        INSERT INTO parked_events (position, event_id, run_id, version, type, reason, tenant_id)
+        SELECT t.*, (SELECT e.tenant_id FROM events e WHERE e.position = t.position)
+        FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])
+             AS t(position, event_id, run_id, version, type, reason)
         ON CONFLICT (position) DO NOTHING
         """,
         [event.position for event in events],

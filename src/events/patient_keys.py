@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events.key_ring import KeyRing
 from events.pg import Queryable
+from events.tenancy import DEFAULT_TENANT_ID
 
 _REWRAP_BATCH: Final = 500
 
@@ -68,18 +69,20 @@ class PostgresPatientKeys:
                 WITH made AS (
                     INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)
                     VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (patient_ref) WHERE destroyed_at IS NULL DO NOTHING
+                    ON CONFLICT (tenant_id, patient_ref) WHERE destroyed_at IS NULL DO NOTHING
                     RETURNING key_id, wrapped_key, master_key_id)
                 SELECT key_id, wrapped_key, master_key_id FROM made
                 UNION ALL
                 SELECT key_id, wrapped_key, master_key_id FROM patient_keys
                 WHERE patient_ref = $2 AND destroyed_at IS NULL
+                  AND tenant_id = coalesce(current_tenant(), $5)  -- the writer's tenant, as the insert's
                 LIMIT 1
                 """,
                 key_id,
                 patient_ref,
                 self._ring.wrap(key_id, secret),
                 self._ring.current,
+                DEFAULT_TENANT_ID,
             )
             if row is not None:
                 return self._unwrapped(row)

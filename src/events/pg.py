@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TypeAlias
 
 import asyncpg
@@ -12,3 +14,15 @@ Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
 Queryable: TypeAlias = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
 """Anything that can run a single statement."""
+
+
+@asynccontextmanager
+async def transaction(db: Queryable) -> AsyncIterator[Connection]:
+    """A transaction on a connection of the pool, or on a connection handed in; one already inside a
+    transaction (the API's, bound to a tenant) gets a savepoint, so a retry after a lost race can go on."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as connection, connection.transaction():
+            yield connection
+    else:
+        async with db.transaction():
+            yield db

@@ -175,4 +175,5 @@ def _stored_event(row: asyncpg.Record) -> StoredEvent:
         type=row["type"],
         schema_version=row["schema_version"],
         data=row["data"].encode(),
+        tenant_id=row["tenant_id"],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -29,11 +30,11 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda migration: migration.number)
 
 
-async def migrate(connection: asyncpg.Connection, application_role: str | None = None) -> list[Migration]:
+async def migrate(connection: asyncpg.Connection, application_roles: Sequence[str] = ()) -> list[Migration]:
     """Apply every migration not yet applied; returns those applied by this call. Idempotent.
 
-    With `application_role`, that role is then granted its DML (`grant_to_application`), under the same
-    lock: concurrent GRANTs on one object fail with "tuple concurrently updated".
+    `application_roles` (the API's, the workers') are then granted their DML (`grant_to_application`), under
+    the same lock: concurrent GRANTs on one object fail with "tuple concurrently updated".
     """
     await connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -54,8 +55,8 @@ async def migrate(connection: asyncpg.Connection, application_role: str | None =
                     migration.name,
                 )
             applied.append(migration)
-        if application_role is not None:
-            await grant_to_application(connection, application_role)
+        for role in application_roles:
+            await grant_to_application(connection, role)
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     return applied

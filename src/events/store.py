@@ -21,10 +21,11 @@ from events.codec import schema_version, type_name
 from events.connection_loss import unavailable_on_connection_loss
 from events.errors import AppendRaced
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
-from events.pg import Connection
+from events.pg import Connection, Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
 from events.run_locks import lock_runs
 from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
+from events.tenancy import DEFAULT_TENANT_ID
 
 EVENTS_APPENDED_CHANNEL = "pjs_events"
 
@@ -43,9 +44,12 @@ class ConcurrencyConflict:
 
 @dataclass(frozen=True)
 class AppendRequest:
+    """`tenant_id` names a new run's tenant; a run's later events always go to the tenant it started in."""
+
     run_id: UUID
     expected_version: int
     events: Sequence[NewEvent]
+    tenant_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class PostgresEventStore:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: Queryable,
         inline_projections: Sequence[InlineProjection] = (),
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
@@ -101,7 +105,7 @@ class PostgresEventStore:
         rows = _rows_for(requests, self._max_event_bytes)
 
         async def attempt() -> BatchOutcome:
-            async with self._pool.acquire() as connection, connection.transaction():
+            async with transaction(self._pool) as connection:
                 return await self._append_rows(connection, requests, rows)
 
         # A lost race (AppendRaced, a broken deadlock) is checked again in a new transaction. A lost
@@ -121,10 +125,10 @@ class PostgresEventStore:
     ) -> BatchOutcome:
         try:
             await lock_runs(connection, [request.run_id for request in requests])
-            conflicts = await _check_heads(connection, requests)
+            conflicts, tenants = await _check_heads(connection, requests)
             refused = {conflict.run_id for conflict in conflicts}
             accepted = rows.without(refused)
-            written = await _insert(connection, accepted) if accepted.count else []
+            written = await _insert(connection, accepted, tenants) if accepted.count else []
             for project in self._inline_projections:
                 await project(connection, written)
             if written:
@@ -202,20 +206,21 @@ def _str_or_none(value: UUID | None) -> str | None:
 
 async def _check_heads(
     connection: Connection, requests: Sequence[AppendRequest]
-) -> list[ConcurrencyConflict]:
+) -> tuple[list[ConcurrencyConflict], dict[UUID, UUID | None]]:
     """Compare each run's head with what the append expects.
 
     The first statement also assigns this transaction its id. Feed readers order events by transaction id,
     so a run's head written by a transaction with a *later* id (it committed while we were open) would be
     read after our events: we refuse that with a retry rather than publish a run out of order.
+    Also answers each run's tenant: its head's, else (a new run) the one the request names.
     """
     rows = await connection.fetch(
         """
-        SELECT r.run_id, coalesce(h.version, 0) AS version,
+        SELECT r.run_id, coalesce(h.version, 0) AS version, h.tenant_id,
                coalesce(h.transaction_id > pg_current_xact_id(), false) AS written_after_us
         FROM unnest($1::uuid[]) AS r(run_id)
         LEFT JOIN LATERAL (
-            SELECT version, transaction_id FROM events e
+            SELECT version, transaction_id, tenant_id FROM events e
             WHERE e.run_id = r.run_id ORDER BY version DESC LIMIT 1
         ) h ON true
         """,
@@ -223,25 +228,33 @@ async def _check_heads(
     )
     heads = {row["run_id"]: row for row in rows}
     conflicts = []
+    tenants = {
+        request.run_id: heads[request.run_id]["tenant_id"] or request.tenant_id for request in requests
+    }
     for request in requests:
         head = heads[request.run_id]
         if head["version"] != request.expected_version:
             conflicts.append(ConcurrencyConflict(request.run_id, request.expected_version, head["version"]))
         elif head["written_after_us"]:
             raise AppendRaced(f"run {request.run_id}: head committed behind this transaction")
-    return conflicts
+    return conflicts, tenants
 
 
-async def _insert(connection: Connection, rows: _Rows) -> list[RecordedEvent]:
+async def _insert(
+    connection: Connection, rows: _Rows, tenants: dict[UUID, UUID | None]
+) -> list[RecordedEvent]:
+    # A new run named no tenant: the transaction's (the API binds every caller's), else the default one.
     records = await connection.fetch(
         """
-        INSERT INTO events (event_id, run_id, version, type, schema_version, data, metadata, recorded_at)
-        SELECT event_id, run_id, version, type, schema_version, data::jsonb, metadata::jsonb, recorded_at
+        INSERT INTO events (event_id, run_id, version, type, schema_version, data, metadata, recorded_at,
+                            tenant_id)
+        SELECT event_id, run_id, version, type, schema_version, data::jsonb, metadata::jsonb, recorded_at,
+               coalesce(tenant_id, current_tenant(), $10)
         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
-                    $8::timestamptz[])
-             AS t(event_id, run_id, version, type, schema_version, data, metadata, recorded_at)
+                    $8::timestamptz[], $9::uuid[])
+             AS t(event_id, run_id, version, type, schema_version, data, metadata, recorded_at, tenant_id)
         ORDER BY run_id, version
-        RETURNING position, event_id
+        RETURNING position, event_id, tenant_id
         """,
         [e.event_id for e in rows.events],
         [e.run_id for e in rows.events],
@@ -251,6 +264,15 @@ async def _insert(connection: Connection, rows: _Rows) -> list[RecordedEvent]:
         list(rows.payloads),
         list(rows.metadata),
         [e.recorded_at for e in rows.events],
+        [tenants[e.run_id] for e in rows.events],
+        DEFAULT_TENANT_ID,
     )
-    positions = {record["event_id"]: record["position"] for record in records}
-    return [RecordedEvent(**dict(event), position=positions[event.event_id]) for event in rows.events]
+    stored = {record["event_id"]: record for record in records}
+    return [
+        RecordedEvent(
+            **dict(event),
+            position=stored[event.event_id]["position"],
+            tenant_id=stored[event.event_id]["tenant_id"],
+        )
+        for event in rows.events
+    ]

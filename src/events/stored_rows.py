@@ -14,7 +14,7 @@ from events.codec import decode_stored_payload
 EVENT_COLUMNS = (
     "position, event_id, run_id, version, type, schema_version, data::text AS data, "
     "(metadata->>'causation_id')::uuid AS causation_id, "
-    "(metadata->>'correlation_id')::uuid AS correlation_id, recorded_at"
+    "(metadata->>'correlation_id')::uuid AS correlation_id, recorded_at, tenant_id"
 )
 
 
@@ -35,6 +35,7 @@ def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
             "correlation_id": row["correlation_id"],
             "event": decode_stored_payload(row["type"], row["schema_version"], row["data"]),
             "position": row["position"],
+            "tenant_id": row["tenant_id"],
         }
     )
 

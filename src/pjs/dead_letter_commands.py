@@ -59,7 +59,7 @@ def parked_command(
     """
 
     async def parked_events() -> list[ParkedEvent]:
-        connection = await asyncpg.connect(get_settings().resolved_database_url())
+        connection = await asyncpg.connect(get_settings().resolved_worker_database_url())
         try:
             return await list_parked(connection, limit)
         finally:
@@ -148,7 +148,7 @@ def _existing(dead_letter_id: int) -> DeadLetter:
 
 def _run(work: Callable[[PostgresDeadLetters], Awaitable[T]]) -> T:
     async def connected() -> T:
-        connection = await asyncpg.connect(get_settings().resolved_database_url())
+        connection = await asyncpg.connect(get_settings().resolved_worker_database_url())
         try:
             return await work(PostgresDeadLetters(connection))
         finally:

@@ -10,9 +10,11 @@ from uuid import UUID
 
 import orjson
 
+from api.key_store import create_tenant, tenant_id_of
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
 from engine.journey_repository import PostgresJourneyRepository
+from events.tenancy import bind_tenant
 from pjs import wiring
 from pjs.settings import Settings
 
@@ -38,17 +40,21 @@ def demo_patient() -> dict[str, Any]:
 
 
 async def load_demo_journey(settings: Settings) -> UUID:
-    """Make sure the demo journey is stored (a new version if its file changed); returns its id."""
+    """Make sure the demo journey is stored (a new version if its file changed) in the development tenant,
+    whose key `pjs dev` prints; returns its id."""
     definition = demo_journey()
     pool = await wiring.create_pool(settings, max_size=1)
     try:
-        journeys = PostgresJourneyRepository(pool)
-        latest = await journeys.latest(DEMO_JOURNEY_ID)
-        now = datetime.now(UTC)
-        if latest is None:
-            await journeys.create(DEMO_JOURNEY_ID, definition, now=now)
-        elif latest.definition != definition:
-            await journeys.add_version(DEMO_JOURNEY_ID, definition, now=now)
+        async with pool.acquire() as connection, connection.transaction():
+            tenant = await tenant_id_of(connection, settings.dev_tenant)
+            await bind_tenant(connection, tenant or await create_tenant(connection, settings.dev_tenant))
+            journeys = PostgresJourneyRepository(connection)
+            latest = await journeys.latest(DEMO_JOURNEY_ID)
+            now = datetime.now(UTC)
+            if latest is None:
+                await journeys.create(DEMO_JOURNEY_ID, definition, now=now)
+            elif latest.definition != definition:
+                await journeys.add_version(DEMO_JOURNEY_ID, definition, now=now)
     finally:
         await pool.close()
     return DEMO_JOURNEY_ID

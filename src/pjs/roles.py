@@ -52,7 +52,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     config = RelayConfig(
-        database_url=settings.resolved_database_url(),
+        database_url=settings.resolved_worker_database_url(),
         kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
         batch_size=settings.relay_batch_size,
@@ -167,14 +167,18 @@ ROLES: dict[str, Role] = {
 
 
 async def apply_migrations(settings: Settings) -> list[str]:
-    """Migrate as the schema owner, then grant the application role its DML (when it is another role)."""
+    """Migrate as the schema owner, then grant the API's and the workers' roles their DML (when they are
+    other roles)."""
     limits = session_limits(settings).for_admin_work()
     connection = await connect(settings.resolved_migration_database_url(), limits)
     try:
-        application_role = urlsplit(settings.resolved_database_url()).username
         owner = urlsplit(settings.resolved_migration_database_url()).username
-        grantee = unquote(application_role) if application_role and application_role != owner else None
-        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, grantee)]
+        users = (
+            urlsplit(url).username
+            for url in (settings.resolved_database_url(), settings.resolved_worker_database_url())
+        )
+        grantees = list(dict.fromkeys(unquote(user) for user in users if user and user != owner))
+        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, grantees)]
     finally:
         await connection.close()
 

@@ -16,6 +16,7 @@ from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
     POSTGRES_MIGRATOR,
+    POSTGRES_WORKER,
     load_credentials,
     local_kafka_connection,
     local_postgres_url,
@@ -106,7 +107,9 @@ class Settings(BaseSettings):
     db_keepalive_idle_seconds: int = 30
     db_keepalive_interval_seconds: int = 10
     db_keepalive_count: int = 3
-    api_pool_size: int = 10
+    api_pool_size: int = Field(
+        default=20, description="Each request holds one for its transaction (tenancy)."
+    )
     api_acquire_seconds: float = Field(default=2.0, description="Longest wait for a connection, then 503.")
     api_request_seconds: float = Field(
         default=10.0, gt=0, description="Longest a request may take, then 503."
@@ -190,9 +193,22 @@ class Settings(BaseSettings):
         default=None, description="The providers' secret signing delivery receipts; unset = receipts refused."
     )
 
+    # ---- tenancy (events/tenancy.py, api/resources.py; docs/architecture.md "Tenancy") ----
+    worker_database_url: str | None = Field(
+        default=None,
+        description="DSN of the workers' role, which acts for every tenant (BYPASSRLS); unset = "
+        "PJS_DATABASE_URL when that is set, else the local pjs_worker. The API keeps PJS_DATABASE_URL.",
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)
+
+    def resolved_worker_database_url(self) -> str:
+        """The workers' DSN: relay, engine, delivery, timer, projector, audit, analytics, operator tools."""
+        if self.worker_database_url or self.database_url:
+            return self.worker_database_url or self.resolved_database_url()
+        return self._local_postgres_url(POSTGRES_WORKER)
 
     def resolved_migration_database_url(self) -> str:
         """The schema owner's DSN: migrations and projection rebuilds (DDL)."""

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from api.limits import Limits
 from api.rate_limit import RateLimit
-from api.resources import Backends, Resources
+from api.resources import Backends, Resources, TenantBackends
 from domain.run_limits import RunLimits
 from engine.channels import Channel, LogChannel, SmsChannel, WebhookChannel, WebhookConfig
 from engine.delays import PostgresDelayQueue
@@ -26,7 +26,7 @@ from events.dead_letters import PostgresDeadLetters
 from events.key_ring import KeyRing, ensure_secret, load_key_ring
 from events.patient_keys import PostgresPatientKeys
 from events.patient_vault import PatientVault
-from events.pg import Queryable
+from events.pg import Connection, Queryable
 from events.pools import SessionLimits, open_pool
 from events.projection import Projection
 from events.store import PostgresEventStore
@@ -57,12 +57,18 @@ async def create_pool(
     max_size: int = 10,
     acquire_timeout: float | None = None,
     admin: bool = False,
+    api: bool = False,
 ) -> asyncpg.Pool:
-    """A pool with the session limits as the application role; `admin` is for rebuilds instead: as the
+    """A pool with the session limits as the workers' role (every tenant); `api` as the API's role, bound
+    by row-level security to the tenant of each transaction; `admin` is for rebuilds instead: as the
     schema owner (they create and swap tables), without statement and lock timeouts."""
     limits = session_limits(settings)
+    if admin:
+        url = settings.resolved_migration_database_url()
+    else:
+        url = settings.resolved_database_url() if api else settings.resolved_worker_database_url()
     return await open_pool(
-        settings.resolved_migration_database_url() if admin else settings.resolved_database_url(),
+        url,
         limits.for_admin_work() if admin else limits,
         min_size=min_size,
         max_size=max_size,
@@ -70,7 +76,7 @@ async def create_pool(
     )
 
 
-def event_store(pool: asyncpg.Pool, settings: Settings | None = None) -> PostgresEventStore:
+def event_store(pool: Queryable, settings: Settings | None = None) -> PostgresEventStore:
     """The event store with every inline projection (run status, delays, deliveries) in its append."""
     max_event_bytes = (settings or get_settings()).max_event_bytes
     return PostgresEventStore(pool, INLINE_PROJECTIONS, max_event_bytes)
@@ -185,15 +191,20 @@ def api_resources(settings: Settings) -> Resources:
 
     async def open_backends() -> Backends:
         pool = await create_pool(
-            settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds
+            settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds, api=True
         )
-        return Backends(
-            pool,
-            event_store(pool, settings),
-            PostgresRunHeads(pool),
-            PostgresJourneyRepository(pool),
-            patient_vault(pool, settings),
-        )
+        ring = key_ring(settings)
+
+        def bind(connection: Connection) -> TenantBackends:
+            return TenantBackends(
+                connection,
+                event_store(connection, settings),
+                PostgresRunHeads(connection),
+                PostgresJourneyRepository(connection),
+                PatientVault(PostgresPatientKeys(connection, ring), ring),
+            )
+
+        return Backends(pool, bind)
 
     return Resources(
         open_backends,

@@ -29,6 +29,7 @@ from events.catalogue import (
     node_of,
 )
 from events.pg import Connection, Queryable
+from events.tenancy import DEFAULT_TENANT_ID
 
 TABLE = "journey_stats"
 PROGRESS = "journey_stats_progress"
@@ -126,12 +127,21 @@ async def _load_progress(
     }
 
 
+# A run is its journey's tenant's (the trigger found the journey in the caller's tenant); a journey
+# the table does not know (runs appended without one, in tests) counts in the default tenant.
+_JOURNEY_TENANT = f"""coalesce(
+    (SELECT j.tenant_id FROM journeys j WHERE j.journey_id = t.journey_id AND j.version = t.journey_version),
+    '{DEFAULT_TENANT_ID}'::uuid)"""
+
+
 async def _save_progress(connection: Connection, table: str, progress: Mapping[UUID, RunProgress]) -> None:
     runs = sorted(progress.items())
     await connection.execute(
         f"""
-        INSERT INTO {table} (run_id, journey_id, journey_version, version, waiting_node_id)
-        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[])
+        INSERT INTO {table} (run_id, journey_id, journey_version, version, waiting_node_id, tenant_id)
+        SELECT *, {_JOURNEY_TENANT}
+        FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[])
+             AS t(run_id, journey_id, journey_version, version, waiting_node_id)
         ON CONFLICT (run_id) DO UPDATE
         SET version = excluded.version, waiting_node_id = excluded.waiting_node_id
         WHERE {table}.version < excluded.version
@@ -153,8 +163,10 @@ async def _save_deltas(connection: Connection, table: str, deltas: Mapping[Key, 
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTERS)
     await connection.execute(
         f"""
-        INSERT INTO {table} (journey_id, journey_version, node_id, {columns})
-        SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], {arrays})
+        INSERT INTO {table} (journey_id, journey_version, node_id, {columns}, tenant_id)
+        SELECT *, {_JOURNEY_TENANT}
+        FROM unnest($1::uuid[], $2::int[], $3::text[], {arrays})
+             AS t(journey_id, journey_version, node_id, {columns})
         ON CONFLICT (journey_id, journey_version, node_id) DO UPDATE SET {updates}
         """,
         [k[0] for k in keys],

@@ -58,6 +58,8 @@ async def _create_fresh_tables(connection: Connection, fresh: dict[str, str]) ->
     for live, rebuilt in fresh.items():
         await connection.execute(f"DROP TABLE IF EXISTS {rebuilt}")
         await connection.execute(f"CREATE TABLE {rebuilt} (LIKE {live} INCLUDING ALL)")
+        # LIKE copies no row-level security: the rebuilt table gets its tenant policy as the live one had.
+        await connection.execute("SELECT scope_to_tenant($1::regclass)", rebuilt)
 
 
 async def _fill(

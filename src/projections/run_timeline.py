@@ -14,6 +14,7 @@ from events.catalogue import PatientErased, RecordedEvent, node_of
 from events.codec import payload_dict
 from events.pg import Connection, Queryable
 from events.store import PostgresEventStore
+from events.tenancy import DEFAULT_TENANT_ID
 
 TABLE = "run_timeline"
 TABLES = (TABLE,)
@@ -25,11 +26,11 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], names: 
         return
     await connection.execute(
         f"""
-        INSERT INTO {names[TABLE]} (run_id, version, position, type, node_id, recorded_at, data)
-        SELECT run_id, version, position, type, node_id, recorded_at, data::jsonb
+        INSERT INTO {names[TABLE]} (run_id, version, position, type, node_id, recorded_at, data, tenant_id)
+        SELECT run_id, version, position, type, node_id, recorded_at, data::jsonb, coalesce(tenant_id, $9)
         FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[],
-                    $7::text[])
-             AS t(run_id, version, position, type, node_id, recorded_at, data)
+                    $7::text[], $8::uuid[])
+             AS t(run_id, version, position, type, node_id, recorded_at, data, tenant_id)
         ON CONFLICT (run_id, version) DO NOTHING
         """,
         [e.run_id for e in events],
@@ -39,6 +40,8 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], names: 
         [node_of(e.event) for e in events],
         [e.recorded_at for e in events],
         [orjson.dumps(payload_dict(e.event)).decode() for e in events],
+        [e.tenant_id for e in events],
+        DEFAULT_TENANT_ID,
     )
     erased = [e.run_id for e in events if isinstance(e.event, PatientErased)]
     if erased:

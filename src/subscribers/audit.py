@@ -1,13 +1,16 @@
 """The audit subscriber: every run event into the append-only audit_log (who, what, when, for whom).
 
-Journey changes reach the same table through a database trigger on the journeys table.
+Journey changes reach the same table through a database trigger on the journeys table; the API records
+who asked for each write and each read of patient data (`record_access`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from uuid import UUID
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
@@ -16,6 +19,8 @@ from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupConfig, GroupLoop
 from events.dead_letters import PostgresDeadLetters
+from events.pg import Queryable
+from events.tenancy import DEFAULT_TENANT_ID
 
 
 async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
@@ -24,11 +29,14 @@ async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
         return
     await pool.execute(
         """
-        INSERT INTO audit_log (source_id, run_id, patient_id, journey_id, actor, action, occurred_at, details)
+        INSERT INTO audit_log (source_id, run_id, patient_id, journey_id, actor, action, occurred_at, details,
+                               tenant_id)
         SELECT t.source_id, t.run_id, s.patient_id, s.journey_id, t.actor, t.action, t.occurred_at,
-               t.details::jsonb
-        FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-             WITH ORDINALITY AS t(source_id, run_id, actor, action, occurred_at, details, batch_order)
+               t.details::jsonb, coalesce(t.tenant_id, $8)
+        FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                    $7::uuid[])
+             WITH ORDINALITY
+             AS t(source_id, run_id, actor, action, occurred_at, details, tenant_id, batch_order)
         LEFT JOIN run_status s ON s.run_id = t.run_id
         ORDER BY t.batch_order
         ON CONFLICT (source_id) DO NOTHING
@@ -39,6 +47,8 @@ async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
         [e.event.type for e in events],
         [e.recorded_at for e in events],
         [_details(e) for e in events],
+        [e.tenant_id for e in events],
+        DEFAULT_TENANT_ID,
     )
 
 
@@ -60,7 +70,7 @@ async def run_audit(config: GroupConfig, pool: asyncpg.Pool, stop: asyncio.Event
 
 
 async def read_audit(
-    db: asyncpg.Pool,
+    db: Queryable,
     *,
     run_id: UUID | None,
     patient_id: str | None,
@@ -89,4 +99,27 @@ async def read_audit(
         patient_id,
         limit,
         patient_key_ids or [],
+    )
+
+
+async def record_access(
+    db: Queryable,
+    *,
+    actor: str,
+    action: str,
+    occurred_at: datetime,
+    run_id: UUID | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit one act of an API caller (`actor`, e.g. key:<key id>): a write it asked for, or a read of
+    patient data. Written in the caller's transaction, so in its tenant, and only if the act commits."""
+    await db.execute(
+        "INSERT INTO audit_log (source_id, run_id, actor, action, occurred_at, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        f"access:{uuid4()}",
+        run_id,
+        actor,
+        action,
+        occurred_at,
+        orjson.dumps(details or {}).decode(),
     )

@@ -18,9 +18,13 @@ from pjs.settings import get_settings
 from support.endpoints import Endpoints
 
 
-@pytest.fixture
-async def as_application(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
+@pytest.fixture(params=["api_database_url", "database_url"], ids=["api role", "worker role"])
+async def as_application(
+    request: pytest.FixtureRequest, api_database_url: str, database_url: str
+) -> AsyncIterator[asyncpg.Connection]:
+    """The API's role (bound by row-level security) and the workers' role (every tenant): both DML only."""
+    urls = {"api_database_url": api_database_url, "database_url": database_url}
+    connection = await asyncpg.connect(urls[request.param])
     yield connection
     await connection.close()
 

@@ -93,8 +93,12 @@ async def test_bad_listing_parameters_are_400_with_a_message(api: httpx.AsyncCli
 
 
 async def test_journey_stats_show_runs_per_status_and_node_counters(
-    api: httpx.AsyncClient, pool: asyncpg.Pool, migration_pool: asyncpg.Pool, settings: Settings
+    default_tenant_api: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    migration_pool: asyncpg.Pool,
+    settings: Settings,
 ) -> None:
+    api = default_tenant_api  # the runs are written straight through the store: the default tenant's
     journey = validate_journey(SEED_JOURNEY)
     assert not isinstance(journey, list)
     await PostgresJourneyRepository(pool).create(JOURNEY_ID, journey, now=datetime.now(UTC))
@@ -120,7 +124,10 @@ async def test_journey_stats_show_runs_per_status_and_node_counters(
     assert (await api.get(f"/journeys/{uuid.uuid4()}/stats")).status_code == 404
 
 
-async def test_the_audit_log_reads_by_run_and_by_patient(api: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+async def test_the_audit_log_reads_by_run_and_by_patient(
+    default_tenant_api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    api = default_tenant_api  # the runs are written straight through the store: the default tenant's
     runs = await write_mixed_workload(event_store(pool), runs=4)
     events = await pool.fetch("SELECT count(*) FROM events")
     await settled(pool)

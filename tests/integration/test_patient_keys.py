@@ -55,8 +55,9 @@ async def test_rotating_the_master_key_rewraps_data_keys_and_leaves_events_alone
 
 
 async def test_a_legacy_clear_run_still_reads_and_is_not_erased(
-    api: httpx.AsyncClient, pool: asyncpg.Pool
+    default_tenant_api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
+    api = default_tenant_api  # a run from before tenancy is the default tenant's
     journey_id, journey = await save_journey(pool, "hello", message("hello"))
     run_id = await start_run(event_store(pool), journey_id, journey, patient(patient_id="fred"))
 

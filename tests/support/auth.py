@@ -11,12 +11,16 @@ from api.api_keys import ALL_SCOPES, Scope, parse_key
 from api.key_store import create_key, create_tenant, revoke_key
 
 
-async def issue_test_key(database_url: str, scopes: Iterable[Scope] = ALL_SCOPES) -> str:
-    """A key of a new tenant carrying `scopes` (every scope unless told), to send as a bearer token."""
+async def issue_test_key(
+    database_url: str, scopes: Iterable[Scope] = ALL_SCOPES, *, tenant: str | None = None
+) -> str:
+    """A key carrying `scopes` (every scope unless told) of a new tenant, or of the existing `tenant`, to
+    send as a bearer token."""
     connection = await asyncpg.connect(database_url)
     try:
-        tenant = f"clinic-{uuid.uuid4().hex[:8]}"
-        await create_tenant(connection, tenant)
+        if tenant is None:
+            tenant = f"clinic-{uuid.uuid4().hex[:8]}"
+            await create_tenant(connection, tenant)
         return (await create_key(connection, tenant, scopes)).key
     finally:
         await connection.close()

@@ -14,6 +14,7 @@ from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
     POSTGRES_MIGRATOR,
+    POSTGRES_WORKER,
     LocalCredentials,
     local_postgres_url,
 )
@@ -27,8 +28,9 @@ from pjs.settings import Settings
 class Endpoints:
     admin_database_url: str  # a superuser: creates and drops each test's database
     migration_database_url: str  # the schema owner: migrations, rebuilds
-    database_url: str  # the application role: what the code under test uses
+    database_url: str  # the API's role, bound by row-level security to one tenant per transaction
     kafka: KafkaConnection
+    worker_database_url: str  # the workers' role (every tenant): what most code under test uses
 
     @classmethod
     def of(cls, settings: Settings) -> Endpoints:
@@ -37,6 +39,7 @@ class Endpoints:
             settings.resolved_migration_database_url(),
             settings.resolved_database_url(),
             settings.kafka_connection(),
+            settings.resolved_worker_database_url(),
         )
 
 
@@ -88,7 +91,7 @@ def _containers() -> Iterator[Endpoints]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    credentials = LocalCredentials(*(secrets.token_urlsafe(24) for _ in range(4)))
+    credentials = LocalCredentials(*(secrets.token_urlsafe(24) for _ in range(5)))
     with (
         PostgresContainer(
             "postgres:18",
@@ -100,8 +103,8 @@ def _containers() -> Iterator[Endpoints]:
     ):
         host, port = postgres.get_container_host_ip(), int(postgres.get_exposed_port(5432))
         provision_roles(binary("psql"), host, port, credentials)
-        admin, migrator, app = (
+        admin, migrator, app, worker = (
             local_postgres_url(credentials, user, port).replace("127.0.0.1", host)
-            for user in (POSTGRES_BOOTSTRAP_USER, POSTGRES_MIGRATOR, POSTGRES_APP)
+            for user in (POSTGRES_BOOTSTRAP_USER, POSTGRES_MIGRATOR, POSTGRES_APP, POSTGRES_WORKER)
         )
-        yield Endpoints(admin, migrator, app, KafkaConnection(kafka.get_bootstrap_server()))
+        yield Endpoints(admin, migrator, app, KafkaConnection(kafka.get_bootstrap_server()), worker)

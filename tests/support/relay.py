@@ -17,7 +17,7 @@ from support.runs import delay, envelopes, message, run_started
 
 def relay_config(settings: Settings) -> RelayConfig:
     return RelayConfig(
-        database_url=settings.resolved_database_url(),
+        database_url=settings.resolved_worker_database_url(),
         kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
         batch_size=50,

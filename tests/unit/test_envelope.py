@@ -23,7 +23,7 @@ from support.runs import envelopes, message, run_started
 def recorded(event: object) -> RecordedEvent:
     run_id = uuid.uuid4()
     [new] = envelopes(run_id, 0, [event])  # type: ignore[list-item]
-    return RecordedEvent(**dict(new), position=42)
+    return RecordedEvent(**dict(new), position=42, tenant_id=uuid.uuid4())
 
 
 def stored(event: RecordedEvent, data: bytes, version: int | None = None) -> StoredEvent:
@@ -38,6 +38,7 @@ def stored(event: RecordedEvent, data: bytes, version: int | None = None) -> Sto
         type=type_name(event.event),
         schema_version=schema_version(event.event) if version is None else version,
         data=data,
+        tenant_id=event.tenant_id,
     )
 
 

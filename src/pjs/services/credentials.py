@@ -16,7 +16,8 @@ CREDENTIALS_FILE = "credentials.json"
 HOST = "127.0.0.1"
 POSTGRES_BOOTSTRAP_USER = "postgres"  # the superuser: only the services scripts and test fixtures use it
 POSTGRES_MIGRATOR = "pjs_migrator"  # owns the schema, runs DDL (`pjs migrate`, `pjs replay`)
-POSTGRES_APP = "pjs_app"  # what the roles use: DML only
+POSTGRES_APP = "pjs_app"  # what the API uses: DML only, bound by row-level security to one tenant
+POSTGRES_WORKER = "pjs_worker"  # what the workers use: DML only, every tenant (BYPASSRLS)
 POSTGRES_DATABASE = "pjs"
 KAFKA_USER = "pjs"
 KAFKA_SASL_MECHANISM = "SCRAM-SHA-256"
@@ -28,6 +29,7 @@ class LocalCredentials:
     postgres_migrator_password: str
     postgres_app_password: str
     kafka_password: str
+    postgres_worker_password: str
 
     def __repr__(self) -> str:
         return "LocalCredentials(***)"
@@ -47,20 +49,31 @@ def load_credentials(state_dir: Path) -> LocalCredentials:
             f"no local credentials in {path}: run `pjs services up` first "
             "(or set PJS_DATABASE_URL and PJS_KAFKA_BOOTSTRAP to services of your own)"
         ) from None
+    if "postgres_worker_password" not in stored:
+        raise ServiceError(f"the local credentials in {path} predate the worker role: run `pjs services up`")
     return LocalCredentials(**stored)
 
 
 def ensure_credentials(state_dir: Path) -> LocalCredentials:
     """The local passwords, generated (random, 0600 file) if this state dir has none yet."""
     path = credentials_path(state_dir)
-    if path.exists():
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if stored and "postgres_worker_password" in stored:
         return load_credentials(state_dir)
-    created = LocalCredentials(*(secrets.token_urlsafe(24) for _ in range(4)))
+    # A state dir from before the worker role gets its password added; the next `up` creates the role.
+    created = LocalCredentials(
+        **{
+            field: stored.get(field) or secrets.token_urlsafe(24)
+            for field in LocalCredentials.__dataclass_fields__
+        }
+    )
     state_dir.mkdir(parents=True, exist_ok=True)
-    # Created with 0600 from the start, so the passwords are never readable by others, not even briefly.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written with 0600 from the start, so the passwords are never readable by others, not even briefly.
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
         json.dump(asdict(created), file, indent=2)
+    temporary.replace(path)
     return created
 
 
@@ -72,6 +85,7 @@ def local_postgres_url(
         POSTGRES_BOOTSTRAP_USER: credentials.postgres_bootstrap_password,
         POSTGRES_MIGRATOR: credentials.postgres_migrator_password,
         POSTGRES_APP: credentials.postgres_app_password,
+        POSTGRES_WORKER: credentials.postgres_worker_password,
     }
     password = quote(passwords[user], safe="")
     return f"postgresql://{user}:{password}@{HOST}:{port}/{database or POSTGRES_DATABASE}"

@@ -43,11 +43,13 @@ def write_password_file(path: Path, password: str, owner: tuple[int, int] | None
 
 
 def provision_roles(psql: str, host: str, port: int, credentials: LocalCredentials) -> None:
-    """Create (or update the passwords of) pjs_migrator and pjs_app, and database pjs; idempotent."""
+    """Create (or update the passwords of) pjs_migrator, pjs_app and pjs_worker, and database pjs;
+    idempotent."""
     # The passwords go in on stdin, never on a command line another user could read in `ps`.
     script = (
         f"\\set migrator_password '{credentials.postgres_migrator_password}'\n"
         f"\\set app_password '{credentials.postgres_app_password}'\n"
+        f"\\set worker_password '{credentials.postgres_worker_password}'\n"
     ) + ROLES_SQL.read_text()
     environment = {
         **os.environ,
