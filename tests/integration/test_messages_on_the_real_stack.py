@@ -44,7 +44,7 @@ async def finished(pool: asyncpg.Pool, run_id: UUID, seconds: float = 30) -> lis
 
 
 async def test_a_spanish_speaking_patient_in_tokyo_gets_the_spanish_text_with_her_name_at_nine(
-    settings: Settings, pool: asyncpg.Pool, api: httpx.AsyncClient
+    settings: Settings, pool: asyncpg.Pool, default_tenant_api: httpx.AsyncClient
 ) -> None:
     journey_id = await save(
         pool,
@@ -89,7 +89,7 @@ async def test_a_spanish_speaking_patient_in_tokyo_gets_the_spanish_text_with_he
     assert "Lucía" not in stored and "Buenos" not in stored  # sealed with her data key
 
     async def timeline() -> list[dict[str, object]] | None:
-        events = (await api.get(f"/journeys/runs/{run_id}/events")).json()["events"]
+        events = (await default_tenant_api.get(f"/journeys/runs/{run_id}/events")).json()["events"]
         return events if any(e["type"] == "MessageRequested" for e in events) else None
 
     [shown] = [e for e in await eventually(timeline) if e["type"] == "MessageRequested"]
@@ -97,7 +97,7 @@ async def test_a_spanish_speaking_patient_in_tokyo_gets_the_spanish_text_with_he
 
 
 async def test_the_day_before_the_appointment_wait_fires_at_nine_new_york_time_across_the_dst_change(
-    settings: Settings, pool: asyncpg.Pool, api: httpx.AsyncClient
+    settings: Settings, pool: asyncpg.Pool, default_tenant_api: httpx.AsyncClient
 ) -> None:
     journey_id = await save(
         pool,
@@ -124,7 +124,7 @@ async def test_the_day_before_the_appointment_wait_fires_at_nine_new_york_time_a
         past = await trigger(pool, settings, journey_id, _patient("p-ny", "2026-03-09T10:00:00"))
         waiting = await trigger(pool, settings, journey_id, _patient("p-ny2", "2027-03-15T10:00:00"))
         stream = await finished(pool, past)
-        status = await eventually(lambda: _waiting_status(api, waiting))
+        status = await eventually(lambda: _waiting_status(default_tenant_api, waiting))
 
     [started] = of_type(stream, "DelayStarted")
     [elapsed] = of_type(stream, "DelayElapsed")
