@@ -223,7 +223,14 @@ def _run_started(context: Sealed, start_node: str) -> dict[str, Any]:
 
 
 def _message_requested() -> dict[str, Any]:
-    return {"node_id": "pre-op-sms", "message": "pre-op-instructions", "channel": "sms"}
+    # The journey's fixed text, no patient field in it: nothing to seal (a template would be sealed).
+    return {
+        "node_id": "pre-op-sms",
+        "message": "pre-op-instructions",
+        "channel": "sms",
+        "language": None,
+        "failure": None,
+    }
 
 
 def _condition(number: int) -> dict[str, Any]:
@@ -237,7 +244,12 @@ def _condition(number: int) -> dict[str, Any]:
 
 
 def _delay_started(node: str, started: datetime, resume: datetime) -> dict[str, Any]:
-    return {"node_id": node, "duration_seconds": (resume - started).total_seconds(), "resume_at": resume}
+    return {
+        "node_id": node,
+        "duration_seconds": (resume - started).total_seconds(),
+        "resume_at": resume,
+        "reason": None,
+    }
 
 
 async def copy_rows(connection: Connection, rows: Rows) -> None:

@@ -22,9 +22,11 @@ from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 async def check_against_store(connection: Connection, ring: KeyRing, run_ids: Sequence[UUID]) -> None:
     """Read sample runs back and fail unless the bulk rows are what the store would have written.
 
-    Each stored payload must decode through the codec (upcasting and validation) and re-encode to the same
-    JSON; folding the run's events with `evolve` must give its `run_status` row; a run asleep in a delay
-    must have exactly its delay row; its context must open with its patient's key (`_check_sealed`).
+    Each stored payload must decode through the codec (upcasting and validation), and one written in its
+    type's current schema version must re-encode to the same JSON (an older version, as a store upgraded
+    in place holds, is checked by its upcast); folding the run's events with `evolve` must give its
+    `run_status` row; a run asleep in a delay must have exactly its delay row; its context must open with
+    its patient's key (`_check_sealed`).
     """
     rows = await connection.fetch(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, version",
@@ -38,8 +40,9 @@ async def check_against_store(connection: Connection, ring: KeyRing, run_ids: Se
     }
     folded: dict[UUID, RunState] = {}
     for row in rows:
-        event = recorded_event_from_row(row)
-        if orjson.loads(row["data"]) != orjson.loads(codec_json(payload_dict(event.event))):
+        event = recorded_event_from_row(row)  # decodes through the codec: upcasting and validation
+        current = row["schema_version"] == type(event.event).SCHEMA_VERSION
+        if current and orjson.loads(row["data"]) != orjson.loads(codec_json(payload_dict(event.event))):
             raise BenchFailure(f"bulk check: {row['type']} payload differs from the codec's")
         state = folded.get(event.run_id) or initial_state(event.run_id)
         folded[event.run_id] = evolve(state, event)

@@ -81,7 +81,7 @@ async def _measure(box: Sandbox, pending: int, sizes: TimerSizes, limit: float) 
             role_process(["-m", "pjs.cli", "run", "timer"], box.role_environment("unused")) as process,
             watched(process) as watch,
         ):
-            await _until_sleeping(box.database_url, process, watch)
+            await _until_sleeping(box.worker_database_url, process, watch)
             lateness, fired_lateness = await _wave(connection, ring, commits, sizes, limit)
             drain_per_s = await _backlog(connection, ring, commits, sizes.backlog, limit)
             if process.returncode is not None:

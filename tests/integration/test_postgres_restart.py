@@ -32,7 +32,7 @@ async def test_appends_during_a_postgres_restart_fail_retryably_and_the_relay_ca
     acknowledged: set[uuid.UUID] = set()
     refused = 0
 
-    async with asyncpg.create_pool(settings.resolved_database_url(), min_size=2, max_size=4) as pool:
+    async with asyncpg.create_pool(settings.resolved_worker_database_url(), min_size=2, max_size=4) as pool:
         store = event_store(pool)
 
         async def write() -> None:
