@@ -28,7 +28,6 @@ class Answer:
     key: str
     message: tuple[str, str, int]  # run id, node id, visit
     status: int
-    answered: bool  # the client was still there to read the answer
 
 
 class Provider:
@@ -80,17 +79,16 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                 time.sleep(PROVIDER_HANG_SECONDS)
             status = 500 if mode == "fail" else 200
             body = f'{{"id": "provider-{time.monotonic_ns()}"}}'.encode()
-            answered = True
-            try:
+            # Recorded before the answer goes out: what the provider accepted counts, whether or not the
+            # client is still there to read the answer (and a client's next request sees it recorded).
+            provider.record(Answer(key, message, status))
+            with contextlib.suppress(OSError):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
                 self.wfile.flush()
-            except OSError:
-                answered = False
-            provider.record(Answer(key, message, status, answered))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
