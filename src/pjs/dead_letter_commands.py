@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from events.dead_letters import DeadLetter, PostgresDeadLetters, redeliver
-from events.parked import ParkedEvent, list_parked
+from events.parked import list_parked
 from pjs.settings import get_settings
 
 T = TypeVar("T")
@@ -58,16 +58,9 @@ def parked_command(
     A parked event's run waits at that event; the event itself stays in the store, unchanged.
     """
 
-    async def parked_events() -> list[ParkedEvent]:
-        connection = await asyncpg.connect(get_settings().resolved_worker_database_url())
-        try:
-            return await list_parked(connection, limit)
-        finally:
-            await connection.close()
-
     table = Table("position", "event", "run", "version", "type", "reason", "age")
     now = datetime.now(UTC)
-    for event in asyncio.run(parked_events()):
+    for event in _connected(lambda connection: list_parked(connection, limit)):
         age = _age(now - event.parked_at) if event.parked_at is not None else "-"
         table.add_row(
             str(event.position),
@@ -147,10 +140,16 @@ def _existing(dead_letter_id: int) -> DeadLetter:
 
 
 def _run(work: Callable[[PostgresDeadLetters], Awaitable[T]]) -> T:
+    return _connected(lambda connection: work(PostgresDeadLetters(connection)))
+
+
+def _connected(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on a connection of the workers' role (every tenant's rows), closed afterwards."""
+
     async def connected() -> T:
         connection = await asyncpg.connect(get_settings().resolved_worker_database_url())
         try:
-            return await work(PostgresDeadLetters(connection))
+            return await work(connection)
         finally:
             await connection.close()
 

@@ -97,7 +97,7 @@ def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
     heads, journeys = PostgresRunHeads(pool), PostgresJourneyRepository(pool)
     return EngineWorker(
         heads,
-        event_store(pool),
+        event_store(pool, settings),
         journeys,
         limits=run_limits(settings),
         contexts=patient_vault(pool, settings),
