@@ -77,10 +77,6 @@ class Unprocessable(ApiError):
     status_code = 422
 
 
-class PayloadTooLarge(ApiError):
-    status_code = 413
-
-
 class Unavailable(ApiError):
     status_code = 503
 

@@ -8,7 +8,7 @@ from uuid import UUID
 import orjson
 from fastapi import Depends, Query, Request
 
-from api.errors import BadRequest, NotFound, PayloadTooLarge
+from api.errors import BadRequest, ContentTooLarge, NotFound
 from api.limits import Limits, beyond_limits, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
@@ -21,7 +21,7 @@ async def _json_body(request: Request, limits: Limits, what: str, max_bytes: int
         raise BadRequest(f"The request body must be JSON (Content-Type: application/json), not {media_type}.")
     raw = await request.body()
     if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"The {what} is larger than {max_bytes} bytes of JSON ({setting}).")
+        raise ContentTooLarge(f"The {what} is larger than {max_bytes} bytes of JSON ({setting}).")
     if not raw.strip():
         raise BadRequest("The request body is empty; send a JSON object.")
     try:

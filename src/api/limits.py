@@ -14,7 +14,7 @@ from pydantic import AfterValidator
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import BadRequest, PayloadTooLarge, body
+from api.errors import BadRequest, ContentTooLarge, body
 from domain.validation import Problem
 
 INT32_MAX: Final = 2**31 - 1
@@ -137,8 +137,8 @@ class BodySizeLimit:
 
         await self.app(scope, limited_receive, send)
 
-    def too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
+    def too_large(self) -> ContentTooLarge:
+        return ContentTooLarge(
             f"The request body is larger than {self.max_body_bytes} bytes (PJS_MAX_BODY_BYTES)."
         )
 
