@@ -130,7 +130,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
 async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
     async with _pool_for(settings) as pool:
         config = TimerConfig(settings.timer_batch_size, settings.timer_max_sleep_seconds)
-        await wiring.timer(pool, config).run(stop)
+        await wiring.timer(pool, config, settings).run(stop)
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:

@@ -148,10 +148,10 @@ def run_limits(settings: Settings) -> RunLimits:
 
 
 def delivery_worker(
-    pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig, settings: Settings | None = None
+    pool: asyncpg.Pool, channel: Channel, config: DeliveryConfig, settings: Settings
 ) -> DeliveryWorker:
-    ledger = PostgresDeliveryLedger(pool, event_store(pool))
-    vault = patient_vault(pool, settings or get_settings())
+    ledger = PostgresDeliveryLedger(pool, event_store(pool, settings))
+    vault = patient_vault(pool, settings)
     return DeliveryWorker(PostgresRunHeads(pool), ledger, channel, config, contexts=vault)
 
 
@@ -168,8 +168,8 @@ def dead_letters(pool: asyncpg.Pool) -> PostgresDeadLetters:
     return PostgresDeadLetters(pool)
 
 
-def timer(pool: asyncpg.Pool, config: TimerConfig) -> Timer:
-    return Timer(PostgresDelayQueue(pool, event_store(pool)), config)
+def timer(pool: asyncpg.Pool, config: TimerConfig, settings: Settings) -> Timer:
+    return Timer(PostgresDelayQueue(pool, event_store(pool, settings)), config)
 
 
 def http_limits(settings: Settings) -> Limits:

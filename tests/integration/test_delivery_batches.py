@@ -14,6 +14,7 @@ from engine.delivery_worker import DeliveryConfig
 from events.catalogue import MessageDelivered, MessageFailed, MessageRequested, RecordedEvent
 from events.retry import RetryLater
 from events.store import PostgresEventStore
+from pjs.settings import Settings
 from pjs.wiring import delivery_worker, event_store
 from support.runs import envelopes, message, run_started
 
@@ -69,7 +70,7 @@ async def test_a_batch_records_every_outcome_in_one_transaction_at_consecutive_v
 ) -> None:
     batch = await requested(pool, 3)
     channel = RecordingChannel()
-    worker = delivery_worker(pool, channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig(), Settings())
 
     await worker.handle([*batch, *batch])  # a record consumed twice in one batch is one request
 
@@ -96,7 +97,7 @@ async def test_an_outcome_lands_on_the_new_head_when_the_run_moved_on_during_the
     batch = await requested(pool, 1)
     run_id = batch[0].run_id
     channel = AppendingChannel(event_store(pool))
-    worker = delivery_worker(pool, channel, DeliveryConfig(concurrency=1))
+    worker = delivery_worker(pool, channel, DeliveryConfig(concurrency=1), Settings())
 
     await worker.handle(batch)
 
@@ -125,7 +126,7 @@ async def test_a_visit_another_worker_is_sending_is_left_to_it_and_the_rest_is_d
         run_id,
     )
     channel = RecordingChannel()
-    worker = delivery_worker(pool, channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig(), Settings())
 
     with pytest.raises(RetryLater):
         await worker.handle(batch)

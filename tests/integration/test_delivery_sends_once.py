@@ -38,7 +38,7 @@ class RecordingChannel:
 @contextlib.asynccontextmanager
 async def delivering(settings: Settings, pool: asyncpg.Pool, channel: Channel) -> AsyncIterator[list[int]]:
     """Relay + a delivery worker; yields a one-item list counting the MessageRequested records consumed."""
-    worker = delivery_worker(pool, channel, DeliveryConfig())
+    worker = delivery_worker(pool, channel, DeliveryConfig(), Settings())
     consumed = [0]
 
     async def handle(events: Sequence[RecordedEvent]) -> None:

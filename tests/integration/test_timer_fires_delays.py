@@ -11,6 +11,7 @@ from engine.timer import Timer, TimerConfig
 from engine.timer_metrics import TIMER_LATENESS
 from events.catalogue import DelayElapsed
 from pjs import wiring
+from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.delays import (
     cancel,
@@ -27,7 +28,7 @@ FAST = TimerConfig(batch_size=100, max_sleep_seconds=1.0)
 
 
 def timer(pool: asyncpg.Pool, config: TimerConfig = FAST) -> Timer:
-    return wiring.timer(pool, config)
+    return wiring.timer(pool, config, Settings())
 
 
 async def no_delays_left(pool: asyncpg.Pool) -> bool:
