@@ -100,7 +100,7 @@ async def test_services_status_json_gives_credentials_that_work() -> None:
     status = json.loads(result.output)
     postgres, kafka = status["postgres"], status["kafka"]
 
-    for url in (postgres["databaseUrl"], postgres["migrationDatabaseUrl"]):
+    for url in (postgres["databaseUrl"], postgres["workerDatabaseUrl"], postgres["migrationDatabaseUrl"]):
         connection = await asyncpg.connect(url)
         try:
             assert await connection.fetchval("SELECT current_user") == urlsplit(url).username

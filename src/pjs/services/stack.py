@@ -103,6 +103,7 @@ class LocalStack:
             broker = self.settings.kafka_connection()
             database_urls: dict[str, object] = {
                 "databaseUrl": self.settings.resolved_database_url(),
+                "workerDatabaseUrl": self.settings.resolved_worker_database_url(),
                 "migrationDatabaseUrl": self.settings.resolved_migration_database_url(),
             }
         except ServiceError:  # no credentials file yet
