@@ -7,7 +7,7 @@ one check and events carry no trace context. Span attributes are ids and counts 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -22,6 +22,7 @@ from events.catalogue import NewEvent
 _W3C = TraceContextTextMapPropagator()
 TRACER_NAME = "pjs"
 CONSUME_SPAN = "pjs.consumer.process"
+_NO_SPAN: AbstractContextManager[TraceContext | None] = nullcontext(None)  # reusable: what "off" costs
 
 
 class _State:
@@ -101,7 +102,6 @@ def metadata(event: Traced) -> dict[str, str]:
     return stored
 
 
-@contextmanager
 def span(
     name: str,
     parent: TraceContext | None,
@@ -109,31 +109,26 @@ def span(
     kind: SpanKind = SpanKind.INTERNAL,
     run_id: UUID | None = None,
     attributes: dict[str, AttributeValue] | None = None,
-) -> Iterator[TraceContext | None]:
+) -> AbstractContextManager[TraceContext | None]:
     """A span continuing `parent` (else the current span), current while open; yields its own context.
 
     Yields None, with no span, while tracing is off or when there is no trace to continue: traces start at
     the API, so work on events appended untraced (before tracing was on, by a command line) starts none.
     """
     if _State.tracer is None or (parent is None and not _in_a_span()):
-        yield None
-        return
+        return _NO_SPAN
     if run_id is not None:
         attributes = {**(attributes or {}), "pjs.run_id": str(run_id)}
-    with _State.tracer.start_as_current_span(
-        name, context=_context(parent), kind=kind, attributes=attributes
-    ):
-        yield current()
+    return _started(_State.tracer, name, parent, kind, attributes)
 
 
-@contextmanager
 def batch_span(
     name: str,
     events: Iterable[Traced],
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: dict[str, AttributeValue] | None = None,
-) -> Iterator[TraceContext | None]:
+) -> AbstractContextManager[TraceContext | None]:
     """One span for work on a batch of events that may belong to many traces.
 
     Its parent is the first traced event's span (else the current span); the other traces are linked,
@@ -141,29 +136,36 @@ def batch_span(
     Like `span`, it starts no trace of its own.
     """
     if _State.tracer is None:
-        yield None
-        return
+        return _NO_SPAN
     batch = list(events)
     traces = list(dict.fromkeys(trace for event in batch if (trace := context_of(event)) is not None))
     if not traces and not _in_a_span():
-        yield None
-        return
-    parent = traces[0] if traces else None
+        return _NO_SPAN
     links = [Link(get_current_span(_context(other)).get_span_context()) for other in traces[1:]]
-    with _State.tracer.start_as_current_span(
-        name,
-        context=_context(parent),
-        kind=kind,
-        attributes={**(attributes or {}), "pjs.events": len(batch)},
-        links=links,
-    ):
-        yield current()
+    attributes = {**(attributes or {}), "pjs.events": len(batch)}
+    return _started(_State.tracer, name, traces[0] if traces else None, kind, attributes, links)
 
 
 def consuming(group: str, events: Sequence[Traced]) -> AbstractContextManager[TraceContext | None]:
     """A consumer group's span for handling one batch (see `batch_span`)."""
+    if _State.tracer is None:
+        return _NO_SPAN
     attributes: dict[str, AttributeValue] = {"messaging.consumer.group.name": group}
     return batch_span(CONSUME_SPAN, events, kind=SpanKind.CONSUMER, attributes=attributes)
+
+
+@contextmanager
+def _started(
+    tracer: Tracer,
+    name: str,
+    parent: TraceContext | None,
+    kind: SpanKind,
+    attributes: dict[str, AttributeValue] | None,
+    links: Sequence[Link] = (),
+) -> Iterator[TraceContext | None]:
+    context = _context(parent)
+    with tracer.start_as_current_span(name, context, kind, attributes, links):
+        yield current()
 
 
 def _in_a_span() -> bool:
