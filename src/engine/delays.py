@@ -19,14 +19,17 @@ import asyncpg
 
 from domain.run_state import RunState
 from engine.run_status import COLUMNS, state_from_row
+from events import tracing
 from events.catalogue import DelayStarted, RecordedEvent, RunEvent, ends_delay, stamp
 from events.errors import CONNECTION_ERRORS
 from events.pg import Connection
 from events.retry import retry_transient
 from events.store import AppendRequest, PostgresEventStore
 from events.tenancy import DEFAULT_TENANT_ID
+from events.tracing import TraceContext
 
 log = logging.getLogger(__name__)
+FIRE_SPAN: Final = "pjs.timer.fire"
 
 TABLE = "delays"
 DELAY_SCHEDULED_CHANNEL = "pjs_delays"  # payload: the earliest new resume_at, ISO 8601; a hint for the timer
@@ -88,6 +91,7 @@ class DueDelay:
     fired_at: datetime
     started_event_id: UUID | None
     correlation_id: UUID | None
+    started_trace: TraceContext | None = None  # of the span that started the delay, days ago perhaps
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,8 @@ _CLAIM_DUE: Final = f"""
 SELECT {", ".join(f"r.{column.strip()}" for column in COLUMNS.split(","))},
        r.patient_context::text AS context_json,
        d.node_id AS delay_node_id, d.resume_at AS delay_resume_at, now() AS fired_at,
-       e.event_id AS started_event_id, (e.metadata->>'correlation_id')::uuid AS correlation_id
+       e.event_id AS started_event_id, (e.metadata->>'correlation_id')::uuid AS correlation_id,
+       e.metadata->>'traceparent' AS traceparent, e.metadata->>'tracestate' AS tracestate
 FROM delays d
 JOIN run_status r ON r.run_id = d.run_id
 LEFT JOIN events e ON e.run_id = d.run_id AND e.version = d.started_version
@@ -204,6 +209,9 @@ def _due_delay(row: asyncpg.Record) -> DueDelay:
         fired_at=row["fired_at"],
         started_event_id=row["started_event_id"],
         correlation_id=row["correlation_id"],
+        started_trace=None
+        if row["traceparent"] is None
+        else TraceContext(row["traceparent"], row["tracestate"]),
     )
 
 
@@ -217,4 +225,6 @@ def _append_request(delay: DueDelay, events: Sequence[RunEvent]) -> AppendReques
         causation_id=delay.started_event_id,
         correlation_id=delay.correlation_id,
     )
-    return AppendRequest(delay.state.run_id, head, envelopes)
+    # The firing continues the trace of the event that started the delay, however long ago that was.
+    with tracing.span(FIRE_SPAN, delay.started_trace, run_id=delay.state.run_id) as trace:
+        return AppendRequest(delay.state.run_id, head, tracing.carrying(trace, envelopes))

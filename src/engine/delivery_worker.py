@@ -21,8 +21,11 @@ from engine.channels import Channel, OutgoingMessage
 from engine.clock import Clock, utc_now
 from engine.message_deliveries import DeliveryLedger, DeliveryOutcome
 from engine.ports import PatientContexts, RunHeads, with_open_contexts
+from events import tracing
 from events.catalogue import MessageFailed, MessageRequested, RecordedEvent, RunEvent
 from events.retry import RetryLater
+
+SEND_SPAN = "pjs.delivery.send"
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,7 @@ class DeliveryWorker:
             *(self._carry_out(r, states.get(r.run_id), texts[r.event_id]) for r in claimed),
             return_exceptions=True,
         )
-        done = [
-            DeliveryOutcome(r, o)
-            for r, o in zip(claimed, results, strict=True)
-            if not isinstance(o, BaseException)
-        ]
+        done = [result for result in results if isinstance(result, DeliveryOutcome)]
         if done:
             heads = {run_id: state.version for run_id, state in states.items()}
             await self._ledger.record(done, heads, self._clock())
@@ -85,7 +84,12 @@ class DeliveryWorker:
 
     async def _carry_out(
         self, requested: RecordedEvent, state: RunState | None, text: str | None
-    ) -> RunEvent:
+    ) -> DeliveryOutcome:
+        # The send is a span of the request's trace; the outcome event carries that span's context.
+        with tracing.span(SEND_SPAN, tracing.context_of(requested), run_id=requested.run_id) as trace:
+            return DeliveryOutcome(requested, await self._outcome(requested, state, text), trace)
+
+    async def _outcome(self, requested: RecordedEvent, state: RunState | None, text: str | None) -> RunEvent:
         message = _message(requested)
         unsent = decide_unsent(state, message)
         if unsent is not None:

@@ -19,11 +19,13 @@ from engine.ports import (
     RunHeads,
     with_open_contexts,
 )
+from events import tracing
 from events.catalogue import RecordedEvent, is_wake_up, stamp
 from events.retry import RetryLater
 from events.store import AppendRequest
 
 _MAX_ROUNDS: Final = 10
+DECIDE_SPAN: Final = "pjs.engine.decide"
 
 
 class EngineWorker:
@@ -81,11 +83,14 @@ class EngineWorker:
             state = opened.get(run_id)
             if state is None:
                 continue  # a redelivered or stale wake-up: the run has moved on
-            decided = decide(await self._journey(state), state, wake_up.event, now=now, limits=self._limits)
-            if isinstance(state.patient_context, Mapping):
-                decided = await self._messages.seal_requests(
-                    decided, state.patient_context, state.patient_key_id
-                )
+            # The decision is a span of the wake-up's trace; the events it appends carry that span's context.
+            with tracing.span(DECIDE_SPAN, tracing.context_of(wake_up), run_id=run_id) as trace:
+                journey = await self._journey(state)
+                decided = decide(journey, state, wake_up.event, now=now, limits=self._limits)
+                if isinstance(state.patient_context, Mapping):
+                    decided = await self._messages.seal_requests(
+                        decided, state.patient_context, state.patient_key_id
+                    )
             if decided:
                 envelopes = stamp(
                     run_id,
@@ -95,7 +100,7 @@ class EngineWorker:
                     causation_id=wake_up.event_id,
                     correlation_id=wake_up.correlation_id,
                 )
-                requests.append(AppendRequest(run_id, state.version, envelopes))
+                requests.append(AppendRequest(run_id, state.version, tracing.carrying(trace, envelopes)))
         return requests
 
     async def _journey(self, state: RunState) -> JourneyDefinition | None:

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from events import tracing
 from events.catalogue import (
     MessageBounced,
     MessageDelivered,
@@ -34,6 +35,7 @@ from events.pg import Connection
 from events.retry import RACE_ERRORS, RetryLater, retry_transient
 from events.store import AppendRequest, PostgresEventStore
 from events.tenancy import DEFAULT_TENANT_ID
+from events.tracing import TraceContext
 
 TABLE = "message_deliveries"
 OPEN_STATUSES = ("requested", "sending")
@@ -136,6 +138,7 @@ class DeliveryOutcome:
 
     requested: RecordedEvent
     outcome: RunEvent
+    trace: TraceContext | None = None  # of the send's span, which the outcome event carries
 
 
 class DeliveryLedger(Protocol):
@@ -260,13 +263,16 @@ def stamp_outcomes(
 ) -> list[NewEvent]:
     """One outcome per visit at consecutive versions after `head`, each caused by its own request."""
     return [
-        stamp(
-            run_id,
-            head + offset,
-            [outcome.outcome],
-            now=now,
-            causation_id=outcome.requested.event_id,
-            correlation_id=outcome.requested.correlation_id,
+        tracing.carrying(
+            outcome.trace,
+            stamp(
+                run_id,
+                head + offset,
+                [outcome.outcome],
+                now=now,
+                causation_id=outcome.requested.event_id,
+                correlation_id=outcome.requested.correlation_id,
+            ),
         )[0]
         for offset, outcome in enumerate(outcomes)
     ]

@@ -199,6 +199,9 @@ class NewEvent(BaseModel):
     causation_id: UUID | None
     correlation_id: UUID | None
     event: RunEvent
+    # W3C trace context of the span that appended it (events/tracing.py); None while tracing is off.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 class RecordedEvent(NewEvent):

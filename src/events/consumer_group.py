@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
+from events import tracing
 from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
 from events.broker import KafkaConnection, make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
@@ -224,7 +225,8 @@ class ConsumerLoop:
         async def attempt() -> bool | Exception:
             nonlocal failures
             try:
-                await self._handle(batch)
+                with tracing.consuming(self._config.group, batch.events):
+                    await self._handle(batch)
             except RETRY_LATER_ERRORS:
                 raise
             except Exception as error:  # maybe a poison record; retried a bounded number of times

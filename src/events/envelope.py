@@ -2,6 +2,7 @@
 
 A subscriber in any language reads `ce_type` (e.g. `pjs.run.DelayStarted.v1`), `ce_subject` (the run id)
 and the extension attributes `ce_pjsstreamversion` / `ce_pjsposition`, and parses the value as JSON.
+A traced event also carries the distributed tracing extension (`ce_traceparent`, `ce_tracestate`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ SPEC_VERSION = "1.0"
 SOURCE = "urn:pjs:event-store"
 TYPE_PREFIX = "pjs.run."
 CONTENT_TYPE = "application/json"
+TRACEPARENT_HEADER = "ce_traceparent"
+TRACESTATE_HEADER = "ce_tracestate"
 
 Headers = list[tuple[str, bytes]]
 
@@ -69,6 +72,8 @@ class StoredEvent:
     schema_version: int
     data: bytes
     tenant_id: UUID | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 def stored_to_kafka_record(event: StoredEvent) -> KafkaRecord:
@@ -123,6 +128,12 @@ def _headers(event: NewEvent | StoredEvent, versioned_type: str, position: int) 
         headers.append(("ce_pjscausationid", str(event.causation_id).encode()))
     if event.correlation_id is not None:
         headers.append(("ce_pjscorrelationid", str(event.correlation_id).encode()))
+    # The CloudEvents distributed tracing extension: the W3C context of the span that appended (or published)
+    # the event, so a consumer's spans continue its trace.
+    if event.traceparent is not None:
+        headers.append((TRACEPARENT_HEADER, event.traceparent.encode()))
+    if event.tracestate:
+        headers.append((TRACESTATE_HEADER, event.tracestate.encode()))
     # A new event's tenant is not known before it is stored; every tenant id is as long as the default's.
     tenant_id = event.tenant_id if isinstance(event, RecordedEvent | StoredEvent) else None
     headers.append((TENANT_HEADER, str(tenant_id or DEFAULT_TENANT_ID).encode()))
@@ -149,6 +160,8 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
             correlation_id=_optional_uuid(headers, "ce_pjscorrelationid"),
             # Records published before tenancy carry no tenant: they were all the default tenant's.
             tenant_id=_optional_uuid(headers, TENANT_HEADER) or DEFAULT_TENANT_ID,
+            traceparent=headers.get(TRACEPARENT_HEADER),
+            tracestate=headers.get(TRACESTATE_HEADER),
             event=decode_payload(name, int(version), record.value or b""),
         )
     except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError

@@ -176,4 +176,6 @@ def _stored_event(row: asyncpg.Record) -> StoredEvent:
         schema_version=row["schema_version"],
         data=row["data"].encode(),
         tenant_id=row["tenant_id"],
+        traceparent=row["traceparent"],
+        tracestate=row["tracestate"],
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -24,8 +25,11 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
 
-from events.envelope import StoredEvent, stored_to_kafka_record
+from events import tracing
+from events.envelope import KafkaRecord, StoredEvent, stored_to_kafka_record
 from events.errors import EventStoreError
 from events.parked import ParkedEvent
 
@@ -37,6 +41,9 @@ RECORD_FAULTS: tuple[type[BaseException], ...] = (
     EventStoreError,  # the stored event cannot be made into a record (unknown type, failed upcast)
 )
 """Errors a record causes by itself: it is parked, never sent again."""
+
+
+PUBLISH_SPAN = "pjs.relay.publish"
 
 
 class PageNotPublished(Exception):
@@ -76,7 +83,7 @@ class PagePublisher:
         deliveries = []
         for event in events:
             try:
-                record = stored_to_kafka_record(event)
+                record = self._record(event)
                 deliveries.append(
                     await producer.send(self._topic, record.value, key=record.key, headers=record.headers)
                 )
@@ -93,7 +100,7 @@ class PagePublisher:
         for event in events:
             producer = await self._started()
             try:
-                record = stored_to_kafka_record(event)
+                record = self._record(event)
                 delivery = await producer.send(
                     self._topic, record.value, key=record.key, headers=record.headers
                 )
@@ -106,6 +113,24 @@ class PagePublisher:
                 parked.append(parked_event(event, fault))
                 await self.close()  # its sequence numbers counted the refused record
         return parked
+
+    def _record(self, event: StoredEvent) -> KafkaRecord:
+        """The event's record. A traced event is published in a span of its trace, and its record carries
+        that span's context (the CloudEvents tracing extension), so consumers' spans follow the publish."""
+        if event.traceparent is None:
+            return stored_to_kafka_record(event)
+        attributes: dict[str, AttributeValue] = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": self._topic,
+            "pjs.run_id": str(event.run_id),
+            "pjs.event_id": str(event.event_id),
+        }
+        with tracing.span(
+            PUBLISH_SPAN, tracing.context_of(event), kind=SpanKind.PRODUCER, attributes=attributes
+        ) as trace:
+            if trace is not None:
+                event = replace(event, traceparent=trace.traceparent, tracestate=trace.tracestate)
+            return stored_to_kafka_record(event)
 
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is None:

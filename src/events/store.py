@@ -8,13 +8,14 @@ table, run status) run inside the same transaction, so they can never disagree w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from uuid import UUID
 
 import asyncpg
 import orjson
 
+from events import tracing
 from events.append_checks import validated_payloads
 from events.catalogue import NewEvent, RecordedEvent
 from events.codec import schema_version, type_name
@@ -28,6 +29,7 @@ from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 from events.tenancy import DEFAULT_TENANT_ID
 
 EVENTS_APPENDED_CHANNEL = "pjs_events"
+APPEND_SPAN = "pjs.store.append"
 
 InlineProjection = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 """Runs inside the append transaction with the events just written (all runs of the batch)."""
@@ -102,6 +104,10 @@ class PostgresEventStore:
 
     async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """Append to many runs in one transaction; a stale run is a conflict, the others still commit."""
+        with tracing.batch_span(APPEND_SPAN, (e for request in requests for e in request.events)):
+            return await self._append_many(requests)
+
+    async def _append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
         rows = _rows_for(requests, self._max_event_bytes)
 
         async def attempt() -> BatchOutcome:
@@ -118,7 +124,8 @@ class PostgresEventStore:
         """`append_many` inside the caller's open transaction, for work that must commit with the events
         (the timer deletes the delay rows it fires). No retry here: on `AppendRaced` the caller rolls back
         and retries its whole transaction; connection errors reach the caller as asyncpg raised them."""
-        return await self._append_rows(connection, requests, _rows_for(requests, self._max_event_bytes))
+        with tracing.batch_span(APPEND_SPAN, (e for request in requests for e in request.events)):
+            return await self._append_rows(connection, requests, _rows_for(requests, self._max_event_bytes))
 
     async def _append_rows(
         self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
@@ -186,6 +193,9 @@ class _Rows:
 
 def _rows_for(requests: Sequence[AppendRequest], max_event_bytes: int) -> _Rows:
     """Validate every event before any transaction starts, and encode it once."""
+    trace = tracing.current()
+    if trace is not None:  # an event a worker gave no trace context of its own carries the append's span's
+        requests = [replace(request, events=tracing.filled(request.events, trace)) for request in requests]
     payloads = validated_payloads(requests, max_event_bytes)
     events = [event for request in requests for event in request.events]
     metadata = tuple(
@@ -193,6 +203,7 @@ def _rows_for(requests: Sequence[AppendRequest], max_event_bytes: int) -> _Rows:
             {
                 "causation_id": _str_or_none(event.causation_id),
                 "correlation_id": _str_or_none(event.correlation_id),
+                **tracing.metadata(event),
             }
         ).decode()
         for event in events

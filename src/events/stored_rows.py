@@ -14,7 +14,8 @@ from events.codec import decode_stored_payload
 EVENT_COLUMNS = (
     "position, event_id, run_id, version, type, schema_version, data::text AS data, "
     "(metadata->>'causation_id')::uuid AS causation_id, "
-    "(metadata->>'correlation_id')::uuid AS correlation_id, recorded_at, tenant_id"
+    "(metadata->>'correlation_id')::uuid AS correlation_id, recorded_at, tenant_id, "
+    "metadata->>'traceparent' AS traceparent, metadata->>'tracestate' AS tracestate"
 )
 
 
@@ -36,6 +37,8 @@ def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
             "event": decode_stored_payload(row["type"], row["schema_version"], row["data"]),
             "position": row["position"],
             "tenant_id": row["tenant_id"],
+            "traceparent": row["traceparent"],
+            "tracestate": row["tracestate"],
         }
     )
 

@@ -27,6 +27,7 @@ from pjs.roles import ROLES, apply_migrations, note_early_stop_signals, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings, get_settings
+from pjs.tracing import start_tracing, stop_tracing
 from pjs.wiring import REBUILDABLE
 
 app = typer.Typer(help="Patient Journey Scheduler", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -115,6 +116,7 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
         raise typer.Exit(code=2)
     note_early_stop_signals()
     configure_logging()
+    tracer_provider = start_tracing(role, get_settings())
     try:
         asyncio.run(run_role(role, get_settings()))
     except Exception as error:
@@ -122,6 +124,8 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
         frames = "".join(traceback.format_tb(error.__traceback__))
         log.error("role %s failed (%s)\n%s", role, type(error).__name__, frames)
         raise typer.Exit(code=1) from None
+    finally:
+        stop_tracing(tracer_provider)
 
 
 @app.command("replay")

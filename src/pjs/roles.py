@@ -26,6 +26,7 @@ from events.retry import retry_until_stopped
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
+from pjs.tracing import instrument_api
 from pjs.wiring import api_resources, create_pool, session_limits
 from projections.projector import Projector
 from subscribers.analytics import run_analytics
@@ -37,8 +38,10 @@ Role = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    app = create_app(api_resources(settings))
+    instrument_api(app)
     config = uvicorn.Config(
-        create_app(api_resources(settings)),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",

@@ -200,6 +200,19 @@ class Settings(BaseSettings):
         "PJS_DATABASE_URL when that is set, else the local pjs_worker. The API keeps PJS_DATABASE_URL.",
     )
 
+    # ---- tracing (events/tracing.py, pjs/tracing.py; docs/architecture.md "Tracing") ----
+    # OpenTelemetry's own variable names, not PJS_*: what every OTel-aware deployment already sets.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset = tracing off.",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        validation_alias="OTEL_SERVICE_NAME",
+        description="service.name of every span; unset = pjs-<role> (pjs-api, pjs-engine, ...).",
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)
