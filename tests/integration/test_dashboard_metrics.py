@@ -21,7 +21,7 @@ from support.dashboard import Exposition, load_dashboard, queried_metrics
 from support.journeys import delay, message
 from support.kafka import RawRecord, ce_headers, produce
 from support.messaging import RecordingChannel
-from support.roles import eventually, in_process, running_tasks
+from support.roles import eventually, free_port, in_process, role_processes, running_tasks
 
 RUNS = 3
 
@@ -110,3 +110,23 @@ def _value(samples: list[Sample], name: str, labels: dict[str, str] | None = Non
 
 def _matching(samples: list[Sample], name: str, wanted: dict[str, str]) -> Iterator[Sample]:
     return (s for s in samples if s.name == name and wanted.items() <= s.labels.items())
+
+
+async def test_a_worker_role_given_a_port_serves_its_own_metrics_on_loopback(settings: Settings) -> None:
+    port = free_port()
+    with role_processes(settings, "relay", PJS_ROLE_METRICS_PORT=str(port)):
+
+        async def scraped() -> str | None:
+            try:
+                async with httpx.AsyncClient() as client:
+                    response = await client.get(f"http://127.0.0.1:{port}/metrics")
+            except httpx.TransportError:
+                return None  # not listening yet
+            return response.text if "pjs_relay_lag_seconds" in response.text else None
+
+        text = await eventually(scraped, seconds=60, every=0.5)
+
+    exposed = Exposition(text)
+    assert {"pjs_relay_lag_events", "pjs_relay_lag_seconds", "pjs_relay_published_events"} <= set(
+        exposed.types
+    )

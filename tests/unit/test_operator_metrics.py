@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from api.http_metrics import UNMATCHED, route_template, status_class
 from events.consumer_metrics import group_lags, partition_lag
 from events.feed import FeedPosition
 from events.relay_metrics import CAUGHT_UP, RelayLag, relay_lag
+from pjs.role_metrics import serves_own_metrics
+from pjs.settings import Settings
 from support.dashboard import Exposition, load_dashboard, metric_names, panel_expressions, queried_metrics
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -155,3 +158,16 @@ def test_the_dashboard_queries_pjs_metrics_through_its_datasource_variable() -> 
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     assert list(panel_expressions(dashboard))
     assert all(name.startswith("pjs_") for name in queried_metrics(dashboard))
+
+
+def test_only_worker_roles_given_a_port_outside_multiprocess_mode_serve_their_own_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with_port = Settings(role_metrics_port=29500)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+    assert serves_own_metrics("engine", with_port)
+    assert not serves_own_metrics("api", with_port)  # the API has GET /metrics
+    assert not serves_own_metrics("engine", Settings())
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/somewhere")
+    assert not serves_own_metrics("engine", with_port)  # `pjs dev`: the API's /metrics shows every role
