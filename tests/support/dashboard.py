@@ -8,51 +8,45 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 from prometheus_client.parser import text_string_to_metric_families
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "pjs-overview.json"
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-_MATCHERS = re.compile(r"\{[^}]*\}")
-_RANGES = re.compile(r"\[[^\]]*\]")
-_GROUPINGS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_VARIABLES = re.compile(r"\$\{?\w+\}?")
-_IDENTIFIER = re.compile(r"[A-Za-z_:][\w:]*(?:\s*\()?")
-_LABEL_VALUES = re.compile(r"^\s*label_values\((?:(?P<selector>.*),)?\s*\w+\s*\)\s*$")
-_KEYWORDS = frozenset(
-    {
-        "and",
-        "or",
-        "unless",
-        "atan2",
-        "bool",
-        "offset",
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-    }
-    | {"inf", "nan"}
+_GRAFANA_RANGES = re.compile(
+    r"\$(?:__rate_interval|__interval|__range)\b|\$\{(?:__rate_interval|__interval|__range)\}"
 )
+_GRAFANA_VARIABLES = re.compile(r"\$\{?\w+\}?")
+_LABEL_VALUES = re.compile(r"^\s*label_values\((?:(?P<selector>.*),)?\s*\w+\s*\)\s*$")
 _HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 
 
 def metric_names(expression: str) -> set[str]:
-    """The series names a PromQL expression selects: functions, keywords, labels, durations left out."""
-    bare = _STRINGS.sub(" ", expression)
-    for pattern in (_MATCHERS, _RANGES, _GROUPINGS, _VARIABLES):
-        bare = pattern.sub(" ", bare)
-    names = set()
-    for match in _IDENTIFIER.finditer(bare):
-        token = match.group()
-        if token.endswith("(") or token.lower() in _KEYWORDS:
-            continue  # a function call (or an aggregation) and its parentheses
-        if match.start() > 0 and bare[match.start() - 1].isdigit():
-            continue  # the exponent or unit of a number (1e3, 5m)
-        names.add(token)
-    return names
+    """The series names a PromQL expression selects, from its syntax tree (Prometheus' own grammar, via
+    promql-parser): a query that does not parse fails here. Grafana's range macros stand in as 5m and its
+    variables (inside label matchers) as a plain value."""
+    promql = _GRAFANA_VARIABLES.sub("x", _GRAFANA_RANGES.sub("5m", expression))
+    return set(_selected(promql_parser.parse(promql)))
+
+
+def _selected(node: Any) -> Iterator[str]:
+    if isinstance(node, promql_parser.VectorSelector):
+        by_matcher = [m.value for m in node.matchers.matchers if m.name == "__name__"]
+        yield from [node.name] if node.name else by_matcher
+    elif isinstance(node, promql_parser.MatrixSelector):
+        yield from _selected(node.vector_selector)
+    elif isinstance(node, promql_parser.Call):
+        for argument in node.args:
+            yield from _selected(argument)
+    elif isinstance(node, promql_parser.BinaryExpr):
+        yield from _selected(node.lhs)
+        yield from _selected(node.rhs)
+    elif isinstance(node, promql_parser.AggregateExpr):
+        yield from _selected(node.expr)
+        if node.param is not None:
+            yield from _selected(node.param)
+    elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+        yield from _selected(node.expr)
 
 
 def variable_metric_names(query: str) -> set[str]:

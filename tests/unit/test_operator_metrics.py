@@ -104,6 +104,15 @@ def test_metric_names_leave_out_functions_labels_ranges_groupings_and_variables(
     }
 
 
+def test_a_metric_selected_by_its_name_label_counts_too() -> None:
+    assert metric_names('count({__name__="pjs_timer_fired_total"})') == {"pjs_timer_fired_total"}
+
+
+def test_a_query_that_is_not_promql_fails_instead_of_yielding_no_names() -> None:
+    with pytest.raises(ValueError):
+        metric_names("sum(rate(pjs_timer_fired_total[$__rate_interval])")
+
+
 def test_a_variables_label_values_query_selects_its_metric_only() -> None:
     dashboard = {
         "templating": {
