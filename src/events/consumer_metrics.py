@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
+_POSITION_WAIT_SECONDS = 0.05
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 HANDLED_RECORDS = Counter(
@@ -58,16 +60,17 @@ def batch_handled(group: str, records: Mapping[TopicPartition, Sequence[object]]
 
 
 async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:
-    """Set the lag of each assigned partition from the end offset the last fetch reported; no I/O (a
-    partition with a known end has a valid position)."""
+    """Set the lag of each assigned partition from the end offset the last fetch reported. No I/O: a
+    fetched partition's position is known, unless a reset is pending, which is not waited for."""
     ends: dict[TopicPartition, int | None] = {}
     positions: dict[TopicPartition, int] = {}
     for tp in consumer.assignment():
         try:
             ends[tp] = consumer.highwater(tp)
             if ends[tp] is not None:
-                positions[tp] = await consumer.position(tp)
-        except (IllegalStateError, AssertionError):  # revoked meanwhile
+                async with asyncio.timeout(_POSITION_WAIT_SECONDS):
+                    positions[tp] = await consumer.position(tp)
+        except (IllegalStateError, AssertionError, TimeoutError):  # revoked meanwhile, or being reset
             continue
     for partition, lag in group_lags(ends, positions).items():
         CONSUMER_LAG.labels(group=group, partition=str(partition)).set(lag)
