@@ -12,6 +12,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from api import health, journeys, metrics, patients, receipts, reports, runs
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
+from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
 from api.openapi import install_openapi
 from api.rate_limit import KeyRateLimiter
@@ -62,5 +63,6 @@ def create_app(resources: Resources) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resources.allowed_hosts))
-    app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # outermost: times all
+    app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # bounds all below
+    app.add_middleware(HttpMetrics)  # outermost: times what the client waits for
     return app

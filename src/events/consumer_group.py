@@ -23,6 +23,7 @@ from events import tracing
 from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
 from events.broker import KafkaConnection, make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
+from events.consumer_metrics import batch_fetched, batch_handled, observe_lag
 from events.dead_letters import DeadLetterStore
 from events.offsets import KafkaOffsets, OffsetStore
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
@@ -82,6 +83,8 @@ class ConsumerLoop:
         self._revoked: set[TopicPartition] = set()
         self._unpositioned: set[TopicPartition] = set()
         self._kafka_outage = OutageLog(log, f"group {config.group} reaching Kafka")
+        for counter in (UNDECODABLE_RECORDS, DEAD_LETTERS):
+            counter.labels(group=config.group)  # exported at 0, so rates and alerts see the group at once
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -105,6 +108,7 @@ class ConsumerLoop:
                 if records and not stop.is_set():
                     async with self._in_flight:
                         await self._process(consumer, records, stop)
+                await observe_lag(consumer, self._config.group)
         finally:
             await _stop_quietly(consumer)
 
@@ -169,6 +173,7 @@ class ConsumerLoop:
         records = {tp: batch for tp, batch in fetched.items() if batch and tp in owned}
         if not records:
             return
+        batch_fetched(self._config.group, records)
         decoded, bad_records = decode(records, self._wanted)
         for bad in bad_records:
             if not await self.set_aside(bad, stop):
@@ -182,6 +187,7 @@ class ConsumerLoop:
         await self._offsets.applied(
             consumer, {tp: offset for tp, offset in batch.next_offsets.items() if tp in still_owned}
         )
+        batch_handled(self._config.group, records)
 
     async def _finish(self, batch: ConsumedBatch, decoded: Sequence[Decoded], stop: asyncio.Event) -> bool:
         """True once the handler returned for `batch`, or for each of its events not set aside; False if

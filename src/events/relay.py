@@ -27,6 +27,7 @@ from events.envelope import StoredEvent
 from events.errors import CONNECTION_ERRORS
 from events.feed import FeedPosition, load_checkpoint, read_feed_rows, save_checkpoint
 from events.parked import ParkedEvent, park
+from events.relay_metrics import PUBLISHED_EVENTS, RelayLagProbe
 from events.relay_pages import PageNotPublished, PagePublisher
 from events.retry import OutageLog, retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
@@ -106,6 +107,7 @@ class Relay:
         checkpoint = await load_checkpoint(connection, CHECKPOINT_NAME)
         publisher = PagePublisher(self._producer_factory, self._config.topic)
         one_by_one = False  # set once the broker refused a record of this page
+        lag = RelayLagProbe()
         try:
             while not stop.is_set():
                 try:
@@ -116,6 +118,7 @@ class Relay:
                     continue
                 hinted = hint.is_set()
                 hint.clear()
+                await lag.observe(connection, checkpoint)
                 rows, last = await read_feed_rows(connection, checkpoint, self._config.batch_size)
                 if not rows:
                     await wait_for_stop_or(
@@ -138,6 +141,7 @@ class Relay:
                 await self._advance(connection, last, parked)
                 checkpoint, one_by_one = last, False
                 self.published += len(rows) - len(parked)
+                PUBLISHED_EVENTS.inc(len(rows) - len(parked))
         finally:
             await publisher.close()
 

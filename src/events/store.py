@@ -25,6 +25,7 @@ from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from events.pg import Connection, Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
 from events.run_locks import lock_runs
+from events.store_metrics import APPEND_SECONDS, APPENDED_EVENTS
 from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 from events.tenancy import DEFAULT_TENANT_ID
 
@@ -117,15 +118,20 @@ class PostgresEventStore:
         # A lost race (AppendRaced, a broken deadlock) is checked again in a new transaction. A lost
         # connection is the caller's StoreUnavailable: if it was lost during COMMIT, the caller's retry
         # finds the head moved (a conflict), never a duplicate.
-        with unavailable_on_connection_loss("append"):
-            return await retry_transient(attempt, retry_on=RACE_ERRORS)
+        with unavailable_on_connection_loss("append"), APPEND_SECONDS.time():
+            outcome = await retry_transient(attempt, retry_on=RACE_ERRORS)
+        APPENDED_EVENTS.inc(sum(len(events) for events in outcome.appended.values()))
+        return outcome
 
     async def append_many_in(self, connection: Connection, requests: Sequence[AppendRequest]) -> BatchOutcome:
         """`append_many` inside the caller's open transaction, for work that must commit with the events
         (the timer deletes the delay rows it fires). No retry here: on `AppendRaced` the caller rolls back
         and retries its whole transaction; connection errors reach the caller as asyncpg raised them."""
         with tracing.batch_span(APPEND_SPAN, (e for request in requests for e in request.events)):
-            return await self._append_rows(connection, requests, _rows_for(requests, self._max_event_bytes))
+            rows = _rows_for(requests, self._max_event_bytes)
+            outcome = await self._append_rows(connection, requests, rows)
+        APPENDED_EVENTS.inc(sum(len(events) for events in outcome.appended.values()))
+        return outcome
 
     async def _append_rows(
         self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows

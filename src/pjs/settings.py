@@ -213,6 +213,13 @@ class Settings(BaseSettings):
         description="service.name of every span; unset = pjs-<role> (pjs-api, pjs-engine, ...).",
     )
 
+    # ---- operator metrics (pjs/role_metrics.py; docs/operations.md "Metrics and dashboard") ----
+    role_metrics_port: int | None = Field(
+        default=None,
+        description="Port on 127.0.0.1 where a role other than the API serves its own /metrics (each role "
+        "on a host its own port); unset = none. Ignored under `pjs dev`, where the API's /metrics has all.",
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)
