@@ -32,7 +32,7 @@ def committed_document_text() -> str:
 
 @asyncapi_app.command("write")
 def write_command(
-    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if the file is stale")] = False,
+    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if it is stale")] = False,
     output: Annotated[Path, typer.Option(help="where the document goes")] = DOCUMENT_PATH,
 ) -> None:
     """Write the AsyncAPI document generated from the event catalogue (or, with --check, compare)."""
