@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 KNOWN_VERSIONS = {"RunStarted": 3, "MessageRequested": 2, "MessageDelivered": 2, "DelayStarted": 2}
 """The schema versions this subscriber was written against (any other type: v1). See docs/asyncapi.yaml."""
 
-FILLED_IN = {
+FILLED_IN: dict[tuple[str, int], dict[str, Any]] = {
     ("RunStarted", 1): {"journey_version": 1},
     ("RunStarted", 2): {},
     ("MessageRequested", 1): {"channel": "default", "language": None, "failure": None},
