@@ -76,7 +76,7 @@ _HEADERS: dict[str, Schema] = {
     },
     "ce_pjsposition": {
         "pattern": "^[0-9]+$",
-        "description": "The event's global position in the store (ascending in commit order across runs).",
+        "description": "Its position in the whole store: unique, and higher for a later event of a run.",
     },
     "ce_pjscausationid": {
         "format": "uuid",
