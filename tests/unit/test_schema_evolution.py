@@ -170,3 +170,19 @@ def test_release_stores_todays_schemas_and_refuses_a_breaking_change(tmp_path: P
     assert sorted(first) == sorted(f"{name}.v{version}.json" for name, version in current_schemas())
     assert again == []
     assert refused.value.problems == ["DelayStarted.v2.gone: removed"]
+
+
+CATALOGUE_FIELDS = [
+    (key, field) for key, schema in sorted(current_schemas().items()) for field in schema["properties"]
+]
+
+
+@pytest.mark.parametrize(("key", "field"), CATALOGUE_FIELDS, ids=lambda part: str(part))
+def test_dropping_or_requiring_any_catalogue_field_is_caught(key: tuple[str, int], field: str) -> None:
+    schema = current_schemas()[key]
+    dropped = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k != field}}
+    required = {**schema, "required": sorted({*schema["required"], field})}
+
+    assert schema_changes(schema, dropped) == [f"{field}: removed"]
+    if field not in schema["required"]:
+        assert schema_changes(schema, required) == [f"{field}: was optional, now required"]
