@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from api import health, journeys, metrics, patients, receipts, reports, runs
+from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.http_metrics import HttpMetrics
@@ -49,7 +49,7 @@ def create_app(resources: Resources) -> FastAPI:
         lifespan=lifespan,
     )
     # runs before journeys: /journeys/runs must not be taken for a journey id.
-    for module in (runs, journeys, patients, reports, receipts, health, metrics):
+    for module in (runs, journeys, patients, reports, receipts, health, metrics, stream_contract):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn])

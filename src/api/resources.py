@@ -24,6 +24,7 @@ from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
 from engine.run_status import PostgresRunHeads
+from events.asyncapi import RunEventsTopic
 from events.broker import KafkaConnection
 from events.patient_vault import PatientVault
 from events.pg import Connection
@@ -80,6 +81,7 @@ class Resources:
         open_backends: OpenBackends,
         *,
         kafka: KafkaConnection,
+        run_events: RunEventsTopic,
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
         limits: Limits | None = None,
@@ -89,6 +91,7 @@ class Resources:
         receipt_secret: str | None = None,
     ) -> None:
         self.kafka = kafka
+        self.run_events = run_events  # the topic the AsyncAPI document describes
         self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock
         self.min_loop_delay_seconds = min_loop_delay_seconds

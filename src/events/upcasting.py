@@ -54,30 +54,35 @@ def upcast(type_name: str, schema_version: int, data: Payload) -> Payload:
 
 @upcaster("RunStarted", 1)
 def _run_started_v1_to_v2(data: Payload) -> Payload:
-    # The seed's journeys were unversioned: every run started before versioning ran version 1.
+    """`journey_version` added as 1: the seed's journeys were unversioned, every run before ran version 1."""
     return {**data, "journey_version": 1}
 
 
 @upcaster("RunStarted", 2)
 def _run_started_v2_to_v3(data: Payload) -> Payload:
-    # v3 seals the context; a v2 context stays what it was, a plain dict: "legacy clear". It is read as it
-    # is and cannot be crypto-shredded (erasure still scrubs the read models of its run).
+    """Unchanged: v3 seals `patient_context`, a v2 context stays a plain dict ("legacy clear").
+
+    It is read as it is and cannot be crypto-shredded (erasure still scrubs the read models of its run).
+    """
     return dict(data)
 
 
 @upcaster("MessageRequested", 1)
 def _message_requested_v1_to_v2(data: Payload) -> Payload:
-    # v1 held the journey's text in clear, unrendered and in one language: kept as it is ("legacy clear").
+    """`channel` "default", `language` and `failure` null; a v1 `message` is clear text ("legacy clear").
+
+    v1 held the journey's text in clear, unrendered and in one language: kept as it is.
+    """
     return {"channel": "default", **data, "language": None, "failure": None}
 
 
 @upcaster("MessageDelivered", 1)
 def _message_delivered_v1_to_v2(data: Payload) -> Payload:
-    # Before receipts every MessageDelivered meant the provider accepted the send.
+    """`source` "send": before receipts every MessageDelivered meant the provider accepted the send."""
     return {**data, "source": "send"}
 
 
 @upcaster("DelayStarted", 1)
 def _delay_started_v1_to_v2(data: Payload) -> Payload:
-    # Before the patient's clock every delay was a plain duration_seconds.
+    """`reason` null: before the patient's clock every delay was a plain duration_seconds."""
     return {**data, "reason": None}

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from events.key_ring import ensure_key_ring
 from pjs import master_key_commands  # noqa: F401  (registers `pjs keys init-master|rotate-master`)
+from pjs.contract_commands import asyncapi_app
 from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
@@ -37,6 +38,7 @@ app.add_typer(services_app, name="services")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(asyncapi_app, name="asyncapi")
 console = Console()
 log = logging.getLogger("pjs")
 

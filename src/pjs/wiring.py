@@ -22,6 +22,7 @@ from engine.message_deliveries import PostgresDeliveryLedger
 from engine.run_status import PostgresRunHeads
 from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
+from events.asyncapi import RunEventsTopic
 from events.dead_letters import PostgresDeadLetters
 from events.key_ring import KeyRing, ensure_secret, load_key_ring
 from events.patient_keys import PostgresPatientKeys
@@ -186,6 +187,13 @@ def http_limits(settings: Settings) -> Limits:
     )
 
 
+def run_events_topic(settings: Settings) -> RunEventsTopic:
+    """The run-events topic as the AsyncAPI document describes it."""
+    return RunEventsTopic(
+        settings.run_events_topic, settings.run_events_partitions, settings.run_events_retention_hours
+    )
+
+
 def api_resources(settings: Settings) -> Resources:
     """The API's resources, unopened: the app's lifespan opens them through `open_backends`."""
 
@@ -209,6 +217,7 @@ def api_resources(settings: Settings) -> Resources:
     return Resources(
         open_backends,
         kafka=settings.kafka_connection(),
+        run_events=run_events_topic(settings),
         min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
         limits=http_limits(settings),
         rate_limit=RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst),

@@ -1,4 +1,4 @@
-"""The OpenAPI document (at /openapi.json and /api-json), Swagger UI, health, readiness and metrics."""
+"""The OpenAPI and AsyncAPI documents, Swagger UI, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import yaml
+
+from events.catalogue import EVENT_TYPES
+from pjs.settings import Settings
+from support.api import app_client
 
 
 async def test_the_openapi_document_is_served_at_both_urls(api: httpx.AsyncClient) -> None:
@@ -73,3 +78,19 @@ async def test_metrics_in_multiprocess_mode_still_show_the_delay_gauges(
 
     assert response.status_code == 200
     assert "pjs_timer_overdue_delays 0.0" in response.text.splitlines()
+
+
+async def test_the_asyncapi_document_of_the_configured_topic_is_served_open_as_json_and_yaml(
+    settings: Settings,
+) -> None:
+    async with app_client(settings, None, client=("203.0.113.7", 40000)) as (keyless, _):
+        as_json = await keyless.get("/asyncapi.json")
+        as_yaml = await keyless.get("/asyncapi.yaml")
+
+    assert as_json.status_code == as_yaml.status_code == 200
+    assert as_yaml.headers["content-type"].startswith("application/yaml")
+    document = as_json.json()
+    assert yaml.safe_load(as_yaml.text) == document
+    assert document["asyncapi"] == "3.0.0"
+    assert document["channels"]["runEvents"]["address"] == settings.run_events_topic
+    assert set(document["components"]["messages"]) == set(EVENT_TYPES)
