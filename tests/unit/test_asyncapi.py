@@ -80,13 +80,13 @@ def test_every_event_type_is_a_message_of_its_current_version(document: dict[str
 def test_the_documented_headers_are_exactly_those_the_relay_writes(document: dict[str, Any]) -> None:
     headers = document["components"]["schemas"]["RunEventHeaders"]
 
-    def written(causation_id: uuid.UUID | None, correlation_id: uuid.UUID | None) -> set[str]:
-        [new] = stamp(
-            uuid.uuid4(), 0, [run_started()], now=T0, causation_id=causation_id, correlation_id=correlation_id
-        )
-        return {name for name, _ in to_kafka_record(RecordedEvent(**dict(new), position=7)).headers}
+    def written(ids: uuid.UUID | None, trace: str | None) -> set[str]:
+        [new] = stamp(uuid.uuid4(), 0, [run_started()], now=T0, causation_id=ids, correlation_id=ids)
+        traced = new.model_copy(update={"traceparent": trace, "tracestate": trace and "vendor=1"})
+        return {name for name, _ in to_kafka_record(RecordedEvent(**dict(traced), position=7)).headers}
 
-    written_with, written_without = written(uuid.uuid4(), uuid.uuid4()), written(None, None)
+    written_with = written(uuid.uuid4(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    written_without = written(None, None)
 
     assert written_with == set(headers["properties"])
     assert written_without == set(headers["required"]) == set(headers["properties"]) - OPTIONAL_HEADERS
