@@ -1,14 +1,18 @@
-"""The OpenAPI document: request bodies read as raw JSON are described here, and served at two URLs."""
+"""The OpenAPI document: request bodies read as raw JSON are described here, and served at two URLs; and
+Swagger UI at /api, its script and stylesheet from the installed swagger-ui-bundle package (no CDN)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api.schemas import ErrorOut
 
@@ -133,3 +137,22 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
     @app.get("/api-json", include_in_schema=False)
     async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
+
+
+SWAGGER_ASSETS = "/api/assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /api, working on a network without internet access."""
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/api", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": False, "tryItOutEnabled": False},
+        )
