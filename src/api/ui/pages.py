@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -19,7 +20,14 @@ from api.ui.graph import layout
 from api.ui.masking import masked_patient
 from api.ui.render import page
 from api.ui.signin import Form, SignedIn, Viewer
-from api.ui.views import journey_names, journey_version, journeys_overview, run_view, version_counts
+from api.ui.views import (
+    journey_names,
+    journey_version,
+    journeys_overview,
+    run_audit,
+    run_view,
+    version_counts,
+)
 from domain.run_state import RunStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -119,6 +127,14 @@ async def _runs(request: Request, viewer: Viewer, resources: Resources, fields: 
 async def run_page(
     request: Request, viewer: SignedIn, resources: Deps, run_id: Annotated[str, Path(alias="runId")]
 ) -> Response:
+    return await run_page_of(request, viewer, resources, existing_id(run_id, "Run"), reveal=False)
+
+
+async def run_page_of(
+    request: Request, viewer: Viewer, resources: Resources, run_id: UUID, *, reveal: bool
+) -> Response:
+    """One run's page, its patient data masked unless `reveal`; its audit log for keys that may read it."""
     viewer.require(Scope.RUNS_READ)
-    view = await run_view(resources, viewer.principal, existing_id(run_id, "Run"), reveal=False)
-    return page(request, "run.html", {"viewer": viewer, "view": view})
+    view = await run_view(resources, viewer.principal, run_id, reveal=reveal)
+    audit = await run_audit(resources, viewer.principal, run_id) if viewer.may(Scope.AUDIT_READ) else None
+    return page(request, "run.html", {"viewer": viewer, "view": view, "audit": audit})

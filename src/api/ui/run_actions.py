@@ -11,9 +11,8 @@ from api.api_keys import Scope
 from api.inputs import existing_id
 from api.resources import Resources, get_resources
 from api.runs import cancel
-from api.ui.render import page
+from api.ui.pages import run_page_of
 from api.ui.signin import Form
-from api.ui.views import run_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -25,9 +24,7 @@ RunIdPath = Annotated[str, Path(alias="runId")]
 async def reveal(request: Request, form: Form, resources: Deps, run_id: RunIdPath) -> Response:
     """The run page with the patient's data in clear, this once; the audit log records who looked."""
     viewer, _ = form
-    viewer.require(Scope.RUNS_READ)
-    view = await run_view(resources, viewer.principal, existing_id(run_id, "Run"), reveal=True)
-    return page(request, "run.html", {"viewer": viewer, "view": view})
+    return await run_page_of(request, viewer, resources, existing_id(run_id, "Run"), reveal=True)
 
 
 @router.post("/runs/{runId}/cancel")

@@ -11,7 +11,9 @@ from uuid import UUID
 
 from api.api_keys import Principal
 from api.errors import NotFound
+from api.reports import search_audit
 from api.resources import Resources, TenantBackends
+from api.schemas import AuditEntryOut, AuditSearchIn
 from api.timeline import timeline_entries
 from api.ui.graph import GraphLayout, layout
 from api.ui.masking import masked_event_data, masked_patient
@@ -133,3 +135,9 @@ async def journey_names(resources: Resources, principal: Principal) -> dict[UUID
     """Each journey's id and latest name, for filters and run lists."""
     async with resources.for_tenant(principal) as scope:
         return {summary.journey_id: summary.name for summary in await scope.journeys.list_journeys()}
+
+
+async def run_audit(resources: Resources, principal: Principal, run_id: UUID) -> list[AuditEntryOut]:
+    """Who did what to the run, as GET /audit?runId= answers it (and audits that read likewise)."""
+    page = await search_audit(resources, principal, AuditSearchIn(run_id=str(run_id), limit=1000))
+    return page.entries
