@@ -203,3 +203,43 @@ async def test_a_care_coordinator_follows_filters_cancels_and_reveals_runs_in_th
 ) -> None:
     clinic = await _make_clinic(stack, settings)
     await asyncio.to_thread(_explore, clinic)  # the workers keep running on this loop meanwhile
+
+
+def _authorize_and_try_it_out(url: str, key: str) -> None:
+    with browser() as driver:
+        driver.get(f"{url}/api")
+        import time
+
+        time.sleep(8)
+        print(driver.get_log("browser"))
+        import re
+
+        print(re.sub(r"<svg.*?</svg>", "", driver.page_source, flags=re.S)[:4000])
+        wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 5)
+        screenshot(driver, "api-docs")
+        driver.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".dialog-ux input"))
+        driver.find_element(By.CSS_SELECTOR, ".dialog-ux input").send_keys(key)
+        driver.find_element(By.CSS_SELECTOR, ".dialog-ux .auth-btn-wrapper .authorize").click()
+        wait_for(driver, lambda d: "Logout" in d.find_element(By.CSS_SELECTOR, ".dialog-ux").text)
+        driver.find_element(By.CSS_SELECTOR, ".dialog-ux .btn-done").click()
+        listing = '[id^="operations-journeys-list_journeys"]'
+        driver.find_element(By.CSS_SELECTOR, f"{listing} .opblock-summary").click()
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{listing} .try-out__btn"))
+        driver.find_element(By.CSS_SELECTOR, f"{listing} .try-out__btn").click()
+        driver.find_element(By.CSS_SELECTOR, f"{listing} .btn.execute").click()
+        status = f"{listing} .live-responses-table tbody .response-col_status"
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, status))
+        assert _text(driver, status).startswith("200")
+        assert FOLLOW_UP["name"] in _text(driver, f"{listing} .live-responses-table")
+        screenshot(driver, "api-docs-try-it-out")
+
+
+async def test_the_api_docs_render_offline_and_authorize_then_try_it_out_with_a_key(
+    settings: Settings,
+) -> None:
+    key = await issue_test_key(settings.resolved_database_url())
+    with serving(create_app(api_resources(settings))) as url:
+        async with httpx.AsyncClient(base_url=url, headers=bearer(key)) as api:
+            await _post(api, "/journeys", FOLLOW_UP, "journeyId")
+        await asyncio.to_thread(_authorize_and_try_it_out, url, key)

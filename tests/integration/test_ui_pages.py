@@ -134,10 +134,12 @@ async def test_signing_out_ends_the_session(browser: httpx.AsyncClient, api_key:
 
 
 async def test_the_api_docs_load_their_assets_from_this_service(browser: httpx.AsyncClient) -> None:
-    docs = await browser.get("/api")
-    assert "/api/assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
-    script = await browser.get("/api/assets/swagger-ui-bundle.js")
-    assert script.status_code == 200 and len(script.content) > 100_000
+    for page, asset in (("/api", "swagger-ui-bundle.js"), ("/api/redoc", "redoc.standalone.js")):
+        docs = await browser.get(page)
+        assert f"/api/assets/{asset}" in docs.text and "cdn" not in docs.text.lower()
+        assert "https://" not in docs.text  # nothing loaded from elsewhere
+        script = await browser.get(f"/api/assets/{asset}")
+        assert script.status_code == 200 and len(script.content) > 100_000
 
 
 async def _tenant_name(settings: Settings, api: httpx.AsyncClient) -> str:
