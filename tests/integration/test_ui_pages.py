@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,7 +13,7 @@ from api.api_keys import ALL_SCOPES, Scope
 from api.examples import CLINIC_PATIENT, SEED_JOURNEY
 from pjs.settings import Settings
 from support.api import app_client
-from support.auth import issue_test_key
+from support.auth import issue_test_key, revoke_test_key
 from support.ui import csrf_token, sign_in
 
 pytestmark = pytest.mark.integration
@@ -153,3 +154,20 @@ async def _tenant_name(settings: Settings, api: httpx.AsyncClient) -> str:
     finally:
         await connection.close()
     return name
+
+
+async def test_the_session_is_stored_hashed_and_ends_when_it_expires_or_its_key_is_revoked(
+    browser: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    key = await issue_test_key(settings.resolved_database_url())
+    await sign_in(browser, key)
+    session_id = browser.cookies["pjs_ui_session"]
+    stored = await pool.fetchval("SELECT session_hash FROM ui_sessions")
+    assert bytes(stored) == hashlib.sha256(session_id.encode()).digest()
+    assert (await browser.get("/ui/journeys")).status_code == 200
+    await pool.execute("UPDATE ui_sessions SET expires_at = now() - interval '1 second'")
+    assert (await browser.get("/ui/journeys")).status_code == 303
+    await sign_in(browser, key)
+    assert (await browser.get("/ui/journeys")).status_code == 200
+    await revoke_test_key(settings.resolved_database_url(), key)
+    assert (await browser.get("/ui/journeys")).status_code == 303

@@ -23,8 +23,13 @@ def initials(context: Mapping[str, Any] | None) -> str:
     names = [part for part in parts if isinstance(part, str) and part.strip()]
     if not names and isinstance(context.get("name"), str):
         names = context["name"].split()
-    letters = [name.strip()[0].upper() + "." for name in names if name.strip()]
+    letters = [_initial(name.strip()[0]) + "." for name in names if name.strip()]
     return " ".join(letters[:3]) or "—"
+
+
+def _initial(letter: str) -> str:
+    upper = letter.upper()
+    return upper if len(upper) == 1 else letter  # a few letters upper-case to two characters
 
 
 def age_band(context: Mapping[str, Any] | None) -> str:
