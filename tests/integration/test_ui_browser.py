@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
@@ -107,8 +108,14 @@ def _sign_in(driver: WebDriver, clinic: Clinic) -> None:
     driver.get(f"{clinic.url}/ui/journeys")
     wait_for(driver, lambda d: d.current_url.endswith("/ui/login"))
     screenshot(driver, "sign-in")
-    driver.find_element(By.ID, "api_key").send_keys(clinic.key)
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)  # the skip link first, then the key's field: signed in by keyboard alone
+    assert driver.switch_to.active_element.text == "Skip to content"
+    driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "api_key"
+    outline = driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")  # focus is visible
+    driver.switch_to.active_element.send_keys(clinic.key, Keys.ENTER)
     wait_for(driver, lambda d: d.current_url.endswith("/ui/journeys"))
     assert "Knee surgery follow-up" in _text(driver, "main")
     screenshot(driver, "journeys")
@@ -150,7 +157,7 @@ def _watch_a_run_complete(driver: WebDriver, clinic: Clinic) -> None:
     assert "current" in str(
         driver.find_element(By.CSS_SELECTOR, '.graph [data-node="settle"]').get_attribute("class")
     )
-    assert "(in " in _text(driver, "#countdown") or "(due now)" in _text(driver, "#countdown")
+    wait_for(driver, lambda d: _text(d, "#countdown").startswith(("(in ", "(due now)")))
     screenshot(driver, "run-waiting")
     wait_for(driver, lambda d: _text(d, "#run-status") == "completed", seconds=90)
     assert driver.execute_script("return window.stillTheSamePage") is True  # updated without a reload

@@ -21,17 +21,22 @@ function utc(iso) {
   return iso.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, "");
 }
 
-function startCountdown(run) {
-  const tick = () => {
-    const target = run.dataset.resumeAt;
-    const out = document.getElementById("countdown");
-    if (!out) return;
-    if (!target || run.dataset.status !== "waiting_delay") { out.textContent = ""; return; }
-    const seconds = Math.max(0, Math.round((Date.parse(target) - Date.now()) / 1000));
-    out.textContent = seconds > 0 ? "(in " + seconds + " s)" : "(due now)";
-  };
-  tick();
-  setInterval(tick, 1000);
+function duration(seconds) {
+  const parts = [];
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+    if (seconds >= size) { parts.push(Math.floor(seconds / size) + " " + unit); seconds %= size; }
+  }
+  if (parts.length < 2) parts.push(seconds + " s");
+  return parts.slice(0, 2).join(" ");
+}
+
+function updateCountdown(run) {
+  const out = document.getElementById("countdown");
+  if (!out) return;
+  const target = run.dataset.resumeAt;
+  if (!target || run.dataset.status !== "waiting_delay") { out.textContent = ""; return; }
+  const seconds = Math.max(0, Math.round((Date.parse(target) - Date.now()) / 1000));
+  out.textContent = seconds > 0 ? "(in " + duration(seconds) + ")" : "(due now)";
 }
 
 function showRun(run, live) {
@@ -63,6 +68,7 @@ function showRun(run, live) {
       text("td", event.nodeId || "—"), data);
     rows.append(row);
   }
+  updateCountdown(run);
   const cancel = document.getElementById("cancel-section");
   if (cancel && FINISHED.includes(live.status)) cancel.hidden = true;
 }
@@ -74,7 +80,8 @@ async function fetchJson(url) {
 }
 
 function followRun(run) {
-  startCountdown(run);
+  updateCountdown(run);
+  setInterval(() => updateCountdown(run), 1000);
   const poll = async () => {
     try {
       const live = await fetchJson(run.dataset.live + "?after=" + run.dataset.version);
