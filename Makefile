@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NODE_TOOLS := tools/asyncapi
 NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
 
-.PHONY: install services dev test fuzz lint bench faults faults-quick down
+.PHONY: install services browser ui-screenshots dev test fuzz lint bench faults faults-quick down
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -34,8 +34,20 @@ services: install
 dev: services
 	$(BIN)/pjs dev
 
-test: services
+# Debian's Chromium and chromedriver for the browser tests (tests/integration/test_ui_browser.py), installed
+# only when missing; CI runs as root, elsewhere through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
+
+test: services browser
 	$(BIN)/pytest
+
+# The browser tests' latest screenshots (.artifacts/ui, or PJS_UI_ARTIFACTS) become the README's images.
+ui-screenshots: services browser
+	$(BIN)/pytest tests/integration/test_ui_browser.py
+	mkdir -p docs/ui && cp $(or $(PJS_UI_ARTIFACTS),.artifacts/ui)/*.png docs/ui/
 
 # The HTTP fuzz test with many more examples per operation than `make test` runs (25).
 fuzz: services

@@ -14,10 +14,11 @@ from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
-from api.openapi import install_openapi
+from api.openapi import install_docs, install_openapi
 from api.rate_limit import KeyRateLimiter
 from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
+from api.ui.routes import install_ui
 
 DESCRIPTION = """\
 Clinics define journeys (MESSAGE, DELAY and CONDITIONAL nodes); each trigger starts a run of one patient
@@ -43,7 +44,7 @@ def create_app(resources: Resources) -> FastAPI:
         title="Patient Journey Scheduler",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/api",
+        docs_url=None,  # served by install_docs, without a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -51,6 +52,8 @@ def create_app(resources: Resources) -> FastAPI:
     # runs before journeys: /journeys/runs must not be taken for a journey id.
     for module in (runs, journeys, patients, reports, receipts, health, metrics, stream_contract):
         app.include_router(module.router)
+    install_ui(app)
+    install_docs(app)
     install_error_handlers(app)
     install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn])
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)

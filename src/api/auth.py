@@ -56,7 +56,7 @@ async def loopback_or_admin(
     _documented: Annotated[object, Depends(_bearer)],
 ) -> Principal | None:
     """The ops probes: open to loopback clients (a local agent, the supervisor), else `admin` keys."""
-    if request.client is not None and _is_loopback(request.client.host):
+    if request.client is not None and is_loopback(request.client.host):
         return None
     principal = await authenticate(request, resources)
     if Scope.ADMIN not in principal.scopes:
@@ -95,7 +95,8 @@ def _rate_limiter(request: Request) -> KeyRateLimiter:
     return limiter
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (a name is not)."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # not an address (a test client's name, a unix socket): not loopback

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -9,7 +10,7 @@ from typing import Any, ClassVar
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.validation import Problem
@@ -55,6 +56,15 @@ class Unauthorized(ApiError):
 
 class Forbidden(ApiError):
     status_code = 403
+
+
+class SignInRequired(ApiError):
+    """A run explorer page asked for without a live session: the browser is sent to the sign-in page."""
+
+    status_code = 303
+
+    def __init__(self) -> None:
+        super().__init__("Sign in to continue.", headers={"Location": "/ui/login"})
 
 
 class TooManyRequests(ApiError):
@@ -112,13 +122,32 @@ def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
     return content
 
 
-async def _api_error(request: Request, error: Exception) -> JSONResponse:
+async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else error.headers
+    if _is_ui_page(request):
+        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
 
-async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
+def _is_ui_page(request: Request) -> bool:
+    """The run explorer's pages answer errors as a page a person reads; its live JSON stays JSON."""
+    path = request.url.path
+    return (path == "/ui" or path.startswith("/ui/")) and not path.startswith("/ui/live/")
+
+
+def _error_page(error: ApiError) -> str:
+    message = html.escape(error.message)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Run explorer</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="stylesheet" href="/ui/static/ui.css"></head><body><main id="main">'
+        f'<h1>{error.status_code}</h1><p role="alert">{message}</p>'
+        '<p><a href="/ui/journeys">Back to journeys</a></p></main></body></html>'
+    )
+
+
+async def _request_invalid(request: Request, error: Exception) -> Response:
     # FastAPI's default is 422 with its own shape; this API answers every malformed request with 400.
     assert isinstance(error, RequestValidationError)
     problems = [
@@ -134,18 +163,18 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body(message), status_code=error.status_code, headers=error.headers)
 
 
-async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+async def _unavailable(request: Request, error: Exception) -> Response:
     log.warning("request failed, store unavailable: %s", type(error).__name__)
     return await _api_error(request, Unavailable("The service is briefly unavailable; retry shortly."))
 
 
-async def _busy(request: Request, error: Exception) -> JSONResponse:
+async def _busy(request: Request, error: Exception) -> Response:
     log.warning("request refused: every database connection stayed busy")
     message = "The service is busy: no database connection came free in time; retry shortly."
     return await _api_error(request, Unavailable(message))
 
 
-async def _event_too_large(request: Request, error: Exception) -> JSONResponse:
+async def _event_too_large(request: Request, error: Exception) -> Response:
     assert isinstance(error, EventTooLarge)
     message = (
         f"The request would make a {error.event_type} event of about {error.record_bytes} bytes; "
@@ -154,7 +183,7 @@ async def _event_too_large(request: Request, error: Exception) -> JSONResponse:
     return await _api_error(request, ContentTooLarge(message))
 
 
-async def _unstorable(request: Request, error: Exception) -> JSONResponse:
+async def _unstorable(request: Request, error: Exception) -> Response:
     # A value the edge's limits let through but a column cannot hold: the client's to fix, so never a 503.
     log.warning("request refused by the store's types: %s", type(error).__name__)
     return await _api_error(request, BadRequest("A value in the request cannot be stored (out of range)."))

@@ -1,14 +1,19 @@
-"""The OpenAPI document: request bodies read as raw JSON are described here, and served at two URLs."""
+"""The OpenAPI document: request bodies read as raw JSON are described here, and served at two URLs; and
+its readers, Swagger UI at /api and ReDoc at /api/redoc, their assets from an installed package (no CDN)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.staticfiles import StaticFiles
 
 from api.schemas import ErrorOut
 
@@ -133,3 +138,34 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
     @app.get("/api-json", include_in_schema=False)
     async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
+
+
+DOCS_ASSETS = "/api/assets"
+# fastapi-offline ships Swagger UI 5 and ReDoc 2, which read OpenAPI 3.1 (swagger-ui-bundle's 4.15 cannot).
+_ASSET_DIR = Path(fastapi_offline.__file__).parent / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /api and ReDoc at /api/redoc, working on a network without internet access."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSET_DIR), name="docs-assets")
+    title = f"{app.title} API"
+
+    @app.get("/api", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=title,
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/api/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=title,
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )

@@ -89,11 +89,13 @@ class Resources:
         allowed_hosts: tuple[str, ...] = ("*",),
         cors_origins: tuple[str, ...] = (),
         receipt_secret: str | None = None,
+        ui_session_seconds: float = 8 * 3600,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
         self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock
+        self.ui_session_seconds = ui_session_seconds  # how long a run explorer sign-in lasts
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.limits = limits or Limits()
         self.rate_limit = rate_limit or RateLimit()

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         default=None, description="The providers' secret signing delivery receipts; unset = receipts refused."
     )
 
+    # ---- run explorer at /ui (api/ui/; docs/api.md "Run explorer") ----
+    ui_session_minutes: int = Field(
+        default=480, gt=0, le=7 * 24 * 60, description="How long a run explorer sign-in lasts, minutes."
+    )
+
     # ---- tenancy (events/tenancy.py, api/resources.py; docs/architecture.md "Tenancy") ----
     worker_database_url: str | None = Field(
         default=None,

@@ -224,4 +224,5 @@ def api_resources(settings: Settings) -> Resources:
         allowed_hosts=tuple(settings.allowed_hosts),
         cors_origins=tuple(settings.cors_origins),
         receipt_secret=settings.receipt_secret.get_secret_value() if settings.receipt_secret else None,
+        ui_session_seconds=settings.ui_session_minutes * 60,
     )

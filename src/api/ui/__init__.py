@@ -1,0 +1,1 @@
+"""The run explorer at /ui: server-rendered pages over the same queries as the JSON API."""

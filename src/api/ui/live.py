@@ -1,0 +1,64 @@
+"""The small JSON the run explorer's pages poll every few seconds to update without a reload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.api_keys import Scope
+from api.inputs import existing_id
+from api.limits import INT32_MAX
+from api.resources import Resources, get_resources
+from api.ui.signin import SignedIn
+from api.ui.views import run_progress, version_counts
+
+router = APIRouter(prefix="/ui/live", include_in_schema=False)
+
+Deps = Annotated[Resources, Depends(get_resources)]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get("/runs/{runId}")
+async def run_live(
+    viewer: SignedIn,
+    resources: Deps,
+    run_id: Annotated[str, Path(alias="runId")],
+    after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+) -> JSONResponse:
+    """The run's status, node and resumeAt, and its timeline events after version `after` (masked)."""
+    viewer.require(Scope.RUNS_READ)
+    state, rows = await run_progress(resources, viewer.principal, existing_id(run_id, "Run"), after)
+    status = state.status.value if state.status else None
+    content: dict[str, Any] = {
+        "status": status,
+        "currentNodeId": state.current_node_id,
+        "resumeAt": state.resume_at,
+        "version": state.version,
+        "events": [
+            {
+                "type": r.type,
+                "version": r.version,
+                "recordedAt": r.recorded_at,
+                "nodeId": r.node_id,
+                "data": r.data,
+            }
+            for r in rows
+        ],
+    }
+    return JSONResponse(jsonable_encoder(content), headers=_NO_STORE)
+
+
+@router.get("/journeys/{journeyId}/versions/{version}")
+async def counts_live(
+    viewer: SignedIn,
+    resources: Deps,
+    journey_id: Annotated[str, Path(alias="journeyId")],
+    version: Annotated[int, Path(ge=1, le=INT32_MAX)],
+) -> JSONResponse:
+    """One journey version's node counters and runs per status."""
+    viewer.require(Scope.JOURNEYS_READ)
+    counts = await version_counts(resources, viewer.principal, existing_id(journey_id, "Journey"), version)
+    return JSONResponse(jsonable_encoder(counts), headers=_NO_STORE)

@@ -1,0 +1,131 @@
+"""Signing in to the run explorer with an API key, signing out, and the checks every page and form makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.api_keys import Principal, Scope, parse_key
+from api.auth import is_loopback
+from api.errors import BadRequest, Forbidden, SignInRequired
+from api.key_store import principal_for
+from api.resources import Resources, get_resources
+from api.ui.render import page
+from api.ui.sessions import (
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    close_session,
+    csrf_token_of,
+    new_session_id,
+    open_session,
+    session_principal,
+    tokens_match,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+Deps = Annotated[Resources, Depends(get_resources)]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in caller of a page, and the CSRF token its forms carry."""
+
+    principal: Principal
+    csrf_token: str
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.principal.scopes
+
+    def require(self, scope: Scope) -> None:
+        if not self.may(scope):
+            raise Forbidden(f"This API key lacks the scope this needs: {scope.value}.")
+
+
+async def viewer(request: Request, resources: Deps) -> Viewer:
+    """The page's caller from its session cookie; without a live session, off to the sign-in page."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    principal = None if not session_id else await session_principal(resources.pool, session_id)
+    if session_id is None or principal is None:
+        raise SignInRequired()
+    return Viewer(principal, csrf_token_of(session_id))
+
+
+SignedIn = Annotated[Viewer, Depends(viewer)]
+
+
+async def form_fields(request: Request, csrf_token: str | None) -> dict[str, str]:
+    """A urlencoded form's fields, refused (403) unless it carries the expected CSRF token."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise BadRequest("Send this form from the run explorer's page.")
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    fields = {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
+    if csrf_token is None or not tokens_match(csrf_token, fields.get("csrf_token")):
+        raise Forbidden("The form's CSRF token is missing or wrong; reload the page and try again.")
+    return fields
+
+
+async def checked_form(request: Request, signed_in: SignedIn) -> tuple[Viewer, dict[str, str]]:
+    """The dependency of every POST behind sign-in: the caller, and its form with a valid CSRF token."""
+    return signed_in, await form_fields(request, signed_in.csrf_token)
+
+
+Form = Annotated[tuple[Viewer, dict[str, str]], Depends(checked_form)]
+
+
+def _secure(request: Request) -> bool:
+    """Cookies are Secure except over plain http to a loopback client (a laptop's own `pjs dev`)."""
+    client = request.client.host if request.client else ""
+    return not (request.url.scheme == "http" and is_loopback(client))
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str, path: str) -> None:
+    response.set_cookie(name, value, path=path, httponly=True, samesite="strict", secure=_secure(request))
+
+
+@router.get("/login")
+async def sign_in_form(request: Request) -> Response:
+    token = new_session_id()
+    response = page(request, "login.html", {"csrf_token": token, "problem": None})
+    _set_cookie(response, request, SIGN_IN_COOKIE, token, "/ui/login")
+    return response
+
+
+@router.post("/login")
+async def sign_in(request: Request, resources: Deps) -> Response:
+    fields = await form_fields(request, request.cookies.get(SIGN_IN_COOKIE))
+    presented = parse_key(fields.get("api_key", "").strip())
+    principal = None if presented is None else await principal_for(resources.pool, presented)
+    if principal is None:
+        token = request.cookies.get(SIGN_IN_COOKIE, "")
+        problem = "That API key is not valid: malformed, unknown or revoked."
+        return page(request, "login.html", {"csrf_token": token, "problem": problem}, status_code=401)
+    session_id = new_session_id()
+    await open_session(resources.pool, principal, session_id, timedelta(seconds=resources.ui_session_seconds))
+    async with resources.for_tenant(principal) as scope:
+        await scope.audit(principal, "UiSignedIn", resources.clock())
+    response = RedirectResponse("/ui/journeys", status_code=303)
+    _set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/logout")
+async def sign_out(request: Request, form: Form, resources: Deps) -> Response:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is not None:
+        await close_session(resources.pool, session_id)
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response
+
+
+@router.get("")
+async def explorer_home() -> Response:
+    return RedirectResponse("/ui/journeys", status_code=303)
