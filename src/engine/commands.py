@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus, StoredPatientContext
+from domain.run_state import RunState, RunStatus, StoredPatientContext, initial_state
 from domain.validation import Problem
 from domain.waits import context_problems
 from engine.journey_repository import StoredJourney
@@ -128,8 +128,12 @@ async def trigger_run(
     if unfit:
         return PatientContextUnfit(tuple(unfit))
     stored = await sealer.seal_context(patient_context)
-    for _ in range(MAX_ATTEMPTS):
-        state = await load_head(heads, run_id)
+    # A trigger almost always starts a new run: append at version 0 straight away, and read the head only
+    # when that conflicts (a retry of an earlier trigger, or a concurrent one). One round trip fewer.
+    state = initial_state(run_id)
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            state = await load_head(heads, run_id)
         decision = decide_start(
             state,
             journey_id=journey_id,

@@ -73,6 +73,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         acquire_timeout=acquire_timeout,
+        session_reset=not api,  # the API binds its tenant and locks runs per transaction, never per session
     )
 
 
@@ -215,4 +216,5 @@ def api_resources(settings: Settings) -> Resources:
         allowed_hosts=tuple(settings.allowed_hosts),
         cors_origins=tuple(settings.cors_origins),
         receipt_secret=settings.receipt_secret.get_secret_value() if settings.receipt_secret else None,
+        key_cache_seconds=settings.api_key_cache_seconds,
     )
