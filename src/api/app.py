@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from api import health, journeys, metrics, patients, receipts, reports, runs
+from api import health, journeys, metrics, patients, receipts, reports, runs, trigger_batch
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -48,10 +48,10 @@ def create_app(resources: Resources) -> FastAPI:
         lifespan=lifespan,
     )
     # runs before journeys: /journeys/runs must not be taken for a journey id.
-    for module in (runs, journeys, patients, reports, receipts, health, metrics):
+    for module in (runs, trigger_batch, journeys, patients, reports, receipts, health, metrics):
         app.include_router(module.router)
     install_error_handlers(app)
-    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn])
+    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn, trigger_batch.BatchTriggerIn])
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all

@@ -143,7 +143,7 @@ async def trigger_run(
         )
         if isinstance(decision, StartRefused):
             opened = await sealer.open_context(state.patient_context)
-            return _already_started(state, opened, journey_id, patient_context)
+            return already_started(state, opened, journey_id, patient_context)
         outcome = await _append(store, state, decision, now)
         if not isinstance(outcome, ConcurrencyConflict):
             log.info("run %s started on journey %s v%d", run_id, journey_id, journey.version)
@@ -178,7 +178,7 @@ async def _append(
     return await store.append(state.run_id, state.version, envelopes)
 
 
-def _already_started(
+def already_started(
     state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
 ) -> RunAccepted | IdempotencyKeyReused:
     same_request = (

@@ -184,6 +184,7 @@ def http_limits(settings: Settings) -> Limits:
         max_id_length=settings.max_id_length,
         max_text_length=settings.max_text_length,
         request_seconds=settings.api_request_seconds,
+        max_batch_triggers=settings.max_batch_triggers,
     )
 
 

@@ -38,7 +38,9 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     return int(lines[0].split(" ")[1])
 
 
-async def test_a_connection_idle_longer_than_a_client_pools_expiry_is_still_served(settings: Settings) -> None:
+async def test_a_connection_idle_longer_than_a_client_pools_expiry_is_still_served(
+    settings: Settings,
+) -> None:
     settings = settings.model_copy(update={"http_port": free_port()})
     key = await issue_test_key(settings.resolved_database_url())
     base_url = f"http://127.0.0.1:{settings.http_port}"
