@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.scenario import Scenario
-from bench.scenarios import append, machine, pipeline, raw, relay, replay, timer, trigger
+from bench.scenarios import append, burst, machine, pipeline, raw, relay, replay, timer, trigger
 
 SCENARIOS: tuple[Scenario, ...] = (
     machine.SCENARIO,
@@ -12,6 +12,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     relay.SCENARIO,
     pipeline.SCENARIO,
     trigger.SCENARIO,
+    burst.SCENARIO,
     timer.SCENARIO,
     replay.SCENARIO,
 )
