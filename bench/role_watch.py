@@ -35,11 +35,11 @@ class RoleWatch:
 
     def mark_cpu(self) -> None:
         """Start counting CPU seconds from now (e.g. when the measured load starts)."""
-        self._cpu_marks = {role: _cpu_seconds(p.pid) for role, p in self.processes.items()}
+        self._cpu_marks = {role: cpu_seconds(p.pid) for role, p in self.processes.items()}
 
     def cpu_since_mark(self) -> dict[str, float]:
         return {
-            role: round(_cpu_seconds(p.pid) - self._cpu_marks.get(role, 0.0), 1)
+            role: round(cpu_seconds(p.pid) - self._cpu_marks.get(role, 0.0), 1)
             for role, p in self.processes.items()
         }
 
@@ -63,7 +63,7 @@ class RoleWatch:
             await asyncio.sleep(_SAMPLE_SECONDS)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     try:
         times = psutil.Process(pid).cpu_times()
     except psutil.Error:

@@ -29,7 +29,7 @@ from bench.loadgen import API_KEY_VARIABLE
 from bench.pipeline_figures import Load, pipeline_figures
 from bench.role_watch import RoleWatch, service_cpu_seconds, watching
 from bench.roles import role_process, stop
-from bench.sandbox import api_key_in
+from bench.sandbox import Sandbox, api_key_in
 from bench.scenario import Figures, Scenario, ScenarioContext
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
@@ -225,24 +225,29 @@ async def _projector_catch_up_ms(pool: asyncpg.Pool, watch: RoleWatch, limit: fl
     return round(max(caught_up_at - last.timestamp(), 0.0) * 1000, 1)
 
 
+def role_environment(box: Sandbox, topic: str, port: int, scratch: str) -> dict[str, str]:
+    """What every role process of a sandbox gets: its topic and groups, the API on `port`, a log channel."""
+    return {
+        **box.role_environment(topic),
+        "PJS_HTTP_HOST": "127.0.0.1",
+        "PJS_HTTP_PORT": str(port),
+        "PJS_ENGINE_GROUP": box.group("engine"),
+        "PJS_DELIVERY_GROUP": box.group("delivery"),
+        "PJS_PROJECTOR_GROUP": box.group("projector"),
+        "PJS_MESSAGE_CHANNEL": "log",
+        "PJS_STATE_DIR": scratch,
+        # One key carries the whole load: the per-key rate limit must not be what the bench measures.
+        "PJS_RATE_LIMIT_PER_SECOND": "1000000",
+        "PJS_RATE_LIMIT_BURST": "1000000",
+    }
+
+
 async def run(context: ScenarioContext) -> Figures:
     box = context.sandbox
     topic = await box.topic("run-events")
     port = _free_loopback_port()
     with tempfile.TemporaryDirectory(prefix="pjs-bench-pipeline-") as scratch:
-        environment = {
-            **box.role_environment(topic),
-            "PJS_HTTP_HOST": "127.0.0.1",
-            "PJS_HTTP_PORT": str(port),
-            "PJS_ENGINE_GROUP": box.group("engine"),
-            "PJS_DELIVERY_GROUP": box.group("delivery"),
-            "PJS_PROJECTOR_GROUP": box.group("projector"),
-            "PJS_MESSAGE_CHANNEL": "log",
-            "PJS_STATE_DIR": scratch,
-            # One key carries the whole load: the per-key rate limit must not be what the bench measures.
-            "PJS_RATE_LIMIT_PER_SECOND": "1000000",
-            "PJS_RATE_LIMIT_BURST": "1000000",
-        }
+        environment = role_environment(box, topic, port, scratch)
         key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
         async with contextlib.AsyncExitStack() as stack:
             processes = {

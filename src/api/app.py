@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract
+from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract, trigger_batch
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers
 from api.http_metrics import HttpMetrics
@@ -50,12 +50,22 @@ def create_app(resources: Resources) -> FastAPI:
         lifespan=lifespan,
     )
     # runs before journeys: /journeys/runs must not be taken for a journey id.
-    for module in (runs, journeys, patients, reports, receipts, health, metrics, stream_contract):
+    for module in (
+        runs,
+        trigger_batch,
+        journeys,
+        patients,
+        reports,
+        receipts,
+        health,
+        metrics,
+        stream_contract,
+    ):
         app.include_router(module.router)
     install_ui(app)
     install_docs(app)
     install_error_handlers(app)
-    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn])
+    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn, trigger_batch.BatchTriggerIn])
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all

@@ -15,7 +15,6 @@ from fastapi.security import HTTPBearer, SecurityScopes
 
 from api.api_keys import Principal, Scope, parse_key
 from api.errors import Forbidden, TooManyRequests, Unauthorized
-from api.key_store import principal_for
 from api.rate_limit import KeyRateLimiter
 from api.resources import Resources, get_resources
 
@@ -74,7 +73,7 @@ async def authenticate(request: Request, resources: Resources) -> Principal:
         )
     scheme, _, token = header.partition(" ")
     presented = parse_key(token.strip()) if scheme.lower() == "bearer" else None
-    principal = None if presented is None else await principal_for(resources.pool, presented)
+    principal = None if presented is None else await resources.keys.principal_for(resources.pool, presented)
     if principal is None:
         raise Unauthorized(
             "The API key is not valid: malformed, unknown or revoked.",

@@ -14,8 +14,11 @@ from api.resources import Resources, get_resources
 from domain.validation import Problem
 
 
-async def _json_body(request: Request, limits: Limits, what: str, max_bytes: int, setting: str) -> Any:
-    """The body parsed as JSON, any JSON value within the shared limits; the route's validator judges it."""
+async def _json_body(
+    request: Request, limits: Limits, what: str, max_bytes: int, setting: str, *, shared_limits: bool = True
+) -> Any:
+    """The body parsed as JSON, any JSON value within the shared limits (unless the route checks them on
+    its parts itself); the route's validator judges it."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise BadRequest(f"The request body must be JSON (Content-Type: application/json), not {media_type}.")
@@ -29,7 +32,7 @@ async def _json_body(request: Request, limits: Limits, what: str, max_bytes: int
     except orjson.JSONDecodeError as error:
         # orjson's message names the position only, never the content (which may be patient data).
         raise BadRequest(f"The request body is not valid JSON: {error}.") from None
-    problems = json_problems(value, limits)
+    problems = json_problems(value, limits) if shared_limits else []
     if problems:
         raise beyond_limits(what, problems)
     return value
@@ -58,7 +61,16 @@ async def patient_context_body(
     )
 
 
+async def batch_body(request: Request, resources: Annotated[Resources, Depends(get_resources)]) -> Any:
+    """A bulk trigger's body: its items are held to the shared limits one by one (api.trigger_batch)."""
+    limits = resources.limits
+    return await _json_body(
+        request, limits, "batch", limits.max_body_bytes, "PJS_MAX_BODY_BYTES", shared_limits=False
+    )
+
+
 JourneyBody = Annotated[Any, Depends(journey_body)]
+BatchBody = Annotated[Any, Depends(batch_body)]
 PatientContextBody = Annotated[Any, Depends(patient_context_body)]
 
 

@@ -117,7 +117,7 @@ async def key_is_active(db: Queryable, key: PresentedKey) -> bool:
 async def principal_for(db: Queryable, key: PresentedKey) -> Principal | None:
     """The caller a presented key stands for, or None when it is unknown, revoked or its secret is wrong.
 
-    One primary-key lookup per request and no cache: a revocation holds on every API process at once.
+    One primary-key lookup, uncached (`api.key_cache` remembers its answers for PJS_API_KEY_CACHE_SECONDS).
     """
     row = await db.fetchrow(
         """

@@ -41,6 +41,7 @@ class Limits:
     max_id_length: int = 255
     max_text_length: int = 10_000
     request_seconds: float = 10.0
+    max_batch_triggers: int = 1_000
 
 
 def unstorable_text(text: str) -> str | None:

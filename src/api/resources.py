@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import Request
 
 from api.api_keys import Principal
+from api.key_cache import KeyCache
 from api.limits import Limits
 from api.rate_limit import RateLimit
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
@@ -90,6 +91,7 @@ class Resources:
         cors_origins: tuple[str, ...] = (),
         receipt_secret: str | None = None,
         ui_session_seconds: float = 8 * 3600,
+        key_cache_seconds: float = 0.0,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
@@ -101,6 +103,7 @@ class Resources:
         self.rate_limit = rate_limit or RateLimit()
         self.allowed_hosts = allowed_hosts
         self.cors_origins = cors_origins
+        self.keys = KeyCache(key_cache_seconds)
         self._open_backends = open_backends
         self._backends: Backends | None = None
 
@@ -138,6 +141,6 @@ class Resources:
         return self._backends
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:  # async: FastAPI runs a plain def in a thread
     resources: Resources = request.app.state.resources
     return resources

@@ -21,10 +21,10 @@ def _document(topic: RunEventsTopic) -> dict[str, Any]:
 
 @router.get("/asyncapi.json", include_in_schema=False)
 async def asyncapi_json(request: Request) -> JSONResponse:
-    return JSONResponse(_document(get_resources(request).run_events))
+    return JSONResponse(_document((await get_resources(request)).run_events))
 
 
 @router.get("/asyncapi.yaml", include_in_schema=False)
 async def asyncapi_yaml(request: Request) -> Response:
-    text = document_yaml(_document(get_resources(request).run_events))
+    text = document_yaml(_document((await get_resources(request)).run_events))
     return Response(text, media_type="application/yaml")

@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus, StoredPatientContext
+from domain.run_state import RunState, RunStatus, StoredPatientContext, initial_state
 from domain.validation import Problem
 from domain.waits import context_problems
 from engine.journey_repository import StoredJourney
@@ -128,8 +128,12 @@ async def trigger_run(
     if unfit:
         return PatientContextUnfit(tuple(unfit))
     stored = await sealer.seal_context(patient_context)
-    for _ in range(MAX_ATTEMPTS):
-        state = await load_head(heads, run_id)
+    # A trigger almost always starts a new run: append at version 0 straight away, and read the head only
+    # when that conflicts (a retry of an earlier trigger, or a concurrent one). One round trip fewer.
+    state = initial_state(run_id)
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            state = await load_head(heads, run_id)
         decision = decide_start(
             state,
             journey_id=journey_id,
@@ -139,7 +143,7 @@ async def trigger_run(
         )
         if isinstance(decision, StartRefused):
             opened = await sealer.open_context(state.patient_context)
-            return _already_started(state, opened, journey_id, patient_context)
+            return already_started(state, opened, journey_id, patient_context)
         outcome = await _append(store, state, decision, now)
         if not isinstance(outcome, ConcurrencyConflict):
             log.info("run %s started on journey %s v%d", run_id, journey_id, journey.version)
@@ -174,7 +178,7 @@ async def _append(
     return await store.append(state.run_id, state.version, envelopes)
 
 
-def _already_started(
+def already_started(
     state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
 ) -> RunAccepted | IdempotencyKeyReused:
     same_request = (

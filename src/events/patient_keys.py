@@ -42,6 +42,10 @@ class PatientKeys(Protocol):
         """The patient's live data key, made on first use (or first use after an erasure)."""
         ...
 
+    async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
+        """`live_key` for many patients at once (a bulk trigger), in one round trip where none races."""
+        ...
+
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         """The live keys among `key_ids`; destroyed or unknown ones are absent."""
         ...
@@ -87,6 +91,36 @@ class PostgresPatientKeys:
             if row is not None:
                 return self._unwrapped(row)
         raise RuntimeError("no live data key could be made or read for the patient")
+
+    async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
+        refs = list(dict.fromkeys(patient_refs))
+        made = {ref: (uuid4(), AESGCM.generate_key(256)) for ref in refs}
+        # The CTE's read sees the keys from before its insert: old keys come from it, new ones from `made`.
+        rows = await self._db.fetch(
+            """
+            WITH made AS (
+                INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)
+                SELECT key_id, patient_ref, wrapped_key, $4
+                FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS m(key_id, patient_ref, wrapped_key)
+                ON CONFLICT (tenant_id, patient_ref) WHERE destroyed_at IS NULL DO NOTHING
+                RETURNING patient_ref, key_id, wrapped_key, master_key_id)
+            SELECT patient_ref, key_id, wrapped_key, master_key_id FROM made
+            UNION ALL
+            SELECT patient_ref, key_id, wrapped_key, master_key_id FROM patient_keys
+            WHERE patient_ref = ANY($2::text[]) AND destroyed_at IS NULL
+              AND tenant_id = coalesce(current_tenant(), $5)
+            """,
+            [made[ref][0] for ref in refs],
+            refs,
+            [self._ring.wrap(*made[ref]) for ref in refs],
+            self._ring.current,
+            DEFAULT_TENANT_ID,
+        )
+        keys = {row["patient_ref"]: self._unwrapped(row) for row in rows}
+        for ref in refs:  # made by a concurrent first use after this statement's snapshot
+            if ref not in keys:
+                keys[ref] = await self.live_key(ref)
+        return keys
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         if not key_ids:

@@ -52,6 +52,15 @@ class PatientVault:
         key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
         return seal(dict(context), key.key_id, key.secret, PATIENT_CONTEXT)
 
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]:
+        """`seal_context` for many contexts, with one key-store round trip for all their patients."""
+        refs = [self.patient_ref(str(context.get("id", ""))) for context in contexts]
+        keys = await self.keys.live_keys(refs)
+        return [
+            seal(dict(context), keys[ref].key_id, keys[ref].secret, PATIENT_CONTEXT)
+            for context, ref in zip(contexts, refs, strict=True)
+        ]
+
     async def open_contexts(self, stored: Mapping[K, StoredContext]) -> dict[K, dict[str, Any] | None]:
         """Each context in clear, with one key-store read for all; None where the key was destroyed."""
         sealed = {k: v for k, v in stored.items() if isinstance(v, Sealed)}

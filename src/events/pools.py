@@ -78,8 +78,14 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     acquire_timeout: float | None = None,
+    session_reset: bool = True,
 ) -> asyncpg.Pool:
-    """A started pool whose sessions carry `limits`; `acquire_timeout=None` waits for a connection forever."""
+    """A started pool whose sessions carry `limits`; `acquire_timeout=None` waits for a connection forever.
+
+    `session_reset=False` skips asyncpg's reset query (advisory unlock, UNLISTEN, RESET ALL: a round trip
+    on every release) for pools whose users keep no session state: transaction-local settings and locks
+    only. An open transaction is still rolled back on release.
+    """
     pool = BoundedPool(
         database_url,
         acquire_timeout=acquire_timeout,
@@ -92,9 +98,14 @@ async def open_pool(
         record_class=asyncpg.Record,
         server_settings=limits.server_settings(),
         command_timeout=limits.command_timeout(),
+        reset=None if session_reset else _keep_session,
     )
     await pool
     return pool
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to reset: asyncpg has already rolled back any open transaction and dropped listeners."""
 
 
 async def connect(database_url: str, limits: SessionLimits) -> asyncpg.Connection:

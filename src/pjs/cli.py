@@ -25,7 +25,7 @@ from pjs.logs import configure_logging
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.role_metrics import serve_role_metrics
-from pjs.roles import ROLES, apply_migrations, note_early_stop_signals, run_role
+from pjs.roles import ROLES, apply_migrations, event_loop_factory, note_early_stop_signals, run_role
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings, get_settings
@@ -122,7 +122,8 @@ def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) 
     tracer_provider = start_tracing(role, get_settings())
     try:
         serve_role_metrics(role, get_settings())
-        asyncio.run(run_role(role, get_settings()))
+        with asyncio.Runner(loop_factory=event_loop_factory(role)) as runner:
+            runner.run(run_role(role, get_settings()))
     except Exception as error:
         # An exception's message may quote a record (patient data); its type and frames say where it broke.
         frames = "".join(traceback.format_tb(error.__traceback__))

@@ -225,6 +225,24 @@ class Settings(BaseSettings):
         "on a host its own port); unset = none. Ignored under `pjs dev`, where the API's /metrics has all.",
     )
 
+    # ---- the trigger path's throughput (pjs/roles.py, api/key_store.py, api/runs.py; docs/api.md) ----
+    api_keep_alive_seconds: int = Field(
+        default=75,
+        ge=1,
+        description="How long the API keeps an idle keep-alive connection open. Above every client pool's "
+        "own idle expiry (httpx 5 s, many proxies 60 s), so the server never closes a connection just as a "
+        "client reuses it (the client would see a dropped request).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How long an API process trusts a key it looked up; a revocation takes effect on every "
+        "process within this time. 0 = look the key up on every request.",
+    )
+    max_batch_triggers: int = Field(
+        default=1000, ge=1, description="Most patients one POST /journeys/{id}/trigger-batch may carry."
+    )
+
     def resolved_database_url(self) -> str:
         """The application role's DSN: what every process role uses."""
         return self.database_url or self._local_postgres_url(POSTGRES_APP)

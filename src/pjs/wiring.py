@@ -74,6 +74,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         acquire_timeout=acquire_timeout,
+        session_reset=not api,  # the API binds its tenant and locks runs per transaction, never per session
     )
 
 
@@ -184,6 +185,7 @@ def http_limits(settings: Settings) -> Limits:
         max_id_length=settings.max_id_length,
         max_text_length=settings.max_text_length,
         request_seconds=settings.api_request_seconds,
+        max_batch_triggers=settings.max_batch_triggers,
     )
 
 
@@ -225,4 +227,5 @@ def api_resources(settings: Settings) -> Resources:
         cors_origins=tuple(settings.cors_origins),
         receipt_secret=settings.receipt_secret.get_secret_value() if settings.receipt_secret else None,
         ui_session_seconds=settings.ui_session_minutes * 60,
+        key_cache_seconds=settings.api_key_cache_seconds,
     )

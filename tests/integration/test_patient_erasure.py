@@ -108,6 +108,9 @@ class CrashingKeys:
     async def live_key(self, patient_ref: str) -> Any:
         return await self._keys.live_key(patient_ref)
 
+    async def live_keys(self, patient_refs: Any) -> Any:
+        return await self._keys.live_keys(patient_refs)
+
     async def data_keys(self, key_ids: Any) -> Any:
         return await self._keys.data_keys(key_ids)
 

@@ -1,0 +1,160 @@
+"""Bulk trigger: `POST /journeys/{journeyId}/trigger-batch`, up to PJS_MAX_BATCH_TRIGGERS patients at once.
+
+Each item carries its own idempotency key and patient context and gets its own answer, in request order:
+a run id (new, or the one its key started before) or an error shaped like the single trigger's. The new
+runs are appended in one transaction; every per-patient limit and check applies to each item alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, Field
+
+from api.api_keys import Principal, Scope
+from api.auth import requires
+from api.errors import ApiError, BadRequest, ContentTooLarge, body, invalid, refused
+from api.examples import EXAMPLE_ID, SEED_PATIENT
+from api.inputs import BatchBody, existing_id
+from api.limits import Limits, beyond_limits, json_problems, unstorable_text
+from api.openapi import error_responses, json_request
+from api.resources import Resources, get_resources
+from api.schemas import ErrorOut, PatientContextIn
+from domain.patient_context import validate_patient_context
+from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
+from engine.commands import RunAccepted, run_id_for_key
+
+router = APIRouter(prefix="/journeys", tags=["runs"])
+
+MAX_KEY_LENGTH: Final = 255
+
+
+class BatchItemIn(BaseModel):
+    idempotency_key: str = Field(
+        alias="idempotencyKey", min_length=1, max_length=MAX_KEY_LENGTH, examples=["booking-4711"]
+    )
+    patient: PatientContextIn
+
+
+class BatchTriggerIn(BaseModel):
+    items: list[BatchItemIn] = Field(description="1 to PJS_MAX_BATCH_TRIGGERS (default 1000) patients.")
+
+
+class BatchItemOut(BaseModel):
+    idempotency_key: str | None = Field(alias="idempotencyKey")
+    run_id: UUID | None = Field(default=None, alias="runId", description="Set when the item has a run.")
+    created: bool | None = Field(default=None, description="False: an earlier request with the key made it.")
+    status: int | None = Field(default=None, description="Refused items: the single trigger's status.")
+    error: ErrorOut | None = Field(default=None, description="Refused items: why.")
+
+
+class BatchTriggerOut(BaseModel):
+    accepted: int = Field(description="Items that have a run.")
+    refused: int = Field(description="Items refused, each with its error.")
+    items: list[BatchItemOut] = Field(description="One per item, in request order.")
+
+
+BATCH_EXAMPLES: Final = {
+    "two_patients": {
+        "summary": "Two patients, each with its own idempotency key",
+        "value": {
+            "items": [
+                {"idempotencyKey": "booking-4711", "patient": SEED_PATIENT},
+                {
+                    "idempotencyKey": "booking-4712",
+                    "patient": {**SEED_PATIENT, "id": "patient-456", "age": 40},
+                },
+            ]
+        },
+    }
+}
+
+
+@router.post(
+    "/{journeyId}/trigger-batch",
+    status_code=202,
+    summary="Start runs of the journey's latest version for many patients at once (one transaction)",
+    openapi_extra=json_request(BatchTriggerIn, BATCH_EXAMPLES),
+    response_model=BatchTriggerOut,
+    responses=error_responses(400, 404, 413),
+)
+async def trigger_batch(
+    principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
+    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    raw: BatchBody,
+    resources: Annotated[Resources, Depends(get_resources)],
+) -> Response:
+    known_id = existing_id(journey_id, "Journey")
+    entries = _entries(raw, resources.limits, resources.limits.max_batch_triggers)
+    answers: list[dict[str, Any]] = [{"idempotencyKey": key} for key, _ in entries]
+    items: list[BatchItem] = []
+    positions: list[int] = []
+    for position, (key, patient) in enumerate(entries):
+        checked = _item(key, patient, resources.limits)
+        if isinstance(checked, ApiError):
+            answers[position].update(_error(checked))
+            continue
+        items.append(BatchItem(run_id_for_key(principal.tenant_id, known_id, checked[0]), checked[1]))
+        positions.append(position)
+    async with resources.for_tenant(principal) as scope:
+        now = resources.clock()
+        outcomes = await trigger_runs(
+            scope.store, scope.heads, scope.journeys,
+            journey_id=known_id, items=items, now=now, sealer=scope.vault,
+        )  # fmt: skip
+        if not isinstance(outcomes, list):
+            raise refused(outcomes)
+        for position, outcome in zip(positions, outcomes, strict=True):
+            answers[position].update(_answer(outcome))
+        runs = [answer["runId"] for answer in answers if "runId" in answer]
+        await scope.audit(principal, "RunsTriggered", now, details={"runs": runs})
+    content = {"accepted": len(runs), "refused": len(answers) - len(runs), "items": answers}
+    return Response(orjson.dumps(content), status_code=202, media_type="application/json")
+
+
+def _entries(raw: Any, limits: Limits, most: int) -> list[tuple[Any, Any]]:
+    """The items' (key, patient) pairs as sent; a body not shaped as a batch is refused whole."""
+    items = raw.get("items") if isinstance(raw, dict) else None
+    if not isinstance(items, list) or not items:
+        raise BadRequest('The body must be a JSON object {"items": [...]} with at least one item.')
+    if len(items) > most:
+        raise ContentTooLarge(
+            f"A batch can hold at most {most} patients (PJS_MAX_BATCH_TRIGGERS); this one has {len(items)}. "
+            "Split it into several requests."
+        )
+    if not all(isinstance(item, dict) for item in items):
+        raise BadRequest(
+            'Every one of the items must be a JSON object {"idempotencyKey": ..., "patient": {...}}.'
+        )
+    return [(item.get("idempotencyKey"), item.get("patient")) for item in items]
+
+
+def _item(key: Any, patient: Any, limits: Limits) -> tuple[str, dict[str, Any]] | ApiError:
+    """The item's key and context, checked as the single trigger checks its header and body."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or unstorable_text(key):
+        return BadRequest(f"Each item needs an idempotencyKey: text of 1 to {MAX_KEY_LENGTH} characters.")
+    if len(orjson.dumps(patient)) > limits.max_patient_context_bytes:
+        return ContentTooLarge(
+            f"The patient context is larger than {limits.max_patient_context_bytes} bytes of JSON "
+            "(PJS_MAX_PATIENT_CONTEXT_BYTES)."
+        )
+    problems = json_problems(patient, limits)
+    if problems:
+        return beyond_limits("patient context", problems)
+    context = validate_patient_context(patient)
+    if isinstance(context, list):
+        return invalid("patient context", context)
+    return key, context
+
+
+def _answer(outcome: ItemOutcome) -> dict[str, Any]:
+    if isinstance(outcome, RunAccepted):
+        return {"runId": str(outcome.run_id), "created": outcome.created}
+    return _error(refused(outcome))
+
+
+def _error(error: ApiError) -> dict[str, Any]:
+    return {"status": error.status_code, "error": body(error.message, error.problems)}

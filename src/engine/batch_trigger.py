@@ -1,0 +1,114 @@
+"""Bulk trigger: start many runs of one journey in one append, each item answered on its own.
+
+Every item either gets a run (new, or the one its idempotency key started before) or a reason; the runs
+that are new are appended together in one transaction. Items repeating a run id of the same batch (the
+same idempotency key) share the first one's answer when their contexts match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.conditions import strictly_equal
+from domain.decider import StartRefused, decide_start
+from domain.run_state import StoredPatientContext, initial_state
+from domain.waits import context_problems
+from engine.commands import (
+    IdempotencyKeyReused,
+    JourneyNotFound,
+    LatestJourneys,
+    PatientContextUnfit,
+    RunAccepted,
+    already_started,
+)
+from engine.ports import RunAppends, RunHeads
+from events.catalogue import Sealed, stamp
+from events.store import AppendRequest
+
+ItemOutcome = RunAccepted | PatientContextUnfit | IdempotencyKeyReused
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    run_id: UUID
+    patient_context: dict[str, Any]
+
+
+class ContextsSealer(Protocol):
+    """Seals many contexts with their patients' keys at once, and opens stored ones."""
+
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]: ...
+
+    async def open_contexts(self, stored: Mapping[UUID, StoredPatientContext]) -> dict[UUID, Any]: ...
+
+
+async def trigger_runs(
+    store: RunAppends,
+    heads: RunHeads,
+    journeys: LatestJourneys,
+    *,
+    journey_id: UUID,
+    items: Sequence[BatchItem],
+    now: datetime,
+    sealer: ContextsSealer,
+) -> list[ItemOutcome] | JourneyNotFound:
+    """Each item's outcome, in order: its run started (or found started), or why it was refused."""
+    journey = await journeys.latest(journey_id)
+    if journey is None:
+        return JourneyNotFound(journey_id)
+    outcomes: dict[int, ItemOutcome] = {}
+    first: dict[UUID, int] = {}  # run id -> the first fit item asking for it
+    for index, item in enumerate(items):
+        unfit = context_problems(journey.definition, item.patient_context)
+        if unfit:
+            outcomes[index] = PatientContextUnfit(tuple(unfit))
+        else:
+            first.setdefault(item.run_id, index)
+    starting = list(first.values())
+    sealed = await sealer.seal_contexts([items[index].patient_context for index in starting])
+    requests = []
+    for index, stored in zip(starting, sealed, strict=True):
+        run_id = items[index].run_id
+        decision = decide_start(
+            initial_state(run_id),
+            journey_id=journey_id,
+            journey_version=journey.version,
+            journey=journey.definition,
+            patient_context=stored,
+        )
+        assert not isinstance(decision, StartRefused)  # a run with no events can always start
+        events = stamp(run_id, 0, decision, now=now, causation_id=None, correlation_id=run_id)
+        requests.append(AppendRequest(run_id, 0, events))
+    appended = await store.append_many(requests)
+    # A conflict means the run exists: started by an earlier request with the same idempotency key.
+    existing = await heads.load([conflict.run_id for conflict in appended.conflicts])
+    opened = await sealer.open_contexts({run_id: state.patient_context for run_id, state in existing.items()})
+    for index in starting:
+        item = items[index]
+        if item.run_id in appended.appended:
+            outcomes[index] = RunAccepted(item.run_id, journey.version, created=True)
+        else:
+            state = existing.get(item.run_id)
+            outcomes[index] = (
+                IdempotencyKeyReused(item.run_id)
+                if state is None  # not visible to this tenant
+                else already_started(state, opened[item.run_id], journey_id, item.patient_context)
+            )
+    for index, item in enumerate(items):
+        if index not in outcomes:  # a repeat of an earlier item's run id within this batch
+            earlier = items[first[item.run_id]]
+            outcomes[index] = _repeat(outcomes[first[item.run_id]], earlier, item)
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _repeat(earlier_outcome: ItemOutcome, earlier: BatchItem, item: BatchItem) -> ItemOutcome:
+    same = strictly_equal(earlier.patient_context, item.patient_context)
+    if isinstance(earlier_outcome, RunAccepted) and same:
+        return RunAccepted(item.run_id, earlier_outcome.journey_version, created=False)
+    if same:
+        return earlier_outcome
+    return IdempotencyKeyReused(item.run_id)
