@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.ui.render import PAGE_HEADERS
 from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
@@ -126,7 +127,8 @@ async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else error.headers
     if _is_ui_page(request):
-        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=headers)
+        page_headers = {**PAGE_HEADERS, **(headers or {})}
+        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=page_headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
 
