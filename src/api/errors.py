@@ -191,9 +191,9 @@ async def _unstorable(request: Request, error: Exception) -> Response:
     return await _api_error(request, BadRequest("A value in the request cannot be stored (out of range)."))
 
 
-async def _internal(request: Request, error: Exception) -> JSONResponse:
+async def _internal(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(body("Internal server error."), status_code=500)
+    return await _api_error(request, ApiError("Internal server error."))
 
 
 def install_error_handlers(app: FastAPI) -> None:
