@@ -3,7 +3,10 @@ neither says what went wrong inside."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
@@ -17,6 +20,7 @@ def failing_app() -> FastAPI:
 
     @app.get("/ui/runs")
     @app.get("/journeys/runs")
+    @app.get("/patients/{patientId}/erasure")
     async def broken() -> None:
         raise RuntimeError(INSIDE)
 
@@ -41,3 +45,12 @@ async def test_a_failure_in_the_api_is_json_that_says_nothing_of_the_inside() ->
     response = await get("/journeys/runs")
     assert response.status_code == 500
     assert response.json() == {"message": "Internal server error."}
+
+
+async def test_the_log_of_a_failure_names_the_route_never_a_patient_id_in_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="api.errors"):
+        assert (await get("/patients/MRN-8812-4410/erasure")).status_code == 500
+    assert "/patients/{patientId}/erasure" in caplog.text
+    assert "MRN-8812-4410" not in caplog.text
