@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.http_metrics import route_template
 from api.ui.render import PAGE_HEADERS
 from domain.validation import Problem
 from engine.commands import (
@@ -192,7 +193,8 @@ async def _unstorable(request: Request, error: Exception) -> Response:
 
 
 async def _internal(request: Request, error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, not the path: `/patients/{patientId}/erasure` holds a patient id.
+    log.exception("unhandled error on %s %s", request.method, route_template(request.scope.get("route")))
     return await _api_error(request, ApiError("Internal server error."))
 
 
