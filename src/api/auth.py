@@ -79,14 +79,19 @@ async def authenticate(request: Request, resources: Resources) -> Principal:
             "The API key is not valid: malformed, unknown or revoked.",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
         )
+    await count_request(request, principal)
+    request.state.principal = principal
+    return principal
+
+
+async def count_request(request: Request, principal: Principal) -> None:
+    """Count the request against its key's rate limit (a run explorer session's too); 429 when over."""
     retry_after = await _rate_limiter(request).hit(principal.key_id)
     if retry_after is not None:
         raise TooManyRequests(
             "Too many requests with this API key (PJS_RATE_LIMIT_PER_SECOND); retry later.",
             headers={"Retry-After": str(retry_after)},
         )
-    request.state.principal = principal
-    return principal
 
 
 def _rate_limiter(request: Request) -> KeyRateLimiter:

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.http_metrics import route_template
+from api.ui.render import PAGE_HEADERS
 from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
@@ -126,7 +128,8 @@ async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else error.headers
     if _is_ui_page(request):
-        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=headers)
+        page_headers = {**PAGE_HEADERS, **(headers or {})}
+        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=page_headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
 
@@ -189,9 +192,10 @@ async def _unstorable(request: Request, error: Exception) -> Response:
     return await _api_error(request, BadRequest("A value in the request cannot be stored (out of range)."))
 
 
-async def _internal(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(body("Internal server error."), status_code=500)
+async def _internal(request: Request, error: Exception) -> Response:
+    # The route's template, not the path: `/patients/{patientId}/erasure` holds a patient id.
+    log.exception("unhandled error on %s %s", request.method, route_template(request.scope.get("route")))
+    return await _api_error(request, ApiError("Internal server error."))
 
 
 def install_error_handlers(app: FastAPI) -> None:

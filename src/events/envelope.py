@@ -147,7 +147,11 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
     UnsupportedSchemaVersion.
     """
     try:
-        headers = {name: value.decode() for name, value in record.headers if value is not None}
+        headers = {
+            name: value.decode()
+            for name, value in record.headers
+            if value is not None and name not in (TRACEPARENT_HEADER, TRACESTATE_HEADER)
+        }
         ce_type = headers["ce_type"]
         name, _, version = ce_type.removeprefix(TYPE_PREFIX).rpartition(".v")
         return RecordedEvent(
@@ -160,8 +164,8 @@ def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
             correlation_id=_optional_uuid(headers, "ce_pjscorrelationid"),
             # Records published before tenancy carry no tenant: they were all the default tenant's.
             tenant_id=_optional_uuid(headers, TENANT_HEADER) or DEFAULT_TENANT_ID,
-            traceparent=headers.get(TRACEPARENT_HEADER),
-            tracestate=headers.get(TRACESTATE_HEADER),
+            traceparent=_tracing_header(record, TRACEPARENT_HEADER),
+            tracestate=_tracing_header(record, TRACESTATE_HEADER),
             event=decode_payload(name, int(version), record.value or b""),
         )
     except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError
@@ -177,6 +181,18 @@ def record_type(record: ConsumedRecord) -> str | None:
         if name == "ce_type":
             try:
                 return None if value is None else value.decode().removeprefix(TYPE_PREFIX).rpartition(".v")[0]
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _tracing_header(record: ConsumedRecord, name: str) -> str | None:
+    """A tracing header's text; None when absent or not text: a broken trace context leaves the record
+    untraced, it never stops its event from being handled."""
+    for header, value in record.headers:
+        if header == name and value is not None:
+            try:
+                return value.decode()
             except UnicodeDecodeError:
                 return None
     return None

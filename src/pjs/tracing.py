@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Final
 
 from fastapi import FastAPI
 from opentelemetry.context import Context
@@ -13,13 +14,17 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.trace import Link, Span, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
+from starlette.routing import BaseRoute, Match
 
+from api.http_metrics import route_template
 from events import tracing
 from pjs.settings import Settings
 
 UNTRACED_ROUTES = "health,ready,metrics"  # probes and scrapes: a trace each would drown the real ones
+URL_ATTRIBUTES: Final = ("http.target", "http.url", "url.path", "url.full", "url.query")
+"""The request's address as the instrumentation records it: both the old and the stable HTTP conventions."""
 _ASYNCPG = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # statements only, never parameters
 
 
@@ -57,8 +62,32 @@ def instrument_api(app: FastAPI) -> None:
     provider = tracing.enabled_provider()
     if provider is not None:
         FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=provider, excluded_urls=UNTRACED_ROUTES, exclude_spans=["receive", "send"]
+            app,
+            tracer_provider=provider,
+            excluded_urls=UNTRACED_ROUTES,
+            exclude_spans=["receive", "send"],
+            server_request_hook=route_only,
         )
+
+
+def route_only(span: Span, scope: dict[str, Any]) -> None:
+    """The request span's address attributes name the route template only: a path or a query can hold a
+    patient id (`/patients/{patientId}/erasure`, `?patientId=`), and traces leave the service."""
+    recorded = getattr(span, "attributes", None)
+    if not span.is_recording() or recorded is None:
+        return
+    template = route_template(_matched_route(scope))
+    for name in URL_ATTRIBUTES:
+        if name in recorded:
+            span.set_attribute(name, "" if name == "url.query" else template)
+
+
+def _matched_route(scope: dict[str, Any]) -> BaseRoute | None:
+    for route in getattr(scope.get("app"), "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route  # type: ignore[no-any-return]
+    return None
 
 
 class RequestRoots(Sampler):

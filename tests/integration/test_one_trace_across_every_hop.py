@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
-import httpx
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from api.app import create_app
 from domain.run_state import FINISHED_STATUSES
 from engine.ports import load_head
 from engine.run_status import PostgresRunHeads
 from events.catalogue import RecordedEvent
 from pjs.settings import Settings
-from pjs.tracing import enable_tracing, instrument_api, stop_tracing
-from pjs.wiring import api_resources, event_store
-from support.auth import bearer
+from pjs.wiring import event_store
 from support.roles import eventually, in_process
+from support.tracing import traced_api
 
 JOURNEY = {
     "name": "Traced reminders",
@@ -34,26 +28,6 @@ JOURNEY = {
     ],
 }
 PATIENT = {"id": "patient-7", "age": 50, "language": "en"}
-
-
-@asynccontextmanager
-async def traced_api(
-    settings: Settings, key: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
-    """Tracing on, into memory (as `pjs run` turns it on for OTLP), and an API client over a traced app."""
-    exporter = InMemorySpanExporter()
-    provider = enable_tracing("pjs-test", SimpleSpanProcessor(exporter))
-    try:
-        app = create_app(api_resources(settings))
-        instrument_api(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://pjs", headers=bearer(key)) as client,
-        ):
-            yield client, exporter
-    finally:
-        stop_tracing(provider)
 
 
 async def run_to_the_end(pool: asyncpg.Pool, run_id: UUID) -> list[RecordedEvent]:

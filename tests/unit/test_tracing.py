@@ -150,3 +150,34 @@ def test_a_configured_collector_turns_tracing_on_with_the_roles_service_name(
     finally:
         stop_tracing(provider)
     assert tracing.enabled_provider() is None
+
+
+HOSTILE = [
+    b"garbage",
+    b"00-" + b"0" * 32 + b"-" + b"0" * 16 + b"-01",
+    b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    APPENDER.traceparent.encode() + b"x" * 100_000,
+    b"\xff\xfe not text",
+]
+
+
+def hostile_record(traceparent: bytes) -> Consumed:
+    """A record of a valid event whose tracing headers someone else wrote."""
+    record = to_kafka_record(recorded(APPENDER))
+    headers = [(name, value) for name, value in record.headers if not name.startswith("ce_trace")]
+    return Consumed(record.value, [*headers, ("ce_traceparent", traceparent), ("ce_tracestate", b"=,@\xff")])
+
+
+@pytest.mark.parametrize("traceparent", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_record_with_hostile_tracing_headers_is_handled_in_a_trace_of_its_own(
+    exporter: InMemorySpanExporter, traceparent: bytes
+) -> None:
+    event = from_kafka_record(hostile_record(traceparent))  # the event is decoded all the same
+    with (
+        tracing.consuming("engine", [event]),
+        tracing.span("pjs.engine.decide", tracing.context_of(event)) as s,
+    ):
+        appended = tracing.carrying(s, [recorded()])
+    for traced in appended:
+        carried = tracing.context_of(traced)
+        assert carried is None or (len(carried.traceparent) == 55 and TRACE not in carried.traceparent)

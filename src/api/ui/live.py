@@ -13,7 +13,7 @@ from api.inputs import existing_id
 from api.limits import INT32_MAX
 from api.resources import Resources, get_resources
 from api.ui.signin import SignedIn
-from api.ui.views import run_progress, version_counts
+from api.ui.views import journey_version, run_progress, version_counts
 
 router = APIRouter(prefix="/ui/live", include_in_schema=False)
 
@@ -60,5 +60,7 @@ async def counts_live(
 ) -> JSONResponse:
     """One journey version's node counters and runs per status."""
     viewer.require(Scope.JOURNEYS_READ)
-    counts = await version_counts(resources, viewer.principal, existing_id(journey_id, "Journey"), version)
+    known_id = existing_id(journey_id, "Journey")
+    await journey_version(resources, viewer.principal, known_id, version)  # 404 unless the tenant's own
+    counts = await version_counts(resources, viewer.principal, known_id, version)
     return JSONResponse(jsonable_encoder(counts), headers=_NO_STORE)

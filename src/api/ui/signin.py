@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.api_keys import Principal, Scope, parse_key
-from api.auth import is_loopback
+from api.auth import count_request, is_loopback
 from api.errors import BadRequest, Forbidden, SignInRequired
 from api.key_store import principal_for
 from api.resources import Resources, get_resources
@@ -53,6 +53,7 @@ async def viewer(request: Request, resources: Deps) -> Viewer:
     principal = None if not session_id else await session_principal(resources.pool, session_id)
     if session_id is None or principal is None:
         raise SignInRequired()
+    await count_request(request, principal)
     return Viewer(principal, csrf_token_of(session_id))
 
 
@@ -106,6 +107,7 @@ async def sign_in(request: Request, resources: Deps) -> Response:
         token = request.cookies.get(SIGN_IN_COOKIE, "")
         problem = "That API key is not valid: malformed, unknown or revoked."
         return page(request, "login.html", {"csrf_token": token, "problem": problem}, status_code=401)
+    await count_request(request, principal)
     session_id = new_session_id()
     await open_session(resources.pool, principal, session_id, timedelta(seconds=resources.ui_session_seconds))
     async with resources.for_tenant(principal) as scope:
