@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.scenario import Scenario
-from bench.scenarios import append, machine, pipeline, raw, relay, replay, timer
+from bench.scenarios import append, capacity, machine, pipeline, raw, relay, replay, timer
 
 SCENARIOS: tuple[Scenario, ...] = (
     machine.SCENARIO,
@@ -11,6 +11,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     append.SCENARIO,
     relay.SCENARIO,
     pipeline.SCENARIO,
+    capacity.SCENARIO,
     timer.SCENARIO,
     replay.SCENARIO,
 )
