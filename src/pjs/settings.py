@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     # handled one at a time and the failing ones set aside in the dead_letters table.
     consumer_poison_retries: int = 2
 
+    # Pipeline throughput: how every consumer group fetches from Kafka. The broker holds a fetch until it has
+    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed: fewer, larger fetches under load, at
+    # most that wait added per hop when idle (see docs/benchmarks.md, `capacity`).
+    consumer_fetch_min_bytes: int = Field(default=65_536, ge=1, description="Least data a fetch waits for.")
+    consumer_fetch_max_wait_ms: int = Field(
+        default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
+    )
+
     # Runaway journeys: the loop rule of journey validation and every run's caps (domain.run_limits).
     journey_min_loop_delay_seconds: float = Field(
         default=DEFAULT_MIN_LOOP_DELAY_SECONDS, ge=0, description="Least DELAY every journey loop must pass."
