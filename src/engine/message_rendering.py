@@ -8,10 +8,11 @@ HTML email is autoescaped; SMS, webhook and log text is not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final, Protocol
 from uuid import UUID
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain.message_decisions import DEFAULT_CHANNEL
@@ -64,10 +65,16 @@ _ENVIRONMENTS: Final = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _compiled(template: str, html: bool) -> Template:
+    """Compiling is most of a render's cost, and a journey's few templates render for every run."""
+    return _ENVIRONMENTS[html].from_string(template)
+
+
 def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tuple[str]:
     """The text, or a one-item tuple with the failure reason (field paths and error kinds only)."""
     try:
-        return _ENVIRONMENTS[html].from_string(template).render(patient=_fields(context, "patient"))
+        return _compiled(template, html).render(patient=_fields(context, "patient"))
     except UndefinedError as error:
         return (f"{FIELD_MISSING}: {error.message}",)
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
