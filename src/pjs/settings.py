@@ -124,11 +124,12 @@ class Settings(BaseSettings):
     consumer_poison_retries: int = 2
 
     # Pipeline throughput: how every consumer group fetches from Kafka. The broker holds a fetch until it has
-    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed: fewer, larger fetches under load, at
-    # most that wait added per hop when idle (see docs/benchmarks.md, `capacity`).
-    consumer_fetch_min_bytes: int = Field(default=65_536, ge=1, description="Least data a fetch waits for.")
+    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed. aiokafka's defaults measured best at the
+    # rates this service sustains today (a 64 KiB / 50 ms fetch cost the broker more CPU per run: an idle
+    # consumer then asks ten times as often); see `capacity` in docs/benchmarks.md.
+    consumer_fetch_min_bytes: int = Field(default=1, ge=1, description="Least data a fetch waits for.")
     consumer_fetch_max_wait_ms: int = Field(
-        default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
+        default=500, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
     )
 
     # Runaway journeys: the loop rule of journey validation and every run's caps (domain.run_limits).
