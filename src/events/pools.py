@@ -71,6 +71,10 @@ class BoundedPool(asyncpg.Pool):
         return proxy
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing beyond asyncpg's own rollback of an open transaction."""
+
+
 async def open_pool(
     database_url: str,
     limits: SessionLimits,
@@ -78,8 +82,13 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     acquire_timeout: float | None = None,
+    light_reset: bool = False,
 ) -> asyncpg.Pool:
-    """A started pool whose sessions carry `limits`; `acquire_timeout=None` waits for a connection forever."""
+    """A started pool whose sessions carry `limits`; `acquire_timeout=None` waits for a connection forever.
+
+    `light_reset`: a released connection only has an open transaction rolled back (asyncpg always does
+    that), without the reset query; for pools whose users change no session state.
+    """
     pool = BoundedPool(
         database_url,
         acquire_timeout=acquire_timeout,
@@ -92,6 +101,7 @@ async def open_pool(
         record_class=asyncpg.Record,
         server_settings=limits.server_settings(),
         command_timeout=limits.command_timeout(),
+        reset=_keep_session if light_reset else None,
     )
     await pool
     return pool

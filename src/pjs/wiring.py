@@ -73,6 +73,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         acquire_timeout=acquire_timeout,
+        light_reset=settings.db_worker_light_reset and not (admin or api),
     )
 
 
