@@ -72,9 +72,10 @@ async def _trigger(client: httpx.AsyncClient, path: str, number: int, deadline: 
 
 
 async def generate(
-    base_url: str, journey_id: str, runs: int, rate: float, max_seconds: float, out: TextIO
+    base_url: str, journey_id: str, runs: int, rate: float, max_seconds: float, out: TextIO, first: int = 0
 ) -> dict[str, Any]:
-    """Send `runs` triggers at `rate` per second; write one line per request; return a summary."""
+    """Send `runs` triggers at `rate` per second, numbered from `first`; write one line per request;
+    return a summary."""
     limits = httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS)
     path = f"/journeys/{journey_id}/trigger"
     # Due requests wait in this FIFO for one of the connections, not inside httpx's pool, whose
@@ -88,9 +89,9 @@ async def generate(
         nonlocal done
         while (item := await due.get()) is not None:
             number, due_wall, due_perf = item
-            answer = await _trigger(client, path, number, deadline)
+            answer = await _trigger(client, path, first + number, deadline)
             latency_ms = (time.perf_counter() - due_perf) * 1000
-            line = {"i": number, "due": due_wall, "ms": round(latency_ms, 3), **answer}
+            line = {"i": first + number, "due": due_wall, "ms": round(latency_ms, 3), **answer}
             out.write(orjson.dumps(line).decode() + "\n")
             done += 1
 
@@ -135,15 +136,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, required=True, help="offered triggers per second")
     parser.add_argument("--max-seconds", type=float, required=True, help="hard limit for the whole run")
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file of per-request results")
+    parser.add_argument("--first", type=int, default=0, help="number of the first request (patient, key)")
     options = parser.parse_args(argv)
     host = httpx.URL(options.base_url).host
     if host not in ("127.0.0.1", "localhost", "::1"):
         parser.error(f"the load generator only talks to loopback, not {host!r}")
-    if options.runs < 1 or options.rate <= 0:
-        parser.error("--runs and --rate must be positive")
+    if options.runs < 1 or options.rate <= 0 or options.first < 0:
+        parser.error("--runs and --rate must be positive, --first not negative")
     with options.out.open("w") as out:
         summary = asyncio.run(
-            generate(options.base_url, options.journey, options.runs, options.rate, options.max_seconds, out)
+            generate(
+                options.base_url,
+                options.journey,
+                options.runs,
+                options.rate,
+                options.max_seconds,
+                out,
+                options.first,
+            )
         )
         out.write(orjson.dumps({"summary": summary}).decode() + "\n")
     print(orjson.dumps(summary).decode(), file=sys.stdout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.scenario import Scenario
-from bench.scenarios import append, burst, machine, pipeline, raw, relay, replay, timer, trigger
+from bench.scenarios import append, burst, capacity, machine, pipeline, raw, relay, replay, timer, trigger
 
 SCENARIOS: tuple[Scenario, ...] = (
     machine.SCENARIO,
@@ -13,6 +13,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     pipeline.SCENARIO,
     trigger.SCENARIO,
     burst.SCENARIO,
+    capacity.SCENARIO,
     timer.SCENARIO,
     replay.SCENARIO,
 )

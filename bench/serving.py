@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,9 @@ import asyncpg
 import httpx
 
 from bench.errors import BenchFailure
-from bench.role_watch import RoleWatch, watching
-from bench.roles import role_process, stop
-from bench.sandbox import api_key_in
+from bench.pipeline_stack import PIPELINE_ROLES, running_stack, wait_for
+from bench.role_watch import RoleWatch
 from bench.scenario import ScenarioContext
-from bench.scenarios.pipeline import ROLES, _free_loopback_port, _role_command, _wait_for, role_environment
 
 FLAME_GRAPH_VARIABLE = "BENCH_FLAMEGRAPH"
 _READY_SECONDS = 60
@@ -58,33 +55,10 @@ def patient(number: int) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def serving(context: ScenarioContext, connections: int) -> AsyncIterator[Serving]:
     """Every role up on the sandbox, the two-message journey stored, a client of `connections` connections."""
-    box = context.sandbox
-    topic = await box.topic("run-events")
-    port = _free_loopback_port()
-    with tempfile.TemporaryDirectory(prefix="pjs-bench-serving-") as scratch:
-        environment = role_environment(box, topic, port, scratch)
-        key = await api_key_in(box.database_url, "bench")
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        async with contextlib.AsyncExitStack() as stack:
-            processes = {
-                role: await stack.enter_async_context(role_process(_role_command(role), environment))
-                for role in ROLES
-            }
-            async with (
-                watching(processes, Path(scratch)) as watch,
-                httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{port}",
-                    timeout=60,
-                    limits=limits,
-                    headers={"Authorization": f"Bearer {key}"},
-                ) as client,
-                asyncpg.create_pool(box.worker_database_url, min_size=1, max_size=2) as pool,
-            ):
-                try:
-                    journey_id = await _start_up(client, watch)
-                    yield Serving(client, pool, watch, processes["api"].pid, journey_id)
-                finally:  # stop the roles together, while their logs are still drained
-                    await asyncio.gather(*(stop(p) for p in processes.values()))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with running_stack(context.sandbox, PIPELINE_ROLES, client_limits=limits) as running:
+        journey_id = await _start_up(running.client, running.watch)
+        yield Serving(running.client, running.pool, running.watch, running.pids["api"], journey_id)
 
 
 async def _start_up(client: httpx.AsyncClient, watch: RoleWatch) -> str:
@@ -93,7 +67,7 @@ async def _start_up(client: httpx.AsyncClient, watch: RoleWatch) -> str:
             return (await client.get("/ready")).status_code == 200
         return False
 
-    await _wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
+    await wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
     created = await client.post("/journeys", json=TWO_MESSAGES)
     created.raise_for_status()
     return str(created.json()["journeyId"])

@@ -12,8 +12,8 @@ import time
 
 from bench.errors import BenchFailure
 from bench.measure import rate
+from bench.pipeline_stack import wait_for
 from bench.scenario import Figures, Scenario, ScenarioContext
-from bench.scenarios.pipeline import _wait_for
 from bench.serving import Serving, flame_graph, patient, serving
 
 CONCURRENT_REQUESTS = 4
@@ -52,7 +52,7 @@ async def run(context: ScenarioContext) -> Figures:
             done = await served.pool.fetchval("SELECT count(*) FROM run_status WHERE status = 'completed'")
             return bool(done >= runs)
 
-        await _wait_for(all_completed, limit, "burst completion", served.watch)
+        await wait_for(all_completed, limit, "burst completion", served.watch)
         completed_s = time.perf_counter() - started
         cpu = served.watch.cpu_since_mark()
     if accepted != runs:

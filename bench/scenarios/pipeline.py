@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
-import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,21 +19,21 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-import orjson
 
 from bench.errors import BenchFailure
-from bench.loadgen import API_KEY_VARIABLE
 from bench.pipeline_figures import Load, pipeline_figures
-from bench.role_watch import RoleWatch, service_cpu_seconds, watching
-from bench.roles import role_process, stop
-from bench.sandbox import Sandbox, api_key_in
+from bench.pipeline_stack import (
+    PIPELINE_ROLES,
+    RunningStack,
+    ServiceCpu,
+    generate,
+    requests_in,
+    running_stack,
+    wait_for,
+)
+from bench.role_watch import RoleWatch
 from bench.scenario import Figures, Scenario, ScenarioContext
-from pjs.services.stack import LocalStack
-from pjs.settings import Settings
 
-ROLES = ("api", "relay", "engine", "delivery", "timer", "projector")
-_REPOSITORY = Path(__file__).resolve().parents[2]
-_POLL_SECONDS = 0.2
 _READY_SECONDS = 60
 
 # MESSAGE -> CONDITIONAL -> MESSAGE -> DELAY 1 s -> MESSAGE. Both branches of the condition lead to a
@@ -73,29 +70,7 @@ def load_for(quick: bool) -> Load:
     return Load(runs, offered)
 
 
-def _role_command(role: str) -> list[str]:
-    return ["-m", "pjs.cli", "run", role]
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait_for(check: Any, limit: float, what: str, watch: RoleWatch) -> float:
-    """Await `check()` every poll until it is true; fails past `limit` or when a role exits."""
-    started = time.perf_counter()
-    while not await check():
-        if (exited := watch.exited()) is not None:
-            raise BenchFailure(f"{what}: {exited}")
-        if time.perf_counter() - started > limit:
-            raise BenchFailure(f"{what}: not done after {limit:.0f}s")
-        await asyncio.sleep(_POLL_SECONDS)
-    return time.perf_counter() - started
-
-
-async def _start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWatch) -> str:
+async def start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWatch) -> str:
     """Wait for the API, store the journey, and push one warm-up run all the way through every role."""
 
     async def api_ready() -> bool:
@@ -103,7 +78,7 @@ async def _start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWa
             return (await client.get("/ready")).status_code == 200
         return False
 
-    await _wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
+    await wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
     created = await client.post("/journeys", json=REFERENCE_JOURNEY)
     created.raise_for_status()
     journey_id = str(created.json()["journeyId"])
@@ -127,51 +102,20 @@ async def _start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWa
         projected = row["projected"] == row["events"]
         return bool(row["status"] == "completed" and row["delivered"] == 3 and projected)
 
-    await _wait_for(warm_up_settled, _READY_SECONDS, "warm-up run", watch)
+    await wait_for(warm_up_settled, _READY_SECONDS, "warm-up run", watch)
     return journey_id
 
 
-async def _generate(
-    base_url: str, key: str, journey_id: str, load: Load, out: Path, limit: float
-) -> dict[str, Any]:
-    """Run `bench.loadgen` as its own process (the key in its environment) and return its summary line."""
-    generator = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.loadgen", "--base-url", base_url, "--journey", journey_id,
-        "--runs", str(load.runs), "--rate", str(load.rate_per_s), "--max-seconds", str(limit),
-        "--out", str(out),
-        cwd=_REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, API_KEY_VARIABLE: key},
-    )  # fmt: skip
-    try:
-        stdout, stderr = await asyncio.wait_for(generator.communicate(), limit + 15)
-    finally:
-        await stop(generator)
-    if generator.returncode != 0:
-        raise BenchFailure(f"load generator failed: {stderr.decode(errors='replace')[-600:]}")
-    return dict(orjson.loads(stdout.splitlines()[-1]))
-
-
-def _requests(out: Path) -> list[dict[str, Any]]:
-    return [line for line in map(orjson.loads, out.read_text().splitlines()) if "i" in line]
-
-
-async def _run_load(
-    context: ScenarioContext,
-    client: httpx.AsyncClient,
-    key: str,
-    pool: asyncpg.Pool,
-    watch: RoleWatch,
-    out: Path,
-) -> Figures:
+async def _run_load(context: ScenarioContext, running: RunningStack, out: Path) -> Figures:
     load, limit = load_for(context.config.quick), context.config.sizes.phase_seconds
-    journey_id = await _start_up(client, pool, watch)
+    pool, watch = running.pool, running.watch
+    journey_id = await start_up(running.client, pool, watch)
     warm_up_events = int(await pool.fetchval("SELECT count(*) FROM events"))
-    services = {s.name: s.pid for s in LocalStack(Settings()).status()}
     # Postgres: only this sandbox's backends (long-lived pool connections); Kafka: the whole broker.
-    only = {"postgres": context.sandbox.prefix, "kafka": None}
-    service_cpu = {name: service_cpu_seconds(pid, only.get(name)) for name, pid in services.items()}
+    service_cpu = ServiceCpu(context.sandbox)
+    service_cpu.mark()
     watch.mark_cpu()
-    generating = asyncio.create_task(_generate(str(client.base_url), key, journey_id, load, out, limit))
+    generating = asyncio.create_task(generate(running, journey_id, load, out, limit))
 
     accepted: list[int] = []  # read once, after the generator finished writing
 
@@ -183,23 +127,21 @@ async def _run_load(
             raise BenchFailure(f"{failed} runs failed")
         done = await pool.fetchval("SELECT count(*) FROM run_status WHERE status = 'completed'")
         if generating.done() and not accepted:
-            accepted.append(sum(1 for r in _requests(out) if r["status"] == 202))
+            accepted.append(sum(1 for r in requests_in(out) if r["status"] == 202))
         return bool(accepted and done - 1 >= accepted[0])  # - 1: the warm-up run
 
     try:
-        await _wait_for(completed_all, limit, "pipeline", watch)
+        await wait_for(completed_all, limit, "pipeline", watch)
     finally:
         if not generating.done():
             generating.cancel()
             with contextlib.suppress(BaseException):
                 await generating
     summary = generating.result()
-    cpu = watch.cpu_since_mark()
-    for name, pid in services.items():
-        cpu[name] = round(service_cpu_seconds(pid, only.get(name)) - service_cpu[name], 1)
+    cpu = {**watch.cpu_since_mark(), **service_cpu.since_mark()}
     catch_up_ms = await _projector_catch_up_ms(pool, watch, limit)
     return await pipeline_figures(
-        pool, load, _requests(out), summary, warm_up_events, watch, cpu, catch_up_ms
+        pool, load, requests_in(out), summary, warm_up_events, watch, cpu, catch_up_ms
     )
 
 
@@ -220,55 +162,14 @@ async def _projector_catch_up_ms(pool: asyncpg.Pool, watch: RoleWatch, limit: fl
         caught_up_at = time.time()
         return bool(row["open"] == 0 and row["projected"] >= row["events"])
 
-    await _wait_for(caught_up, limit, "projector catch-up", watch)
+    await wait_for(caught_up, limit, "projector catch-up", watch)
     last: datetime = await pool.fetchval("SELECT max(recorded_at) FROM events")
     return round(max(caught_up_at - last.timestamp(), 0.0) * 1000, 1)
 
 
-def role_environment(box: Sandbox, topic: str, port: int, scratch: str) -> dict[str, str]:
-    """What every role process of a sandbox gets: its topic and groups, the API on `port`, a log channel."""
-    return {
-        **box.role_environment(topic),
-        "PJS_HTTP_HOST": "127.0.0.1",
-        "PJS_HTTP_PORT": str(port),
-        "PJS_ENGINE_GROUP": box.group("engine"),
-        "PJS_DELIVERY_GROUP": box.group("delivery"),
-        "PJS_PROJECTOR_GROUP": box.group("projector"),
-        "PJS_MESSAGE_CHANNEL": "log",
-        "PJS_STATE_DIR": scratch,
-        # One key carries the whole load: the per-key rate limit must not be what the bench measures.
-        "PJS_RATE_LIMIT_PER_SECOND": "1000000",
-        "PJS_RATE_LIMIT_BURST": "1000000",
-    }
-
-
 async def run(context: ScenarioContext) -> Figures:
-    box = context.sandbox
-    topic = await box.topic("run-events")
-    port = _free_loopback_port()
-    with tempfile.TemporaryDirectory(prefix="pjs-bench-pipeline-") as scratch:
-        environment = role_environment(box, topic, port, scratch)
-        key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
-        async with contextlib.AsyncExitStack() as stack:
-            processes = {
-                role: await stack.enter_async_context(role_process(_role_command(role), environment))
-                for role in ROLES
-            }
-            async with (
-                watching(processes, Path(scratch)) as watch,
-                httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{port}",
-                    timeout=30,
-                    headers={"Authorization": f"Bearer {key}"},
-                ) as client,
-                asyncpg.create_pool(box.worker_database_url, min_size=1, max_size=2) as pool,
-            ):
-                try:
-                    out = Path(scratch) / "triggers.jsonl"
-                    return await _run_load(context, client, key, pool, watch, out)
-                finally:  # stop the roles together, while their logs are still drained
-                    await asyncio.gather(*(stop(p) for p in processes.values()))
-    raise AssertionError("unreachable")
+    async with running_stack(context.sandbox, PIPELINE_ROLES) as running:
+        return await _run_load(context, running, running.scratch / "triggers.jsonl")
 
 
 SCENARIO = Scenario(

@@ -11,7 +11,7 @@ from domain.journey import JourneyDefinition
 from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
 from engine.clock import Clock, utc_now
-from engine.message_rendering import MessageRenderer
+from engine.message_rendering import MessageRenderer, RunMessages
 from engine.ports import (
     JourneyDefinitions,
     PatientContexts,
@@ -20,7 +20,7 @@ from engine.ports import (
     with_open_contexts,
 )
 from events import tracing
-from events.catalogue import RecordedEvent, is_wake_up, stamp
+from events.catalogue import RecordedEvent, RunEvent, is_wake_up, stamp
 from events.retry import RetryLater
 from events.store import AppendRequest
 
@@ -76,9 +76,10 @@ class EngineWorker:
         self, states: Mapping[UUID, RunState], wake_ups: Mapping[UUID, RecordedEvent]
     ) -> list[AppendRequest]:
         now = self._clock()
-        requests = []
         deciding = {run_id: s for run_id, s in states.items() if run_id in wake_ups and s.needs_decision}
         opened = await with_open_contexts(self._contexts, deciding)
+        decisions: dict[UUID, list[RunEvent]] = {}
+        traces: dict[UUID, tracing.TraceContext | None] = {}
         for run_id, wake_up in wake_ups.items():
             state = opened.get(run_id)
             if state is None:
@@ -86,22 +87,40 @@ class EngineWorker:
             # The decision is a span of the wake-up's trace; the events it appends carry that span's context.
             with tracing.span(DECIDE_SPAN, tracing.context_of(wake_up), run_id=run_id) as trace:
                 journey = await self._journey(state)
-                decided = decide(journey, state, wake_up.event, now=now, limits=self._limits)
-                if isinstance(state.patient_context, Mapping):
-                    decided = await self._messages.seal_requests(
-                        decided, state.patient_context, state.patient_key_id
-                    )
-            if decided:
-                envelopes = stamp(
-                    run_id,
-                    state.version,
-                    decided,
-                    now=now,
-                    causation_id=wake_up.event_id,
-                    correlation_id=wake_up.correlation_id,
-                )
-                requests.append(AppendRequest(run_id, state.version, tracing.carrying(trace, envelopes)))
-        return requests
+                decisions[run_id] = decide(journey, state, wake_up.event, now=now, limits=self._limits)
+            traces[run_id] = trace
+        await self._seal_messages(decisions, opened)
+        return [
+            AppendRequest(
+                run_id,
+                opened[run_id].version,
+                tracing.carrying(
+                    traces[run_id],
+                    stamp(
+                        run_id,
+                        opened[run_id].version,
+                        decided,
+                        now=now,
+                        causation_id=wake_ups[run_id].event_id,
+                        correlation_id=wake_ups[run_id].correlation_id,
+                    ),
+                ),
+            )
+            for run_id, decided in decisions.items()
+            if decided
+        ]
+
+    async def _seal_messages(
+        self, decisions: dict[UUID, list[RunEvent]], states: Mapping[UUID, RunState]
+    ) -> None:
+        """Render and seal every decided message of the batch, with one key-store read for all runs."""
+        runs = {
+            run_id: RunMessages(decided, context, states[run_id].patient_key_id)
+            for run_id, decided in decisions.items()
+            if isinstance(context := states[run_id].patient_context, Mapping)
+        }
+        sealed = await self._messages.seal_requests_many(list(runs.values()))
+        decisions.update(zip(runs, sealed, strict=True))
 
     async def _journey(self, state: RunState) -> JourneyDefinition | None:
         if state.journey_id is None or state.journey_version is None:

@@ -7,15 +7,17 @@ HTML email is autoescaped; SMS, webhook and log text is not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Final, NamedTuple, Protocol
 from uuid import UUID
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain.message_decisions import DEFAULT_CHANNEL
 from events.catalogue import MessageRequested, RunEvent, Sealed
+from events.patient_vault import TextsToSeal
 
 FIELD_MISSING: Final = "template_field_missing"
 TEMPLATE_FAILED: Final = "template_error"
@@ -25,9 +27,15 @@ HTML_CHANNELS: Final = frozenset({"email"})
 class TextSealer(Protocol):
     """Seals rendered texts with the patient's data key (events.patient_vault.PatientVault)."""
 
-    async def seal_texts(
-        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
-    ) -> list[Sealed]: ...
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]: ...
+
+
+class RunMessages(NamedTuple):
+    """One run's decided events, with its opened context and the key that context is sealed with."""
+
+    events: Sequence[RunEvent]
+    context: Mapping[str, Any]
+    key_id: UUID | None
 
 
 class _Fields(dict[str, Any]):
@@ -64,10 +72,16 @@ _ENVIRONMENTS: Final = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _compiled(template: str, html: bool) -> Template:
+    """Compiling is most of a render's cost, and a journey's few templates render for every run."""
+    return _ENVIRONMENTS[html].from_string(template)
+
+
 def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tuple[str]:
     """The text, or a one-item tuple with the failure reason (field paths and error kinds only)."""
     try:
-        return _ENVIRONMENTS[html].from_string(template).render(patient=_fields(context, "patient"))
+        return _compiled(template, html).render(patient=_fields(context, "patient"))
     except UndefinedError as error:
         return (f"{FIELD_MISSING}: {error.message}",)
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
@@ -81,34 +95,45 @@ class MessageRenderer:
         self._sealer = sealer
         self._default_channel = default_channel
 
-    async def seal_requests(
-        self, events: Sequence[RunEvent], context: Mapping[str, Any], key_id: UUID | None
-    ) -> list[RunEvent]:
-        """`events` with every MessageRequested rendered and sealed.
+    async def seal_requests_many(self, batch: Sequence[RunMessages]) -> list[list[RunEvent]]:
+        """Each run's events with every MessageRequested rendered and sealed, one key-store read for all.
 
         "default" stays in the event: the delivery role's PJS_MESSAGE_CHANNEL picks the channel at send
         time, as before channels existed; here it only decides whether the text is HTML.
         """
+        texts = [self._render(run.events, run.context) for run in batch]
+        to_seal = [
+            TextsToSeal(run.context, run.key_id, [t for t in rendered.values() if isinstance(t, str)])
+            for run, rendered in zip(batch, texts, strict=True)
+        ]
+        sealed = await self._sealer.seal_texts_many(to_seal)
+        return [
+            _with_texts(run.events, rendered, iter(ciphers))
+            for run, rendered, ciphers in zip(batch, texts, sealed, strict=True)
+        ]
+
+    def _render(self, events: Sequence[RunEvent], context: Mapping[str, Any]) -> dict[int, str | tuple[str]]:
         requests = [e for e in events if isinstance(e, MessageRequested) and isinstance(e.message, str)]
-        if not requests:
-            return list(events)
-        channels = {id(e): self._channel(e) for e in requests}
-        texts = {
-            id(e): render(str(e.message), context, html=channels[id(e)] in HTML_CHANNELS) for e in requests
+        return {
+            id(e): render(str(e.message), context, html=self._channel(e) in HTML_CHANNELS) for e in requests
         }
-        rendered = [text for text in texts.values() if isinstance(text, str)]
-        sealed = iter(await self._sealer.seal_texts(context, key_id, rendered))
-        done: list[RunEvent] = []
-        for event in events:
-            text = texts.get(id(event))
-            if not isinstance(event, MessageRequested) or id(event) not in texts:
-                done.append(event)
-            elif isinstance(text, str):
-                done.append(event.model_copy(update={"message": next(sealed)}))
-            else:
-                failure = text[0] if text is not None else TEMPLATE_FAILED
-                done.append(event.model_copy(update={"message": None, "failure": failure}))
-        return done
 
     def _channel(self, requested: MessageRequested) -> str:
         return self._default_channel if requested.channel == DEFAULT_CHANNEL else requested.channel
+
+
+def _with_texts(
+    events: Sequence[RunEvent], texts: Mapping[int, str | tuple[str]], sealed: Iterator[Sealed]
+) -> list[RunEvent]:
+    """The events with each rendered message replaced by its sealed text, or by its failure reason."""
+    done: list[RunEvent] = []
+    for event in events:
+        text = texts.get(id(event))
+        if not isinstance(event, MessageRequested) or id(event) not in texts:
+            done.append(event)
+        elif isinstance(text, str):
+            done.append(event.model_copy(update={"message": next(sealed)}))
+        else:
+            failure = text[0] if text is not None else TEMPLATE_FAILED
+            done.append(event.model_copy(update={"message": None, "failure": failure}))
+    return done

@@ -14,6 +14,7 @@ from uuid import UUID
 from domain.journey import JourneyDefinition
 from domain.run_state import RunState, StoredPatientContext, initial_state
 from events.catalogue import NewEvent, RecordedEvent, Sealed
+from events.patient_vault import TextsToSeal
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 
 
@@ -54,9 +55,7 @@ class PatientContexts(Protocol):
         self, stored: Mapping[UUID, StoredPatientContext]
     ) -> dict[UUID, dict[str, Any] | None]: ...
 
-    async def seal_texts(
-        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
-    ) -> list[Sealed]: ...
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]: ...
 
     async def open_texts(self, stored: Mapping[UUID, Sealed | str | None]) -> dict[UUID, str | None]: ...
 

@@ -53,6 +53,8 @@ class GroupConfig:
     stop_wait_seconds: float = 10.0  # how long a stop waits for the batch in flight before abandoning it
     event_types: tuple[RunEventClass, ...] | None = None  # decode and hand over only these; None: all
     poison_retries: int = 2  # retries of a batch failing with a non-transient error before isolating
+    fetch_min_bytes: int = 1  # the broker answers a fetch once it has this much (or fetch_max_wait_ms passed)
+    fetch_max_wait_ms: int = 500
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,13 @@ class ConsumerLoop:
                 await sleep_unless_stopped(stop, self._config.max_retry_seconds)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        consumer = make_consumer(self._config.kafka, self._config.group)
+        consumer = make_consumer(
+            self._config.kafka,
+            self._config.group,
+            fetch_min_bytes=self._config.fetch_min_bytes,
+            fetch_max_wait_ms=self._config.fetch_max_wait_ms,
+            max_poll_records=self._config.batch_size,
+        )
         self._unpositioned.clear()
         try:
             await consumer.start()

@@ -2,14 +2,14 @@
 
 Only the trigger (seal), the engine (conditions, templates), delivery (the addresses a channel needs) and
 the API's authorised reads open contexts. A context whose key was destroyed opens as None: erased.
-Rendered messages name the patient: the engine seals them with the same key (`seal_texts`); delivery and
+Rendered messages name the patient: the engine seals them with the same key (`seal_texts_many`); delivery and
 the timeline open them (`open_texts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -34,6 +34,14 @@ _stored_context: TypeAdapter[Sealed | dict[str, Any]] = TypeAdapter(PatientConte
 def stored_context(raw: object) -> StoredContext:
     """A context read back as JSON (a row, a timeline entry): sealed, legacy clear, or None."""
     return None if raw is None else _stored_context.validate_python(raw)
+
+
+class TextsToSeal(NamedTuple):
+    """One run's rendered texts, to seal with the key of its context (`key_id`) or its patient's live key."""
+
+    context: Mapping[str, Any]
+    key_id: UUID | None
+    texts: Sequence[str]
 
 
 class PatientVault:
@@ -77,14 +85,20 @@ class PatientVault:
     async def open_context(self, stored: StoredContext) -> dict[str, Any] | None:
         return (await self.open_contexts({0: stored}))[0]
 
-    async def seal_texts(
-        self, context: Mapping[str, Any], key_id: UUID | None, texts: Sequence[str]
-    ) -> list[Sealed]:
-        """Rendered texts sealed with the key of the run's context (`key_id`), else the patient's live key."""
-        key = (await self.keys.data_keys({key_id})).get(key_id) if key_id is not None else None
-        if key is None:
-            key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
-        return [seal(text, key.key_id, key.secret, MESSAGE_TEXT) for text in texts]
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]:
+        """Each run's rendered texts sealed with the key of its context (`key_id`), else its patient's live
+        key; one key-store read for all the runs' keys."""
+        wanted = {item.key_id for item in batch if item.texts and item.key_id is not None}
+        keys = await self.keys.data_keys(wanted)
+        sealed: list[list[Sealed]] = []
+        for context, key_id, texts in batch:
+            key = keys.get(key_id) if key_id is not None and texts else None
+            if key is None and texts:  # a legacy clear context, or its key was just destroyed
+                key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
+            sealed.append(
+                [] if key is None else [seal(t, key.key_id, key.secret, MESSAGE_TEXT) for t in texts]
+            )
+        return sealed
 
     async def open_texts(self, stored: Mapping[K, Sealed | str | None]) -> dict[K, str | None]:
         """Each message text in clear (a legacy clear one as it is); None where the key was destroyed."""

@@ -71,6 +71,10 @@ class BoundedPool(asyncpg.Pool):
         return proxy
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing beyond asyncpg's own rollback of an open transaction."""
+
+
 async def open_pool(
     database_url: str,
     limits: SessionLimits,
@@ -102,10 +106,6 @@ async def open_pool(
     )
     await pool
     return pool
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Nothing to reset: asyncpg has already rolled back any open transaction and dropped listeners."""
 
 
 async def connect(database_url: str, limits: SessionLimits) -> asyncpg.Connection:

@@ -24,7 +24,7 @@ from events.errors import AppendRaced
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from events.pg import Connection, Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
-from events.run_locks import lock_runs
+from events.run_locks import run_lock_key
 from events.store_metrics import APPEND_SECONDS, APPENDED_EVENTS
 from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
 from events.tenancy import DEFAULT_TENANT_ID
@@ -137,15 +137,12 @@ class PostgresEventStore:
         self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
     ) -> BatchOutcome:
         try:
-            await lock_runs(connection, [request.run_id for request in requests])
-            conflicts, tenants = await _check_heads(connection, requests)
+            conflicts, tenants = await _lock_and_check_heads(connection, requests)
             refused = {conflict.run_id for conflict in conflicts}
             accepted = rows.without(refused)
             written = await _insert(connection, accepted, tenants) if accepted.count else []
             for project in self._inline_projections:
                 await project(connection, written)
-            if written:
-                await connection.execute("SELECT pg_notify($1, '')", EVENTS_APPENDED_CHANNEL)
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError) as error:
             raise AppendRaced(str(error)) from error
         appended: dict[UUID, list[RecordedEvent]] = {}
@@ -221,28 +218,20 @@ def _str_or_none(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def _check_heads(
+async def _lock_and_check_heads(
     connection: Connection, requests: Sequence[AppendRequest]
 ) -> tuple[list[ConcurrencyConflict], dict[UUID, UUID | None]]:
-    """Compare each run's head with what the append expects.
+    """Take each run's write lock (`events.run_locks`), then compare its head with what the append expects:
+    one round trip, the SQL function `lock_run_heads`.
 
-    The first statement also assigns this transaction its id. Feed readers order events by transaction id,
-    so a run's head written by a transaction with a *later* id (it committed while we were open) would be
-    read after our events: we refuse that with a retry rather than publish a run out of order.
+    The function's first statement also assigns this transaction its id. Feed readers order events by
+    transaction id, so a run's head written by a transaction with a *later* id (it committed while we were
+    open) would be read after our events: we refuse that with a retry rather than publish a run out of order.
     Also answers each run's tenant: its head's, else (a new run) the one the request names.
     """
-    rows = await connection.fetch(
-        """
-        SELECT r.run_id, coalesce(h.version, 0) AS version, h.tenant_id,
-               coalesce(h.transaction_id > pg_current_xact_id(), false) AS written_after_us
-        FROM unnest($1::uuid[]) AS r(run_id)
-        LEFT JOIN LATERAL (
-            SELECT version, transaction_id, tenant_id FROM events e
-            WHERE e.run_id = r.run_id ORDER BY version DESC LIMIT 1
-        ) h ON true
-        """,
-        [request.run_id for request in requests],
-    )
+    run_ids = [request.run_id for request in requests]
+    keys = sorted({run_lock_key(run_id) for run_id in run_ids})  # in key order: batches never deadlock
+    rows = await connection.fetch("SELECT * FROM lock_run_heads($1::uuid[], $2::bigint[])", run_ids, keys)
     heads = {row["run_id"]: row for row in rows}
     conflicts = []
     tenants = {
@@ -261,8 +250,10 @@ async def _insert(
     connection: Connection, rows: _Rows, tenants: dict[UUID, UUID | None]
 ) -> list[RecordedEvent]:
     # A new run named no tenant: the transaction's (the API binds every caller's), else the default one.
+    # The notification rides on the same statement (Postgres delivers it on commit, once per transaction).
     records = await connection.fetch(
         """
+        WITH written AS (
         INSERT INTO events (event_id, run_id, version, type, schema_version, data, metadata, recorded_at,
                             tenant_id)
         SELECT event_id, run_id, version, type, schema_version, data::jsonb, metadata::jsonb, recorded_at,
@@ -272,6 +263,8 @@ async def _insert(
              AS t(event_id, run_id, version, type, schema_version, data, metadata, recorded_at, tenant_id)
         ORDER BY run_id, version
         RETURNING position, event_id, tenant_id
+        )
+        SELECT written.* FROM written, (SELECT pg_notify($11, '')) AS notified
         """,
         [e.event_id for e in rows.events],
         [e.run_id for e in rows.events],
@@ -283,6 +276,7 @@ async def _insert(
         [e.recorded_at for e in rows.events],
         [tenants[e.run_id] for e in rows.events],
         DEFAULT_TENANT_ID,
+        EVENTS_APPENDED_CHANNEL,
     )
     stored = {record["event_id"]: record for record in records}
     return [

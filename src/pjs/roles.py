@@ -87,6 +87,8 @@ def group_config(
         stop_wait_seconds=settings.shutdown_seconds / 2,  # within the role's own bound, see run_role
         event_types=event_types,
         poison_retries=settings.consumer_poison_retries,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
 
 

@@ -123,6 +123,20 @@ class Settings(BaseSettings):
     # handled one at a time and the failing ones set aside in the dead_letters table.
     consumer_poison_retries: int = 2
 
+    # Pipeline throughput: how every consumer group fetches from Kafka. The broker holds a fetch until it has
+    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed. aiokafka's defaults measured best at the
+    # rates this service sustains today (a 64 KiB / 50 ms fetch cost the broker more CPU per run: an idle
+    # consumer then asks ten times as often); see `capacity` in docs/benchmarks.md.
+    consumer_fetch_min_bytes: int = Field(default=1, ge=1, description="Least data a fetch waits for.")
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
+    )
+    # Worker pools only (never the API's or an admin pool): on release, roll back an open transaction but skip
+    # asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): a round trip per acquire.
+    # The workers change no session state on pooled connections (tenant binding and actor are
+    # transaction-local), so nothing leaks from one use to the next.
+    db_worker_light_reset: bool = Field(default=False, description="Skip the reset query in worker pools.")
+
     # Runaway journeys: the loop rule of journey validation and every run's caps (domain.run_limits).
     journey_min_loop_delay_seconds: float = Field(
         default=DEFAULT_MIN_LOOP_DELAY_SECONDS, ge=0, description="Least DELAY every journey loop must pass."

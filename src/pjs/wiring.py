@@ -74,7 +74,8 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         acquire_timeout=acquire_timeout,
-        session_reset=not api,  # the API binds its tenant and locks runs per transaction, never per session
+        # The API binds its tenant and locks runs per transaction, never per session; workers may opt in.
+        session_reset=not (api or (settings.db_worker_light_reset and not admin)),
     )
 
 

@@ -32,7 +32,7 @@ from events.catalogue import (
     ends_delay,
     stamp,
 )
-from events.patient_vault import MESSAGE_TEXT, PATIENT_CONTEXT
+from events.patient_vault import MESSAGE_TEXT, PATIENT_CONTEXT, TextsToSeal
 from events.sealing import open_sealed, seal
 from events.store import AppendRequest
 from support.fake_store import InMemoryEventStore
@@ -69,6 +69,9 @@ class FakeVault:
             key_id = self._live.setdefault(str(context.get("id", "")), uuid4())
         secret = self._secrets.setdefault(key_id, token_bytes(32))
         return [seal(text, key_id, secret, MESSAGE_TEXT) for text in texts]
+
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]:
+        return [await self.seal_texts(*item) for item in batch]
 
     async def open_texts(self, stored: Mapping[K, Sealed | str | None]) -> dict[K, str | None]:
         opened: dict[K, str | None] = {}

@@ -1,0 +1,168 @@
+"""Every role of the service as its own process against a sandbox, for the scenarios that drive it over HTTP.
+
+`pipeline` and `capacity` both start the roles as in production (`pjs run <role>`, one process each),
+call the API as a real client (an API key of the sandbox's tenant), and read their figures afterwards from
+the database with the workers' role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from bench.errors import BenchFailure
+from bench.loadgen import API_KEY_VARIABLE
+from bench.pipeline_figures import Load
+from bench.role_watch import RoleWatch, service_cpu_seconds, watching
+from bench.roles import role_process, stop
+from bench.sandbox import Sandbox, api_key_in
+from pjs.services.stack import LocalStack
+from pjs.settings import Settings
+
+PIPELINE_ROLES = ("api", "relay", "engine", "delivery", "timer", "projector")
+SUBSCRIBER_ROLES = ("audit", "analytics")
+_REPOSITORY = Path(__file__).resolve().parents[1]
+_POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """The roles running against a sandbox, a client holding a real API key, and a workers' pool."""
+
+    box: Sandbox
+    watch: RoleWatch
+    client: httpx.AsyncClient
+    key: str
+    pool: asyncpg.Pool
+    scratch: Path
+    pids: dict[str, int]  # role -> process id (for a profiler to attach to)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _environment(box: Sandbox, topic: str, port: int, scratch: str) -> dict[str, str]:
+    return {
+        **box.role_environment(topic),
+        "PJS_HTTP_HOST": "127.0.0.1",
+        "PJS_HTTP_PORT": str(port),
+        **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in ("engine", "delivery", "projector")},
+        **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in SUBSCRIBER_ROLES},
+        "PJS_ANALYTICS_DIR": str(Path(scratch) / "analytics"),
+        "PJS_MESSAGE_CHANNEL": "log",
+        "PJS_STATE_DIR": scratch,
+        # One key carries the whole load: the per-key rate limit must not be what the bench measures.
+        "PJS_RATE_LIMIT_PER_SECOND": "1000000",
+        "PJS_RATE_LIMIT_BURST": "1000000",
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    box: Sandbox,
+    roles: Sequence[str],
+    extra_environment: dict[str, str] | None = None,
+    client_limits: httpx.Limits | None = None,
+) -> AsyncIterator[RunningStack]:
+    """Start `roles` (each `python -m pjs.cli run <role>`) against the sandbox; stop them together after."""
+    topic = await box.topic("run-events")
+    port = _free_loopback_port()
+    with tempfile.TemporaryDirectory(prefix=f"pjs-bench-{box.prefix}-") as scratch:
+        environment = {**_environment(box, topic, port, scratch), **(extra_environment or {})}
+        key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
+        async with contextlib.AsyncExitStack() as stack:
+            processes = {
+                role: await stack.enter_async_context(
+                    role_process(["-m", "pjs.cli", "run", role], environment)
+                )
+                for role in roles
+            }
+            async with (
+                watching(processes, Path(scratch)) as watch,
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}",
+                    timeout=60,
+                    limits=client_limits or httpx.Limits(),
+                    headers={"Authorization": f"Bearer {key}"},
+                ) as client,
+                asyncpg.create_pool(box.worker_database_url, min_size=1, max_size=2) as pool,
+            ):
+                try:
+                    pids = {role: process.pid for role, process in processes.items()}
+                    yield RunningStack(box, watch, client, key, pool, Path(scratch), pids)
+                finally:  # stop the roles together, while their logs are still drained
+                    await asyncio.gather(*(stop(p) for p in processes.values()))
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], limit: float, what: str, watch: RoleWatch) -> float:
+    """Await `check()` every poll until it is true; fails past `limit` or when a role exits."""
+    started = time.perf_counter()
+    while not await check():
+        if (exited := watch.exited()) is not None:
+            raise BenchFailure(f"{what}: {exited}")
+        if time.perf_counter() - started > limit:
+            raise BenchFailure(f"{what}: not done after {limit:.0f}s")
+        await asyncio.sleep(_POLL_SECONDS)
+    return time.perf_counter() - started
+
+
+async def generate(
+    running: RunningStack, journey_id: str, load: Load, out: Path, limit: float, first: int = 0
+) -> dict[str, Any]:
+    """Run `bench.loadgen` as its own process (the key in its environment) and return its summary line.
+
+    `first` numbers the requests (patients and idempotency keys) from there, so loads in one sandbox differ.
+    """
+    generator = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.loadgen", "--base-url", str(running.client.base_url),
+        "--journey", journey_id, "--runs", str(load.runs), "--rate", str(load.rate_per_s),
+        "--max-seconds", str(limit), "--out", str(out), "--first", str(first),
+        cwd=_REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, API_KEY_VARIABLE: running.key},
+    )  # fmt: skip
+    try:
+        stdout, stderr = await asyncio.wait_for(generator.communicate(), limit + 15)
+    finally:
+        await stop(generator)
+    if generator.returncode != 0:
+        raise BenchFailure(f"load generator failed: {stderr.decode(errors='replace')[-600:]}")
+    return dict(orjson.loads(stdout.splitlines()[-1]))
+
+
+def requests_in(out: Path) -> list[dict[str, Any]]:
+    """The generator's per-request lines (not its summary)."""
+    return [line for line in map(orjson.loads, out.read_text().splitlines()) if "i" in line]
+
+
+class ServiceCpu:
+    """CPU seconds of Postgres (only this sandbox's backends) and of the whole Kafka broker since `mark`."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self._pids = {s.name: s.pid for s in LocalStack(Settings()).status()}
+        self._only = {"postgres": box.prefix, "kafka": None}
+        self._marks: dict[str, float] = {}
+
+    def mark(self) -> None:
+        self._marks = {name: self._now(name) for name in self._pids}
+
+    def since_mark(self) -> dict[str, float]:
+        return {name: round(self._now(name) - self._marks.get(name, 0.0), 1) for name in self._pids}
+
+    def _now(self, name: str) -> float:
+        return service_cpu_seconds(self._pids[name], self._only.get(name))
