@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
-from events.run_locks import lock_runs
 from pjs.settings import Settings
 from support.api import app_client
+from support.run_locks import lock_runs
 
 
 @pytest.fixture
