@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterable
 
 import asyncpg
+import httpx
 
 from api.api_keys import ALL_SCOPES, Scope, parse_key
 from api.key_store import create_key, create_tenant, revoke_key
@@ -39,3 +42,13 @@ async def revoke_test_key(database_url: str, key: str) -> None:
         assert await revoke_key(connection, presented.key_id)
     finally:
         await connection.close()
+
+
+async def refused_within(api: httpx.AsyncClient, key: str | None = None, seconds: float = 1.0) -> None:
+    """Asks until the key (else the client's own) is refused: a revocation reaches every API process within
+    PJS_API_KEY_CACHE_SECONDS (0.5 s by default), so a revoked key must be refused within a second."""
+    headers = bearer(key) if key else None
+    revoked_at = time.monotonic()
+    while (await api.get("/journeys", headers=headers)).status_code != 401:
+        assert time.monotonic() - revoked_at < seconds, f"the revoked key still worked after {seconds} s"
+        await asyncio.sleep(0.05)
