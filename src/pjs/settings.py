@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
@@ -21,17 +21,15 @@ from pjs.services.credentials import (
     local_kafka_connection,
     local_postgres_url,
 )
+from pjs.telemetry_settings import TelemetrySettings
 
-LOCAL_POSTGRES_PORT = 55432
-LOCAL_KAFKA_PORT = 59092
-LOCAL_KAFKA_CONTROLLER_PORT = 59093
 # Below Linux's usual ephemeral range (32768-60999), so no client is ever handed one as its source port.
 LOCAL_POSTGRES_PORT = 25432
 LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(BaseSettings):
+class Settings(TelemetrySettings):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
@@ -217,26 +215,6 @@ class Settings(BaseSettings):
         default=None,
         description="DSN of the workers' role, which acts for every tenant (BYPASSRLS); unset = "
         "PJS_DATABASE_URL when that is set, else the local pjs_worker. The API keeps PJS_DATABASE_URL.",
-    )
-
-    # ---- tracing (events/tracing.py, pjs/tracing.py; docs/architecture.md "Tracing") ----
-    # OpenTelemetry's own variable names, not PJS_*: what every OTel-aware deployment already sets.
-    otel_exporter_otlp_endpoint: str | None = Field(
-        default=None,
-        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
-        description="OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset = tracing off.",
-    )
-    otel_service_name: str | None = Field(
-        default=None,
-        validation_alias="OTEL_SERVICE_NAME",
-        description="service.name of every span; unset = pjs-<role> (pjs-api, pjs-engine, ...).",
-    )
-
-    # ---- operator metrics (pjs/role_metrics.py; docs/operations.md "Metrics and dashboard") ----
-    role_metrics_port: int | None = Field(
-        default=None,
-        description="Port on 127.0.0.1 where a role other than the API serves its own /metrics (each role "
-        "on a host its own port); unset = none. Ignored under `pjs dev`, where the API's /metrics has all.",
     )
 
     # ---- the trigger path's throughput (pjs/roles.py, api/key_store.py, api/runs.py; docs/api.md) ----

@@ -1,9 +1,11 @@
-"""Worker pools with PJS_DB_WORKER_LIGHT_RESET: a release skips the reset query, not the rollback."""
+"""Pools that skip asyncpg's reset query (the API's always, the workers' with PJS_DB_WORKER_LIGHT_RESET):
+a release skips the reset query, not the rollback, and no tenant outlives its transaction."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from events.tenancy import DEFAULT_TENANT_ID, TENANT_SETTING, bind_tenant
 from pjs.settings import Settings
 from pjs.wiring import create_pool
 
@@ -46,13 +48,21 @@ async def test_a_light_reset_keeps_the_connection_and_costs_no_reset_query(setti
     assert kept == "light-reset-probe"  # what the full reset (RESET ALL) would have undone
 
 
-async def test_api_pools_keep_the_full_reset_whatever_the_setting(settings: Settings) -> None:
-    light = settings.model_copy(update={"db_worker_light_reset": True})
-    pool = await create_pool(light, min_size=1, max_size=1, api=True)
+async def test_an_api_pool_skips_the_reset_yet_never_carries_a_tenant_into_the_next_use(
+    settings: Settings,
+) -> None:
+    # The API pool always skips the reset query: its sessions hold nothing but transaction-local state.
+    pool = await create_pool(settings, min_size=1, max_size=1, api=True)
     try:
+        first = await _backend(pool)
+        async with pool.acquire() as connection, connection.transaction():
+            await bind_tenant(connection, DEFAULT_TENANT_ID)
+            await connection.execute("SET application_name = 'api-pool-probe'")
         async with pool.acquire() as connection:
-            await connection.execute("SET application_name = 'light-reset-probe'")
-        async with pool.acquire() as connection:
-            assert await connection.fetchval("SHOW application_name") != "light-reset-probe"
+            bound = await connection.fetchval("SELECT current_setting($1, true)", TENANT_SETTING)
+            kept = await connection.fetchval("SHOW application_name")
+        second = await _backend(pool)
     finally:
         await pool.close()
+    assert first == second and kept == "api-pool-probe"  # no reset query ran
+    assert not bound  # the tenant was bound for its transaction only

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -56,8 +57,13 @@ def browser() -> Iterator[WebDriver]:
 def wait_for(
     driver: WebDriver, condition: Callable[[WebDriver], object], seconds: float = WAIT_SECONDS
 ) -> None:
-    """Until `condition(driver)` is true (a page's live update, an element appearing)."""
-    WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+    """Until `condition(driver)` is true (a page's live update, an element appearing).
+
+    An element replaced while the condition read it (a page loading after a form, a live update redrawing
+    it) or not there yet is asked again at the next poll.
+    """
+    ignored = (StaleElementReferenceException, NoSuchElementException)
+    WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
 
 
 def screenshot(driver: WebDriver, name: str) -> None:
