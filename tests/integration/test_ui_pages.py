@@ -134,6 +134,21 @@ async def test_signing_out_ends_the_session(browser: httpx.AsyncClient, api_key:
     assert (await browser.get("/ui/journeys")).status_code == 303
 
 
+async def test_signing_in_again_ends_the_browsers_previous_session(
+    browser: httpx.AsyncClient, api_key: str, settings: Settings
+) -> None:
+    await sign_in(browser, api_key)
+    previous = browser.cookies["pjs_ui_session"]
+
+    await sign_in(browser, api_key)
+
+    assert browser.cookies["pjs_ui_session"] != previous
+    assert (await browser.get("/ui/journeys")).status_code == 200
+    async with app_client(settings, None) as (stale, _):
+        replayed = await stale.get("/ui/journeys", headers={"Cookie": f"pjs_ui_session={previous}"})
+    assert replayed.status_code == 303  # back to sign-in: the old session is gone
+
+
 async def test_the_api_docs_load_their_assets_from_this_service(browser: httpx.AsyncClient) -> None:
     for page, asset in (("/api", "swagger-ui-bundle.js"), ("/api/redoc", "redoc.standalone.js")):
         docs = await browser.get(page)

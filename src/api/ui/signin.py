@@ -108,6 +108,8 @@ async def sign_in(request: Request, resources: Deps) -> Response:
         problem = "That API key is not valid: malformed, unknown or revoked."
         return page(request, "login.html", {"csrf_token": token, "problem": problem}, status_code=401)
     await count_request(request, principal)
+    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
+        await close_session(resources.pool, previous)  # one browser, one live session
     session_id = new_session_id()
     await open_session(resources.pool, principal, session_id, timedelta(seconds=resources.ui_session_seconds))
     async with resources.for_tenant(principal) as scope:
