@@ -65,35 +65,22 @@ class PostgresPatientKeys:
         self._ring = ring
 
     async def live_key(self, patient_ref: str) -> DataKey:
-        for _ in range(3):
-            key_id, secret = uuid4(), AESGCM.generate_key(256)
-            # A concurrent first use inserts the live key first: then ours is dropped and theirs read.
-            row = await self._db.fetchrow(
-                """
-                WITH made AS (
-                    INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)
-                    VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (tenant_id, patient_ref) WHERE destroyed_at IS NULL DO NOTHING
-                    RETURNING key_id, wrapped_key, master_key_id)
-                SELECT key_id, wrapped_key, master_key_id FROM made
-                UNION ALL
-                SELECT key_id, wrapped_key, master_key_id FROM patient_keys
-                WHERE patient_ref = $2 AND destroyed_at IS NULL
-                  AND tenant_id = coalesce(current_tenant(), $5)  -- the writer's tenant, as the insert's
-                LIMIT 1
-                """,
-                key_id,
-                patient_ref,
-                self._ring.wrap(key_id, secret),
-                self._ring.current,
-                DEFAULT_TENANT_ID,
-            )
-            if row is not None:
-                return self._unwrapped(row)
-        raise RuntimeError("no live data key could be made or read for the patient")
+        return (await self.live_keys([patient_ref]))[patient_ref]
 
     async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
-        refs = list(dict.fromkeys(patient_refs))
+        keys: dict[str, DataKey] = {}
+        missing = list(dict.fromkeys(patient_refs))
+        for _ in range(3):
+            keys |= await self._make_or_read(missing)
+            # A concurrent first use after the statement's snapshot made the key: the next round reads it.
+            missing = [ref for ref in missing if ref not in keys]
+            if not missing:
+                return keys
+        raise RuntimeError("no live data key could be made or read for the patient")
+
+    async def _make_or_read(self, refs: list[str]) -> dict[str, DataKey]:
+        """Each patient's live key, made where it has none: a concurrent first use inserts its key first,
+        then ours is dropped and theirs read, unless it committed after this statement's snapshot."""
         made = {ref: (uuid4(), AESGCM.generate_key(256)) for ref in refs}
         # The CTE's read sees the keys from before its insert: old keys come from it, new ones from `made`.
         rows = await self._db.fetch(
@@ -108,7 +95,7 @@ class PostgresPatientKeys:
             UNION ALL
             SELECT patient_ref, key_id, wrapped_key, master_key_id FROM patient_keys
             WHERE patient_ref = ANY($2::text[]) AND destroyed_at IS NULL
-              AND tenant_id = coalesce(current_tenant(), $5)
+              AND tenant_id = coalesce(current_tenant(), $5)  -- the writer's tenant, as the insert's
             """,
             [made[ref][0] for ref in refs],
             refs,
@@ -116,11 +103,7 @@ class PostgresPatientKeys:
             self._ring.current,
             DEFAULT_TENANT_ID,
         )
-        keys = {row["patient_ref"]: self._unwrapped(row) for row in rows}
-        for ref in refs:  # made by a concurrent first use after this statement's snapshot
-            if ref not in keys:
-                keys[ref] = await self.live_key(ref)
-        return keys
+        return {row["patient_ref"]: self._unwrapped(row) for row in rows}
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         if not key_ids:

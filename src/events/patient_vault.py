@@ -57,8 +57,7 @@ class PatientVault:
 
     async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
         """The context sealed with its patient's live data key (made on the patient's first run)."""
-        key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
-        return seal(dict(context), key.key_id, key.secret, PATIENT_CONTEXT)
+        return (await self.seal_contexts([context]))[0]
 
     async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]:
         """`seal_context` for many contexts, with one key-store round trip for all their patients."""
