@@ -36,6 +36,7 @@ PIPELINE_ROLES = ("api", "relay", "engine", "delivery", "timer", "projector")
 SUBSCRIBER_ROLES = ("audit", "analytics")
 _REPOSITORY = Path(__file__).resolve().parents[1]
 _POLL_SECONDS = 0.2
+READY_SECONDS = 60  # for the roles to come up, and for a warm-up run to go through them
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,22 @@ async def wait_for(check: Callable[[], Awaitable[bool]], limit: float, what: str
             raise BenchFailure(f"{what}: not done after {limit:.0f}s")
         await asyncio.sleep(_POLL_SECONDS)
     return time.perf_counter() - started
+
+
+async def store_journey_when_ready(
+    client: httpx.AsyncClient, watch: RoleWatch, journey: dict[str, Any]
+) -> str:
+    """Wait until the API answers /ready, then store `journey`; its id."""
+
+    async def api_ready() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return (await client.get("/ready")).status_code == 200
+        return False
+
+    await wait_for(api_ready, READY_SECONDS, "api start-up", watch)
+    created = await client.post("/journeys", json=journey)
+    created.raise_for_status()
+    return str(created.json()["journeyId"])
 
 
 async def generate(

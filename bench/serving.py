@@ -21,12 +21,11 @@ import asyncpg
 import httpx
 
 from bench.errors import BenchFailure
-from bench.pipeline_stack import PIPELINE_ROLES, running_stack, wait_for
+from bench.pipeline_stack import PIPELINE_ROLES, running_stack, store_journey_when_ready
 from bench.role_watch import RoleWatch
 from bench.scenario import ScenarioContext
 
 FLAME_GRAPH_VARIABLE = "BENCH_FLAMEGRAPH"
-_READY_SECONDS = 60
 
 # MESSAGE -> MESSAGE: the shortest journey that still sends, so a trigger's own cost dominates.
 TWO_MESSAGES: dict[str, Any] = {
@@ -57,20 +56,8 @@ async def serving(context: ScenarioContext, connections: int) -> AsyncIterator[S
     """Every role up on the sandbox, the two-message journey stored, a client of `connections` connections."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with running_stack(context.sandbox, PIPELINE_ROLES, client_limits=limits) as running:
-        journey_id = await _start_up(running.client, running.watch)
+        journey_id = await store_journey_when_ready(running.client, running.watch, TWO_MESSAGES)
         yield Serving(running.client, running.pool, running.watch, running.pids["api"], journey_id)
-
-
-async def _start_up(client: httpx.AsyncClient, watch: RoleWatch) -> str:
-    async def api_ready() -> bool:
-        with contextlib.suppress(httpx.HTTPError):
-            return (await client.get("/ready")).status_code == 200
-        return False
-
-    await wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
-    created = await client.post("/journeys", json=TWO_MESSAGES)
-    created.raise_for_status()
-    return str(created.json()["journeyId"])
 
 
 @contextlib.asynccontextmanager

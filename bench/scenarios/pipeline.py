@@ -24,17 +24,17 @@ from bench.errors import BenchFailure
 from bench.pipeline_figures import Load, pipeline_figures
 from bench.pipeline_stack import (
     PIPELINE_ROLES,
+    READY_SECONDS,
     RunningStack,
     ServiceCpu,
     generate,
     requests_in,
     running_stack,
+    store_journey_when_ready,
     wait_for,
 )
 from bench.role_watch import RoleWatch
 from bench.scenario import Figures, Scenario, ScenarioContext
-
-_READY_SECONDS = 60
 
 # MESSAGE -> CONDITIONAL -> MESSAGE -> DELAY 1 s -> MESSAGE. Both branches of the condition lead to a
 # message, so every run takes the same five nodes whatever the patient's age.
@@ -72,16 +72,7 @@ def load_for(quick: bool) -> Load:
 
 async def start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWatch) -> str:
     """Wait for the API, store the journey, and push one warm-up run all the way through every role."""
-
-    async def api_ready() -> bool:
-        with contextlib.suppress(httpx.HTTPError):
-            return (await client.get("/ready")).status_code == 200
-        return False
-
-    await wait_for(api_ready, _READY_SECONDS, "api start-up", watch)
-    created = await client.post("/journeys", json=REFERENCE_JOURNEY)
-    created.raise_for_status()
-    journey_id = str(created.json()["journeyId"])
+    journey_id = await store_journey_when_ready(client, watch, REFERENCE_JOURNEY)
     patient = {"id": "warm-up", "age": 70, "language": "en"}
     accepted = await client.post(f"/journeys/{journey_id}/trigger", json=patient)
     accepted.raise_for_status()
@@ -102,7 +93,7 @@ async def start_up(client: httpx.AsyncClient, pool: asyncpg.Pool, watch: RoleWat
         projected = row["projected"] == row["events"]
         return bool(row["status"] == "completed" and row["delivered"] == 3 and projected)
 
-    await wait_for(warm_up_settled, _READY_SECONDS, "warm-up run", watch)
+    await wait_for(warm_up_settled, READY_SECONDS, "warm-up run", watch)
     return journey_id
 
 
