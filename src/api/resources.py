@@ -7,7 +7,7 @@ tenant, which row-level security holds every statement to.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,7 @@ from api.api_keys import Principal
 from api.key_cache import KeyCache
 from api.limits import Limits
 from api.rate_limit import RateLimit
+from api.trigger_groups import TriggerGroups
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
@@ -31,7 +32,7 @@ from events.patient_vault import PatientVault
 from events.pg import Connection
 from events.store import PostgresEventStore
 from events.tenancy import bind_tenant
-from subscribers.audit import record_access
+from subscribers.audit import record_accesses
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,19 @@ class TenantBackends:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Audit the caller's act, naming its key, in this transaction (so only if the act commits)."""
-        await record_access(
-            self.db, actor=principal.actor, action=action, occurred_at=now, run_id=run_id, details=details
+        await record_accesses(
+            self.db, [(principal.actor, run_id)], action=action, occurred_at=now, details=details
         )
+
+    async def audit_each(self, acts: Sequence[tuple[Principal, UUID]], action: str, now: datetime) -> None:
+        """`audit` for many callers' acts on runs at once (triggers that shared a transaction)."""
+        if acts:
+            await record_accesses(
+                self.db,
+                [(principal.actor, run_id) for principal, run_id in acts],
+                action=action,
+                occurred_at=now,
+            )
 
     async def patient_key_ids(self, patient_id: str) -> list[UUID]:
         """The data keys of the tenant's patient: how the runs sealed for them are found."""
@@ -92,6 +103,7 @@ class Resources:
         receipt_secret: str | None = None,
         ui_session_seconds: float = 8 * 3600,
         key_cache_seconds: float = 0.0,
+        trigger_group_max: int = 100,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
@@ -104,6 +116,7 @@ class Resources:
         self.allowed_hosts = allowed_hosts
         self.cors_origins = cors_origins
         self.keys = KeyCache(key_cache_seconds)
+        self.triggers = TriggerGroups(self, trigger_group_max)  # single triggers share transactions
         self._open_backends = open_backends
         self._backends: Backends | None = None
 

@@ -27,9 +27,11 @@ from api.schemas import (
 from api.timeline import timeline_entries
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
-from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key, trigger_run
+from engine.batch_trigger import BatchItem
+from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key
 from engine.ports import load_head
 from engine.run_listing import InvalidCursor, RunFilter, list_runs
+from events import tracing
 from projections.run_timeline import read_page
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
@@ -71,21 +73,10 @@ async def trigger(
         raise invalid("patient context", context)
     tenant = principal.tenant_id
     run_id = uuid4() if idempotency_key is None else run_id_for_key(tenant, known_id, idempotency_key)
-    async with resources.for_tenant(principal) as scope:
-        now = resources.clock()
-        result = await trigger_run(
-            scope.store,
-            scope.heads,
-            scope.journeys,
-            run_id=run_id,
-            journey_id=known_id,
-            patient_context=context,
-            now=now,
-            sealer=scope.vault,
-        )
-        if not isinstance(result, RunAccepted):
-            raise refused(result)
-        await scope.audit(principal, "RunTriggered", now, run_id=run_id)
+    item = BatchItem(run_id, context, trace=tracing.current())
+    result = await resources.triggers.trigger(principal, known_id, item)
+    if not isinstance(result, RunAccepted):
+        raise refused(result)
     response.headers["Location"] = f"/journeys/runs/{result.run_id}"
     return RunAcceptedOut(run_id=result.run_id)
 

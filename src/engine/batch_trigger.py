@@ -1,4 +1,4 @@
-"""Bulk trigger: start many runs of one journey in one append, each item answered on its own.
+"""Triggers: start one run, or many runs of one journey in one append, each item answered on its own.
 
 Every item either gets a run (new, or the one its idempotency key started before) or a reason; the runs
 that are new are appended together in one transaction. Items repeating a run id of the same batch (the
@@ -7,6 +7,7 @@ same idempotency key) share the first one's answer when their contexts match.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +27,11 @@ from engine.commands import (
     already_started,
 )
 from engine.ports import RunAppends, RunHeads
+from events import tracing
 from events.catalogue import Sealed, stamp
 from events.store import AppendRequest
+
+log = logging.getLogger(__name__)
 
 ItemOutcome = RunAccepted | PatientContextUnfit | IdempotencyKeyReused
 
@@ -36,6 +40,7 @@ ItemOutcome = RunAccepted | PatientContextUnfit | IdempotencyKeyReused
 class BatchItem:
     run_id: UUID
     patient_context: dict[str, Any]
+    trace: tracing.TraceContext | None = None  # its request's span, when requests share an append
 
 
 class ContextsSealer(Protocol):
@@ -81,9 +86,12 @@ async def trigger_runs(
             patient_context=stored,
         )
         assert not isinstance(decision, StartRefused)  # a run with no events can always start
-        events = stamp(run_id, 0, decision, now=now, causation_id=None, correlation_id=run_id)
+        stamped = stamp(run_id, 0, decision, now=now, causation_id=None, correlation_id=run_id)
+        events = tracing.carrying(items[index].trace, stamped)
         requests.append(AppendRequest(run_id, 0, events))
     appended = await store.append_many(requests)
+    if appended.appended:
+        log.info("%d runs started on journey %s v%d", len(appended.appended), journey_id, journey.version)
     # A conflict means the run exists: started by an earlier request with the same idempotency key.
     existing = await heads.load([conflict.run_id for conflict in appended.conflicts])
     opened = await sealer.open_contexts({run_id: state.patient_context for run_id, state in existing.items()})
@@ -103,6 +111,26 @@ async def trigger_runs(
             earlier = items[first[item.run_id]]
             outcomes[index] = _repeat(outcomes[first[item.run_id]], earlier, item)
     return [outcomes[index] for index in range(len(items))]
+
+
+async def trigger_run(
+    store: RunAppends,
+    heads: RunHeads,
+    journeys: LatestJourneys,
+    *,
+    run_id: UUID,
+    journey_id: UUID,
+    patient_context: dict[str, Any],
+    now: datetime,
+    sealer: ContextsSealer,
+) -> ItemOutcome | JourneyNotFound:
+    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try:
+    `trigger_runs` with one item."""
+    item = BatchItem(run_id, patient_context)
+    outcomes = await trigger_runs(
+        store, heads, journeys, journey_id=journey_id, items=[item], now=now, sealer=sealer
+    )
+    return outcomes if isinstance(outcomes, JourneyNotFound) else outcomes[0]
 
 
 def _repeat(earlier_outcome: ItemOutcome, earlier: BatchItem, item: BatchItem) -> ItemOutcome:

@@ -1,4 +1,5 @@
-"""Run commands (trigger, cancel): load the run's head, ask the pure decider, append what it decided.
+"""Run commands (cancel; triggers are in `engine.batch_trigger`): load the run's head, ask the pure decider,
+append what it decided.
 
 Like every worker, the commands decide from the run's head in `run_status`, which every append writes in
 its own transaction; a head that moved meanwhile makes the append a conflict, and the command decides again.
@@ -17,13 +18,12 @@ from typing import Any, Final, Protocol
 from uuid import UUID, uuid5
 
 from domain.conditions import strictly_equal
-from domain.decider import CancelRefusal, CancelRefused, StartRefused, decide_cancel, decide_start
-from domain.run_state import RunState, RunStatus, StoredPatientContext, initial_state
+from domain.decider import CancelRefusal, CancelRefused, decide_cancel
+from domain.run_state import RunState, RunStatus, StoredPatientContext
 from domain.validation import Problem
-from domain.waits import context_problems
 from engine.journey_repository import StoredJourney
 from engine.ports import RunAppends, RunHeads, load_head
-from events.catalogue import RecordedEvent, RunEvent, Sealed, stamp
+from events.catalogue import RecordedEvent, RunEvent, stamp
 from events.store import ConcurrencyConflict
 from events.tenancy import DEFAULT_TENANT_ID
 
@@ -39,14 +39,6 @@ class LatestJourneys(Protocol):
     """Where a trigger finds the journey version a new run is pinned to."""
 
     async def latest(self, journey_id: UUID) -> StoredJourney | None: ...
-
-
-class ContextSealer(Protocol):
-    """Seals a patient context with its patient's data key, and opens a stored one (None: erased)."""
-
-    async def seal_context(self, context: Mapping[str, Any]) -> Sealed: ...
-
-    async def open_context(self, stored: StoredPatientContext) -> dict[str, Any] | None: ...
 
 
 class RunContended(Exception):
@@ -104,52 +96,6 @@ def run_id_for_key(tenant_id: UUID, journey_id: UUID, idempotency_key: str) -> U
     request made before the upgrade still finds its run."""
     scope = "" if tenant_id == DEFAULT_TENANT_ID else f"{tenant_id}:"
     return uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}{journey_id}:{idempotency_key}")
-
-
-async def trigger_run(
-    store: RunAppends,
-    heads: RunHeads,
-    journeys: LatestJourneys,
-    *,
-    run_id: UUID,
-    journey_id: UUID,
-    patient_context: dict[str, Any],
-    now: datetime,
-    sealer: ContextSealer,
-) -> RunAccepted | JourneyNotFound | IdempotencyKeyReused | PatientContextUnfit:
-    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try.
-
-    The context is sealed with the patient's data key before the decider and the store see it.
-    """
-    journey = await journeys.latest(journey_id)
-    if journey is None:
-        return JourneyNotFound(journey_id)
-    unfit = context_problems(journey.definition, patient_context)
-    if unfit:
-        return PatientContextUnfit(tuple(unfit))
-    stored = await sealer.seal_context(patient_context)
-    # A trigger almost always starts a new run: append at version 0 straight away, and read the head only
-    # when that conflicts (a retry of an earlier trigger, or a concurrent one). One round trip fewer.
-    state = initial_state(run_id)
-    for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            state = await load_head(heads, run_id)
-        decision = decide_start(
-            state,
-            journey_id=journey_id,
-            journey_version=journey.version,
-            journey=journey.definition,
-            patient_context=stored,
-        )
-        if isinstance(decision, StartRefused):
-            opened = await sealer.open_context(state.patient_context)
-            return already_started(state, opened, journey_id, patient_context)
-        outcome = await _append(store, state, decision, now)
-        if not isinstance(outcome, ConcurrencyConflict):
-            log.info("run %s started on journey %s v%d", run_id, journey_id, journey.version)
-            return RunAccepted(run_id, journey.version, created=True)
-        # Someone started this run id first (a concurrent retry): reload and compare with it.
-    raise RunContended(f"run {run_id} kept changing while it was being started")
 
 
 async def cancel_run(

@@ -122,12 +122,13 @@ class Settings(TelemetrySettings):
     consumer_poison_retries: int = 2
 
     # Pipeline throughput: how every consumer group fetches from Kafka. The broker holds a fetch until it has
-    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed. aiokafka's defaults measured best at the
-    # rates this service sustains today (a 64 KiB / 50 ms fetch cost the broker more CPU per run: an idle
-    # consumer then asks ten times as often); see `capacity` in docs/benchmarks.md.
-    consumer_fetch_min_bytes: int = Field(default=1, ge=1, description="Least data a fetch waits for.")
+    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed. With aiokafka's defaults (1 byte, 500 ms)
+    # a busy consumer fetches once per record batch the relay writes: at 60 runs/s the broker alone cost 10 ms
+    # of CPU per run, against 2-5 ms with 64 KiB / 50 ms; the price is up to 50 ms per hop when traffic is
+    # light. See `capacity` in docs/benchmarks.md.
+    consumer_fetch_min_bytes: int = Field(default=65536, ge=1, description="Least data a fetch waits for.")
     consumer_fetch_max_wait_ms: int = Field(
-        default=500, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
+        default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
     )
     # Worker pools only (never the API's or an admin pool): on release, roll back an open transaction but skip
     # asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): a round trip per acquire.
@@ -233,6 +234,13 @@ class Settings(TelemetrySettings):
     )
     max_batch_triggers: int = Field(
         default=1000, ge=1, description="Most patients one POST /journeys/{id}/trigger-batch may carry."
+    )
+    api_trigger_group_max: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Most single triggers (of one tenant and journey) that wait for an API process's "
+        "transaction in flight and then share the next one. 1 = every trigger its own transaction.",
     )
 
     def resolved_database_url(self) -> str:

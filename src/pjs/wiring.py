@@ -229,4 +229,5 @@ def api_resources(settings: Settings) -> Resources:
         receipt_secret=settings.receipt_secret.get_secret_value() if settings.receipt_secret else None,
         ui_session_seconds=settings.ui_session_minutes * 60,
         key_cache_seconds=settings.api_key_cache_seconds,
+        trigger_group_max=settings.api_trigger_group_max,
     )

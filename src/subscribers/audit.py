@@ -1,7 +1,7 @@
 """The audit subscriber: every run event into the append-only audit_log (who, what, when, for whom).
 
 Journey changes reach the same table through a database trigger on the journeys table; the API records
-who asked for each write and each read of patient data (`record_access`).
+who asked for each write and each read of patient data (`record_accesses`).
 """
 
 from __future__ import annotations
@@ -102,23 +102,24 @@ async def read_audit(
     )
 
 
-async def record_access(
+async def record_accesses(
     db: Queryable,
+    acts: Sequence[tuple[str, UUID | None]],
     *,
-    actor: str,
     action: str,
     occurred_at: datetime,
-    run_id: UUID | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """Audit one act of an API caller (`actor`, e.g. key:<key id>): a write it asked for, or a read of
-    patient data. Written in the caller's transaction, so in its tenant, and only if the act commits."""
+    """Audit acts of API callers (each `actor`, e.g. key:<key id>, with the run it acted on): a write one
+    asked for, or a read of patient data; one row each, one statement. Written in the callers' transaction,
+    so in their tenant, and only if the acts commit."""
     await db.execute(
         "INSERT INTO audit_log (source_id, run_id, actor, action, occurred_at, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        f"access:{uuid4()}",
-        run_id,
-        actor,
+        " SELECT source_id, run_id, actor, $4, $5, $6::jsonb"
+        " FROM unnest($1::text[], $2::uuid[], $3::text[]) AS acts(source_id, run_id, actor)",
+        [f"access:{uuid4()}" for _ in acts],
+        [run_id for _, run_id in acts],
+        [actor for actor, _ in acts],
         action,
         occurred_at,
         orjson.dumps(details or {}).decode(),

@@ -82,7 +82,8 @@ async def test_a_trigger_its_decisions_sends_and_the_timers_firing_are_one_trace
     by_span_id = {hex_ids(s)[1]: s for s in spans}
 
     # Every event of the run, RunCompleted included, carries the trigger's trace, from the span that
-    # appended it.
+    # appended it; the run's first events from the trigger's own span (triggers share appends:
+    # api.trigger_groups).
     assert sorted(type(e.event).__name__ for e in stream) == sorted(
         [
             *("RunStarted", "MessageRequested", "DelayStarted", "MessageDelivered"),
@@ -92,7 +93,7 @@ async def test_a_trigger_its_decisions_sends_and_the_timers_firing_are_one_trace
     assert {trace_id(e.traceparent) for e in stream} == {trigger_trace}
     appended_by = {(type(e.event).__name__, by_span_id[span_id(e.traceparent)].name) for e in stream}
     assert appended_by == {
-        ("RunStarted", "pjs.store.append"),
+        ("RunStarted", "POST /journeys/{journeyId}/trigger"),
         ("MessageRequested", "pjs.engine.decide"),
         ("DelayStarted", "pjs.engine.decide"),
         ("MessageDelivered", "pjs.delivery.send"),
@@ -119,12 +120,12 @@ async def test_a_trigger_its_decisions_sends_and_the_timers_firing_are_one_trace
     consumed = [s for s in spans if s.name == "pjs.consumer.process"]
     assert consumed and {hex_ids(s)[0] for s in consumed} == {trigger_trace}
 
-    # Who continues whom: the relay publishes each event from the span that appended it; the engine and
-    # delivery continue from the publish; the timer, a second later here (days in real life), from the
-    # decision that started the delay.
+    # Who continues whom: the relay publishes each event from the span that appended it (the run's first,
+    # from the trigger's); the engine and delivery continue from the publish; the timer, a second later
+    # here (days in real life), from the decision that started the delay.
     parents = {(s.name, parent_of(s, spans).name) for s in runs_spans}
     assert parents == {
-        ("pjs.relay.publish", "pjs.store.append"),
+        ("pjs.relay.publish", trigger.name),
         ("pjs.relay.publish", "pjs.engine.decide"),
         ("pjs.relay.publish", "pjs.delivery.send"),
         ("pjs.relay.publish", "pjs.timer.fire"),
@@ -133,7 +134,7 @@ async def test_a_trigger_its_decisions_sends_and_the_timers_firing_are_one_trace
         ("pjs.timer.fire", "pjs.engine.decide"),
     }
     [started] = [e for e in stream if type(e.event).__name__ == "RunStarted"]
-    assert parent_of(by_span_id[span_id(started.traceparent)], spans) is trigger
+    assert by_span_id[span_id(started.traceparent)] is trigger
 
     # The timer's firing is a child of the decision that started the delay.
     [delay_started] = [e for e in stream if type(e.event).__name__ == "DelayStarted"]

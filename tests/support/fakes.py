@@ -54,6 +54,9 @@ class FakeVault:
         secret = self._secrets.setdefault(key_id, token_bytes(32))
         return seal(dict(context), key_id, secret, PATIENT_CONTEXT)
 
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]:
+        return [await self.seal_context(context) for context in contexts]
+
     async def open_contexts(
         self, stored: Mapping[UUID, StoredPatientContext]
     ) -> dict[UUID, dict[str, Any] | None]:

@@ -19,8 +19,9 @@ from aiosmtpd.controller import Controller
 from domain.journey import JourneyDefinition
 from domain.message_outcomes import SendOutcome, Sent
 from domain.validation import validate_journey
+from engine.batch_trigger import trigger_run
 from engine.channels import OutgoingMessage
-from engine.commands import RunAccepted, trigger_run
+from engine.commands import RunAccepted
 from engine.delivery_worker import DeliveryConfig
 from engine.engine_worker import EngineWorker
 from engine.journey_repository import PostgresJourneyRepository

@@ -7,6 +7,7 @@ import uuid
 from worker_fixtures import JOURNEY_ID, backend_with_journey, reference_journey, started_run
 
 from domain.run_state import RunStatus
+from engine.batch_trigger import trigger_run
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
@@ -15,7 +16,6 @@ from engine.commands import (
     RunCancelAccepted,
     RunNotFound,
     cancel_run,
-    trigger_run,
 )
 from support.fakes import FakeBackend
 from support.journeys import patient

@@ -12,7 +12,8 @@ from domain.message_decisions import pick_template
 from domain.run_state import evolve, initial_state
 from domain.validation import Problem, validate_journey
 from domain.waits import context_problems
-from engine.commands import PatientContextUnfit, RunAccepted, trigger_run
+from engine.batch_trigger import trigger_run
+from engine.commands import PatientContextUnfit, RunAccepted
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from engine.engine_worker import EngineWorker
 from events.catalogue import (

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
-from engine.commands import RunAccepted, trigger_run
+from engine.batch_trigger import trigger_run
+from engine.commands import RunAccepted
 from engine.engine_worker import EngineWorker
 from support.fakes import FakeBackend
 from support.journeys import delay, message, patient

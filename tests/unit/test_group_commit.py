@@ -1,0 +1,104 @@
+"""Group commit (api.group_commit): callers queued behind a group in flight share the next one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from api.group_commit import GroupCommit
+
+
+class Recorder:
+    """A unit of work that answers each item doubled, records the groups it was given, and can be held."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[str, list[int]]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.fail_with: Exception | None = None
+
+    async def __call__(self, key: str, items: Sequence[int]) -> list[int]:
+        self.groups.append((key, list(items)))
+        await self.release.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [item * 2 for item in items]
+
+
+async def settle() -> None:
+    for _ in range(50):  # let every task started so far reach its submit
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_caller_is_answered_in_a_group_of_its_own_at_once() -> None:
+    work = Recorder()
+    groups = GroupCommit(work, max_items=10)
+
+    assert await groups.submit("tenant-a", 21) == 42
+    assert work.groups == [("tenant-a", [21])]
+
+
+async def test_callers_arriving_while_a_group_is_in_flight_share_the_next_group_in_order() -> None:
+    work = Recorder()
+    groups = GroupCommit(work, max_items=10)
+    work.release.clear()
+    first = asyncio.create_task(groups.submit("k", 1))
+    await settle()
+    queued = [asyncio.create_task(groups.submit("k", n)) for n in range(2, 7)]
+    await settle()
+    work.release.set()
+
+    assert await asyncio.gather(first, *queued) == [2, 4, 6, 8, 10, 12]
+    assert work.groups == [("k", [1]), ("k", [2, 3, 4, 5, 6])]
+
+
+async def test_a_group_holds_at_most_max_items_and_keys_never_share_a_group() -> None:
+    work = Recorder()
+    groups = GroupCommit(work, max_items=2)
+    work.release.clear()
+    first = asyncio.create_task(groups.submit("k", 0))
+    await settle()
+    queued = [asyncio.create_task(groups.submit("k", n)) for n in (1, 2, 3)]
+    other = asyncio.create_task(groups.submit("other", 9))
+    await settle()
+    work.release.set()
+
+    assert await asyncio.gather(first, *queued, other) == [0, 2, 4, 6, 18]
+    assert [group for group in work.groups if group[0] == "k"] == [("k", [0]), ("k", [1, 2]), ("k", [3])]
+    assert ("other", [9]) in work.groups
+
+
+async def test_a_failed_group_fails_every_caller_it_carried_and_the_next_group_still_runs() -> None:
+    work = Recorder()
+    groups = GroupCommit(work, max_items=10)
+    work.fail_with = ConnectionError("store lost")
+
+    results = await asyncio.gather(groups.submit("k", 1), groups.submit("k", 2), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results)
+    work.fail_with = None
+    assert await groups.submit("k", 3) == 6
+
+
+async def test_a_caller_that_gave_up_before_its_group_started_is_left_out_of_it() -> None:
+    work = Recorder()
+    groups = GroupCommit(work, max_items=10)
+    work.release.clear()
+    first = asyncio.create_task(groups.submit("k", 1))
+    await settle()
+    gives_up = asyncio.create_task(groups.submit("k", 2))
+    stays = asyncio.create_task(groups.submit("k", 3))
+    await settle()
+    gives_up.cancel()
+    work.release.set()
+
+    assert await first == 2 and await stays == 6
+    with pytest.raises(asyncio.CancelledError):
+        await gives_up
+    assert work.groups == [("k", [1]), ("k", [3])]
+
+
+def test_a_group_must_hold_at_least_one_item() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        GroupCommit(Recorder(), max_items=0)
