@@ -1,8 +1,10 @@
-"""Group commit: callers that arrive while a group of their key is being written wait and go in the next one.
+"""Group commit: callers that arrive while their key's groups are in flight wait and go in the next group.
 
-A lone caller waits for nothing: its group starts at once. Under load, the callers that queued behind an
-in-flight group all go in the next (up to `max_items`), so N waiting callers cost one transaction instead
-of N. Each caller gets its own answer; a group that fails fails every caller it carried with its error.
+Up to `max_in_flight` groups of a key run at once. A caller that finds fewer in flight starts its own at
+once, so grouping adds no wait at low load; once that many are in flight, the callers that queue behind
+them go together in the next group (up to `max_items`), so N waiting callers cost one unit of work instead
+of N. Each caller gets its own answer: `run_group` answers each item with a value, or with an exception
+that only that item's caller sees. A group that raises fails every caller it carried with its error.
 """
 
 from __future__ import annotations
@@ -25,33 +27,54 @@ class _Waiting(Generic[T, R]):
 
 
 class GroupCommit(Generic[K, T, R]):
-    """`run_group(key, items)` answers every item of a group, in order, in one unit of work."""
+    """`run_group(key, items)` answers every item of a group, in order, in one unit of work.
 
-    def __init__(self, run_group: Callable[[K, Sequence[T]], Awaitable[Sequence[R]]], max_items: int) -> None:
-        if max_items < 1:
-            raise ValueError("a group holds at least one item")
+    `abandoned()` is the error callers get when their group's task is cancelled (the process stopping).
+    """
+
+    def __init__(
+        self,
+        run_group: Callable[[K, Sequence[T]], Awaitable[Sequence[R | Exception]]],
+        *,
+        max_items: int,
+        max_in_flight: int,
+        abandoned: Callable[[], Exception],
+    ) -> None:
+        if max_items < 1 or max_in_flight < 1:
+            raise ValueError("a group holds at least one item, and at least one group may be in flight")
         self._run_group = run_group
         self._max_items = max_items
+        self._max_in_flight = max_in_flight
+        self._abandoned = abandoned
         self._waiting: dict[K, list[_Waiting[T, R]]] = {}
-        self._draining: dict[K, asyncio.Task[None]] = {}
+        self._in_flight: dict[K, set[asyncio.Task[None]]] = {}
 
     async def submit(self, key: K, item: T) -> R:
         """The item's answer, once the group that carried it is done."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(_Waiting(item, answer))
-        if key not in self._draining:  # in a context of its own: it outlives the caller that started it
+        running = self._in_flight.setdefault(key, set())
+        if len(running) < self._max_in_flight:
+            # In a context of its own: a drain outlives the caller that started it, and carries none of
+            # its span or deadline into later groups.
             drain = asyncio.create_task(self._drain(key), name="group commit", context=contextvars.Context())
-            self._draining[key] = drain
+            running.add(drain)
+            drain.add_done_callback(lambda task: self._finished(key, task))
         return await answer
 
+    def _finished(self, key: K, drain: asyncio.Task[None]) -> None:
+        running = self._in_flight.get(key, set())
+        running.discard(drain)
+        if not running:
+            self._in_flight.pop(key, None)
+        if drain.cancelled() and not running:  # the process is stopping: no drain is left to answer these
+            self._fail(self._waiting.pop(key, []), self._abandoned())
+
     async def _drain(self, key: K) -> None:
-        # No await between finding the queue empty and leaving the map: a caller arriving later starts
-        # a new drain, never queues behind one that is ending.
-        try:
-            while group := self._next_group(key):
-                await self._run(key, group)
-        finally:
-            del self._draining[key]
+        # No await between finding the queue empty and returning: a caller arriving later starts a drain
+        # of its own, never queues behind one that is ending.
+        while group := self._next_group(key):
+            await self._run(key, group)
 
     def _next_group(self, key: K) -> list[_Waiting[T, R]]:
         waiting = [entry for entry in self._waiting.pop(key, []) if not entry.answer.done()]  # gave up
@@ -61,16 +84,25 @@ class GroupCommit(Generic[K, T, R]):
 
     async def _run(self, key: K, group: list[_Waiting[T, R]]) -> None:
         try:
-            answers = await self._run_group(key, [entry.item for entry in group])
-        except asyncio.CancelledError:  # shutting down: nobody will answer these callers
-            for entry in group + self._waiting.pop(key, []):
-                entry.answer.cancel()
+            answers = list(await self._run_group(key, [entry.item for entry in group]))
+            if len(answers) != len(group):
+                raise RuntimeError(f"a group of {len(group)} got {len(answers)} answers")
+        except asyncio.CancelledError:
+            self._fail(group, self._abandoned())
             raise
         except Exception as error:  # every caller of the group gets the group's failure
-            for entry in group:
-                if not entry.answer.done():
-                    entry.answer.set_exception(error)
+            self._fail(group, error)
             return
         for entry, answer in zip(group, answers, strict=True):
-            if not entry.answer.done():
+            if entry.answer.done():
+                continue
+            if isinstance(answer, Exception):
+                entry.answer.set_exception(answer)
+            else:
                 entry.answer.set_result(answer)
+
+    @staticmethod
+    def _fail(group: list[_Waiting[T, R]], error: Exception) -> None:
+        for entry in group:
+            if not entry.answer.done():
+                entry.answer.set_exception(error)

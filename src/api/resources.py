@@ -104,6 +104,7 @@ class Resources:
         ui_session_seconds: float = 8 * 3600,
         key_cache_seconds: float = 0.0,
         trigger_group_max: int = 100,
+        trigger_groups_in_flight: int = 4,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
@@ -116,7 +117,9 @@ class Resources:
         self.allowed_hosts = allowed_hosts
         self.cors_origins = cors_origins
         self.keys = KeyCache(key_cache_seconds)
-        self.triggers = TriggerGroups(self, trigger_group_max)  # single triggers share transactions
+        self.triggers = TriggerGroups(  # single triggers share transactions
+            self, max_items=trigger_group_max, max_in_flight=trigger_groups_in_flight
+        )
         self._open_backends = open_backends
         self._backends: Backends | None = None
 

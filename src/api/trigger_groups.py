@@ -1,11 +1,14 @@
 """Single triggers in groups: concurrent `POST /journeys/{journeyId}/trigger` requests of one tenant and
-journey share one transaction (`api.group_commit`), the one `trigger-batch` uses.
+journey share transactions (`api.group_commit`), run by the code `trigger-batch` uses.
 
-A lone trigger starts its transaction at once; the triggers arriving while it is in flight go together in
-the next (up to PJS_API_TRIGGER_GROUP_MAX). Each request keeps its own answer, its own audit row naming
-its key, and its own trace context on its run's first events.
+Up to PJS_API_TRIGGER_GROUPS_IN_FLIGHT transactions of a (tenant, journey) run at once in an API process;
+a trigger that finds fewer starts its own at once. Beyond that, the triggers that arrive wait and go
+together in the next transaction (up to PJS_API_TRIGGER_GROUP_MAX). Each request keeps its own answer,
+its own audit row naming its key, and its own trace context on its run's first events. A group that the
+store refuses as malformed (an event too large, say) is tried again one trigger at a time, so only the
+request at fault gets the refusal; a group that fails otherwise (a lost store) fails each of its requests.
 
-A request that gives up while its group is in flight (its deadline passed, its client left) cannot take
+A request that gives up (its deadline passed, its client left) while its group is in flight cannot take
 its run back: the other requests' runs commit with it. Its run may be started although it was answered
 503; a retry with the same Idempotency-Key finds that run (202, the same id), as after a lost answer.
 """
@@ -21,12 +24,15 @@ from api.api_keys import Principal
 from api.group_commit import GroupCommit
 from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
 from engine.commands import JourneyNotFound, RunAccepted
+from events import tracing
+from events.errors import AppendRejected, StoreUnavailable
 
 if TYPE_CHECKING:
     from api.resources import Resources
 
 TriggerOutcome = ItemOutcome | JourneyNotFound
 GroupKey = tuple[UUID, UUID]  # (tenant, journey)
+GROUP_SPAN = "pjs.api.trigger_group"
 
 
 @dataclass(frozen=True)
@@ -35,17 +41,45 @@ class Trigger:
     item: BatchItem
 
 
+def _abandoned() -> Exception:
+    return StoreUnavailable("the API process stopped before this trigger's transaction ended")
+
+
 class TriggerGroups:
-    def __init__(self, resources: Resources, max_items: int) -> None:
+    def __init__(self, resources: Resources, *, max_items: int, max_in_flight: int) -> None:
         self._resources = resources
-        self._groups: GroupCommit[GroupKey, Trigger, TriggerOutcome] = GroupCommit(self._start, max_items)
+        self._groups: GroupCommit[GroupKey, Trigger, TriggerOutcome] = GroupCommit(
+            self._start, max_items=max_items, max_in_flight=max_in_flight, abandoned=_abandoned
+        )
 
     async def trigger(self, principal: Principal, journey_id: UUID, item: BatchItem) -> TriggerOutcome:
         """Start the item's run (or find it started by its idempotency key), or say why not."""
         return await self._groups.submit((principal.tenant_id, journey_id), Trigger(principal, item))
 
-    async def _start(self, key: GroupKey, triggers: Sequence[Trigger]) -> Sequence[TriggerOutcome]:
+    async def _start(self, key: GroupKey, triggers: Sequence[Trigger]) -> list[TriggerOutcome | Exception]:
+        try:
+            return list(await self._start_together(key, triggers))
+        except AppendRejected:
+            if len(triggers) == 1:
+                raise
+        answers: list[TriggerOutcome | Exception] = []
+        for trigger in triggers:  # find the one at fault: each alone, the others still start
+            try:
+                answers.extend(await self._start_together(key, [trigger]))
+            except AppendRejected as refused:
+                answers.append(refused)
+        return answers
+
+    async def _start_together(self, key: GroupKey, triggers: Sequence[Trigger]) -> Sequence[TriggerOutcome]:
         tenant_id, journey_id = key
+        traces = [trigger.item.trace for trigger in triggers if trigger.item.trace is not None]
+        # The first request's child, linking the others: the transaction's queries are in a trace.
+        with tracing.batch_span(GROUP_SPAN, traces):
+            return await self._start_in_transaction(tenant_id, journey_id, triggers)
+
+    async def _start_in_transaction(
+        self, tenant_id: UUID, journey_id: UUID, triggers: Sequence[Trigger]
+    ) -> Sequence[TriggerOutcome]:
         async with self._resources.for_tenant_id(tenant_id) as scope:
             now = self._resources.clock()
             outcomes = await trigger_runs(

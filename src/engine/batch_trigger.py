@@ -16,7 +16,7 @@ from uuid import UUID
 
 from domain.conditions import strictly_equal
 from domain.decider import StartRefused, decide_start
-from domain.run_state import StoredPatientContext, initial_state
+from domain.run_state import RunState, StoredPatientContext, initial_state
 from domain.waits import context_problems
 from engine.commands import (
     IdempotencyKeyReused,
@@ -74,6 +74,8 @@ async def trigger_runs(
         else:
             first.setdefault(item.run_id, index)
     starting = list(first.values())
+    if not starting:  # every item unfit: nothing to seal or append
+        return [outcomes[index] for index in range(len(items))]
     sealed = await sealer.seal_contexts([items[index].patient_context for index in starting])
     requests = []
     for index, stored in zip(starting, sealed, strict=True):
@@ -95,21 +97,10 @@ async def trigger_runs(
     # A conflict means the run exists: started by an earlier request with the same idempotency key.
     existing = await heads.load([conflict.run_id for conflict in appended.conflicts])
     opened = await sealer.open_contexts({run_id: state.patient_context for run_id, state in existing.items()})
-    for index in starting:
-        item = items[index]
-        if item.run_id in appended.appended:
-            outcomes[index] = RunAccepted(item.run_id, journey.version, created=True)
-        else:
-            state = existing.get(item.run_id)
-            outcomes[index] = (
-                IdempotencyKeyReused(item.run_id)
-                if state is None  # not visible to this tenant
-                else already_started(state, opened[item.run_id], journey_id, item.patient_context)
-            )
+    settled = _Settled(journey_id, journey.version, set(appended.appended), existing, opened)
     for index, item in enumerate(items):
-        if index not in outcomes:  # a repeat of an earlier item's run id within this batch
-            earlier = items[first[item.run_id]]
-            outcomes[index] = _repeat(outcomes[first[item.run_id]], earlier, item)
+        if index not in outcomes:  # fit: the first item asking for its run, or a repeat of it
+            outcomes[index] = settled.answer(item, items[first[item.run_id]], index == first[item.run_id])
     return [outcomes[index] for index in range(len(items))]
 
 
@@ -133,10 +124,24 @@ async def trigger_run(
     return outcomes if isinstance(outcomes, JourneyNotFound) else outcomes[0]
 
 
-def _repeat(earlier_outcome: ItemOutcome, earlier: BatchItem, item: BatchItem) -> ItemOutcome:
-    same = strictly_equal(earlier.patient_context, item.patient_context)
-    if isinstance(earlier_outcome, RunAccepted) and same:
-        return RunAccepted(item.run_id, earlier_outcome.journey_version, created=False)
-    if same:
-        return earlier_outcome
-    return IdempotencyKeyReused(item.run_id)
+@dataclass(frozen=True)
+class _Settled:
+    """What the append found: the runs this call started, and the states of those that existed."""
+
+    journey_id: UUID
+    journey_version: int
+    started: set[UUID]
+    existing: Mapping[UUID, RunState]
+    opened: Mapping[UUID, Any]
+
+    def answer(self, item: BatchItem, starter: BatchItem, is_starter: bool) -> ItemOutcome:
+        """A run started here is the starter item's: a repeat must match its patient. A run that existed
+        is compared with its stored patient, for every item asking for it."""
+        if item.run_id in self.started:
+            if is_starter or strictly_equal(starter.patient_context, item.patient_context):
+                return RunAccepted(item.run_id, self.journey_version, created=is_starter)
+            return IdempotencyKeyReused(item.run_id)
+        state = self.existing.get(item.run_id)
+        if state is None:  # not visible to this tenant
+            return IdempotencyKeyReused(item.run_id)
+        return already_started(state, self.opened[item.run_id], self.journey_id, item.patient_context)

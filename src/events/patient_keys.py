@@ -69,7 +69,7 @@ class PostgresPatientKeys:
 
     async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
         keys: dict[str, DataKey] = {}
-        missing = list(dict.fromkeys(patient_refs))
+        missing = sorted(set(patient_refs))  # in one order everywhere: concurrent first uses never deadlock
         for _ in range(3):
             keys |= await self._make_or_read(missing)
             # A concurrent first use after the statement's snapshot made the key: the next round reads it.

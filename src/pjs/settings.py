@@ -239,8 +239,15 @@ class Settings(TelemetrySettings):
         default=100,
         ge=1,
         le=1000,
-        description="Most single triggers (of one tenant and journey) that wait for an API process's "
-        "transaction in flight and then share the next one. 1 = every trigger its own transaction.",
+        description="Most single triggers (of one tenant and journey) that, waiting while an API process's "
+        "transactions for them are in flight, then share the next one. 1 = every trigger its own.",
+    )
+    api_trigger_groups_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Most trigger transactions of one tenant and journey an API process runs at once; a "
+        "trigger that finds fewer starts its own at once. Keep it below the API's pool size.",
     )
 
     def resolved_database_url(self) -> str:

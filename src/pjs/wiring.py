@@ -230,4 +230,5 @@ def api_resources(settings: Settings) -> Resources:
         ui_session_seconds=settings.ui_session_minutes * 60,
         key_cache_seconds=settings.api_key_cache_seconds,
         trigger_group_max=settings.api_trigger_group_max,
+        trigger_groups_in_flight=settings.api_trigger_groups_in_flight,
     )

@@ -97,3 +97,23 @@ async def test_concurrent_triggers_of_a_journey_that_does_not_exist_are_each_ans
 
     assert [response.status_code for response in responses] == [404] * 5
     assert all("Journey" in response.json()["message"] for response in responses)
+
+
+async def test_a_trigger_whose_event_is_too_large_is_refused_alone_and_the_others_still_start(
+    settings: Settings, api_key: str, pool: asyncpg.Pool
+) -> None:
+    # A context limit above what an event may hold: the store, not the edge, refuses the large one.
+    loose = settings.model_copy(update={"max_patient_context_bytes": 60_000, "max_event_bytes": 8_000})
+    async with app_client(loose, api_key) as (api, _):
+        journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+        large = {**patient(0), "notes": ["x" * 5_000] * 4}
+        responses = await asyncio.gather(
+            *(
+                api.post(f"/journeys/{journey_id}/trigger", json=large if n == 3 else patient(n))
+                for n in range(8)
+            )
+        )
+
+    assert [response.status_code for response in responses] == [202] * 3 + [413] + [202] * 4
+    assert "at most 8000" in responses[3].json()["message"]
+    assert await pool.fetchval("SELECT count(*) FROM run_status") == 7

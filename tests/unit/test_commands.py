@@ -7,7 +7,7 @@ import uuid
 from worker_fixtures import JOURNEY_ID, backend_with_journey, reference_journey, started_run
 
 from domain.run_state import RunStatus
-from engine.batch_trigger import trigger_run
+from engine.batch_trigger import BatchItem, trigger_run, trigger_runs
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
@@ -62,6 +62,38 @@ async def test_a_reused_key_with_another_patient_is_refused() -> None:
     await trigger(backend, run_id, patient(patient_id="p-1"))
 
     assert await trigger(backend, run_id, patient(patient_id="p-2")) == IdempotencyKeyReused(run_id)
+
+
+async def test_items_asking_for_a_run_that_exists_are_each_compared_with_its_stored_patient() -> None:
+    backend = backend_with_journey()
+    run_id = uuid.uuid4()
+    await trigger(backend, run_id, patient(patient_id="p-1"))
+    wrong, retry = BatchItem(run_id, patient(patient_id="p-2")), BatchItem(run_id, patient(patient_id="p-1"))
+
+    outcomes = await trigger_runs(
+        backend.store, backend.heads, backend.journeys,
+        journey_id=JOURNEY_ID, items=[wrong, retry], now=backend.clock(), sealer=backend.vault,
+    )  # fmt: skip
+
+    assert outcomes == [IdempotencyKeyReused(run_id), RunAccepted(run_id, journey_version=1, created=False)]
+
+
+async def test_items_asking_for_a_run_started_in_the_same_call_must_match_its_first_patient() -> None:
+    backend = backend_with_journey()
+    run_id = uuid.uuid4()
+    first, same, other = (BatchItem(run_id, patient(patient_id=p)) for p in ("p-1", "p-1", "p-2"))
+
+    outcomes = await trigger_runs(
+        backend.store, backend.heads, backend.journeys,
+        journey_id=JOURNEY_ID, items=[first, same, other], now=backend.clock(), sealer=backend.vault,
+    )  # fmt: skip
+
+    assert outcomes == [
+        RunAccepted(run_id, journey_version=1, created=True),
+        RunAccepted(run_id, journey_version=1, created=False),
+        IdempotencyKeyReused(run_id),
+    ]
+    assert await backend.types(run_id) == ["RunStarted"]
 
 
 async def test_a_trigger_of_an_unknown_journey_is_refused() -> None:

@@ -1,4 +1,4 @@
-"""Group commit (api.group_commit): callers queued behind a group in flight share the next one."""
+"""Group commit (api.group_commit): callers queued behind the groups in flight share the next one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import pytest
 from api.group_commit import GroupCommit
 
 
+class Abandoned(Exception):
+    pass
+
+
 class Recorder:
-    """A unit of work that answers each item doubled, records the groups it was given, and can be held."""
+    """A unit of work that answers each item doubled (a negative item gets a ValueError of its own),
+    records the groups it was given, and can be held."""
 
     def __init__(self) -> None:
         self.groups: list[tuple[str, list[int]]] = []
@@ -19,12 +24,16 @@ class Recorder:
         self.release.set()
         self.fail_with: Exception | None = None
 
-    async def __call__(self, key: str, items: Sequence[int]) -> list[int]:
+    async def __call__(self, key: str, items: Sequence[int]) -> list[int | Exception]:
         self.groups.append((key, list(items)))
         await self.release.wait()
         if self.fail_with is not None:
             raise self.fail_with
-        return [item * 2 for item in items]
+        return [ValueError(f"item {item}") if item < 0 else item * 2 for item in items]
+
+
+def groups_of(work: Recorder, max_items: int = 10, max_in_flight: int = 1) -> GroupCommit[str, int, int]:
+    return GroupCommit(work, max_items=max_items, max_in_flight=max_in_flight, abandoned=Abandoned)
 
 
 async def settle() -> None:
@@ -34,15 +43,14 @@ async def settle() -> None:
 
 async def test_a_lone_caller_is_answered_in_a_group_of_its_own_at_once() -> None:
     work = Recorder()
-    groups = GroupCommit(work, max_items=10)
 
-    assert await groups.submit("tenant-a", 21) == 42
+    assert await groups_of(work).submit("tenant-a", 21) == 42
     assert work.groups == [("tenant-a", [21])]
 
 
 async def test_callers_arriving_while_a_group_is_in_flight_share_the_next_group_in_order() -> None:
     work = Recorder()
-    groups = GroupCommit(work, max_items=10)
+    groups = groups_of(work)
     work.release.clear()
     first = asyncio.create_task(groups.submit("k", 1))
     await settle()
@@ -54,9 +62,26 @@ async def test_callers_arriving_while_a_group_is_in_flight_share_the_next_group_
     assert work.groups == [("k", [1]), ("k", [2, 3, 4, 5, 6])]
 
 
+async def test_below_the_in_flight_limit_a_caller_starts_its_own_group_at_once() -> None:
+    work = Recorder()
+    groups = groups_of(work, max_in_flight=2)
+    work.release.clear()
+    first = asyncio.create_task(groups.submit("k", 1))
+    await settle()
+    second = asyncio.create_task(groups.submit("k", 2))
+    await settle()
+    queued = [asyncio.create_task(groups.submit("k", n)) for n in (3, 4)]
+    await settle()
+
+    assert work.groups == [("k", [1]), ("k", [2])]  # two in flight, 3 and 4 wait for the next group
+    work.release.set()
+    assert await asyncio.gather(first, second, *queued) == [2, 4, 6, 8]
+    assert work.groups[2:] == [("k", [3, 4])]
+
+
 async def test_a_group_holds_at_most_max_items_and_keys_never_share_a_group() -> None:
     work = Recorder()
-    groups = GroupCommit(work, max_items=2)
+    groups = groups_of(work, max_items=2)
     work.release.clear()
     first = asyncio.create_task(groups.submit("k", 0))
     await settle()
@@ -70,9 +95,24 @@ async def test_a_group_holds_at_most_max_items_and_keys_never_share_a_group() ->
     assert ("other", [9]) in work.groups
 
 
+async def test_an_item_answered_with_an_error_fails_only_its_own_caller() -> None:
+    work = Recorder()
+    groups = groups_of(work)
+    work.release.clear()
+    first = asyncio.create_task(groups.submit("k", 1))
+    await settle()
+    bad, good = asyncio.create_task(groups.submit("k", -1)), asyncio.create_task(groups.submit("k", 5))
+    await settle()
+    work.release.set()
+
+    assert await first == 2 and await good == 10
+    with pytest.raises(ValueError, match="item -1"):
+        await bad
+
+
 async def test_a_failed_group_fails_every_caller_it_carried_and_the_next_group_still_runs() -> None:
     work = Recorder()
-    groups = GroupCommit(work, max_items=10)
+    groups = groups_of(work)
     work.fail_with = ConnectionError("store lost")
 
     results = await asyncio.gather(groups.submit("k", 1), groups.submit("k", 2), return_exceptions=True)
@@ -83,7 +123,7 @@ async def test_a_failed_group_fails_every_caller_it_carried_and_the_next_group_s
 
 async def test_a_caller_that_gave_up_before_its_group_started_is_left_out_of_it() -> None:
     work = Recorder()
-    groups = GroupCommit(work, max_items=10)
+    groups = groups_of(work)
     work.release.clear()
     first = asyncio.create_task(groups.submit("k", 1))
     await settle()
@@ -99,6 +139,27 @@ async def test_a_caller_that_gave_up_before_its_group_started_is_left_out_of_it(
     assert work.groups == [("k", [1]), ("k", [3])]
 
 
-def test_a_group_must_hold_at_least_one_item() -> None:
+async def test_when_the_groups_are_stopped_their_callers_and_those_waiting_get_the_abandoned_error() -> None:
+    work = Recorder()
+    groups = groups_of(work)
+    work.release.clear()
+    carried = asyncio.create_task(groups.submit("k", 1))
+    await settle()
+    waiting = asyncio.create_task(groups.submit("k", 2))
+    await settle()
+    for task in asyncio.all_tasks():
+        if task.get_name() == "group commit":
+            task.cancel()
+
+    for caller in (carried, waiting):
+        with pytest.raises(Abandoned):
+            await caller
+    work.release.set()
+    assert await groups.submit("k", 4) == 8  # the key is free again: a new drain starts
+
+
+def test_a_group_must_hold_an_item_and_one_must_be_allowed_in_flight() -> None:
     with pytest.raises(ValueError, match="at least one"):
-        GroupCommit(Recorder(), max_items=0)
+        GroupCommit(Recorder(), max_items=0, max_in_flight=1, abandoned=Abandoned)
+    with pytest.raises(ValueError, match="at least one"):
+        GroupCommit(Recorder(), max_items=1, max_in_flight=0, abandoned=Abandoned)
