@@ -1,8 +1,9 @@
-"""Triggers: start one run, or many runs of one journey in one append, each item answered on its own.
+"""Triggers: start runs of one journey in one append (one run or many), each item answered on its own.
 
 Every item either gets a run (new, or the one its idempotency key started before) or a reason; the runs
-that are new are appended together in one transaction. Items repeating a run id of the same batch (the
-same idempotency key) share the first one's answer when their contexts match.
+that are new are appended together in one transaction. An item asking for a run that existed is compared
+with that run's stored patient; one repeating a run started by an earlier item of the same call must match
+that item's patient.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from engine.commands import (
     LatestJourneys,
     PatientContextUnfit,
     RunAccepted,
-    already_started,
 )
 from engine.ports import RunAppends, RunHeads
 from events import tracing
@@ -104,26 +104,6 @@ async def trigger_runs(
     return [outcomes[index] for index in range(len(items))]
 
 
-async def trigger_run(
-    store: RunAppends,
-    heads: RunHeads,
-    journeys: LatestJourneys,
-    *,
-    run_id: UUID,
-    journey_id: UUID,
-    patient_context: dict[str, Any],
-    now: datetime,
-    sealer: ContextsSealer,
-) -> ItemOutcome | JourneyNotFound:
-    """Start run `run_id` on the journey's latest version, or find it already started by an earlier try:
-    `trigger_runs` with one item."""
-    item = BatchItem(run_id, patient_context)
-    outcomes = await trigger_runs(
-        store, heads, journeys, journey_id=journey_id, items=[item], now=now, sealer=sealer
-    )
-    return outcomes if isinstance(outcomes, JourneyNotFound) else outcomes[0]
-
-
 @dataclass(frozen=True)
 class _Settled:
     """What the append found: the runs this call started, and the states of those that existed."""
@@ -144,4 +124,18 @@ class _Settled:
         state = self.existing.get(item.run_id)
         if state is None:  # not visible to this tenant
             return IdempotencyKeyReused(item.run_id)
-        return already_started(state, self.opened[item.run_id], self.journey_id, item.patient_context)
+        return _already_started(state, self.opened[item.run_id], self.journey_id, item.patient_context)
+
+
+def _already_started(
+    state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
+) -> RunAccepted | IdempotencyKeyReused:
+    """The run this key started earlier: the same journey and patient is that run, else the key is reused."""
+    same_request = (
+        state.journey_id == journey_id
+        and isinstance(opened, Mapping)
+        and strictly_equal(dict(opened), patient_context)
+    )
+    if not same_request or state.journey_version is None:
+        return IdempotencyKeyReused(state.run_id)
+    return RunAccepted(state.run_id, state.journey_version, created=False)

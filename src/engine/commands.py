@@ -11,15 +11,14 @@ changing under a cancel is an exception (`RunContended`), as is a store that can
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 from uuid import UUID, uuid5
 
-from domain.conditions import strictly_equal
 from domain.decider import CancelRefusal, CancelRefused, decide_cancel
-from domain.run_state import RunState, RunStatus, StoredPatientContext
+from domain.run_state import RunState, RunStatus
 from domain.validation import Problem
 from engine.journey_repository import StoredJourney
 from engine.ports import RunAppends, RunHeads, load_head
@@ -122,19 +121,6 @@ async def _append(
         state.run_id, state.version, events, now=now, causation_id=None, correlation_id=state.run_id
     )
     return await store.append(state.run_id, state.version, envelopes)
-
-
-def already_started(
-    state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
-) -> RunAccepted | IdempotencyKeyReused:
-    same_request = (
-        state.journey_id == journey_id
-        and isinstance(opened, Mapping)
-        and strictly_equal(dict(opened), patient_context)
-    )
-    if not same_request or state.journey_version is None:
-        return IdempotencyKeyReused(state.run_id)
-    return RunAccepted(state.run_id, state.journey_version, created=False)
 
 
 def _cancel_refused(run_id: UUID, refused: CancelRefused) -> RunNotFound | RunAlreadyFinished:

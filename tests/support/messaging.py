@@ -19,7 +19,6 @@ from aiosmtpd.controller import Controller
 from domain.journey import JourneyDefinition
 from domain.message_outcomes import SendOutcome, Sent
 from domain.validation import validate_journey
-from engine.batch_trigger import trigger_run
 from engine.channels import OutgoingMessage
 from engine.commands import RunAccepted
 from engine.delivery_worker import DeliveryConfig
@@ -32,6 +31,7 @@ from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import dead_letters, delivery_worker, event_store, patient_vault
 from support.roles import free_port, in_process, running_tasks
+from support.triggers import trigger_run
 
 
 async def save(pool: asyncpg.Pool, raw: dict[str, Any]) -> UUID:

@@ -7,7 +7,7 @@ import uuid
 from worker_fixtures import JOURNEY_ID, backend_with_journey, reference_journey, started_run
 
 from domain.run_state import RunStatus
-from engine.batch_trigger import BatchItem, trigger_run, trigger_runs
+from engine.batch_trigger import BatchItem, trigger_runs
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,
@@ -19,6 +19,7 @@ from engine.commands import (
 )
 from support.fakes import FakeBackend
 from support.journeys import patient
+from support.triggers import trigger_run
 
 
 async def trigger(backend: FakeBackend, run_id: uuid.UUID, context: dict[str, object]) -> object:

@@ -12,7 +12,6 @@ from domain.message_decisions import pick_template
 from domain.run_state import evolve, initial_state
 from domain.validation import Problem, validate_journey
 from domain.waits import context_problems
-from engine.batch_trigger import trigger_run
 from engine.commands import PatientContextUnfit, RunAccepted
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from engine.engine_worker import EngineWorker
@@ -29,6 +28,7 @@ from events.catalogue import (
 )
 from events.codec import decode_payload
 from support.fakes import FakeBackend, RecordingChannel
+from support.triggers import trigger_run
 
 NOW = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # 23:00 in Madrid, 17:00 in New York
 

@@ -7,11 +7,11 @@ from uuid import UUID
 
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
-from engine.batch_trigger import trigger_run
 from engine.commands import RunAccepted
 from engine.engine_worker import EngineWorker
 from support.fakes import FakeBackend
 from support.journeys import delay, message, patient
+from support.triggers import trigger_run
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-00000000f00d")
 
