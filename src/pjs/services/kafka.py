@@ -220,7 +220,7 @@ class LocalKafka:
         if (self.data_dir / "meta.properties").exists():
             return  # formatted before: keep the data
         scram_user = f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={credentials.kafka_password}]"
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [
                 java,
@@ -244,6 +244,18 @@ class LocalKafka:
                 f"Kafka storage format failed: {result.stderr.strip() or result.stdout.strip()}"
             )
         (self.root / SASL_MARKER).write_text(f"{KAFKA_SASL_MECHANISM} {KAFKA_USER}\n")
+
+
+def new_cluster_id() -> str:
+    """A random cluster id in the broker's own form (URL-safe base64 of 16 bytes).
+
+    One id in 64 would start with "-", which the storage tool's argument parser
+    reads as an option; like Kafka's own id generator, draw again.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _require_tool(name: str, what: str) -> str:
