@@ -41,7 +41,28 @@ def encode_payload(event: RunEvent) -> bytes:
 
 
 def decode_payload(type_name: str, schema_version: int, data: bytes | str | dict[str, Any]) -> RunEvent:
-    """Upcast a stored payload to the current schema and validate it into its event model."""
+    """Upcast a stored or consumed payload to the current schema and validate it into its event model.
+
+    A payload of the current schema version is validated straight into the class its type names: no
+    upcasting, no copy of the dict to add the type tag, no dispatch through the union (every consumer and
+    every replay decodes each event). Anything else, an old version or a payload that does not validate,
+    takes the general path, which upcasts it or says exactly what is wrong.
+    """
+    event_class = EVENT_TYPES.get(type_name)
+    if event_class is None or schema_version != event_class.SCHEMA_VERSION:
+        return _upcast_and_validate(type_name, schema_version, data)
+    try:
+        # orjson, not pydantic's JSON parser, so numbers read as they always have (jsonb prints a float
+        # beyond 64 bits as an integer: orjson reads it back as a float, pydantic's parser as an int).
+        # The class's own validator, not `model_validate`, whose wrapper costs half as much again.
+        raw = data if isinstance(data, dict) else orjson.loads(data)
+        event: RunEvent = event_class.__pydantic_validator__.validate_python(raw)
+    except (orjson.JSONDecodeError, ValidationError):
+        return _upcast_and_validate(type_name, schema_version, data)
+    return event
+
+
+def _upcast_and_validate(type_name: str, schema_version: int, data: bytes | str | dict[str, Any]) -> RunEvent:
     if type_name not in EVENT_TYPES:
         raise UnknownEventType(f"Unknown event type {type_name!r}")
     raw = _load(type_name, data)
@@ -52,32 +73,16 @@ def decode_payload(type_name: str, schema_version: int, data: bytes | str | dict
     try:
         return _run_event_adapter.validate_python({**current, "type": type_name})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in detail['loc'][1:]) or '(payload)'}: {detail['msg']}"
-            for detail in error.errors()
-        )
+        problems = validation_problems(error, skip_first=True)
         raise InvalidEventPayload(f"Invalid {type_name} v{schema_version} payload: {problems}") from error
 
 
-def decode_stored_payload(type_name: str, schema_version: int, data: str) -> RunEvent:
-    """`decode_payload` for a row read back from our own store, which validated it when it was appended.
-
-    A payload of the current schema version is validated straight into the class its stored type names:
-    no upcasting, no copy of the dict to add the type tag, no dispatch through the union (replays decode
-    millions). Anything else, an old version or a payload that does not validate, goes through
-    `decode_payload`, which upcasts it or says what is wrong exactly as it would have.
-    """
-    event_class = EVENT_TYPES.get(type_name)
-    if event_class is None or schema_version != event_class.SCHEMA_VERSION:
-        return decode_payload(type_name, schema_version, data)
-    try:
-        # orjson, not pydantic's JSON parser, so numbers read as they always have (jsonb prints a float
-        # beyond 64 bits as an integer: orjson reads it back as a float, pydantic's parser as an int).
-        # The class's own validator, not `model_validate`, whose wrapper costs half as much again.
-        event: RunEvent = event_class.__pydantic_validator__.validate_python(orjson.loads(data))
-    except (orjson.JSONDecodeError, ValidationError):
-        return decode_payload(type_name, schema_version, data)
-    return event
+def validation_problems(error: ValidationError, *, skip_first: bool = False) -> str:
+    """Where and what is wrong, never the offending value (it may be a patient's)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in detail['loc'][int(skip_first) :]) or '(payload)'}: {detail['msg']}"
+        for detail in error.errors()
+    )
 
 
 def _load(type_name: str, data: bytes | str | dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from events.catalogue import RecordedEvent
-from events.codec import decode_stored_payload
+from events.codec import decode_payload
 
 # The metadata ids are taken out by Postgres as uuid columns: asyncpg decodes those natively, which costs
 # far less per row (replays read millions) than parsing the JSON and two UUID strings in Python.
@@ -34,7 +34,7 @@ def recorded_event_from_row(row: asyncpg.Record) -> RecordedEvent:
             "recorded_at": row["recorded_at"],
             "causation_id": row["causation_id"],
             "correlation_id": row["correlation_id"],
-            "event": decode_stored_payload(row["type"], row["schema_version"], row["data"]),
+            "event": decode_payload(row["type"], row["schema_version"], row["data"]),
             "position": row["position"],
             "tenant_id": row["tenant_id"],
             "traceparent": row["traceparent"],

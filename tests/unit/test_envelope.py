@@ -17,6 +17,7 @@ from events.envelope import (
     to_kafka_record,
 )
 from events.errors import InvalidEventPayload
+from events.tenancy import TENANT_HEADER
 from support.runs import envelopes, message, run_started
 
 
@@ -114,3 +115,32 @@ def test_any_other_header_that_is_not_utf8_makes_the_record_undecodable() -> Non
     assert record_type(garbled) == "MessageRequested"
     with pytest.raises(InvalidEventPayload):
         from_kafka_record(garbled)
+
+
+def test_a_consumed_record_decodes_to_the_event_the_relay_published() -> None:
+    event = recorded(run_started())
+    record = to_kafka_record(event)
+
+    assert from_kafka_record(Consumed(record.value, list(record.headers))) == event
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("ce_id", b"not-a-uuid"),
+        ("ce_subject", b"12345"),
+        (TENANT_HEADER, b"nope"),
+        ("ce_pjsstreamversion", b"0"),  # versions start at 1
+        ("ce_pjsposition", b"forty-two"),
+        ("ce_time", b"2026-13-45T99:00:00+00:00"),
+        ("ce_time", b"2026-01-01T10:00:00"),  # no time zone
+    ],
+)
+def test_a_malformed_envelope_header_is_refused_without_echoing_its_value(header: str, value: bytes) -> None:
+    record = to_kafka_record(recorded(message("pre-op")))
+    broken = Consumed(record.value, with_header(record.headers, header, value))
+
+    with pytest.raises(InvalidEventPayload) as refused:
+        from_kafka_record(broken)
+    if header not in ("ce_pjsposition", "ce_time"):  # Python's own int() and datetime errors quote it
+        assert value.decode() not in str(refused.value)
