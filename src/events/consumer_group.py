@@ -17,26 +17,24 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter
 
 from events import tracing
 from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
 from events.broker import KafkaConnection, make_consumer
 from events.catalogue import RecordedEvent, RunEventClass
-from events.consumer_metrics import batch_fetched, batch_handled, observe_lag
+from events.consumer_metrics import (
+    DEAD_LETTERS,
+    UNDECODABLE_RECORDS,
+    LagObserver,
+    batch_fetched,
+    batch_handled,
+)
 from events.dead_letters import DeadLetterStore
 from events.offsets import KafkaOffsets, OffsetStore
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
 from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
-
-UNDECODABLE_RECORDS = Counter(
-    "pjs_consumer_undecodable_records", "Records a consumer group could not decode and skipped.", ["group"]
-)
-DEAD_LETTERS = Counter(
-    "pjs_consumer_dead_letters", "Records a consumer group set aside in the dead-letter store.", ["group"]
-)
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,7 @@ class ConsumerLoop:
         self._revoked: set[TopicPartition] = set()
         self._unpositioned: set[TopicPartition] = set()
         self._kafka_outage = OutageLog(log, f"group {config.group} reaching Kafka")
+        self._lag = LagObserver(config.group)
         for counter in (UNDECODABLE_RECORDS, DEAD_LETTERS):
             counter.labels(group=config.group)  # exported at 0, so rates and alerts see the group at once
 
@@ -116,7 +115,7 @@ class ConsumerLoop:
                 if records and not stop.is_set():
                     async with self._in_flight:
                         await self._process(consumer, records, stop)
-                await observe_lag(consumer, self._config.group)
+                await self._lag.observe(consumer)
         finally:
             await _stop_quietly(consumer)
 

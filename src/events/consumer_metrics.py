@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
 _POSITION_WAIT_SECONDS = 0.05
+LAG_EVERY_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
+UNDECODABLE_RECORDS = Counter(
+    "pjs_consumer_undecodable_records", "Records a consumer group could not decode and skipped.", ["group"]
+)
+DEAD_LETTERS = Counter(
+    "pjs_consumer_dead_letters", "Records a consumer group set aside in the dead-letter store.", ["group"]
+)
 HANDLED_RECORDS = Counter(
     "pjs_consumer_records",
     "Records a consumer group handled and recorded its place past (set-aside records included).",
@@ -57,6 +65,29 @@ def batch_fetched(group: str, records: Mapping[TopicPartition, Sequence[object]]
 
 def batch_handled(group: str, records: Mapping[TopicPartition, Sequence[object]]) -> None:
     HANDLED_RECORDS.labels(group=group).inc(sum(len(batch) for batch in records.values()))
+
+
+class LagObserver:
+    """Sets a group's lag gauges at most once every `every_seconds`: a consumer polls far more often than
+    anyone scrapes, and each observation reads every assigned partition."""
+
+    def __init__(
+        self,
+        group: str,
+        every_seconds: float = LAG_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._group = group
+        self._every_seconds = every_seconds
+        self._clock = clock
+        self._next_at = 0.0
+
+    async def observe(self, consumer: AIOKafkaConsumer) -> None:
+        now = self._clock()
+        if now < self._next_at:
+            return
+        self._next_at = now + self._every_seconds
+        await observe_lag(consumer, self._group)
 
 
 async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:

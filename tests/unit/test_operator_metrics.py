@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from starlette.routing import Mount, Route
 
 from api.http_metrics import UNMATCHED, route_template, status_class
-from events.consumer_metrics import group_lags, partition_lag
+from events.consumer_metrics import LagObserver, group_lags, partition_lag
 from events.feed import FeedPosition
 from events.relay_metrics import CAUGHT_UP, RelayLag, relay_lag
 from pjs.role_metrics import serves_own_metrics
@@ -180,3 +180,26 @@ def test_only_worker_roles_given_a_port_outside_multiprocess_mode_serve_their_ow
     assert not serves_own_metrics("engine", Settings())
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/somewhere")
     assert not serves_own_metrics("engine", with_port)  # `pjs dev`: the API's /metrics shows every role
+
+
+class _AssignedNothing:
+    """A consumer with no partitions, counting how often the lag is read from it."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def assignment(self) -> set[TopicPartition]:
+        self.reads += 1
+        return set()
+
+
+async def test_a_group_reads_its_lag_at_most_once_a_second_however_often_it_polls() -> None:
+    now = [100.0]
+    observer = LagObserver("engine", every_seconds=1.0, clock=lambda: now[0])
+    consumer = _AssignedNothing()
+
+    for step in (0.0, 0.3, 0.6, 0.99, 1.0, 1.5, 2.0):
+        now[0] = 100.0 + step
+        await observer.observe(consumer)  # type: ignore[arg-type]
+
+    assert consumer.reads == 3  # at 0, 1.0 and 2.0
