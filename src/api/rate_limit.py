@@ -1,7 +1,9 @@
-"""Per-key rate limits: a moving window per API key, in this process's memory (the `limits` library).
+"""Per-key rate limits: a sliding window per API key, in this process's memory (the `limits` library).
 
-At most `burst` requests in any window of `burst / per_second` seconds (rounded up, at least 1): a client
-may spend its burst at once, then averages `per_second`. Each API process counts on its own, so N
+About `burst` requests in any window of `burst / per_second` seconds (rounded up, at least 1): a client may
+spend its burst at once, then averages `per_second`. The library's sliding window counter weighs the previous
+window's count by how much of it the sliding window still covers; its moving window, exact but kept as a list
+of hits per key, cost five times as much per request (its expiry sweep hops to a thread for every key). Each API process counts on its own, so N
 processes allow up to N times the rate; a shared store (Redis) would be the step beyond that.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class KeyRateLimiter:
     def __init__(self, policy: RateLimit) -> None:
         window_seconds = max(1, math.ceil(policy.burst / policy.per_second))
         self._item = RateLimitItemPerSecond(policy.burst, window_seconds)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def hit(self, key_id: str) -> int | None:
         """Count one request of this key; the whole seconds until it may retry when over the limit."""
