@@ -3,8 +3,9 @@
 About `burst` requests in any window of `burst / per_second` seconds (rounded up, at least 1): a client may
 spend its burst at once, then averages `per_second`. The library's sliding window counter weighs the previous
 window's count by how much of it the sliding window still covers; its moving window, exact but kept as a list
-of hits per key, cost five times as much per request (its expiry sweep hops to a thread for every key). Each API process counts on its own, so N
-processes allow up to N times the rate; a shared store (Redis) would be the step beyond that.
+of hits per key, cost five times as much per request (its expiry sweep hops to a thread for every key).
+Each API process counts on its own, so N processes allow up to N times the rate; a shared store (Redis)
+would be the step beyond that.
 """
 
 from __future__ import annotations
