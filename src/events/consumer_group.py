@@ -1,6 +1,6 @@
 """The one consumer-group loop every reader of the run-events topic uses.
 
-It decodes a batch, hands it over, and records the batch's offsets in its `OffsetStore` only once the
+It decodes a batch, hands it over, and records the batch's offsets for commit (`KafkaCommits`) only once the
 handler returned for it. Transient failures are retried with the shared backoff until the batch is done,
 stop is set, or its partitions are revoked; a batch given up is never recorded, so whoever reads it next does
 it again. A batch that keeps failing otherwise is handled one event at a time, and the records that still
@@ -20,8 +20,8 @@ from aiokafka.errors import KafkaError
 
 from events import tracing
 from events.bad_records import HANDLING_FAILED, BadRecord, Decoded, Records, bad_record, decode, names
-from events.broker import KafkaConnection, make_consumer
-from events.catalogue import RecordedEvent, RunEventClass
+from events.broker import make_consumer
+from events.catalogue import RecordedEvent
 from events.consumer_metrics import (
     DEAD_LETTERS,
     UNDECODABLE_RECORDS,
@@ -30,29 +30,12 @@ from events.consumer_metrics import (
     batch_handled,
 )
 from events.dead_letters import DeadLetterStore
-from events.offsets import KafkaOffsets, OffsetStore
+from events.group_config import GroupConfig
+from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
 from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GroupConfig:
-    """Which group reads which topic, in batches of how many records, and how long it waits or retries."""
-
-    kafka: KafkaConnection
-    topic: str
-    group: str
-    batch_size: int = 500
-    retry_seconds: float = 0.2
-    max_retry_seconds: float = 10.0
-    revoke_wait_seconds: float = 10.0
-    stop_wait_seconds: float = 10.0  # how long a stop waits for the batch in flight before abandoning it
-    event_types: tuple[RunEventClass, ...] | None = None  # decode and hand over only these; None: all
-    poison_retries: int = 2  # retries of a batch failing with a non-transient error before isolating
-    fetch_min_bytes: int = 1  # the broker answers a fetch once it has this much (or fetch_max_wait_ms passed)
-    fetch_max_wait_ms: int = 500
 
 
 @dataclass(frozen=True)
@@ -84,6 +67,7 @@ class ConsumerLoop:
         self._unpositioned: set[TopicPartition] = set()
         self._kafka_outage = OutageLog(log, f"group {config.group} reaching Kafka")
         self._lag = LagObserver(config.group)
+        self._commits = KafkaCommits(config.commit_interval_seconds)
         for counter in (UNDECODABLE_RECORDS, DEAD_LETTERS):
             counter.labels(group=config.group)  # exported at 0, so rates and alerts see the group at once
 
@@ -115,9 +99,10 @@ class ConsumerLoop:
                 if records and not stop.is_set():
                     async with self._in_flight:
                         await self._process(consumer, records, stop)
+                await self._commits.commit_due(consumer)
                 await self._lag.observe(consumer)
         finally:
-            await _stop_quietly(consumer)
+            await _stop_quietly(consumer, self._commits)
 
     async def on_assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         """Seek the new partitions to the group's place; until then none of their records is handed out."""
@@ -130,14 +115,16 @@ class ConsumerLoop:
         else:
             consumer.resume(*assigned)
 
-    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Lost partitions are never recorded by the batch in flight; wait (bounded) for it to end."""
+    async def on_revoked(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        """Lost partitions are never recorded by the batch in flight; wait (bounded) for it to end, then
+        commit what earlier batches handled on them before they go."""
         self._revoked.update(revoked)
         try:
             async with asyncio.timeout(self._config.revoke_wait_seconds), self._in_flight:
                 pass
         except TimeoutError:
             log.warning("rebalance: abandoning the batch in flight on %d partition(s)", len(revoked))
+        await self._commits.commit(consumer, revoked)
 
     async def set_aside(self, bad: BadRecord, stop: asyncio.Event) -> bool:
         """Store `bad` in the dead-letter store, then log (where and why, never what) and count it.
@@ -191,9 +178,7 @@ class ConsumerLoop:
             log.info("group %s abandons a batch of %d event(s)", self._config.group, len(events))
             return
         still_owned = consumer.assignment() - self._revoked
-        await self._offsets.applied(
-            consumer, {tp: offset for tp, offset in batch.next_offsets.items() if tp in still_owned}
-        )
+        self._commits.handled({tp: offset for tp, offset in batch.next_offsets.items() if tp in still_owned})
         batch_handled(self._config.group, records)
 
     async def _finish(self, batch: ConsumedBatch, decoded: Sequence[Decoded], stop: asyncio.Event) -> bool:
@@ -285,14 +270,19 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._loop.on_revoked(revoked)
+        await self._loop.on_revoked(self._consumer, revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
         await self._loop.on_assigned(self._consumer, assigned)
 
 
-async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+async def _stop_quietly(consumer: AIOKafkaConsumer, commits: KafkaCommits) -> None:
+    try:
+        async with asyncio.timeout(10):  # what waits is committed, unless Kafka is lost (read again then)
+            await commits.commit(consumer)
+    except TimeoutError:
+        log.warning("offsets not committed before stopping: those records will be read again")
     try:
         await asyncio.wait_for(consumer.stop(), 10)
     except Exception as error:  # a consumer that cannot leave the group cleanly is dropped by the broker

@@ -20,7 +20,8 @@ from engine.delivery_worker import DeliveryConfig
 from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
-from events.consumer_group import GroupConfig, GroupLoop
+from events.consumer_group import GroupLoop
+from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
 from events.retry import retry_until_stopped
@@ -89,6 +90,7 @@ def group_config(
         poison_retries=settings.consumer_poison_retries,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        commit_interval_seconds=settings.consumer_commit_interval_ms / 1000,
     )
 
 

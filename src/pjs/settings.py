@@ -121,14 +121,15 @@ class Settings(TelemetrySettings):
     # handled one at a time and the failing ones set aside in the dead_letters table.
     consumer_poison_retries: int = 2
 
-    # Pipeline throughput: how every consumer group fetches from Kafka. The broker holds a fetch until it has
-    # fetch_min_bytes for the consumer or fetch_max_wait_ms passed. With aiokafka's defaults (1 byte, 500 ms)
-    # a busy consumer fetches once per record batch the relay writes: at 60 runs/s the broker alone cost 10 ms
-    # of CPU per run, against 2-5 ms with 64 KiB / 50 ms; the price is up to 50 ms per hop when traffic is
-    # light. See `capacity` in docs/benchmarks.md.
+    # Pipeline throughput (`capacity` in docs/benchmarks.md): the broker holds a consumer's fetch until it has
+    # fetch_min_bytes or fetch_max_wait_ms passed; aiokafka's 1 byte / 500 ms made a fetch per relay write.
+    # Offsets are committed at most every commit_interval_ms: a commit per batch was a tenth of the CPU.
     consumer_fetch_min_bytes: int = Field(default=65536, ge=1, description="Least data a fetch waits for.")
     consumer_fetch_max_wait_ms: int = Field(
         default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
+    )
+    consumer_commit_interval_ms: int = Field(
+        default=1000, ge=0, le=60_000, description="Least time between a group's offset commits, ms."
     )
     # Worker pools only (never the API's or an admin pool): on release, roll back an open transaction but skip
     # asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): a round trip per acquire.

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from events.consumer_group import ConsumedBatch, ConsumerLoop, GroupConfig
+from events.consumer_group import ConsumedBatch, ConsumerLoop
 from events.dead_letters import PostgresDeadLetters
+from events.group_config import GroupConfig
 from events.offsets import PostgresOffsets
 from events.projection import Projection
 from projections.read_models import READ_MODELS

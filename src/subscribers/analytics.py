@@ -25,8 +25,9 @@ from typing import Any, Final
 import orjson
 
 from events.catalogue import RecordedEvent, RunStarted, Sealed, node_of
-from events.consumer_group import GroupConfig, GroupLoop
+from events.consumer_group import GroupLoop
 from events.dead_letters import DeadLetterStore
+from events.group_config import GroupConfig
 
 # Payload fields that say nothing about the patient; everything else is left out.
 _KEPT_FIELDS: Final = ("journey_id", "journey_version", "attempts", "duration_seconds", "channel")

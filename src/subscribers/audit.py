@@ -17,8 +17,9 @@ import orjson
 
 from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
-from events.consumer_group import GroupConfig, GroupLoop
+from events.consumer_group import GroupLoop
 from events.dead_letters import PostgresDeadLetters
+from events.group_config import GroupConfig
 from events.pg import Queryable
 from events.tenancy import DEFAULT_TENANT_ID
 

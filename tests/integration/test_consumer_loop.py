@@ -12,8 +12,9 @@ from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
 
 from events.catalogue import RecordedEvent
-from events.consumer_group import GroupConfig, GroupLoop
+from events.consumer_group import GroupLoop
 from events.dead_letters import PostgresDeadLetters
+from events.group_config import GroupConfig
 from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import event_store
@@ -119,6 +120,37 @@ async def test_a_group_committing_to_kafka_skips_records_it_cannot_decode_and_co
         await eventually(lambda: _equal(committed_offsets(kafka, group), ends))
 
     assert undecodable_count(group) == len(bad)
+
+
+async def test_a_group_commits_at_most_once_an_interval_and_what_still_waits_when_it_stops(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    kafka, topic = settings.kafka_connection(), settings.run_events_topic
+    group = f"{settings.projector_group}-interval"
+    handled: set[object] = set()
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        handled.update(event.event_id for event in events)
+
+    async def all_handled() -> bool:
+        return handled == {row["event_id"] for row in await pool.fetch("SELECT event_id FROM events")}
+
+    async def first_commit() -> dict[TopicPartition, int] | None:
+        return await committed_offsets(kafka, group) or None
+
+    config = GroupConfig(kafka, topic, group, commit_interval_seconds=3600)
+    await write_mixed_workload(event_store(pool), runs=4)
+    await publish_everything(settings, pool)
+    async with running_tasks(GroupLoop(config, handle, PostgresDeadLetters(pool)).run):
+        await eventually(all_handled)
+        committed_first = await eventually(first_commit)  # the first batch's, at once
+        await write_mixed_workload(event_store(pool), runs=4)
+        ends = await publish_everything(settings, pool)
+        await eventually(all_handled)
+        assert await committed_offsets(kafka, group) == committed_first  # the interval holds the rest
+
+    assert committed_first != ends
+    assert await committed_offsets(kafka, group) == ends  # committed on the way out
 
 
 async def test_a_projector_stopped_mid_batch_records_no_offsets_for_it_and_its_successor_applies_it(

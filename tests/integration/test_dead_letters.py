@@ -15,8 +15,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 from events.bad_records import HANDLING_FAILED
 from events.broker import KafkaConnection, make_consumer
 from events.catalogue import WAKE_UP_TYPES, RecordedEvent
-from events.consumer_group import GroupConfig, GroupLoop
+from events.consumer_group import GroupLoop
 from events.errors import StoreUnavailable
+from events.group_config import GroupConfig
 from pjs.settings import Settings
 from pjs.wiring import analytics_files, dead_letters, event_store
 from support.cli import dead_letters_cli

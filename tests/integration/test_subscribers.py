@@ -13,8 +13,8 @@ import asyncpg
 import orjson
 import pytest
 
-from events.consumer_group import GroupConfig
 from events.dead_letters import PostgresDeadLetters
+from events.group_config import GroupConfig
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from subscribers.analytics import DailyFiles, run_analytics
