@@ -73,16 +73,11 @@ def _upcast_and_validate(type_name: str, schema_version: int, data: bytes | str 
     try:
         return _run_event_adapter.validate_python({**current, "type": type_name})
     except ValidationError as error:
-        problems = validation_problems(error, skip_first=True)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc'][1:]) or '(payload)'}: {detail['msg']}"
+            for detail in error.errors()
+        )
         raise InvalidEventPayload(f"Invalid {type_name} v{schema_version} payload: {problems}") from error
-
-
-def validation_problems(error: ValidationError, *, skip_first: bool = False) -> str:
-    """Where and what is wrong, never the offending value (it may be a patient's)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in detail['loc'][int(skip_first) :]) or '(payload)'}: {detail['msg']}"
-        for detail in error.errors()
-    )
 
 
 def _load(type_name: str, data: bytes | str | dict[str, Any]) -> dict[str, Any]:

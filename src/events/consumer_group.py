@@ -37,6 +37,8 @@ from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
 
+_STOP_COMMIT_SECONDS = 2.0  # within the role's stop budget; a commit that is not lost takes milliseconds
+
 
 @dataclass(frozen=True)
 class ConsumedBatch:
@@ -96,10 +98,10 @@ class ConsumerLoop:
                 records = await consumer.getmany(timeout_ms=500, max_records=self._config.batch_size)
                 if self._unpositioned:
                     await self._position(consumer, stop)
-                if records and not stop.is_set():
-                    async with self._in_flight:
+                async with self._in_flight:  # a revoke waits for the batch and for the commit
+                    if records and not stop.is_set():
                         await self._process(consumer, records, stop)
-                await self._commits.commit_due(consumer)
+                    await self._commits.commit_due(consumer)
                 await self._lag.observe(consumer)
         finally:
             await _stop_quietly(consumer, self._commits)
@@ -279,11 +281,12 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
 
 async def _stop_quietly(consumer: AIOKafkaConsumer, commits: KafkaCommits) -> None:
     try:
-        async with asyncio.timeout(10):  # what waits is committed, unless Kafka is lost (read again then)
+        async with asyncio.timeout(_STOP_COMMIT_SECONDS):  # takes ms; longer means Kafka is lost
             await commits.commit(consumer)
     except TimeoutError:
         log.warning("offsets not committed before stopping: those records will be read again")
-    try:
-        await asyncio.wait_for(consumer.stop(), 10)
-    except Exception as error:  # a consumer that cannot leave the group cleanly is dropped by the broker
-        log.warning("consumer did not stop cleanly (%s)", type(error).__name__)
+    finally:
+        try:
+            await asyncio.wait_for(consumer.stop(), 10)
+        except Exception as error:  # a consumer that cannot leave the group cleanly is dropped by the broker
+            log.warning("consumer did not stop cleanly (%s)", type(error).__name__)

@@ -17,7 +17,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from events.catalogue import NewEvent, RecordedEvent
-from events.codec import decode_payload, encode_payload, schema_version, type_name, validation_problems
+from events.codec import decode_payload, encode_payload, schema_version, type_name
 from events.errors import InvalidEventPayload
 from events.tenancy import DEFAULT_TENANT_ID, TENANT_HEADER
 from events.upcasting import current_schema_version
@@ -146,34 +146,34 @@ def _headers(event: NewEvent | StoredEvent, versioned_type: str, position: int) 
 def from_kafka_record(record: ConsumedRecord) -> RecordedEvent:
     """Decode a consumed record back into the current event model (upcasting older schema versions).
 
-    Raises InvalidEventPayload (headers missing or not UTF-8 text, payload invalid), UnknownEventType or
-    UnsupportedSchemaVersion.
+    Raises InvalidEventPayload (headers missing, not UTF-8 text or not parsing, payload invalid),
+    UnknownEventType or UnsupportedSchemaVersion. No message quotes what a header held.
     """
+    headers, trace_headers = _header_texts(record)
+    name, _, version = _required(headers, "ce_type").removeprefix(TYPE_PREFIX).rpartition(".v")
+    payload = decode_payload(name, _integer(version, "ce_type's schema version"), record.value or b"")
     try:
-        headers, trace_headers = _header_texts(record)
-        name, _, version = headers["ce_type"].removeprefix(TYPE_PREFIX).rpartition(".v")
         # One validation of the whole envelope: pydantic parses the ids from their text, which costs a
         # fraction of building each UUID in Python (every consumer decodes every record).
         event: RecordedEvent = _RECORDED_EVENT.validate_python(
             {
-                "event_id": headers["ce_id"],
-                "run_id": headers["ce_subject"],
-                "version": int(headers["ce_pjsstreamversion"]),
-                "position": int(headers["ce_pjsposition"]),
-                "recorded_at": datetime.fromisoformat(headers["ce_time"]),
+                "event_id": _required(headers, "ce_id"),
+                "run_id": _required(headers, "ce_subject"),
+                "version": _integer(_required(headers, "ce_pjsstreamversion"), "ce_pjsstreamversion"),
+                "position": _integer(_required(headers, "ce_pjsposition"), "ce_pjsposition"),
+                "recorded_at": _time(_required(headers, "ce_time")),
                 "causation_id": headers.get("ce_pjscausationid"),
                 "correlation_id": headers.get("ce_pjscorrelationid"),
                 # Records published before tenancy carry no tenant: they were all the default tenant's.
-                "tenant_id": headers.get(TENANT_HEADER) or DEFAULT_TENANT_ID,
+                "tenant_id": headers.get(TENANT_HEADER, DEFAULT_TENANT_ID),
                 "traceparent": trace_headers.get(TRACEPARENT_HEADER),
                 "tracestate": trace_headers.get(TRACESTATE_HEADER),
-                "event": decode_payload(name, int(version), record.value or b""),
+                "event": payload,
             }
         )
-    except ValidationError as error:
-        raise InvalidEventPayload(f"not a run event record: {validation_problems(error)}") from error
-    except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError
-        raise InvalidEventPayload(f"not a run event record: {error}") from error
+    except ValidationError as error:  # say which fields and why, never with what (pydantic's messages may)
+        problems = ", ".join(f"{'.'.join(map(str, d['loc']))} ({d['type']})" for d in error.errors())
+        raise InvalidEventPayload(f"not a run event record: {problems}") from None
     return event
 
 
@@ -182,7 +182,7 @@ _TRACING_HEADERS = (TRACEPARENT_HEADER, TRACESTATE_HEADER)
 
 
 def _header_texts(record: ConsumedRecord) -> tuple[dict[str, str], dict[str, str]]:
-    """The record's headers as text, and apart from them its tracing headers.
+    """The record's headers as text, and apart from them its tracing headers (the first of each that is text).
 
     A header that is not UTF-8 text makes the record undecodable, except a tracing header: a broken trace
     context leaves the record untraced, it never stops its event from being handled.
@@ -192,12 +192,35 @@ def _header_texts(record: ConsumedRecord) -> tuple[dict[str, str], dict[str, str
     for name, value in record.headers:
         if value is None:
             continue
-        if name not in _TRACING_HEADERS:
-            headers[name] = value.decode()
+        if name in _TRACING_HEADERS:
+            with contextlib.suppress(UnicodeDecodeError):
+                trace_headers.setdefault(name, value.decode())
             continue
-        with contextlib.suppress(UnicodeDecodeError):
-            trace_headers[name] = value.decode()
+        try:
+            headers[name] = value.decode()
+        except UnicodeDecodeError:
+            raise InvalidEventPayload("not a run event record: a header is not UTF-8 text") from None
     return headers, trace_headers
+
+
+def _required(headers: dict[str, str], name: str) -> str:
+    if name not in headers:
+        raise InvalidEventPayload(f"not a run event record: no {name} header")
+    return headers[name]
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidEventPayload(f"not a run event record: {what} is not an integer") from None
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEventPayload("not a run event record: ce_time is not an ISO 8601 time") from None
 
 
 def record_type(record: ConsumedRecord) -> str | None:

@@ -52,9 +52,10 @@ async def test_pages_of_a_session_count_against_its_keys_rate_limit(settings: Se
     key = await issue_test_key(settings.resolved_database_url())
     async with app_client(limited, None) as (browser, _):
         await sign_in(browser, key)
-        answers = [(await browser.get("/ui/journeys")).status_code for _ in range(4)]
+        answers = [(await browser.get("/ui/journeys")).status_code for _ in range(5)]
+    # The sliding window lets one request more through when the burst straddles two fixed windows.
+    assert answers[0] == 200
     assert answers[-1] == 429
-    assert 200 in answers
 
 
 async def test_another_tenants_journey_is_not_found_on_its_page_or_its_live_counts(
