@@ -10,6 +10,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
+from events.pacing import Every
+
 _POSITION_WAIT_SECONDS = 0.05
 LAG_EVERY_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
@@ -78,16 +80,11 @@ class LagObserver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._group = group
-        self._every_seconds = every_seconds
-        self._clock = clock
-        self._next_at = 0.0
+        self._every = Every(every_seconds, clock)
 
     async def observe(self, consumer: AIOKafkaConsumer) -> None:
-        now = self._clock()
-        if now < self._next_at:
-            return
-        self._next_at = now + self._every_seconds
-        await observe_lag(consumer, self._group)
+        if self._every.due():
+            await observe_lag(consumer, self._group)
 
 
 async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:

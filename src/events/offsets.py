@@ -11,6 +11,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from events.pacing import Every
 from events.pg import Connection
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,8 @@ class KafkaCommits:
     """
 
     def __init__(self, interval_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval_seconds = interval_seconds
-        self._clock = clock
+        self._every = Every(interval_seconds, clock)
         self._pending: dict[TopicPartition, int] = {}
-        self._due_at = 0.0
 
     def handled(self, next_offsets: Mapping[TopicPartition, int]) -> None:
         """The handler returned for a batch ending just before `next_offsets` (partitions still owned)."""
@@ -52,7 +51,7 @@ class KafkaCommits:
 
     async def commit_due(self, consumer: AIOKafkaConsumer) -> None:
         """Commit what waits, if the interval has passed since the last commit."""
-        if self._pending and self._clock() >= self._due_at:
+        if self._pending and self._every.due():
             await self.commit(consumer)
 
     async def commit(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition] | None = None) -> None:
@@ -67,8 +66,6 @@ class KafkaCommits:
         self._pending = {
             tp: offset for tp, offset in self._pending.items() if tp in owned and tp not in chosen
         }
-        if partitions is None:  # a revoke's commit of a few partitions does not put off the others'
-            self._due_at = self._clock() + self._interval_seconds
         await commit_to_kafka(consumer, chosen)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
 from events.feed import FeedPosition
+from events.pacing import Every
 from events.pg import Queryable
 
 PUBLISHED_EVENTS = Counter("pjs_relay_published_events", "Events the relay published to Kafka.")
@@ -53,13 +53,11 @@ class RelayLagProbe:
     """Measures the relay's lag at most once per `every_seconds` (a query on the relay's connection)."""
 
     def __init__(self, every_seconds: float = 1.0) -> None:
-        self._every_seconds = every_seconds
-        self._next_at = 0.0
+        self._every = Every(every_seconds)
 
     async def observe(self, db: Queryable, published: FeedPosition) -> None:
-        if time.monotonic() < self._next_at:
+        if not self._every.due():
             return
-        self._next_at = time.monotonic() + self._every_seconds
         # The first committed event after the checkpoint in feed order (events_feed_order index), even one
         # the feed does not serve yet because an older transaction is still open.
         row = await db.fetchrow(
