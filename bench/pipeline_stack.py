@@ -1,6 +1,7 @@
 """Every role of the service as its own process against a sandbox, for the scenarios that drive it over HTTP.
 
-`pipeline` and `capacity` both start the roles as in production (`pjs run <role>`, one process each),
+`pipeline` and `capacity` both start the roles as in production (`pjs run <role>`, one process each, or the
+workers together in one with BENCH_WORKERS_TOGETHER=1),
 call the API as a real client (an API key of the sandbox's tenant), and read their figures afterwards from
 the database with the workers' role.
 """
@@ -29,9 +30,11 @@ from bench.pipeline_figures import Load
 from bench.role_watch import RoleWatch, service_cpu_seconds, watching
 from bench.roles import role_process, stop
 from bench.sandbox import Sandbox, api_key_in
+from pjs.dev import process_layout
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
 
+WORKERS_TOGETHER = "BENCH_WORKERS_TOGETHER"
 PIPELINE_ROLES = ("api", "relay", "engine", "delivery", "timer", "projector")
 SUBSCRIBER_ROLES = ("audit", "analytics")
 _REPOSITORY = Path(__file__).resolve().parents[1]
@@ -81,7 +84,8 @@ async def running_stack(
     extra_environment: dict[str, str] | None = None,
     client_limits: httpx.Limits | None = None,
 ) -> AsyncIterator[RunningStack]:
-    """Start `roles` (each `python -m pjs.cli run <role>`) against the sandbox; stop them together after."""
+    """Start `roles` (each `python -m pjs.cli run <role>`, or with BENCH_WORKERS_TOGETHER=1 the workers in one
+    process as `pjs dev --together` runs them) against the sandbox; stop them together after."""
     topic = await box.topic("run-events")
     port = _free_loopback_port()
     with tempfile.TemporaryDirectory(prefix=f"pjs-bench-{box.prefix}-") as scratch:
@@ -89,10 +93,10 @@ async def running_stack(
         key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
         async with contextlib.AsyncExitStack() as stack:
             processes = {
-                role: await stack.enter_async_context(
-                    role_process(["-m", "pjs.cli", "run", role], environment)
+                _label(members): await stack.enter_async_context(
+                    role_process(["-m", "pjs.cli", "run", *members], environment)
                 )
-                for role in roles
+                for members in process_layout(roles, together=os.environ.get(WORKERS_TOGETHER) == "1")
             }
             async with (
                 watching(processes, Path(scratch)) as watch,
@@ -109,6 +113,11 @@ async def running_stack(
                     yield RunningStack(box, watch, client, key, pool, Path(scratch), pids)
                 finally:  # stop the roles together, while their logs are still drained
                     await asyncio.gather(*(stop(p) for p in processes.values()))
+
+
+def _label(members: Sequence[str]) -> str:
+    """A process's name in the figures: its role, or `workers` for several."""
+    return members[0] if len(members) == 1 else "workers"
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], limit: float, what: str, watch: RoleWatch) -> float:

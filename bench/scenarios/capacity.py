@@ -1,7 +1,8 @@
 """`capacity`: the highest rate of reference-journey runs every role sustains end to end, and its CPU per run.
 
-Every role runs as its own process (the pipeline's six plus the audit and analytics subscribers), with API
-keys and sealed patient data as in production. After an unmeasured 3 s warm-up at the first rate, the
+Every role runs as its own process (the pipeline's six plus the audit and analytics subscribers; with
+BENCH_WORKERS_TOGETHER=1 the workers share one, as `pjs dev --together` runs them), with API keys and sealed
+patient data as in production. After an unmeasured 3 s warm-up at the first rate, the
 offered rate steps up (full: 20, 40, 60, ... runs/s, 15 s each; quick: two short low steps); each step's
 runs are awaited to completion before the next starts. A step is sustained when every trigger was
 accepted, the generator kept up with the offered rate, the end-to-end p99 (due time -> RunCompleted
@@ -152,6 +153,15 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
     )
 
 
+def _memory(peak_rss_mb: dict[str, float]) -> Figures:
+    """The role processes' peak resident memory: each, and their sum (Postgres and Kafka not counted)."""
+    return {
+        "role_processes": len(peak_rss_mb),
+        "rss_mb_roles": round(sum(peak_rss_mb.values()), 1),
+        **{f"rss_mb_{name}": mb for name, mb in peak_rss_mb.items()},
+    }
+
+
 def _figures(steps: list[Step]) -> Figures:
     sustained = [step for step in steps if step.sustained]
     top = sustained[-1] if sustained else None
@@ -195,7 +205,7 @@ async def run(context: ScenarioContext) -> Figures:
             steps.append(step)
             if not step.sustained:
                 break
-        return _figures(steps)
+        return {**_figures(steps), **_memory(running.watch.rss_mb())}
 
 
 SCENARIO = Scenario(

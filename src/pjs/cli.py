@@ -25,7 +25,15 @@ from pjs.logs import configure_logging
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.role_metrics import serve_role_metrics
-from pjs.roles import ROLES, apply_migrations, event_loop_factory, note_early_stop_signals, run_role
+from pjs.roles import (
+    ROLES,
+    apply_migrations,
+    event_loop_factory,
+    note_early_stop_signals,
+    process_name,
+    roles_problem,
+    run_roles,
+)
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings, get_settings
@@ -112,22 +120,28 @@ def migrate_command() -> None:
 
 
 @app.command("run")
-def run_command(role: str = typer.Argument(help=f"one of: {', '.join(ROLES)}")) -> None:
-    """Run one process role in the foreground until SIGINT/SIGTERM."""
-    if role not in ROLES:
-        console.print(f"[bold red]error:[/] unknown role {role!r}; choose one of: {', '.join(ROLES)}")
+def run_command(
+    roles: Annotated[
+        list[str], typer.Argument(help=f"one or more of: {', '.join(ROLES)}; several share one process")
+    ],
+) -> None:
+    """Run process roles in the foreground until SIGINT/SIGTERM: one role, or several as tasks of one
+    process (on a small machine, `pjs run relay engine delivery timer projector audit analytics`)."""
+    if (problem := roles_problem(roles)) is not None:
+        console.print(f"[bold red]error:[/] {problem}")
         raise typer.Exit(code=2)
+    name = process_name(roles)
     note_early_stop_signals()
     configure_logging()
-    tracer_provider = start_tracing(role, get_settings())
+    tracer_provider = start_tracing(name, get_settings())
     try:
-        serve_role_metrics(role, get_settings())
-        with asyncio.Runner(loop_factory=event_loop_factory(role)) as runner:
-            runner.run(run_role(role, get_settings()))
+        serve_role_metrics(roles, get_settings())
+        with asyncio.Runner(loop_factory=event_loop_factory(roles)) as runner:
+            runner.run(run_roles(roles, get_settings()))
     except Exception as error:
         # An exception's message may quote a record (patient data); its type and frames say where it broke.
         frames = "".join(traceback.format_tb(error.__traceback__))
-        log.error("role %s failed (%s)\n%s", role, type(error).__name__, frames)
+        log.error("role %s failed (%s)\n%s", name, type(error).__name__, frames)
         raise typer.Exit(code=1) from None
     finally:
         stop_tracing(tracer_provider)
@@ -153,7 +167,11 @@ def replay_command(
 
 
 @app.command("dev")
-def dev_command() -> None:
+def dev_command(
+    together: Annotated[
+        bool, typer.Option("--together", help="the workers as tasks of one process: less memory and CPU")
+    ] = False,
+) -> None:
     """Migrate, load the demo journey, then run every role (API and workers); Ctrl-C stops them all."""
     settings = get_settings()
     ensure_key_ring(settings.master_key_file)  # a development key ring, mode 0600, if there is none
@@ -172,7 +190,7 @@ def dev_command() -> None:
     console.print("Trigger a run and watch it (Ctrl-C stops everything):", style="bold")
     console.print(escape(demo_curl(base_url, key_file)), highlight=False, soft_wrap=True)
     configure_logging()
-    raise typer.Exit(code=run_all_roles(settings, settings.state_dir / "metrics"))
+    raise typer.Exit(code=run_all_roles(settings, settings.state_dir / "metrics", together=together))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`pjs dev`: every role as its own supervised child process in the foreground, until Ctrl-C / SIGTERM."""
+"""`pjs dev`: every role as a supervised child process in the foreground (or the workers together in one),
+until Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from pjs.roles import ROLES
+from pjs.roles import ROLES, process_name
 from pjs.settings import Settings
 from pjs.supervisor import RestartPolicy, Supervisor
 
@@ -20,8 +22,20 @@ def restart_policy(settings: Settings) -> RestartPolicy:
     )
 
 
-def run_all_roles(settings: Settings, metrics_dir: Path, roles: list[str] | None = None) -> int:
-    """Run `pjs run <role>` for each role, restarting any that exits, until a stop signal arrives.
+def process_layout(roles: Sequence[str], together: bool) -> list[list[str]]:
+    """The roles each process runs: one role each, or (`together`) the API alone and the workers in one
+    process, which on a small machine takes less memory and CPU than a process each."""
+    if not together:
+        return [[role] for role in roles]
+    workers = [role for role in roles if role != "api"]
+    return [[role] for role in roles if role == "api"] + ([workers] if workers else [])
+
+
+def run_all_roles(
+    settings: Settings, metrics_dir: Path, roles: list[str] | None = None, together: bool = False
+) -> int:
+    """Run `pjs run <role>...` for each process of the layout, restarting any that exits, until a stop
+    signal arrives.
 
     Every child writes its Prometheus metrics to `metrics_dir` (multiprocess mode), emptied first, so
     the API's /metrics shows the timer's lateness histogram beside its own figures.
@@ -30,7 +44,10 @@ def run_all_roles(settings: Settings, metrics_dir: Path, roles: list[str] | None
     metrics_dir.mkdir(parents=True)
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
     supervisor = Supervisor(
-        {role: [sys.executable, "-m", "pjs.cli", "run", role] for role in (roles or list(ROLES))},
+        {
+            process_name(members): [sys.executable, "-m", "pjs.cli", "run", *members]
+            for members in process_layout(roles or list(ROLES), together)
+        },
         environment,
         restart_policy(settings),
         settings.shutdown_seconds,

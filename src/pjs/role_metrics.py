@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 from prometheus_client import start_http_server
 
@@ -14,17 +15,17 @@ log = logging.getLogger("pjs")
 LOOPBACK = "127.0.0.1"
 
 
-def serves_own_metrics(role: str, settings: Settings) -> bool:
-    """A role other than the API serves its metrics itself when a port is set, unless it writes them to a
-    multiprocess directory that the API's /metrics already reads (`pjs dev`)."""
+def serves_own_metrics(roles: Sequence[str], settings: Settings) -> bool:
+    """A process without the API serves its roles' metrics itself when a port is set, unless it writes them
+    to a multiprocess directory that the API's /metrics already reads (`pjs dev`)."""
     shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    return role != "api" and settings.role_metrics_port is not None and not shared
+    return "api" not in roles and settings.role_metrics_port is not None and not shared
 
 
-def serve_role_metrics(role: str, settings: Settings) -> None:
-    """Start the listener (a daemon thread) if this role serves its own metrics; loopback only, like the
+def serve_role_metrics(roles: Sequence[str], settings: Settings) -> None:
+    """Start the listener (a daemon thread) if this process serves its own metrics; loopback only, like the
     API's unauthenticated ops probes."""
-    if not serves_own_metrics(role, settings) or settings.role_metrics_port is None:
+    if not serves_own_metrics(roles, settings) or settings.role_metrics_port is None:
         return
     start_http_server(settings.role_metrics_port, addr=LOOPBACK)
-    log.info("role %s serves its metrics on %s:%d", role, LOOPBACK, settings.role_metrics_port)
+    log.info("role %s serves its metrics on %s:%d", "+".join(roles), LOOPBACK, settings.role_metrics_port)

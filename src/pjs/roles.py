@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
 
@@ -57,9 +57,10 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     await uvicorn.Server(config).serve()
 
 
-def event_loop_factory(role: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The api runs on uvloop (its socket writes and callbacks in C); the other roles on asyncio's own."""
-    return uvloop.new_event_loop if role == "api" else None
+def event_loop_factory(roles: Sequence[str]) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """A process with the api runs on uvloop (its socket writes and callbacks in C); the others on asyncio's
+    own."""
+    return uvloop.new_event_loop if "api" in roles else None
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
@@ -213,12 +214,32 @@ def note_early_stop_signals() -> None:
         signal.signal(signum, lambda *_: _stop_requested_early.set())
 
 
-async def run_role(name: str, settings: Settings) -> None:
-    """Run one role until SIGINT or SIGTERM, then give it `shutdown_seconds` to finish its current work.
+def roles_problem(names: Sequence[str]) -> str | None:
+    """What is wrong with a list of roles to run in one process, if anything."""
+    unknown = [name for name in names if name not in ROLES]
+    if unknown or not names:
+        return f"unknown role {', '.join(map(repr, unknown))}; choose from: {', '.join(ROLES)}"
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        return f"role {', '.join(map(repr, repeated))} named more than once"
+    return None
+
+
+def process_name(roles: Sequence[str]) -> str:
+    """What a process running `roles` calls itself in logs, traces and metrics: `engine`, `relay+engine`."""
+    return "+".join(roles)
+
+
+async def run_roles(names: Sequence[str], settings: Settings) -> None:
+    """Run the named roles (one, or several as tasks of one process) until SIGINT or SIGTERM, then give them
+    `shutdown_seconds` to finish their current work.
 
     A role still busy after that is cancelled: consumers commit offsets only after a batch is applied, so
-    abandoned work is redone by whoever reads those records next.
+    abandoned work is redone by whoever reads those records next. Roles sharing a process share its fate:
+    when one ends on its own (it failed), the others stop as on SIGTERM and the process exits as that one
+    did, so a supervisor restarts them together.
     """
+    name = process_name(names)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
@@ -232,18 +253,31 @@ async def run_role(name: str, settings: Settings) -> None:
     )
     if await migrating is None:
         return
-    role: asyncio.Future[None] = asyncio.ensure_future(ROLES[name](settings, stop))
+    roles = [asyncio.ensure_future(ROLES[role](settings, stop)) for role in names]
     stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait((role, stopping), return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait((*roles, stopping), return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    if not role.done():
-        await asyncio.wait((role,), timeout=settings.shutdown_seconds)
-    if not role.done():
+    stop.set()  # a role that ended on its own takes its process-mates with it
+    abandoned = await _stopped_within(roles, settings.shutdown_seconds)
+    if abandoned:
         log.warning(
             "role %s did not stop within %.0f s; abandoning its work", name, settings.shutdown_seconds
         )
+    for role in roles:
+        if not role.cancelled() and role.exception() is not None:
+            role.result()  # a role that failed raises here
+    if not abandoned:
+        log.info("role %s stopped", name)
+
+
+async def _stopped_within(roles: Sequence[asyncio.Future[None]], seconds: float) -> bool:
+    """Wait up to `seconds` for `roles` to finish; cancel those that did not. Whether any was cancelled."""
+    busy = [role for role in roles if not role.done()]
+    if busy:
+        await asyncio.wait(busy, timeout=seconds)
+    busy = [role for role in busy if not role.done()]
+    for role in busy:
         role.cancel()
-        await asyncio.wait((role,))
-        return
-    role.result()  # a role that failed raises here
-    log.info("role %s stopped", name)
+    if busy:
+        await asyncio.wait(busy)
+    return bool(busy)

@@ -20,7 +20,7 @@ from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.journeys import delay, message, patient, save_journey, start_run
 from support.kafka import committed_offsets
-from support.roles import RoleProcess, eventually, free_port, in_process
+from support.roles import RoleProcess, eventually, free_port, in_process, with_own_subscriber_groups
 
 SHUTDOWN_SECONDS = 4.0
 RUNS = 12
@@ -30,14 +30,8 @@ NODES = (message("hello", "wait"), delay("wait", 0.3, "bye"), message("bye"))
 async def test_every_role_stops_cleanly_on_sigterm_and_leaves_no_work_skipped(
     settings: Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    settings = settings.model_copy(
-        update={
-            "shutdown_seconds": SHUTDOWN_SECONDS,
-            "http_port": free_port(),
-            "audit_group": f"{settings.projector_group}-audit",
-            "analytics_group": f"{settings.projector_group}-analytics",
-            "analytics_dir": tmp_path,
-        }
+    settings = with_own_subscriber_groups(
+        settings, tmp_path, shutdown_seconds=SHUTDOWN_SECONDS, http_port=free_port()
     )
     journey_id, journey = await save_journey(pool, "hello", *NODES)
     store = event_store(pool)
@@ -83,10 +77,7 @@ async def test_a_delivery_stuck_on_a_silent_webhook_is_abandoned_in_time_and_red
             async with in_process(settings, "relay", "engine"):
                 await start_run(event_store(pool), journey_id, journey, patient())
                 await eventually(lambda: _answered(calls), seconds=60)  # the send is in flight, unanswered
-            delivery.terminate()
-            stopping_since = time.monotonic()
-            exit_code = delivery.wait(timeout=SHUTDOWN_SECONDS + 20)
-            stopped_after = time.monotonic() - stopping_since
+            exit_code, stopped_after = delivery.terminate_and_time(SHUTDOWN_SECONDS + 20)
         finally:
             delivery.kill()
 

@@ -10,12 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import SecretStr
 
-from pjs.roles import ROLES
+from pjs.roles import ROLES, process_name
 from pjs.settings import Settings
 
 T = TypeVar("T")
@@ -41,13 +43,28 @@ def role_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-class RoleProcess:
-    """`python -m pjs.cli run <role>` as a child process: stop it gently or SIGKILL it."""
+def with_own_subscriber_groups(settings: Settings, analytics_dir: Path, **update: object) -> Settings:
+    """`settings` for running every role of a test at once: the audit and analytics subscribers in groups of
+    their own beside the projector's, analytics writing to `analytics_dir`, plus `update`."""
+    return settings.model_copy(
+        update={
+            "audit_group": f"{settings.projector_group}-audit",
+            "analytics_group": f"{settings.projector_group}-analytics",
+            "analytics_dir": analytics_dir,
+            **update,
+        }
+    )
 
-    def __init__(self, role: str, settings: Settings, **extra_env: str) -> None:
-        self.role = role
+
+class RoleProcess:
+    """`python -m pjs.cli run <role>...` as a child process (one role, or several sharing it): stop it gently
+    or SIGKILL it."""
+
+    def __init__(self, role: str | Sequence[str], settings: Settings, **extra_env: str) -> None:
+        roles = [role] if isinstance(role, str) else list(role)
+        self.role = process_name(roles)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "pjs.cli", "run", role], env=role_env(settings, **extra_env)
+            [sys.executable, "-m", "pjs.cli", "run", *roles], env=role_env(settings, **extra_env)
         )
 
     @property
@@ -71,6 +88,13 @@ class RoleProcess:
 
     def wait(self, timeout: float) -> int:
         return self._process.wait(timeout=timeout)
+
+    def terminate_and_time(self, timeout: float) -> tuple[int, float]:
+        """SIGTERM, then wait up to `timeout`: the exit code, and the seconds the process took to exit."""
+        self.terminate()
+        since = time.monotonic()
+        exit_code = self.wait(timeout)
+        return exit_code, time.monotonic() - since
 
     def stop(self) -> int:
         if self._process.poll() is None:

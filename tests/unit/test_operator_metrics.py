@@ -175,11 +175,11 @@ def test_only_worker_roles_given_a_port_outside_multiprocess_mode_serve_their_ow
     with_port = Settings(role_metrics_port=29500)
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
 
-    assert serves_own_metrics("engine", with_port)
-    assert not serves_own_metrics("api", with_port)  # the API has GET /metrics
-    assert not serves_own_metrics("engine", Settings())
+    assert serves_own_metrics(["engine"], with_port)
+    assert not serves_own_metrics(["api"], with_port)  # the API has GET /metrics
+    assert not serves_own_metrics(["engine"], Settings())
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/somewhere")
-    assert not serves_own_metrics("engine", with_port)  # `pjs dev`: the API's /metrics shows every role
+    assert not serves_own_metrics(["engine"], with_port)  # `pjs dev`: the API's /metrics shows every role
 
 
 class _AssignedNothing:
