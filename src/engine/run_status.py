@@ -30,7 +30,12 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
     if not events:
         return
     run_ids = list(dict.fromkeys(event.run_id for event in events))
-    states = await load_states(connection, run_ids, table, for_update=True)
+    # A run whose batch starts at its first event has no row to read: it is folded from the start, and
+    # the upsert's version guard keeps a row that is already further on (a redelivery) as it is.
+    started_here = {event.run_id for event in events if event.version == 1}
+    states = await load_states(
+        connection, [run_id for run_id in run_ids if run_id not in started_here], table, for_update=True
+    )
     for event in events:
         state = states.get(event.run_id) or initial_state(event.run_id)
         if event.version <= state.version:
@@ -62,11 +67,14 @@ class PostgresRunHeads:
 async def load_states(
     db: Queryable, run_ids: Iterable[UUID], table: str = TABLE, *, for_update: bool = False
 ) -> dict[UUID, RunState]:
+    run_ids = list(run_ids)
+    if not run_ids:
+        return {}
     lock = " FOR UPDATE" if for_update else ""
     rows = await db.fetch(
         f"SELECT {COLUMNS}, patient_context::text AS context_json FROM {table}"
         f" WHERE run_id = ANY($1::uuid[]) ORDER BY run_id{lock}",
-        list(run_ids),
+        run_ids,
     )
     return {row["run_id"]: state_from_row(row) for row in rows}
 

@@ -91,14 +91,19 @@ class PostgresOffsets:
 
     async def save(self, connection: Connection, next_offsets: Mapping[TopicPartition, int]) -> None:
         """Store where the batch ends; call it inside the transaction that writes the batch's rows."""
-        await connection.executemany(
+        ordered = sorted(next_offsets.items())  # in one order everywhere: concurrent savers never deadlock
+        await connection.execute(
             """
             INSERT INTO projector_offsets (consumer_group, topic, partition, next_offset)
-            VALUES ($1, $2, $3, $4)
+            SELECT $1, topic, partition, next_offset
+            FROM unnest($2::text[], $3::int[], $4::bigint[]) AS t(topic, partition, next_offset)
             ON CONFLICT (consumer_group, topic, partition)
             DO UPDATE SET next_offset = greatest(projector_offsets.next_offset, excluded.next_offset)
             """,
-            [(self._group, tp.topic, tp.partition, offset) for tp, offset in sorted(next_offsets.items())],
+            self._group,
+            [tp.topic for tp, _ in ordered],
+            [tp.partition for tp, _ in ordered],
+            [offset for _, offset in ordered],
         )
 
     async def load(self) -> dict[TopicPartition, int]:
