@@ -131,11 +131,11 @@ class Settings(TelemetrySettings):
     consumer_commit_interval_ms: int = Field(
         default=1000, ge=0, le=60_000, description="Least time between a group's offset commits, ms."
     )
-    # Worker pools only (never the API's or an admin pool): on release, roll back an open transaction but skip
-    # asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): a round trip per acquire.
-    # The workers change no session state on pooled connections (tenant binding and actor are
+    # Worker pools (the API's always skips it, an admin pool never): on release, roll back an open transaction
+    # but skip asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): four statements per
+    # release. The workers change no session state on pooled connections (tenant binding and actor are
     # transaction-local), so nothing leaks from one use to the next.
-    db_worker_light_reset: bool = Field(default=False, description="Skip the reset query in worker pools.")
+    db_worker_light_reset: bool = Field(default=True, description="Skip the reset query in worker pools.")
 
     # Runaway journeys: the loop rule of journey validation and every run's caps (domain.run_limits).
     journey_min_loop_delay_seconds: float = Field(
