@@ -30,9 +30,12 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
     if not events:
         return
     run_ids = list(dict.fromkeys(event.run_id for event in events))
-    # A run whose batch starts at its first event has no row to read: it is folded from the start, and
-    # the upsert's version guard keeps a row that is already further on (a redelivery) as it is.
-    started_here = {event.run_id for event in events if event.version == 1}
+    # A run whose events in the batch begin with its first has no row to read: it is folded from the start,
+    # and the upsert's version guard keeps a row that is already further on (a redelivery) as it is.
+    first_versions: dict[UUID, int] = {}
+    for event in events:
+        first_versions.setdefault(event.run_id, event.version)
+    started_here = {run_id for run_id, version in first_versions.items() if version == 1}
     states = await load_states(
         connection, [run_id for run_id in run_ids if run_id not in started_here], table, for_update=True
     )

@@ -91,12 +91,16 @@ class PostgresOffsets:
 
     async def save(self, connection: Connection, next_offsets: Mapping[TopicPartition, int]) -> None:
         """Store where the batch ends; call it inside the transaction that writes the batch's rows."""
+        if not next_offsets:
+            return
         ordered = sorted(next_offsets.items())  # in one order everywhere: concurrent savers never deadlock
         await connection.execute(
             """
             INSERT INTO projector_offsets (consumer_group, topic, partition, next_offset)
             SELECT $1, topic, partition, next_offset
-            FROM unnest($2::text[], $3::int[], $4::bigint[]) AS t(topic, partition, next_offset)
+            FROM unnest($2::text[], $3::int[], $4::bigint[]) WITH ORDINALITY
+                 AS t(topic, partition, next_offset, n)
+            ORDER BY n
             ON CONFLICT (consumer_group, topic, partition)
             DO UPDATE SET next_offset = greatest(projector_offsets.next_offset, excluded.next_offset)
             """,

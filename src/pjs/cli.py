@@ -22,18 +22,11 @@ from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.key_commands import ensure_dev_key, keys_app, tenants_app
 from pjs.logs import configure_logging
+from pjs.process import note_early_stop_signals, process_name, roles_problem, run_roles
 from pjs.readiness import wait_until_ready
 from pjs.replaying import replay_projections
 from pjs.role_metrics import serve_role_metrics
-from pjs.roles import (
-    ROLES,
-    apply_migrations,
-    event_loop_factory,
-    note_early_stop_signals,
-    process_name,
-    roles_problem,
-    run_roles,
-)
+from pjs.roles import ROLES, apply_migrations, event_loop_factory
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings, get_settings
@@ -122,10 +115,10 @@ def migrate_command() -> None:
 @app.command("run")
 def run_command(
     roles: Annotated[
-        list[str], typer.Argument(help=f"one or more of: {', '.join(ROLES)}; several share one process")
+        list[str], typer.Argument(help=f"one or more of: {', '.join(ROLES)}; workers may share a process")
     ],
 ) -> None:
-    """Run process roles in the foreground until SIGINT/SIGTERM: one role, or several as tasks of one
+    """Run process roles in the foreground until SIGINT/SIGTERM: one role, or several workers as tasks of one
     process (on a small machine, `pjs run relay engine delivery timer projector audit analytics`)."""
     if (problem := roles_problem(roles)) is not None:
         console.print(f"[bold red]error:[/] {problem}")

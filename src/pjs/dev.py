@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from pjs.roles import ROLES, process_name
+from pjs.process import process_name
+from pjs.roles import ROLES
 from pjs.settings import Settings
 from pjs.supervisor import RestartPolicy, Supervisor
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
@@ -24,7 +22,6 @@ from events.consumer_group import GroupLoop
 from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
-from events.retry import retry_until_stopped
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
@@ -86,7 +83,7 @@ def group_config(
         batch_size=batch_size,
         max_retry_seconds=settings.consumer_max_retry_seconds,
         revoke_wait_seconds=settings.rebalance_wait_seconds,
-        stop_wait_seconds=settings.shutdown_seconds / 2,  # within the role's own bound, see run_role
+        stop_wait_seconds=settings.shutdown_seconds / 2,  # within the role's own bound, see run_roles
         event_types=event_types,
         poison_retries=settings.consumer_poison_retries,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
@@ -198,86 +195,3 @@ async def apply_migrations(settings: Settings) -> list[str]:
         return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, grantees)]
     finally:
         await connection.close()
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_stop_requested_early = threading.Event()
-
-
-def note_early_stop_signals() -> None:
-    """Until `run_role`'s loop listens, remember SIGINT/SIGTERM instead of dying of them.
-
-    A role stopped while it starts (a supervisor's stop, a deploy) then exits with code 0 like one
-    stopped at work, rather than being killed by the signal's default action half-way through set-up.
-    """
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *_: _stop_requested_early.set())
-
-
-def roles_problem(names: Sequence[str]) -> str | None:
-    """What is wrong with a list of roles to run in one process, if anything."""
-    unknown = [name for name in names if name not in ROLES]
-    if unknown or not names:
-        return f"unknown role {', '.join(map(repr, unknown))}; choose from: {', '.join(ROLES)}"
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        return f"role {', '.join(map(repr, repeated))} named more than once"
-    return None
-
-
-def process_name(roles: Sequence[str]) -> str:
-    """What a process running `roles` calls itself in logs, traces and metrics: `engine`, `relay+engine`."""
-    return "+".join(roles)
-
-
-async def run_roles(names: Sequence[str], settings: Settings) -> None:
-    """Run the named roles (one, or several as tasks of one process) until SIGINT or SIGTERM, then give them
-    `shutdown_seconds` to finish their current work.
-
-    A role still busy after that is cancelled: consumers commit offsets only after a batch is applied, so
-    abandoned work is redone by whoever reads those records next. Roles sharing a process share its fate:
-    when one ends on its own (it failed), the others stop as on SIGTERM and the process exits as that one
-    did, so a supervisor restarts them together.
-    """
-    name = process_name(names)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, stop.set)
-    if _stop_requested_early.is_set():
-        stop.set()  # asked to stop before the loop could hear it: start nothing, exit cleanly
-    log.info("role %s starting", name)
-    # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for.
-    migrating = retry_until_stopped(
-        lambda: apply_migrations(settings), stop, log=log, what=f"role {name} migrating Postgres"
-    )
-    if await migrating is None:
-        return
-    roles = [asyncio.ensure_future(ROLES[role](settings, stop)) for role in names]
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait((*roles, stopping), return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    stop.set()  # a role that ended on its own takes its process-mates with it
-    abandoned = await _stopped_within(roles, settings.shutdown_seconds)
-    if abandoned:
-        log.warning(
-            "role %s did not stop within %.0f s; abandoning its work", name, settings.shutdown_seconds
-        )
-    for role in roles:
-        if not role.cancelled() and role.exception() is not None:
-            role.result()  # a role that failed raises here
-    if not abandoned:
-        log.info("role %s stopped", name)
-
-
-async def _stopped_within(roles: Sequence[asyncio.Future[None]], seconds: float) -> bool:
-    """Wait up to `seconds` for `roles` to finish; cancel those that did not. Whether any was cancelled."""
-    busy = [role for role in roles if not role.done()]
-    if busy:
-        await asyncio.wait(busy, timeout=seconds)
-    busy = [role for role in busy if not role.done()]
-    for role in busy:
-        role.cancel()
-    if busy:
-        await asyncio.wait(busy)
-    return bool(busy)

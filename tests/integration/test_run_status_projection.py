@@ -64,3 +64,14 @@ async def _row(pool: asyncpg.Pool, run_id: UUID) -> tuple[int, str]:
     row = await pool.fetchrow("SELECT version, status FROM run_status WHERE run_id = $1", run_id)
     assert row is not None
     return row["version"], row["status"]
+
+
+async def test_a_batch_that_repeats_older_events_out_of_order_changes_nothing(
+    pool: asyncpg.Pool, completed_run: list[RecordedEvent]
+) -> None:
+    started, completed = completed_run
+
+    async with pool.acquire() as connection, connection.transaction():
+        await run_status.apply(connection, [completed, started, completed])  # its first is not version 1
+
+    assert await _row(pool, started.run_id) == (2, "completed")

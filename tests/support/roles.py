@@ -17,7 +17,8 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from pjs.roles import ROLES, process_name
+from pjs.process import process_name
+from pjs.roles import ROLES
 from pjs.settings import Settings
 
 T = TypeVar("T")

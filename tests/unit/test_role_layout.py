@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from typer.testing import CliRunner
 
+from pjs import process
 from pjs.cli import app
 from pjs.dev import process_layout
+from pjs.process import process_name, roles_problem
 from pjs.role_metrics import serves_own_metrics
-from pjs.roles import ROLES, event_loop_factory, process_name, roles_problem
+from pjs.roles import ROLES, event_loop_factory
 from pjs.settings import Settings
 
 WORKERS = [role for role in ROLES if role != "api"]
@@ -33,10 +37,11 @@ def test_a_process_is_named_after_its_roles() -> None:
     ("roles", "problem"),
     [
         (["engine"], None),
-        (list(ROLES), None),
+        (WORKERS, None),
         (["engine", "nope"], "unknown role 'nope'"),
         ([], "unknown role"),
         (["timer", "engine", "timer"], "role 'timer' named more than once"),
+        (["api", "engine"], "the api runs in a process of its own"),
     ],
 )
 def test_a_list_of_roles_is_checked_before_anything_starts(roles: list[str], problem: str | None) -> None:
@@ -44,18 +49,77 @@ def test_a_list_of_roles_is_checked_before_anything_starts(roles: list[str], pro
     assert found == problem if problem is None else found is not None and found.startswith(problem)
 
 
-@pytest.mark.parametrize("arguments", [["nope"], ["engine", "engine"], []])
+@pytest.mark.parametrize("arguments", [["nope"], ["engine", "engine"], [], ["api", "relay"]])
 def test_pjs_run_refuses_an_unknown_or_repeated_role_with_exit_code_2(arguments: list[str]) -> None:
     result = CliRunner().invoke(app, ["run", *arguments])
 
     assert result.exit_code == 2
-    assert "role" in result.output.lower()
+    assert "role" in result.output.lower() or "api" in result.output
 
 
-def test_a_process_with_the_api_runs_on_uvloop_and_serves_no_metrics_port_of_its_own() -> None:
+def test_the_api_runs_on_uvloop_and_serves_no_metrics_port_of_its_own_unlike_workers_together() -> None:
     with_port = Settings(role_metrics_port=9300)
 
-    assert event_loop_factory(["api", "engine"]) is not None
+    assert event_loop_factory(["api"]) is not None
     assert event_loop_factory(["relay", "engine"]) is None
-    assert not serves_own_metrics(["api", "engine"], with_port)
+    assert not serves_own_metrics(["api"], with_port)
     assert serves_own_metrics(["relay", "engine"], with_port)
+
+
+class _Roles:
+    """Stand-in roles for the process's stop semantics: each records whether it saw the stop."""
+
+    def __init__(self) -> None:
+        self.stopped: set[str] = set()
+
+    async def obedient(self, _settings: Settings, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.stopped.add("obedient")
+
+    async def failing(self, _settings: Settings, _stop: asyncio.Event) -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("broken at start")
+
+    async def stubborn(self, _settings: Settings, _stop: asyncio.Event) -> None:
+        await asyncio.sleep(3600)
+
+    async def cancelled_unasked(self, _settings: Settings, _stop: asyncio.Event) -> None:
+        await asyncio.sleep(0.01)
+        raise asyncio.CancelledError
+
+
+@pytest.fixture
+def fake_roles(monkeypatch: pytest.MonkeyPatch) -> _Roles:
+    roles = _Roles()
+    for name in ("obedient", "failing", "stubborn", "cancelled_unasked"):
+        monkeypatch.setitem(process.ROLES, name, getattr(roles, name))
+    return roles
+
+
+SHORT = Settings(shutdown_seconds=0.2)
+
+
+async def test_a_failing_role_stops_its_process_mate_and_its_failure_is_raised(fake_roles: _Roles) -> None:
+    with pytest.raises(ValueError, match="broken at start"):
+        await process.run_until_stopped(["obedient", "failing"], SHORT, asyncio.Event())
+
+    assert fake_roles.stopped == {"obedient"}
+
+
+async def test_a_stop_stops_every_role_and_a_stubborn_one_is_abandoned_at_the_bound(
+    fake_roles: _Roles,
+) -> None:
+    stop = asyncio.Event()
+    stop.set()
+
+    assert await process.run_until_stopped(["obedient"], SHORT, stop) is True
+    assert (
+        await process.run_until_stopped(["obedient", "stubborn"], SHORT, stop) is False
+    )  # abandoned, no error
+
+
+async def test_a_role_cancelled_by_something_else_is_a_failure_not_a_clean_stop(fake_roles: _Roles) -> None:
+    with pytest.raises(RuntimeError, match="role cancelled_unasked was cancelled"):
+        await process.run_until_stopped(["obedient", "cancelled_unasked"], SHORT, asyncio.Event())
+
+    assert fake_roles.stopped == {"obedient"}
