@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -12,9 +14,16 @@ import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
 from api.key_store import create_tenant
+from engine.commands import run_id_for_key
+from events.catalogue import RunStarted, stamp
+from events.run_locks import run_lock_key
+from events.store import AppendRequest
+from events.tenancy import DEFAULT_TENANT_ID
 from pjs.settings import Settings
+from pjs.wiring import event_store
 from support.api import app_client
 from support.auth import bearer, issue_test_key
+from support.roles import eventually
 
 TRIGGERS = 30
 
@@ -117,3 +126,42 @@ async def test_a_trigger_whose_event_is_too_large_is_refused_alone_and_the_other
     assert [response.status_code for response in responses] == [202] * 3 + [413] + [202] * 4
     assert "at most 8000" in responses[3].json()["message"]
     assert await pool.fetchval("SELECT count(*) FROM run_status") == 7
+
+
+KEY = "booking-race"
+
+
+async def test_a_trigger_that_waits_while_a_rival_starts_its_run_answers_with_that_run(
+    default_tenant_api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """A rival writes the run's first event, with a later transaction id, while the trigger waits for the
+    run's lock: the trigger finds the run started (a conflict at version 0, never a race), the same
+    journey and patient, and answers with it."""
+    journey_id = UUID((await default_tenant_api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"])
+    run_id = run_id_for_key(DEFAULT_TENANT_ID, journey_id, KEY)
+    async with pool.acquire() as rival, rival.transaction():
+        await rival.execute("SELECT pg_advisory_xact_lock($1)", run_lock_key(run_id))  # no transaction id yet
+        trigger = asyncio.create_task(
+            default_tenant_api.post(
+                f"/journeys/{journey_id}/trigger",
+                json=SEED_PATIENT,
+                headers={"Idempotency-Key": "booking-race"},
+            )
+        )
+        await eventually(lambda: _someone_waits_for_a_run_lock(pool))  # the trigger, its id already taken
+        started = RunStarted(
+            journey_id=journey_id, journey_version=1, start_node_id="welcome", patient_context=SEED_PATIENT
+        )
+        events = stamp(run_id, 0, [started], now=datetime.now(UTC), causation_id=None, correlation_id=run_id)
+        await event_store(rival).append_many_in(rival, [AppendRequest(run_id, 0, events)])
+    response = await trigger
+
+    assert response.status_code == 202, response.text
+    assert response.json()["runId"] == str(run_id)
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE run_id = $1", run_id) == 1
+
+
+async def _someone_waits_for_a_run_lock(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    )
