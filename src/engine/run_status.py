@@ -29,15 +29,14 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
     """Fold the batch's events into their runs' rows (one read, one write for the whole batch)."""
     if not events:
         return
-    run_ids = list(dict.fromkeys(event.run_id for event in events))
-    # A run whose events in the batch begin with its first has no row to read: it is folded from the start,
-    # and the upsert's version guard keeps a row that is already further on (a redelivery) as it is.
-    first_versions: dict[UUID, int] = {}
+    first_versions: dict[UUID, int] = {}  # each run's first version in the batch, runs in batch order
     for event in events:
         first_versions.setdefault(event.run_id, event.version)
-    started_here = {run_id for run_id, version in first_versions.items() if version == 1}
+    run_ids = list(first_versions)
+    # A run whose events in the batch begin with its first has no row to read: it is folded from the start,
+    # and the upsert's version guard keeps a row that is already further on (a redelivery) as it is.
     states = await load_states(
-        connection, [run_id for run_id in run_ids if run_id not in started_here], table, for_update=True
+        connection, [run_id for run_id, first in first_versions.items() if first != 1], table, for_update=True
     )
     for event in events:
         state = states.get(event.run_id) or initial_state(event.run_id)

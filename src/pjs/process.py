@@ -91,7 +91,7 @@ async def run_until_stopped(names: Sequence[str], settings: Settings, stop: asyn
     if abandoned:
         log.warning(
             "role %s did not stop within %.0f s; abandoning its work",
-            "+".join(roles[task] for task in abandoned),
+            process_name([roles[task] for task in abandoned]),
             settings.shutdown_seconds,
         )
     for task in dict.fromkeys([*ended_first, *roles]):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from prometheus_client import start_http_server
 
+from pjs.process import process_name
 from pjs.settings import Settings
 
 log = logging.getLogger("pjs")
@@ -28,4 +29,4 @@ def serve_role_metrics(roles: Sequence[str], settings: Settings) -> None:
     if not serves_own_metrics(roles, settings) or settings.role_metrics_port is None:
         return
     start_http_server(settings.role_metrics_port, addr=LOOPBACK)
-    log.info("role %s serves its metrics on %s:%d", "+".join(roles), LOOPBACK, settings.role_metrics_port)
+    log.info("role %s serves its metrics on %s:%d", process_name(roles), LOOPBACK, settings.role_metrics_port)
