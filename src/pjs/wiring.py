@@ -17,7 +17,7 @@ from engine.delays import PostgresDelayQueue
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from engine.email_channel import EmailChannel, EmailConfig
 from engine.engine_worker import EngineWorker
-from engine.journey_repository import PostgresJourneyRepository
+from engine.journey_repository import ParsedJourneys, PostgresJourneyRepository
 from engine.message_deliveries import PostgresDeliveryLedger
 from engine.run_status import PostgresRunHeads
 from engine.timer import Timer, TimerConfig
@@ -205,13 +205,14 @@ def api_resources(settings: Settings) -> Resources:
             settings, max_size=settings.api_pool_size, acquire_timeout=settings.api_acquire_seconds, api=True
         )
         ring = key_ring(settings)
+        parsed_journeys = ParsedJourneys()  # a repository lives for one request; the parses outlive it
 
         def bind(connection: Connection) -> TenantBackends:
             return TenantBackends(
                 connection,
                 event_store(connection, settings),
                 PostgresRunHeads(connection),
-                PostgresJourneyRepository(connection),
+                PostgresJourneyRepository(connection, parsed=parsed_journeys),
                 PatientVault(PostgresPatientKeys(connection, ring), ring),
             )
 

@@ -1,0 +1,67 @@
+"""One API process parses each stored journey version once for every request, and still shows each tenant
+only its own journeys: a trigger reads its journey's latest version through the tenant's row-level security
+before any parse is reused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from pjs.settings import Settings
+from support.api import LOOPBACK_CLIENT, app_client
+from support.auth import bearer, issue_test_key
+
+JOURNEY: dict[str, Any] = {
+    "name": "Reminder",
+    "start_node_id": "hello",
+    "nodes": [
+        {"id": "hello", "type": "MESSAGE", "message": "Welcome, {{ patient.id }}.", "next_node_id": "wait"},
+        {"id": "wait", "type": "DELAY", "duration_seconds": 86_400, "next_node_id": None},
+    ],
+}
+PATIENT = {"id": "p-1", "age": 70, "language": "en"}
+
+
+async def created(api: httpx.AsyncClient, definition: dict[str, Any]) -> str:
+    response = await api.post("/journeys", json=definition)
+    assert response.status_code == 201, response.text
+    journey_id: str = response.json()["journeyId"]
+    return journey_id
+
+
+async def triggered_run(api: httpx.AsyncClient, journey_id: str) -> dict[str, Any]:
+    response = await api.post(f"/journeys/{journey_id}/trigger", json=PATIENT)
+    assert response.status_code == 202, response.text
+    run: dict[str, Any] = (await api.get(f"/journeys/runs/{response.json()['runId']}")).json()
+    return run
+
+
+async def test_two_tenants_on_one_api_process_each_trigger_only_their_own_latest_journey(
+    settings: Settings,
+) -> None:
+    key_a = await issue_test_key(settings.resolved_database_url())
+    key_b = await issue_test_key(settings.resolved_database_url())
+    async with (
+        app_client(settings, key_a) as (a, app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=LOOPBACK_CLIENT),
+            base_url="http://pjs",
+            headers=bearer(key_b),
+        ) as b,
+    ):
+        ours = await created(a, JOURNEY)
+        assert (await triggered_run(a, ours))["journeyVersion"] == 1  # parsed here, kept for later triggers
+
+        refused = await b.post(f"/journeys/{ours}/trigger", json=PATIENT)
+        assert refused.status_code == 404, refused.text
+
+        theirs = await created(b, JOURNEY)  # the very same definition text, stored by the other tenant
+        their_run = await triggered_run(b, theirs)
+        assert (their_run["journeyId"], their_run["journeyVersion"]) == (theirs, 1)
+
+        edited = {**JOURNEY, "start_node_id": "wait"}
+        assert (await a.put(f"/journeys/{ours}", json=edited)).json()["version"] == 2
+        our_run = await triggered_run(a, ours)
+        assert (our_run["journeyVersion"], our_run["currentNodeId"]) == (2, "wait")
+        assert (await triggered_run(b, theirs))["currentNodeId"] == "hello"
