@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from bench.scenario import Scenario
-from bench.scenarios import append, burst, capacity, machine, pipeline, raw, relay, replay, timer, trigger
+from bench.scenarios import (
+    append,
+    burst,
+    capacity,
+    costs,
+    machine,
+    pipeline,
+    raw,
+    relay,
+    replay,
+    timer,
+    trigger,
+)
 
 SCENARIOS: tuple[Scenario, ...] = (
     machine.SCENARIO,
     raw.SCENARIO,
+    costs.SCENARIO,
     append.SCENARIO,
     relay.SCENARIO,
     pipeline.SCENARIO,
