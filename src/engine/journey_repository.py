@@ -21,7 +21,8 @@ from events.pg import Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
 
 _CACHE_SIZE: Final = 1024
-_PARSED_CACHE_SIZE: Final = 256
+# Bounded by the text parsed, not a count: a journey can be up to PJS_MAX_JOURNEY_BYTES (512 KiB) of JSON.
+_PARSED_TEXT_BYTES: Final = 16 * 1024 * 1024
 
 
 log = logging.getLogger(__name__)
@@ -67,22 +68,26 @@ class ParsedJourneys:
     the caller's own read returned, through its tenant's row-level security: it shows no one else's journey.
     """
 
-    def __init__(self, size: int = _PARSED_CACHE_SIZE) -> None:
-        self._definitions: OrderedDict[bytes, JourneyDefinition] = OrderedDict()
-        self._size = size
+    def __init__(self, max_text_bytes: int = _PARSED_TEXT_BYTES) -> None:
+        self._definitions: OrderedDict[bytes, tuple[JourneyDefinition, int]] = OrderedDict()
+        self._max_text_bytes = max_text_bytes
+        self._text_bytes = 0
 
     def stored(self, row: asyncpg.Record) -> StoredJourney:
         """The row as a `StoredJourney`; raises `StoredJourneyInvalid` if its definition no longer passes."""
-        digest = hashlib.sha256(row["definition"].encode()).digest()  # a digest: definitions can be large
-        definition = self._definitions.get(digest)
-        if definition is None:
-            definition = _validated(row)
-            self._definitions[digest] = definition
-            if len(self._definitions) > self._size:
-                self._definitions.popitem(last=False)
+        text = row["definition"].encode()
+        digest = hashlib.sha256(text).digest()  # a digest: definitions can be large
+        known = self._definitions.get(digest)
+        if known is None:
+            known = (_validated(row), len(text))
+            self._definitions[digest] = known
+            self._text_bytes += known[1]
+            while self._text_bytes > self._max_text_bytes and len(self._definitions) > 1:
+                _, (_, size) = self._definitions.popitem(last=False)
+                self._text_bytes -= size
         else:
             self._definitions.move_to_end(digest)
-        return StoredJourney(row["journey_id"], row["version"], definition, row["created_at"])
+        return StoredJourney(row["journey_id"], row["version"], known[0], row["created_at"])
 
 
 class PostgresJourneyRepository:
