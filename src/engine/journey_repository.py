@@ -66,6 +66,7 @@ class ParsedJourneys:
     again, message templates included, was 5-7 % of the API's CPU per trigger. The API opens a repository
     per request (on the request's connection), so this cache outlives them. A hit needs the very text that
     the caller's own read returned, through its tenant's row-level security: it shows no one else's journey.
+    Its budget counts the text kept, so it bounds the memory of every repository using it.
     """
 
     def __init__(self, max_text_bytes: int = _PARSED_TEXT_BYTES) -> None:
@@ -73,21 +74,28 @@ class ParsedJourneys:
         self._max_text_bytes = max_text_bytes
         self._text_bytes = 0
 
-    def stored(self, row: asyncpg.Record) -> StoredJourney:
-        """The row as a `StoredJourney`; raises `StoredJourneyInvalid` if its definition no longer passes."""
+    def parse(self, row: asyncpg.Record) -> tuple[JourneyDefinition, bytes]:
+        """The row's definition and the digest it is kept under; raises `StoredJourneyInvalid` if the
+        definition no longer passes (never kept, so it is refused on every read)."""
         text = row["definition"].encode()
         digest = hashlib.sha256(text).digest()  # a digest: definitions can be large
-        known = self._definitions.get(digest)
-        if known is None:
-            known = (_validated(row), len(text))
-            self._definitions[digest] = known
-            self._text_bytes += known[1]
+        definition = self.definition(digest)
+        if definition is None:
+            definition = _validated(row)
+            self._definitions[digest] = (definition, len(text))
+            self._text_bytes += len(text)
             while self._text_bytes > self._max_text_bytes and len(self._definitions) > 1:
                 _, (_, size) = self._definitions.popitem(last=False)
                 self._text_bytes -= size
-        else:
-            self._definitions.move_to_end(digest)
-        return StoredJourney(row["journey_id"], row["version"], known[0], row["created_at"])
+        return definition, digest
+
+    def definition(self, digest: bytes) -> JourneyDefinition | None:
+        """The definition kept under `digest`, if it still is."""
+        known = self._definitions.get(digest)
+        if known is None:
+            return None
+        self._definitions.move_to_end(digest)
+        return known[0]
 
 
 class PostgresJourneyRepository:
@@ -97,7 +105,9 @@ class PostgresJourneyRepository:
         self, pool: Queryable, cache_size: int = _CACHE_SIZE, parsed: ParsedJourneys | None = None
     ) -> None:
         self._pool = pool
-        self._cache: OrderedDict[tuple[UUID, int], StoredJourney] = OrderedDict()
+        # (id, version) -> where its definition is kept, and when it was stored. The definitions themselves
+        # live in `parsed`, whose budget bounds what the repository holds however many versions it read.
+        self._versions: OrderedDict[tuple[UUID, int], tuple[bytes, datetime]] = OrderedDict()
         self._cache_size = cache_size
         self._parsed = parsed or ParsedJourneys()
 
@@ -116,7 +126,7 @@ class PostgresJourneyRepository:
                 actor,
             )
         assert row is not None
-        return self._remember(self._parsed.stored(row))
+        return self._remember(row)
 
     async def add_version(
         self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime, actor: str = "api"
@@ -148,19 +158,20 @@ class PostgresJourneyRepository:
         # it is the caller's StoreUnavailable (503): retrying blindly could store the edit twice.
         with unavailable_on_connection_loss("adding a journey version"):
             row = await retry_transient(insert_next_version, retry_on=RACE_ERRORS)
-        return None if row is None else self._remember(self._parsed.stored(row))
+        return None if row is None else self._remember(row)
 
     async def get(self, journey_id: UUID, version: int) -> StoredJourney | None:
         """One version of a journey, or None."""
-        cached = self._cache.get((journey_id, version))
-        if cached is not None:
-            self._cache.move_to_end((journey_id, version))
-            return cached
+        known = self._versions.get((journey_id, version))
+        definition = None if known is None else self._parsed.definition(known[0])
+        if known is not None and definition is not None:
+            self._versions.move_to_end((journey_id, version))
+            return StoredJourney(journey_id, version, definition, known[1])
         with unavailable_on_connection_loss("reading a journey version"):
             row = await self._pool.fetchrow(
                 f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = $2", journey_id, version
             )
-        return None if row is None else self._remember(self._parsed.stored(row))
+        return None if row is None else self._remember(row)
 
     async def definition(self, journey_id: UUID, version: int) -> JourneyDefinition | None:
         """The engine's `JourneyDefinitions` port: a version stored but no longer valid is "not available"."""
@@ -178,7 +189,7 @@ class PostgresJourneyRepository:
                 f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 ORDER BY version DESC LIMIT 1",
                 journey_id,
             )
-        return None if row is None else self._remember(self._parsed.stored(row))
+        return None if row is None else self._remember(row)
 
     async def list_journeys(self) -> list[JourneySummary]:
         """Every journey with its latest version, oldest journey first."""
@@ -198,13 +209,14 @@ class PostgresJourneyRepository:
             JourneySummary(row["journey_id"], row["name"], row["version"], row["created_at"]) for row in rows
         ]
 
-    def _remember(self, journey: StoredJourney) -> StoredJourney:
-        key = (journey.journey_id, journey.version)
-        self._cache[key] = journey
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return journey
+    def _remember(self, row: asyncpg.Record) -> StoredJourney:
+        definition, digest = self._parsed.parse(row)
+        key = (row["journey_id"], row["version"])
+        self._versions[key] = (digest, row["created_at"])
+        self._versions.move_to_end(key)
+        while len(self._versions) > self._cache_size:
+            self._versions.popitem(last=False)
+        return StoredJourney(row["journey_id"], row["version"], definition, row["created_at"])
 
 
 def _encode(definition: JourneyDefinition) -> str:

@@ -1,16 +1,20 @@
-"""One API process parses each stored journey version once for every request, and still shows each tenant
-only its own journeys: a trigger reads its journey's latest version through the tenant's row-level security
-before any parse is reused."""
+"""Parsed journeys are shared: one API process parses each stored journey version once for every request,
+and still shows each tenant only its own journeys (a trigger reads its journey's latest version through the
+tenant's row-level security before any parse is reused); a long-lived repository that had to let a parse go
+reads that version again."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import httpx
 
+from engine.journey_repository import ParsedJourneys, PostgresJourneyRepository
 from pjs.settings import Settings
 from support.api import LOOPBACK_CLIENT, app_client
 from support.auth import bearer, issue_test_key
+from support.journeys import message, save_journey
 
 JOURNEY: dict[str, Any] = {
     "name": "Reminder",
@@ -65,3 +69,20 @@ async def test_two_tenants_on_one_api_process_each_trigger_only_their_own_latest
         our_run = await triggered_run(a, ours)
         assert (our_run["journeyVersion"], our_run["currentNodeId"]) == (2, "wait")
         assert (await triggered_run(b, theirs))["currentNodeId"] == "hello"
+
+
+async def test_a_long_lived_repository_reads_a_version_again_once_its_parse_made_room(
+    pool: asyncpg.Pool,
+) -> None:
+    first, _ = await save_journey(pool, "hello", message("hello"))
+    second, _ = await save_journey(pool, "bye", message("bye"))
+    text = await pool.fetchval("SELECT definition::text FROM journeys WHERE journey_id = $1", first)
+    journeys = PostgresJourneyRepository(pool, parsed=ParsedJourneys(max_text_bytes=len(text.encode())))
+
+    read_first = await journeys.definition(first, 1)
+    read_second = await journeys.definition(second, 1)  # room for one: the first one's parse goes
+    read_first_again = await journeys.definition(first, 1)
+
+    assert read_first is not None and read_second is not None and read_first_again is not None
+    assert (read_first.start_node_id, read_second.start_node_id) == ("hello", "bye")
+    assert read_first_again == read_first and read_first_again is not read_first

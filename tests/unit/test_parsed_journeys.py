@@ -1,5 +1,5 @@
-"""The API's shared parsed journeys: a stored text is validated once while it fits the budget, an invalid one
-every time it is read, and the budget counts the text parsed, oldest use out first."""
+"""Parsed journeys: a stored text is validated once while it fits the budget, an invalid one every time
+it is read, and the budget counts the text kept, oldest use out first."""
 
 from __future__ import annotations
 
@@ -25,16 +25,15 @@ def row(name: str, *, valid: bool = True, version: int = 1) -> dict[str, Any]:
     }
 
 
-def test_a_text_read_again_is_not_validated_again_and_keeps_each_rows_own_id_and_version() -> None:
+def test_a_text_read_again_is_not_validated_again() -> None:
     parsed = ParsedJourneys()
     first = row("Reminder")
     same_text_elsewhere = {**row("Reminder"), "definition": first["definition"], "version": 3}
 
-    a, b = parsed.stored(first), parsed.stored(same_text_elsewhere)
+    (a, digest), (b, same_digest) = parsed.parse(first), parsed.parse(same_text_elsewhere)
 
-    assert a.definition is b.definition
-    assert (a.journey_id, a.version) == (first["journey_id"], 1)
-    assert (b.journey_id, b.version) == (same_text_elsewhere["journey_id"], 3)
+    assert a is b and digest == same_digest
+    assert parsed.definition(digest) is a
 
 
 def test_a_stored_journey_that_no_longer_validates_is_refused_on_every_read() -> None:
@@ -42,16 +41,16 @@ def test_a_stored_journey_that_no_longer_validates_is_refused_on_every_read() ->
     invalid = row("Broken", valid=False)
     for _ in range(2):
         with pytest.raises(StoredJourneyInvalid):
-            parsed.stored(invalid)
+            parsed.parse(invalid)
 
 
 def test_the_budget_counts_text_and_drops_the_least_recently_read_first() -> None:
     one, two, six = row("One"), row("Two"), row("Six")  # texts of one length
     parsed = ParsedJourneys(max_text_bytes=2 * len(one["definition"]) + 1)  # room for two of them
-    kept_one, kept_two = parsed.stored(one), parsed.stored(two)
+    (kept_one, one_digest), (_, two_digest) = parsed.parse(one), parsed.parse(two)
 
-    assert parsed.stored(one).definition is kept_one.definition  # read last: two is now the oldest use
-    parsed.stored(six)
+    assert parsed.definition(one_digest) is kept_one  # read last: two is now the oldest use
+    parsed.parse(six)
 
-    assert parsed.stored(one).definition is kept_one.definition
-    assert parsed.stored(two).definition is not kept_two.definition  # dropped, validated anew
+    assert parsed.definition(one_digest) is kept_one
+    assert parsed.definition(two_digest) is None  # dropped: its next read validates it anew
