@@ -74,8 +74,17 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def group_config(
-    settings: Settings, group: str, batch_size: int, event_types: tuple[RunEventClass, ...] | None = None
+    settings: Settings,
+    group: str,
+    batch_size: int,
+    event_types: tuple[RunEventClass, ...] | None = None,
+    *,
+    read_side: bool = False,
 ) -> GroupConfig:
+    """`read_side`: a group off the runs' path (projector, audit, analytics), which may wait longer."""
+    wait_ms = (
+        settings.consumer_read_side_fetch_max_wait_ms if read_side else settings.consumer_fetch_max_wait_ms
+    )
     return GroupConfig(
         kafka=settings.kafka_connection(),
         topic=settings.run_events_topic,
@@ -87,7 +96,7 @@ def group_config(
         event_types=event_types,
         poison_retries=settings.consumer_poison_retries,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_max_wait_ms=wait_ms,
         commit_interval_seconds=settings.consumer_commit_interval_ms / 1000,
     )
 
@@ -150,20 +159,22 @@ async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
-        config = group_config(settings, settings.projector_group, settings.projector_batch_size)
+        config = group_config(
+            settings, settings.projector_group, settings.projector_batch_size, read_side=True
+        )
         await Projector(config, pool).run(stop)
 
 
 async def run_audit_subscriber(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
     async with _pool_for(settings) as pool:
-        config = group_config(settings, settings.audit_group, settings.projector_batch_size)
+        config = group_config(settings, settings.audit_group, settings.projector_batch_size, read_side=True)
         await run_audit(config, pool, stop)
 
 
 async def run_analytics_subscriber(settings: Settings, stop: asyncio.Event) -> None:
     await _ensure_run_events_topic(settings)
-    config = group_config(settings, settings.analytics_group, settings.projector_batch_size)
+    config = group_config(settings, settings.analytics_group, settings.projector_batch_size, read_side=True)
     async with _pool_for(settings) as pool:  # for its dead letters only
         await run_analytics(config, wiring.analytics_files(settings), wiring.dead_letters(pool), stop)
 

@@ -12,6 +12,7 @@ from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from events.broker import KafkaConnection
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
+from pjs.consumer_settings import ConsumerSettings
 from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
@@ -29,7 +30,7 @@ LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(TelemetrySettings):
+class Settings(TelemetrySettings, ConsumerSettings):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
@@ -117,20 +118,6 @@ class Settings(TelemetrySettings):
     restart_max_seconds: float = 30.0
     restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
 
-    # Dead letters: how often a batch failing with a non-transient error is retried before its records are
-    # handled one at a time and the failing ones set aside in the dead_letters table.
-    consumer_poison_retries: int = 2
-
-    # Pipeline throughput (`capacity` in docs/benchmarks.md): the broker holds a consumer's fetch until it has
-    # fetch_min_bytes or fetch_max_wait_ms passed; aiokafka's 1 byte / 500 ms made a fetch per relay write.
-    # Offsets are committed at most every commit_interval_ms: a commit per batch cost 4-9 % of the CPU.
-    consumer_fetch_min_bytes: int = Field(default=65536, ge=1, description="Least data a fetch waits for.")
-    consumer_fetch_max_wait_ms: int = Field(
-        default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
-    )
-    consumer_commit_interval_ms: int = Field(
-        default=1000, ge=0, le=60_000, description="Least time between a group's offset commits, ms."
-    )
     # Worker pools (the API's always skips it, an admin pool never): on release, roll back an open transaction
     # but skip asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): four statements per
     # release. The workers change no session state on pooled connections (tenant binding and actor are

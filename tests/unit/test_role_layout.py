@@ -12,7 +12,7 @@ from pjs.cli import app
 from pjs.dev import process_layout
 from pjs.process import process_name, roles_problem
 from pjs.role_metrics import serves_own_metrics
-from pjs.roles import ROLES, event_loop_factory
+from pjs.roles import ROLES, event_loop_factory, group_config
 from pjs.settings import Settings
 
 WORKERS = [role for role in ROLES if role != "api"]
@@ -123,3 +123,23 @@ async def test_a_role_cancelled_by_something_else_is_a_failure_not_a_clean_stop(
         await process.run_until_stopped(["obedient", "cancelled_unasked"], SHORT, asyncio.Event())
 
     assert fake_roles.stopped == {"obedient"}
+
+
+def test_the_read_side_groups_wait_longer_per_fetch_than_the_groups_on_a_runs_path() -> None:
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1", consumer_fetch_max_wait_ms=40, consumer_read_side_fetch_max_wait_ms=300
+    )
+
+    on_the_path = group_config(settings, "engine", 500)
+    read_side = group_config(settings, "audit", 1000, read_side=True)
+
+    assert (on_the_path.fetch_max_wait_ms, read_side.fetch_max_wait_ms) == (40, 300)
+    assert read_side.fetch_min_bytes == on_the_path.fetch_min_bytes == settings.consumer_fetch_min_bytes
+
+
+def test_a_read_side_fetch_wait_beyond_half_a_second_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PJS_CONSUMER_READ_SIDE_FETCH_MAX_WAIT_MS", "5000")
+    with pytest.raises(ValueError, match="consumer_read_side_fetch_max_wait_ms"):
+        Settings()
