@@ -21,7 +21,7 @@ class ConsumerSettings(BaseSettings):
         default=50, ge=0, le=500, description="Longest the broker holds a fetch for fetch_min_bytes, ms."
     )
     # The engine and delivery are on a run's path; the read side (projector, audit, analytics) is not, so it
-    # fetches less often, in larger batches: 6 % less CPU per run at 100 runs/s (docs/benchmarks.md).
+    # fetches less often, in larger batches: 4-6 % less CPU per run at 100 runs/s (docs/benchmarks.md).
     consumer_read_side_fetch_max_wait_ms: int = Field(
         default=250,
         ge=0,
