@@ -12,6 +12,7 @@ profiler's samples (which, on a saturated machine, pile up wherever a process is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from uuid import uuid4
@@ -23,13 +24,12 @@ from bench.scenarios.pipeline import REFERENCE_JOURNEY
 from bench.unit_costs import LOOPS, idle_consumer_ms_per_s, in_thread, per_call_us, round_trips
 from domain.validation import validate_journey
 from events.append_checks import validated_payloads
-from events.broker import KafkaConnection
 from events.catalogue import RecordedEvent, stamp
 from events.envelope import from_kafka_record, to_kafka_record
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
-from events.group_config import GroupConfig
 from events.message_events import MessageRequested
 from events.store import AppendRequest
+from pjs.roles import group_config
 from pjs.settings import Settings
 
 QUICK_COUNTS = (300, 2_000, 2.0)  # round trips, codec calls, idle consumer seconds
@@ -45,9 +45,16 @@ async def run(context: ScenarioContext) -> Figures:
         figures |= {f"{name}_{loop_name}": value for name, value in measured.items()}
     figures |= _codec_costs(calls)
     topic = await box.topic("costs")
-    service_wait = Settings().consumer_fetch_max_wait_ms
+    settings = Settings()
+    service_wait = settings.consumer_fetch_max_wait_ms
     for wait_ms in (service_wait, 10 * service_wait):
-        config = _idle_group(box.kafka, topic, box.group(f"idle-{wait_ms}"), wait_ms)
+        # The service's own group config, pointed at this sandbox: only the fetch wait differs.
+        config = replace(
+            group_config(settings, box.group(f"idle-{wait_ms}"), settings.projector_batch_size),
+            kafka=box.kafka,
+            topic=topic,
+            fetch_max_wait_ms=wait_ms,
+        )
         idle = partial(idle_consumer_ms_per_s, config, box.worker_database_url, idle_seconds)
         figures[f"idle_consumer_cpu_ms_per_s_wait_{wait_ms}ms"] = await in_thread("asyncio", idle)
     return figures
@@ -80,18 +87,6 @@ class _Consumed:
     def __init__(self, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         self.value = value
         self.headers = headers
-
-
-def _idle_group(kafka: KafkaConnection, topic: str, group: str, fetch_max_wait_ms: int) -> GroupConfig:
-    settings = Settings()
-    return GroupConfig(
-        kafka=kafka,
-        topic=topic,
-        group=group,
-        fetch_min_bytes=settings.consumer_fetch_min_bytes,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-        commit_interval_seconds=settings.consumer_commit_interval_ms / 1000,
-    )
 
 
 SCENARIO = Scenario(

@@ -14,7 +14,7 @@ from engine.journey_repository import ParsedJourneys, PostgresJourneyRepository
 from pjs.settings import Settings
 from support.api import LOOPBACK_CLIENT, app_client
 from support.auth import bearer, issue_test_key
-from support.journeys import message, save_journey
+from support.journeys import message, patient, save_journey
 
 JOURNEY: dict[str, Any] = {
     "name": "Reminder",
@@ -24,7 +24,7 @@ JOURNEY: dict[str, Any] = {
         {"id": "wait", "type": "DELAY", "duration_seconds": 86_400, "next_node_id": None},
     ],
 }
-PATIENT = {"id": "p-1", "age": 70, "language": "en"}
+PATIENT = patient()
 
 
 async def created(api: httpx.AsyncClient, definition: dict[str, Any]) -> str:
