@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
+import aiohttp
 import orjson
+
+from bench.trigger_client import TransportError, post_json, require_loopback, trigger_session
 
 _ATTEMPTS = 3  # transport errors per request; 503s are retried until the deadline instead
 _RETRY_AFTER_SECONDS = 1.0  # when a 503 names no Retry-After
@@ -41,9 +43,9 @@ API_KEY_VARIABLE = "PJS_API_KEY"
 every local user can read from the process list)."""
 
 
-def _key(number: int) -> dict[str, str]:
+def _key(number: int) -> str:
     """An idempotency key per request, so a retry after a transport error never starts a second run."""
-    return {"Idempotency-Key": f"bench-{number}"}
+    return f"bench-{number}"
 
 
 def _patient(number: int) -> dict[str, Any]:
@@ -51,22 +53,22 @@ def _patient(number: int) -> dict[str, Any]:
     return {"id": f"bench-patient-{number:09d}", "age": 30 + number % 60, "language": "en"}
 
 
-async def _trigger(client: httpx.AsyncClient, path: str, number: int, deadline: float) -> dict[str, Any]:
+async def _trigger(session: aiohttp.ClientSession, path: str, number: int, deadline: float) -> dict[str, Any]:
     """One trigger to its final answer: transport errors retried `_ATTEMPTS` times, 503s until `deadline`."""
     status, run_id, error, refused, attempts = 0, None, None, 0, 0
     while attempts < _ATTEMPTS:
         try:
-            response = await client.post(path, json=_patient(number), headers=_key(number))
-        except httpx.TransportError as failure:  # e.g. the server closed an idle keep-alive
+            answer = await post_json(session, path, _patient(number), _key(number))
+        except TransportError as failure:  # e.g. the server closed an idle keep-alive
             error, attempts = type(failure).__name__, attempts + 1
             continue
-        status = response.status_code
-        pause = float(response.headers.get("Retry-After") or _RETRY_AFTER_SECONDS)
+        status = answer.status
+        pause = float(answer.retry_after or _RETRY_AFTER_SECONDS)
         if status == 503 and time.perf_counter() + pause < deadline:
             refused += 1
             await asyncio.sleep(pause)
             continue
-        run_id = response.json()["runId"] if status == 202 else None
+        run_id = answer.json()["runId"] if status == 202 else None
         break
     return {"status": status, "run_id": run_id, "error": error, "refused": refused}
 
@@ -76,31 +78,28 @@ async def generate(
 ) -> dict[str, Any]:
     """Send `runs` triggers at `rate` per second, numbered from `first`; write one line per request;
     return a summary."""
-    limits = httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS)
     path = f"/journeys/{journey_id}/trigger"
-    # Due requests wait in this FIFO for one of the connections, not inside httpx's pool, whose
-    # bookkeeping grows with the number of waiters and would eat the CPU the service needs.
+    # Due requests wait in this FIFO for one of the connections, not inside the client's pool.
     due: asyncio.Queue[tuple[int, float, float] | None] = asyncio.Queue()
     start_perf, start_wall = time.perf_counter() + 0.05, time.time() + 0.05
+    cpu_before = time.process_time()
     deadline = start_perf + max_seconds
     done = 0
 
-    async def connection(client: httpx.AsyncClient) -> None:
+    async def connection(session: aiohttp.ClientSession) -> None:
         nonlocal done
         while (item := await due.get()) is not None:
             number, due_wall, due_perf = item
-            answer = await _trigger(client, path, first + number, deadline)
+            answer = await _trigger(session, path, first + number, deadline)
             latency_ms = (time.perf_counter() - due_perf) * 1000
             line = {"i": first + number, "due": due_wall, "ms": round(latency_ms, 3), **answer}
             out.write(orjson.dumps(line).decode() + "\n")
             done += 1
 
     late_ms_max, sent = 0.0, 0
-    auth = {"Authorization": f"Bearer {os.environ[API_KEY_VARIABLE]}"}
-    async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=max_seconds, headers=auth
-    ) as client:
-        workers = [asyncio.create_task(connection(client)) for _ in range(_CONNECTIONS)]
+    api_key = os.environ[API_KEY_VARIABLE]
+    async with trigger_session(base_url, api_key, _CONNECTIONS, max_seconds) as session:
+        workers = [asyncio.create_task(connection(session)) for _ in range(_CONNECTIONS)]
         for number in range(runs):
             due_perf = start_perf + number / rate
             delay = due_perf - time.perf_counter()
@@ -125,6 +124,7 @@ async def generate(
         "send_late_ms_max": round(late_ms_max, 1),  # how far the generator itself fell behind its schedule
         "abandoned": sent - done,
         "cpu_s": round(time.process_time(), 1),  # the generator's own CPU, start-up included
+        "load_cpu_s": round(time.process_time() - cpu_before, 3),  # its CPU while sending and awaiting
     }
 
 
@@ -138,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file of per-request results")
     parser.add_argument("--first", type=int, default=0, help="number of the first request (patient, key)")
     options = parser.parse_args(argv)
-    host = httpx.URL(options.base_url).host
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        parser.error(f"the load generator only talks to loopback, not {host!r}")
+    try:
+        require_loopback(options.base_url)
+    except ValueError as refused:
+        parser.error(str(refused))
     if options.runs < 1 or options.rate <= 0 or options.first < 0:
         parser.error("--runs and --rate must be positive, --first not negative")
     with options.out.open("w") as out:

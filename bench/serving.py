@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 
@@ -24,6 +25,7 @@ from bench.errors import BenchFailure
 from bench.pipeline_stack import PIPELINE_ROLES, running_stack, store_journey_when_ready
 from bench.role_watch import RoleWatch
 from bench.scenario import ScenarioContext
+from bench.trigger_client import trigger_session
 
 FLAME_GRAPH_VARIABLE = "BENCH_FLAMEGRAPH"
 
@@ -40,7 +42,8 @@ TWO_MESSAGES: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Serving:
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # for set-up calls
+    triggers: aiohttp.ClientSession  # for the load: `connections` connections (bench.trigger_client says why)
     pool: asyncpg.Pool  # the workers' role: sees every tenant
     watch: RoleWatch
     api_pid: int
@@ -57,7 +60,10 @@ async def serving(context: ScenarioContext, connections: int) -> AsyncIterator[S
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with running_stack(context.sandbox, PIPELINE_ROLES, client_limits=limits) as running:
         journey_id = await store_journey_when_ready(running.client, running.watch, TWO_MESSAGES)
-        yield Serving(running.client, running.pool, running.watch, running.pids["api"], journey_id)
+        base_url = str(running.client.base_url)
+        async with trigger_session(base_url, running.key, connections, timeout_s=60) as triggers:
+            api_pid = running.pids["api"]
+            yield Serving(running.client, triggers, running.pool, running.watch, api_pid, journey_id)
 
 
 @contextlib.asynccontextmanager

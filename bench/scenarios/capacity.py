@@ -9,7 +9,8 @@ accepted, the generator kept up with the offered rate, the end-to-end p99 (due t
 recorded) stayed within the journey's delay + 500 ms, and the runs all completed within a drain limit (a
 growing backlog fails the latency bound or the limit). Stepping stops at the first step not sustained.
 CPU per run counts every role, this sandbox's Postgres backends and the whole Kafka broker, from the
-step's first trigger to its last completion; the load generator is not counted.
+step's first trigger to its last completion; the load generator (`bench.loadgen`, on aiohttp) is not
+counted: `generator_cpu_ms_per_run` shows what it took from the machine at the step the CPU is shown for.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Step:
     events_per_s: float
     cpu_ms_per_run: float
     cpu_ms_per_run_by_process: dict[str, float]
+    generator_cpu_ms_per_run: float  # the load generator's, not in cpu_ms_per_run
 
 
 def steps_for(quick: bool) -> tuple[tuple[float, ...], float]:
@@ -150,6 +152,7 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
         events_per_s=rate(events, window),
         cpu_ms_per_run=round(sum(cpu.values()) * 1000 / runs, 2),
         cpu_ms_per_run_by_process={name: round(s * 1000 / runs, 2) for name, s in cpu.items()},
+        generator_cpu_ms_per_run=round(float(summary["load_cpu_s"]) * 1000 / runs, 2),
     )
 
 
@@ -175,6 +178,7 @@ def _figures(steps: list[Step]) -> Figures:
     shown = top or steps[0]  # where the CPU goes, at the top sustained step (else the first)
     figures["cpu_breakdown_step"] = shown.offered_per_s
     figures.update({f"cpu_ms_per_run_{n}": ms for n, ms in shown.cpu_ms_per_run_by_process.items()})
+    figures["generator_cpu_ms_per_run"] = shown.generator_cpu_ms_per_run
     for step in steps:
         name = f"step_{step.offered_per_s:g}"
         figures.update(
