@@ -55,7 +55,7 @@ class RunningStack:
     pids: dict[str, int]  # role -> process id (for a profiler to attach to)
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -87,7 +87,7 @@ async def running_stack(
     """Start `roles` (each `python -m pjs.cli run <role>`, or with BENCH_WORKERS_TOGETHER=1 the workers in one
     process as `pjs dev --together` runs them) against the sandbox; stop them together after."""
     topic = await box.topic("run-events")
-    port = _free_loopback_port()
+    port = free_loopback_port()
     with tempfile.TemporaryDirectory(prefix=f"pjs-bench-{box.prefix}-") as scratch:
         environment = {**_environment(box, topic, port, scratch), **(extra_environment or {})}
         key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client

@@ -11,11 +11,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from uuid import uuid4
 
 import asyncpg
 import psutil
 import uvloop
 
+from domain.message_outcomes import Sent
+from engine.channels import OutgoingMessage, WebhookChannel, WebhookConfig
 from events.consumer_group import GroupLoop
 from events.dead_letters import PostgresDeadLetters
 from events.group_config import GroupConfig
@@ -94,6 +97,27 @@ async def idle_consumer_ms_per_s(config: GroupConfig, database_url: str, seconds
         stop.set()
         await asyncio.wait_for(consuming, config.stop_wait_seconds + 5)
         await pool.close()
+
+
+async def webhook_send_us(url: str, count: int, at_once: int) -> float:
+    """CPU per message the webhook channel (also the SMS channel's) sends, `at_once` at a time, in µs."""
+    channel = WebhookChannel(WebhookConfig(url=url))
+    slots = asyncio.Semaphore(at_once)
+
+    async def send(number: int) -> None:
+        message = OutgoingMessage(uuid4(), "welcome", number, "Hello", patient_id=None, channel="webhook")
+        async with slots:
+            outcome = await channel.send(message)
+        if not isinstance(outcome, Sent):
+            raise RuntimeError(f"the provider stub refused a message: {outcome}")
+
+    try:
+        await asyncio.gather(*(send(n) for n in range(min(count, 200))))  # warm: connections open
+        started = time.thread_time()
+        await asyncio.gather(*(send(n) for n in range(count)))
+        return _micro(time.thread_time() - started, count)
+    finally:
+        await channel.aclose()
 
 
 def per_call_us(action: Callable[[], object], count: int) -> float:

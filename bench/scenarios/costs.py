@@ -7,7 +7,9 @@ profiler's samples (which, on a saturated machine, pile up wherever a process is
 - decoding a consumed record and encoding a published one; the checks every appended event passes;
   validating the reference journey (what a trigger once paid on every request);
 - an idle consumer group of the service (`GroupLoop`), with the fetch wait the service uses and with
-  a ten times longer one.
+  a ten times longer one;
+- a message sent by the webhook channel (the SMS channel's too) to a stub provider in its own process,
+  one at a time and as many at a time as the delivery role sends.
 """
 
 from __future__ import annotations
@@ -19,10 +21,19 @@ from uuid import uuid4
 
 import orjson
 
+from bench.provider_stub import provider_stub
 from bench.scenario import Figures, Scenario, ScenarioContext
 from bench.scenarios.pipeline import REFERENCE_JOURNEY
-from bench.unit_costs import LOOPS, idle_consumer_ms_per_s, in_thread, per_call_us, round_trips
+from bench.unit_costs import (
+    LOOPS,
+    idle_consumer_ms_per_s,
+    in_thread,
+    per_call_us,
+    round_trips,
+    webhook_send_us,
+)
 from domain.validation import validate_journey
+from engine.delivery_worker import DeliveryConfig
 from events.append_checks import validated_payloads
 from events.catalogue import RecordedEvent, stamp
 from events.envelope import from_kafka_record, to_kafka_record
@@ -32,7 +43,7 @@ from events.store import AppendRequest
 from pjs.roles import group_config
 from pjs.settings import Settings
 
-QUICK_COUNTS = (300, 2_000, 2.0)  # round trips, codec calls, idle consumer seconds
+QUICK_COUNTS = (300, 2_000, 2.0)  # round trips (and webhook sends), codec calls, idle consumer seconds
 FULL_COUNTS = (3_000, 20_000, 10.0)
 
 
@@ -57,6 +68,15 @@ async def run(context: ScenarioContext) -> Figures:
         )
         idle = partial(idle_consumer_ms_per_s, config, box.worker_database_url, idle_seconds)
         figures[f"idle_consumer_cpu_ms_per_s_wait_{wait_ms}ms"] = await in_thread("asyncio", idle)
+    return figures | await _webhook_costs(trips)
+
+
+async def _webhook_costs(sends: int) -> Figures:
+    figures: Figures = {}
+    async with provider_stub() as url:
+        for at_once in (1, DeliveryConfig().concurrency):
+            cost = await in_thread("asyncio", partial(webhook_send_us, url, sends, at_once))
+            figures[f"webhook_send_us_{at_once}_at_a_time"] = cost
     return figures
 
 

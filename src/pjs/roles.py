@@ -13,7 +13,7 @@ import uvicorn
 import uvloop
 
 from api.app import create_app
-from engine.channels import Channel, ChannelRouter
+from engine.channels import ChannelRouter
 from engine.delivery_worker import DeliveryConfig
 from engine.timer import TimerConfig
 from events.broker import ensure_topic
@@ -127,7 +127,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
         await GroupLoop(config, engine.handle, wiring.dead_letters(pool)).run(stop)
 
 
-def message_channel(settings: Settings) -> Channel:
+def message_channel(settings: Settings) -> ChannelRouter:
     """Every configured channel behind one router; the default channel must be one of them."""
     channels = wiring.message_channels(settings)
     if settings.message_channel not in channels:
@@ -147,7 +147,10 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
         group = group_config(
             settings, settings.delivery_group, settings.delivery_batch_size, (MessageRequested,)
         )
-        await GroupLoop(group, worker.handle, wiring.dead_letters(pool)).run(stop)
+        try:
+            await GroupLoop(group, worker.handle, wiring.dead_letters(pool)).run(stop)
+        finally:
+            await channel.aclose()
 
 
 async def run_timer(settings: Settings, stop: asyncio.Event) -> None:

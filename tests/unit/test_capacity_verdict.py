@@ -21,6 +21,7 @@ def _step(offered: float, sustained: bool, cpu_ms: float = 30.0) -> Step:
         events_per_s=offered * 11 * 0.9,
         cpu_ms_per_run=cpu_ms,
         cpu_ms_per_run_by_process={"engine": cpu_ms / 2, "kafka": cpu_ms / 2},
+        generator_cpu_ms_per_run=cpu_ms / 10,
     )
 
 
@@ -46,6 +47,7 @@ def test_the_figures_name_the_last_sustained_step_and_why_stepping_stopped() -> 
     assert figures["cpu_ms_per_run"] == 30.0
     assert figures["events_per_s"] == 40 * 11 * 0.9
     assert figures["cpu_ms_per_run_kafka"] == 15.0
+    assert figures["generator_cpu_ms_per_run"] == 3.0  # the top sustained step's, apart from cpu_ms_per_run
     assert figures["stopped_because"] == "e2e p99 2000 ms > 1500 ms"
     assert figures["step_60_sustained"] is False
 

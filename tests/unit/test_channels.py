@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
 import pytest
 
 from domain.message_outcomes import NotSent, Sent
-from engine.channels import LogChannel, OutgoingMessage, WebhookChannel, WebhookConfig
+from engine.channels import ChannelRouter, LogChannel, OutgoingMessage, WebhookChannel, WebhookConfig
 from support.webhook import scripted_webhook
 
 MESSAGE = OutgoingMessage(
@@ -97,4 +98,17 @@ async def test_an_unreachable_webhook_is_retried_then_given_up() -> None:
     await channel.aclose()
 
     assert isinstance(outcome, NotSent) and outcome.attempts == 2
-    assert outcome.reason.startswith("webhook unreachable (ConnectError)")
+    assert outcome.reason == "webhook unreachable (could not connect) after 2 attempts"
+
+
+async def test_the_router_closes_its_http_channels_and_a_later_send_opens_them_again() -> None:
+    with scripted_webhook([200]) as server:
+        router = ChannelRouter({"log": LogChannel(), "webhook": webhook(server.url)}, "log")
+        message = dataclasses.replace(MESSAGE, channel="webhook")
+        first = await router.send(message)
+        await router.aclose()  # as the delivery role does when it stops
+        second = await router.send(message)
+        await router.aclose()
+
+    assert first == Sent(provider_message_id="provider-1", attempts=1)
+    assert second == Sent(provider_message_id="provider-2", attempts=1)
