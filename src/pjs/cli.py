@@ -20,6 +20,7 @@ from pjs.contract_commands import asyncapi_app
 from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
+from pjs.garbage_collection import tune_garbage_collection
 from pjs.key_commands import ensure_dev_key, keys_app, tenants_app
 from pjs.logs import configure_logging
 from pjs.process import note_early_stop_signals, process_name, roles_problem, run_roles
@@ -129,6 +130,7 @@ def run_command(
     tracer_provider = start_tracing(name, get_settings())
     try:
         serve_role_metrics(roles, get_settings())
+        tune_garbage_collection(get_settings().gc_young_threshold)
         with asyncio.Runner(loop_factory=event_loop_factory(roles)) as runner:
             runner.run(run_roles(roles, get_settings()))
     except Exception as error:

@@ -114,6 +114,10 @@ class Settings(TelemetrySettings, ConsumerSettings):
         default=10.0, gt=0, description="Longest a request may take, then 503."
     )
     shutdown_seconds: float = Field(default=10.0, description="Longest a role may take to stop.")
+    # Full collections rescanned every object start-up built; pjs.garbage_collection freezes those.
+    gc_young_threshold: int = Field(
+        default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."
+    )
     restart_first_seconds: float = 0.5
     restart_max_seconds: float = 30.0
     restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
