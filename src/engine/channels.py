@@ -102,7 +102,8 @@ class WebhookChannel:
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self._config.timeout_seconds)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they did with httpx (an egress proxy).
+            self._session = aiohttp.ClientSession(timeout=timeout, trust_env=True)
         return self._session
 
     def body(self, message: OutgoingMessage) -> dict[str, Any]:

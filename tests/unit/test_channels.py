@@ -112,3 +112,19 @@ async def test_the_router_closes_its_http_channels_and_a_later_send_opens_them_a
 
     assert first == Sent(provider_message_id="provider-1", attempts=1)
     assert second == Sent(provider_message_id="provider-2", attempts=1)
+
+
+async def test_the_webhook_goes_through_the_egress_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scripted_webhook([200]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        channel = webhook("http://provider.invalid/messages")  # resolvable only by the proxy
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == Sent(provider_message_id="provider-1", attempts=1)
+    [received] = proxy.received
+    assert received.idempotency_key == MESSAGE.idempotency_key
