@@ -132,7 +132,9 @@ class WebhookChannel:
         return NotSent(f"{reason} after {self._config.max_attempts} attempts", self._config.max_attempts)
 
     async def _post(self, content: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        async with self._opened().post(self._config.url, data=content, headers=headers) as response:
+        # A redirect is an answer, not an instruction: the signed message goes to the configured URL only.
+        post = self._opened().post(self._config.url, data=content, headers=headers, allow_redirects=False)
+        async with post as response:
             return response.status, await response.read()
 
 

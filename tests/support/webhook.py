@@ -52,6 +52,8 @@ def scripted_webhook(statuses: list[int]) -> Iterator[ScriptedWebhook]:
             status = webhook.answer(self.headers.get("Idempotency-Key"), body)
             answer = json.dumps({"id": f"provider-{len(webhook.received)}"}).encode()
             self.send_response(status)
+            if 300 <= status < 400:  # a redirect names where to, as a real one would
+                self.send_header("Location", "/messages-elsewhere")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()

@@ -90,6 +90,17 @@ async def test_a_refused_request_is_not_retried() -> None:
     assert len(server.received) == 1
 
 
+@pytest.mark.parametrize("status", [302, 307])
+async def test_a_redirect_is_not_followed_so_the_signed_message_goes_nowhere_else(status: int) -> None:
+    with scripted_webhook([status, 200]) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == NotSent(reason=f"webhook answered HTTP {status}", attempts=1)
+    assert len(server.received) == 1
+
+
 async def test_an_unreachable_webhook_is_retried_then_given_up() -> None:
     with scripted_webhook([200]) as server:
         url = server.url  # the server is gone once the block ends
