@@ -173,6 +173,8 @@ def _sms_body(message: OutgoingMessage) -> dict[str, Any]:
 
 def _unreachable(error: Exception) -> str:
     """Why no answer came, in words that name no library."""
+    if isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return "not a valid http(s) URL"
     if isinstance(error, aiohttp.ClientConnectorError):
         return "could not connect"
     if isinstance(error, TimeoutError):

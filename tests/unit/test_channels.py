@@ -139,3 +139,14 @@ async def test_the_webhook_goes_through_the_egress_proxy_the_environment_names(
     assert outcome == Sent(provider_message_id="provider-1", attempts=1)
     [received] = proxy.received
     assert received.idempotency_key == MESSAGE.idempotency_key
+
+
+@pytest.mark.parametrize("url", ["provider.example/messages", "ftp://provider.example/messages"])
+async def test_a_webhook_url_that_is_not_http_is_named_as_the_reason(url: str) -> None:
+    channel = webhook(url, attempts=1)
+    outcome = await channel.send(MESSAGE)
+    await channel.aclose()
+
+    assert outcome == NotSent(
+        reason="webhook unreachable (not a valid http(s) URL) after 1 attempts", attempts=1
+    )
