@@ -86,8 +86,8 @@ class WebhookConfig:
 class WebhookChannel:
     """POSTs JSON with an `Idempotency-Key` header; retries network errors, 429 and 5xx with backoff.
 
-    On aiohttp: httpx's connection pool cost 0.6 ms of CPU per send alone and 1.5 ms at the delivery
-    role's 16 sends at a time; aiohttp about a tenth of that (docs/benchmarks.md, "The HTTP clients").
+    On aiohttp: httpx's connection pool cost 0.75-0.8 ms of CPU per send alone and 1.6 ms at the delivery
+    role's 16 sends at a time; aiohttp 0.26-0.28 and 0.15-0.19 (docs/benchmarks.md, "The HTTP clients").
     """
 
     def __init__(self, config: WebhookConfig) -> None:
