@@ -17,6 +17,7 @@ from rich.table import Table
 from events.key_ring import ensure_key_ring
 from pjs import master_key_commands  # noqa: F401  (registers `pjs keys init-master|rotate-master`)
 from pjs.contract_commands import asyncapi_app
+from pjs.cpu_priority import yield_cpu_to_api
 from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
@@ -127,6 +128,7 @@ def run_command(
     name = process_name(roles)
     note_early_stop_signals()
     configure_logging()
+    yield_cpu_to_api(roles, get_settings().worker_niceness)  # before any thread starts: threads inherit it
     tracer_provider = start_tracing(name, get_settings())
     try:
         serve_role_metrics(roles, get_settings())

@@ -118,6 +118,10 @@ class Settings(TelemetrySettings, ConsumerSettings):
     gc_young_threshold: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."
     )
+    # pjs.cpu_priority: opt-in; favours the api's latency over the workers' throughput on a shared machine.
+    worker_niceness: int = Field(
+        default=0, ge=0, le=19, description="CPU niceness of processes without the api; 0: as started."
+    )
     restart_first_seconds: float = 0.5
     restart_max_seconds: float = 30.0
     restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
