@@ -279,11 +279,15 @@ async def _insert(
         EVENTS_APPENDED_CHANNEL,
     )
     stored = {record["event_id"]: record for record in records}
+    # Not validated again: every field but the two the insert answered was checked before the transaction
+    # (`_rows_for`), and validating the envelopes anew cost more than the rest of building them.
     return [
-        RecordedEvent(
-            **dict(event),
-            position=stored[event.event_id]["position"],
-            tenant_id=stored[event.event_id]["tenant_id"],
+        RecordedEvent.model_construct(
+            **{
+                **event.__dict__,
+                "position": stored[event.event_id]["position"],
+                "tenant_id": stored[event.event_id]["tenant_id"],
+            }
         )
         for event in rows.events
     ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
+from events.catalogue import EVENT_TYPES, NewEvent
+from events.envelope import new_event_record_bytes
 from events.errors import EventTooLarge
-from events.event_size import check_event_size, stored_text_bound
+from events.event_size import HEADERS_ALLOWANCE, check_event_size, stored_text_bound
 from support.runs import envelopes, run_started
 
 
@@ -36,3 +39,38 @@ def test_an_event_over_the_limit_is_refused_with_its_type_and_sizes_only() -> No
     assert (refused.value.event_type, refused.value.limit) == ("RunStarted", 200)
     assert refused.value.record_bytes > len(encoded)
     assert "secret-patient" not in str(refused.value)
+
+
+def test_the_headers_allowance_covers_the_widest_headers_of_every_event_type() -> None:
+    for event_class in EVENT_TYPES.values():
+        widest = NewEvent.model_construct(
+            event_id=uuid.uuid4(),
+            run_id=uuid.uuid4(),
+            version=2**63 - 1,
+            recorded_at=datetime(2026, 11, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+            causation_id=uuid.uuid4(),
+            correlation_id=uuid.uuid4(),
+            event=event_class.model_construct(),  # only its type and schema version reach the headers
+        )
+
+        assert new_event_record_bytes(widest, value_bytes=0) <= HEADERS_ALLOWANCE
+
+
+def test_near_the_limit_the_headers_are_counted_exactly() -> None:
+    [event] = envelopes(uuid.uuid4(), 0, [run_started()])
+    encoded = orjson.dumps(event.event.model_dump(mode="json"))
+    exact = new_event_record_bytes(event, stored_text_bound(encoded))
+
+    check_event_size(event, encoded, limit=exact)
+    with pytest.raises(EventTooLarge):
+        check_event_size(event, encoded, limit=exact - 1)
+
+
+def test_a_long_trace_state_counts_toward_the_limit() -> None:
+    [plain] = envelopes(uuid.uuid4(), 0, [run_started()])
+    traced = plain.model_copy(update={"tracestate": "vendor=" + "x" * 5_000})
+    encoded = orjson.dumps(plain.event.model_dump(mode="json"))
+
+    check_event_size(plain, encoded, limit=5_000)
+    with pytest.raises(EventTooLarge):
+        check_event_size(traced, encoded, limit=5_000)
