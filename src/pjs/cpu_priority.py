@@ -8,8 +8,6 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
-API_ROLE = "api"
-
 
 def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int) -> int:
     """Lower this process's CPU priority to `worker_niceness` unless it serves the api; its niceness after.
@@ -22,7 +20,7 @@ def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int) -> int:
     threads: on Linux a thread takes its niceness from the thread that starts it.
     """
     current = os.getpriority(os.PRIO_PROCESS, 0)
-    if API_ROLE in roles or current >= worker_niceness:
+    if "api" in roles or current >= worker_niceness:
         return current
     os.setpriority(os.PRIO_PROCESS, 0, worker_niceness)
     log.info("worker roles run at niceness %d, below the api's", worker_niceness)
