@@ -3,8 +3,9 @@
 The events table is the outbox: an append and its "to publish" record are the same row, so nothing is
 published that was not committed and nothing committed is left behind. One relay leads at a time (a
 Postgres advisory lock held by its connection); others stand by and take over when that connection dies.
-The checkpoint is written on the lock's own connection after Kafka acknowledged, so a crash can only
-cause re-publication of events already sent, never a skip; consumers dedupe by (run id, version).
+The checkpoint is written on the lock's own connection after Kafka acknowledged (at most once a second
+while pages keep coming, `events.relay_checkpoint`), so a crash can only cause re-publication of events
+already sent, never a skip; consumers dedupe by (run id, version).
 An event that cannot be published because of its record itself is parked (`events.parked`) in the
 transaction that moves the checkpoint past it, so no single event can hold the feed back.
 """
@@ -25,8 +26,9 @@ from prometheus_client import Counter
 from events.broker import KafkaConnection, make_producer
 from events.envelope import StoredEvent
 from events.errors import CONNECTION_ERRORS
-from events.feed import FeedPosition, load_checkpoint, read_feed_rows, save_checkpoint
-from events.parked import ParkedEvent, park
+from events.feed import load_checkpoint, read_feed_rows
+from events.parked import ParkedEvent
+from events.relay_checkpoint import CHECKPOINT_NAME, PacedCheckpoint
 from events.relay_metrics import PUBLISHED_EVENTS, RelayLagProbe
 from events.relay_pages import PageNotPublished, PagePublisher
 from events.retry import OutageLog, retry_until_stopped
@@ -36,7 +38,6 @@ from events.waiting import sleep_unless_stopped, wait_for_stop_or
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = 7_311_002
-CHECKPOINT_NAME = "kafka-relay"
 _RECHECK_AFTER_HINT_SECONDS = 0.02  # a notified commit can still sit behind an older open transaction
 _RETRY_SECONDS = 1.0
 _LOST_POSTGRES: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
@@ -57,6 +58,8 @@ class RelayConfig:
     topic: str
     batch_size: int = 500
     poll_seconds: float = 1.0
+    checkpoint_seconds: float = 1.0
+    """Least time between stores of the checkpoint while pages keep coming (`events.relay_checkpoint`)."""
     server_settings: Mapping[str, str] = field(default_factory=dict)
     """Session settings (timeouts, keepalives) for the relay's connection."""
 
@@ -104,7 +107,9 @@ class Relay:
         log.info("relay is leading")
         hint = asyncio.Event()
         await connection.add_listener(EVENTS_APPENDED_CHANNEL, lambda *_: hint.set())
-        checkpoint = await load_checkpoint(connection, CHECKPOINT_NAME)
+        progress = PacedCheckpoint(
+            await load_checkpoint(connection, CHECKPOINT_NAME), self._config.checkpoint_seconds
+        )
         publisher = PagePublisher(self._producer_factory, self._config.topic)
         one_by_one = False  # set once the broker refused a record of this page
         lag = RelayLagProbe()
@@ -118,9 +123,10 @@ class Relay:
                     continue
                 hinted = hint.is_set()
                 hint.clear()
-                await lag.observe(connection, checkpoint)
-                rows, last = await read_feed_rows(connection, checkpoint, self._config.batch_size)
+                await lag.observe(connection, progress.published)
+                rows, last = await read_feed_rows(connection, progress.published, self._config.batch_size)
                 if not rows:
+                    await progress.caught_up(connection)
                     await wait_for_stop_or(
                         stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
                     )
@@ -138,21 +144,16 @@ class Relay:
                     await sleep_unless_stopped(stop, _RETRY_SECONDS)
                     continue
                 self._kafka_outage.recovered()
-                await self._advance(connection, last, parked)
-                checkpoint, one_by_one = last, False
+                await progress.page_published(connection, last, parked)
+                self._note_parked(parked)
+                one_by_one = False
                 self.published += len(rows) - len(parked)
                 PUBLISHED_EVENTS.inc(len(rows) - len(parked))
+            await progress.caught_up(connection)  # a clean stop: the successor starts where this one ended
         finally:
             await publisher.close()
 
-    async def _advance(
-        self, connection: asyncpg.Connection, last: FeedPosition, parked: list[ParkedEvent]
-    ) -> None:
-        """Move the checkpoint past the page, with its parked events in the same transaction."""
-        async with connection.transaction():
-            if parked:
-                await park(connection, parked)
-            await save_checkpoint(connection, CHECKPOINT_NAME, last)
+    def _note_parked(self, parked: list[ParkedEvent]) -> None:
         for event in parked:
             log.error(
                 "relay parked event %s (%s, run %s version %d): %s",

@@ -68,6 +68,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
         topic=settings.run_events_topic,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
+        checkpoint_seconds=settings.relay_checkpoint_interval_ms / 1000,
         server_settings=session_limits(settings).server_settings(),
     )
     await Relay(config).run(stop)

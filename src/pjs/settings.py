@@ -79,6 +79,9 @@ class Settings(TelemetrySettings, ConsumerSettings):
 
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0
+    relay_checkpoint_interval_ms: int = Field(
+        default=1000, ge=0, le=60_000, description="Least time between relay checkpoint stores, ms."
+    )
     timer_batch_size: int = 1000
     timer_max_sleep_seconds: float = 1.0
     engine_batch_size: int = 500
