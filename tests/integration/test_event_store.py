@@ -139,3 +139,36 @@ async def test_a_batch_racing_single_appends_to_the_same_runs_gets_conflicts_nev
         assert [e.version for e in await store.read_stream(run_id)] == list(
             range(1, await store.head_version(run_id) + 1)
         )
+
+
+async def test_an_append_inside_the_callers_transaction_commits_or_rolls_back_with_it(
+    pool: asyncpg.Pool,
+) -> None:
+    kept, dropped = uuid.uuid4(), uuid.uuid4()
+    async with pool.acquire() as connection:
+        async with connection.transaction():
+            assert isinstance(
+                await event_store(connection).append(kept, 0, envelopes(kept, 0, [run_started()])), list
+            )
+        with pytest.raises(RuntimeError):
+            async with connection.transaction():
+                await event_store(connection).append(dropped, 0, envelopes(dropped, 0, [run_started()]))
+                raise RuntimeError("the caller's work after the append failed")
+
+    assert await event_store(pool).head_version(kept) == 1
+    assert await event_store(pool).head_version(dropped) == 0
+    assert await pool.fetchval("SELECT count(*) FROM run_status WHERE run_id = $1", dropped) == 0
+
+
+async def test_an_append_on_a_connection_outside_a_transaction_is_one_transaction_of_its_own(
+    pool: asyncpg.Pool,
+) -> None:
+    run_id = uuid.uuid4()
+    async with pool.acquire() as connection:
+        written = await event_store(connection).append(
+            run_id, 0, envelopes(run_id, 0, [run_started(), message()])
+        )
+        assert not connection.is_in_transaction()
+
+    assert isinstance(written, list) and [event.version for event in written] == [1, 2]
+    assert await pool.fetchval("SELECT version FROM run_status WHERE run_id = $1", run_id) == 2
