@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pjs.services.credentials import (
     LocalCredentials,
     ensure_credentials,
 )
+from pjs.services.jvm import main_thread_stack
 from pjs.services.ports import (
     ephemeral_ports,
     listener_pids,
@@ -66,6 +68,10 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
 """
+
+
+class StalledStart(ServiceError):
+    """The broker process stayed alive but did not listen in time."""
 
 
 @dataclass(frozen=True)
@@ -127,29 +133,43 @@ class LocalKafka:
         self._fetch_jars()
         config = self._write_config(credentials)
         self._format_storage(java, config, credentials)
+        try:
+            self._start(java, config, timeout)
+        except StalledStart as first:
+            # Seen once on a loaded machine: a broker alive, silent, not listening after 90 s, where it
+            # usually listens within 3 s. Say where it was stuck, then give it one fresh start.
+            print(f"{first}\nstarting the local Kafka once more", file=sys.stderr, flush=True)
+            self._start(java, config, timeout)
+        return True
+
+    def _start(self, java: str, config: Path, timeout: float) -> None:
+        """Spawn the broker and wait for it to listen; a broker that does not is stopped again."""
         log_start = log_size(self.log_file)
-        pid = spawn_detached(
-            [
-                java,
-                "-Xms256m",
-                "-Xmx1g",
-                "-XX:+UseG1GC",
-                "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={INFRA_DIR / 'log4j2.properties'}",
-                "-cp",
-                f"{self.libs_dir}/*",
-                MAIN_CLASS,
-                str(config),
-            ],
-            self.log_file,
-        )
+        pid = spawn_detached(self._command(java, config), self.log_file)
         self.pid_file.write_text(f"{pid}\n")
         try:
             self._confirm_listening(pid, log_start, timeout)
-        except ServiceError:
+        except ServiceError as failure:
+            stalled = pid_is_running(pid, MAIN_CLASS)
+            stack = main_thread_stack(pid, self.log_file) if stalled else ""
             self.down()
+            if stalled:
+                raise StalledStart(f"{failure}\nIts main thread was at:\n{stack}") from failure
             raise
-        return True
+
+    def _command(self, java: str, config: Path) -> list[str]:
+        return [
+            java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={INFRA_DIR / 'log4j2.properties'}",
+            "-cp",
+            f"{self.libs_dir}/*",
+            MAIN_CLASS,
+            str(config),
+        ]
 
     def _confirm_listening(self, pid: int, log_start: int, timeout: float) -> None:
         wait_for_own_listener("Kafka", pid, self.port, MAIN_CLASS, self.log_file, log_start, timeout)

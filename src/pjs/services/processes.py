@@ -87,12 +87,19 @@ def log_size(log_file: Path) -> int:
         return 0
 
 
-def log_tail(log_file: Path, since: int = 0, lines: int = 20) -> str:
-    """The last lines written to log_file after byte offset `since`."""
+def log_written_since(log_file: Path, since: int = 0) -> str | None:
+    """What was written to log_file after byte offset `since`; None when there is no log."""
     try:
         with log_file.open("rb") as log:
             log.seek(since)
-            written = log.read().decode(errors="replace")
+            return log.read().decode(errors="replace")
     except FileNotFoundError:
+        return None
+
+
+def log_tail(log_file: Path, since: int = 0, lines: int = 20) -> str:
+    """The last lines written to log_file after byte offset `since`."""
+    written = log_written_since(log_file, since)
+    if written is None:
         return "(no log written)"
     return "\n".join(written.rstrip().splitlines()[-lines:]) or "(nothing logged)"
