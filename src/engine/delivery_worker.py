@@ -68,8 +68,9 @@ class DeliveryWorker:
             raise RetryLater(f"{claims.busy_elsewhere} visit(s) are being sent by another worker")
 
     async def _deliver(self, claimed: Sequence[RecordedEvent]) -> None:
-        states = await with_open_contexts(self._contexts, await self._heads.load({r.run_id for r in claimed}))
-        texts = await self._contexts.open_texts({r.event_id: _message(r).message for r in claimed})
+        contexts = self._contexts.for_batch()  # the messages are sealed with their contexts' keys
+        states = await with_open_contexts(contexts, await self._heads.load({r.run_id for r in claimed}))
+        texts = await contexts.open_texts({r.event_id: _message(r).message for r in claimed})
         results = await asyncio.gather(
             *(self._carry_out(r, states.get(r.run_id), texts[r.event_id]) for r in claimed),
             return_exceptions=True,

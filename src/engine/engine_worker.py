@@ -51,7 +51,7 @@ class EngineWorker:
     ) -> None:
         self._heads = heads
         self._contexts = contexts
-        self._messages = MessageRenderer(contexts, default_channel)
+        self._default_channel = default_channel
         self._limits = limits
         self._store = store
         self._journeys = journeys
@@ -60,11 +60,12 @@ class EngineWorker:
 
     async def handle(self, events: Sequence[RecordedEvent]) -> None:
         pending = latest_wake_ups(events)
+        contexts = self._contexts.for_batch()
         for _ in range(_MAX_ROUNDS):
             if not pending:
                 return
             states = await self._heads.load(list(pending))
-            requests = await self._decisions(states, pending)
+            requests = await self._decisions(states, pending, contexts)
             if not requests:
                 return
             outcome = await self._store.append_many(requests)
@@ -73,11 +74,14 @@ class EngineWorker:
         raise RetryLater(f"{len(pending)} run(s) kept conflicting")
 
     async def _decisions(
-        self, states: Mapping[UUID, RunState], wake_ups: Mapping[UUID, RecordedEvent]
+        self,
+        states: Mapping[UUID, RunState],
+        wake_ups: Mapping[UUID, RecordedEvent],
+        contexts: PatientContexts,
     ) -> list[AppendRequest]:
         now = self._clock()
         deciding = {run_id: s for run_id, s in states.items() if run_id in wake_ups and s.needs_decision}
-        opened = await with_open_contexts(self._contexts, deciding)
+        opened = await with_open_contexts(contexts, deciding)
         decisions: dict[UUID, list[RunEvent]] = {}
         traces: dict[UUID, tracing.TraceContext | None] = {}
         for run_id, wake_up in wake_ups.items():
@@ -89,7 +93,7 @@ class EngineWorker:
                 journey = await self._journey(state)
                 decisions[run_id] = decide(journey, state, wake_up.event, now=now, limits=self._limits)
             traces[run_id] = trace
-        await self._seal_messages(decisions, opened)
+        await self._seal_messages(decisions, opened, MessageRenderer(contexts, self._default_channel))
         return [
             AppendRequest(
                 run_id,
@@ -111,7 +115,10 @@ class EngineWorker:
         ]
 
     async def _seal_messages(
-        self, decisions: dict[UUID, list[RunEvent]], states: Mapping[UUID, RunState]
+        self,
+        decisions: dict[UUID, list[RunEvent]],
+        states: Mapping[UUID, RunState],
+        messages: MessageRenderer,
     ) -> None:
         """Render and seal every decided message of the batch, with one key-store read for all runs."""
         runs = {
@@ -119,7 +126,7 @@ class EngineWorker:
             for run_id, decided in decisions.items()
             if isinstance(context := states[run_id].patient_context, Mapping)
         }
-        sealed = await self._messages.seal_requests_many(list(runs.values()))
+        sealed = await messages.seal_requests_many(list(runs.values()))
         decisions.update(zip(runs, sealed, strict=True))
 
     async def _journey(self, state: RunState) -> JourneyDefinition | None:

@@ -59,6 +59,10 @@ class PatientContexts(Protocol):
 
     async def open_texts(self, stored: Mapping[UUID, Sealed | str | None]) -> dict[UUID, str | None]: ...
 
+    def for_batch(self) -> PatientContexts:
+        """The same, for one batch's work: each patient key is read once, however often it is used."""
+        ...
+
 
 async def with_open_contexts(
     contexts: PatientContexts, states: Mapping[UUID, RunState]

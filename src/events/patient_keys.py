@@ -160,3 +160,36 @@ class PostgresPatientKeys:
     def _unwrapped(self, row: asyncpg.Record) -> DataKey:
         key_id: UUID = row["key_id"]
         return DataKey(key_id, self._ring.unwrap(row["master_key_id"], key_id, bytes(row["wrapped_key"])))
+
+
+class KeysReadOnce:
+    """`PatientKeys` that reads each data key from the store at most once: the keys for one batch's work.
+
+    A worker opens a batch's contexts, then seals or opens its messages with the same keys; the second
+    read would ask for the same rows. Short-lived on purpose: a key destroyed after the batch began
+    (an erasure) is still used for that batch, as it would be by a batch that read it a moment earlier,
+    and never for the next.
+    """
+
+    def __init__(self, keys: PatientKeys) -> None:
+        self._keys = keys
+        self._read: dict[UUID, DataKey | None] = {}  # None: destroyed or unknown when read
+
+    async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
+        unread = set(key_ids) - self._read.keys()
+        if unread:
+            found = await self._keys.data_keys(unread)
+            self._read.update({key_id: found.get(key_id) for key_id in unread})
+        return {key_id: key for key_id in key_ids if (key := self._read[key_id]) is not None}
+
+    async def live_key(self, patient_ref: str) -> DataKey:
+        return await self._keys.live_key(patient_ref)
+
+    async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
+        return await self._keys.live_keys(patient_refs)
+
+    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds:
+        return await self._keys.key_ids_of(patient_ref)
+
+    async def destroy(self, patient_ref: str, now: datetime) -> None:
+        await self._keys.destroy(patient_ref, now)

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 
 from events.catalogue import PatientContext, Sealed
 from events.key_ring import KeyRing
-from events.patient_keys import PatientKeys
+from events.patient_keys import KeysReadOnce, PatientKeys
 from events.sealing import open_sealed, seal
 
 K = TypeVar("K")
@@ -50,6 +50,10 @@ class PatientVault:
     def __init__(self, keys: PatientKeys, ring: KeyRing) -> None:
         self.keys = keys
         self._ring = ring
+
+    def for_batch(self) -> PatientVault:
+        """This vault for one batch's work: each data key is read from the store once (`KeysReadOnce`)."""
+        return PatientVault(KeysReadOnce(self.keys), self._ring)
 
     def patient_ref(self, patient_id: str) -> str:
         """The keyed pseudonym a patient's keys are filed under."""

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import httpx
 
 from events.catalogue import Sealed
+from events.key_ring import KeyRing
+from events.patient_keys import DataKey, PostgresPatientKeys
+from events.patient_vault import PatientVault, TextsToSeal
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
-from pjs.wiring import event_store, patient_vault
+from pjs.wiring import event_store, key_ring, patient_vault
 from support.journeys import message, patient, save_journey, start_run
 
 JOURNEY = {
@@ -65,3 +71,36 @@ async def test_a_legacy_clear_run_still_reads_and_is_not_erased(
 
     assert run["patientContext"] == patient(patient_id="fred") and run["erased"] is False
     assert not isinstance((await event_store(pool).read_stream(run_id))[0].event.patient_context, Sealed)  # type: ignore[union-attr]
+
+
+class CountedKeys(PostgresPatientKeys):
+    """The real key store, recording which key ids each read asked it for."""
+
+    def __init__(self, db: asyncpg.Pool, ring: KeyRing) -> None:
+        super().__init__(db, ring)
+        self.reads: list[set[UUID]] = []
+
+    async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
+        self.reads.append(set(key_ids))
+        return await super().data_keys(key_ids)
+
+
+async def test_a_batch_reads_each_key_once_and_the_next_batch_sees_an_erasure(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    vault = patient_vault(pool, settings)
+    context = patient(patient_id="gina")
+    sealed = await vault.seal_context(context)
+    [[text]] = await vault.seal_texts_many([TextsToSeal(context, sealed.key_id, ["Hello Gina"])])
+    ring = key_ring(settings)
+    counted = CountedKeys(pool, ring)
+    batch = PatientVault(counted, ring).for_batch()
+
+    assert await batch.open_contexts({1: sealed}) == {1: context}
+    assert await batch.open_texts({1: text}) == {1: "Hello Gina"}
+    assert counted.reads == [{sealed.key_id}]  # the messages used the key the context was opened with
+
+    await vault.keys.destroy(vault.patient_ref("gina"), datetime.now(UTC))
+    assert await batch.open_texts({1: text}) == {1: "Hello Gina"}  # the batch that read it keeps it
+    assert await PatientVault(counted, ring).for_batch().open_texts({1: text}) == {1: None}
+    assert counted.reads == [{sealed.key_id}, {sealed.key_id}]

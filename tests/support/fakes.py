@@ -86,6 +86,9 @@ class FakeVault:
                 opened[k] = value
         return opened
 
+    def for_batch(self) -> FakeVault:
+        return self  # nothing to read once: the keys are in memory
+
     def destroy(self, patient_id: str) -> None:
         self._secrets.pop(self._live.pop(patient_id), None)
 
