@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +16,7 @@ from bench.scenario import Figures, Scenario, ScenarioContext
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _KAFKA_JAR = re.compile(r"^kafka_[\d.]+-(?P<version>[\w.\-]+)\.jar$")
+_CPU_INFO = Path("/proc/cpuinfo")
 
 
 async def run(context: ScenarioContext) -> Figures:
@@ -27,6 +29,8 @@ async def run(context: ScenarioContext) -> Figures:
     commit = _git("rev-parse", "HEAD")
     return {
         "cores": os.cpu_count() or 0,
+        "cpu_model": cpu_model(),
+        "python_loop_ms": python_loop_ms(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "load_1m": round(os.getloadavg()[0], 2),  # the machine is shared: how busy it was at the start
         "postgres_version": postgres_version,
@@ -36,6 +40,31 @@ async def run(context: ScenarioContext) -> Figures:
         "python_version": platform.python_version(),
         "mode": "quick" if config.quick else "full",
     }
+
+
+def cpu_model() -> str:
+    """The processor's name as the kernel reports it (a shared machine may move between hosts)."""
+    try:
+        for line in _CPU_INFO.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def python_loop_ms(repeats: int = 5) -> float:
+    """The best of `repeats` timings of one fixed pure-Python loop: how fast this machine runs Python now.
+
+    The same machine has run this loop at very different speeds on different days; figures from two
+    sessions compare only after dividing by it.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def kafka_version(state_dir: Path) -> str:
