@@ -54,10 +54,10 @@ def cpu_model() -> str:
 
 
 def python_loop_ms(repeats: int = 5) -> float:
-    """The best of `repeats` timings of one fixed pure-Python loop: how fast this machine runs Python now.
+    """The best of `repeats` timings of one fixed pure-Python loop: how fast this processor runs Python.
 
-    The same machine has run this loop at very different speeds on different days; figures from two
-    sessions compare only after dividing by it.
+    A slower processor (a shared machine moved to another host) shows here; a machine busy with other
+    work does not, since the best of five finds a quiet moment: `load_1m` and the `costs` figures do.
     """
     best = float("inf")
     for _ in range(repeats):
