@@ -105,8 +105,9 @@ def migration_database_url(endpoints: Endpoints, test_database: str) -> str:
 
 
 @pytest.fixture
-async def settings(test_database: str, endpoints: Endpoints) -> AsyncIterator[Settings]:
-    """Settings pointing at this test's database and its own topics and consumer groups."""
+async def settings(test_database: str, endpoints: Endpoints, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings pointing at this test's database, its own topics and consumer groups, and its own analytics
+    directory (the default, `.pjs/analytics`, is the checkout's own, where `pjs dev` writes)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     test_settings = Settings(
         **_database_urls(endpoints, test_database),
@@ -116,6 +117,7 @@ async def settings(test_database: str, endpoints: Endpoints) -> AsyncIterator[Se
         engine_group=f"{prefix}-engine",
         projector_group=f"{prefix}-projector",
         delivery_group=f"{prefix}-delivery",
+        analytics_dir=tmp_path / "analytics",
     )
     await ensure_topic(endpoints.kafka, test_settings.run_events_topic, test_settings.run_events_partitions)
     yield test_settings
