@@ -15,7 +15,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -27,6 +31,15 @@ CHROMEDRIVER: Final = Path(os.environ.get("PJS_CHROMEDRIVER", "/usr/bin/chromedr
 ARTIFACTS: Final = Path(os.environ.get("PJS_UI_ARTIFACTS", ".artifacts/ui"))
 SIZES: Final = {"laptop": (1366, 768), "phone": (390, 844)}
 WAIT_SECONDS: Final = 30
+# What chromedriver answers, as an unnamed error, when the page an element was read from is replaced
+# mid-command (a form's response loading, a reload).
+NAVIGATION_ERRORS: Final = (
+    "does not belong to the document",
+    "aborted by navigation",
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+    "loader has changed",
+)
 
 
 def chromium() -> WebDriver:
@@ -60,10 +73,25 @@ def wait_for(
     """Until `condition(driver)` is true (a page's live update, an element appearing).
 
     An element replaced while the condition read it (a page loading after a form, a live update redrawing
-    it) or not there yet is asked again at the next poll.
+    it) or not there yet is asked again at the next poll, whichever error chromedriver gives for it.
     """
     ignored = (StaleElementReferenceException, NoSuchElementException)
-    WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
+    waiting = WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored)
+    waiting.until(_asked_again_across_navigation(condition))
+
+
+def _asked_again_across_navigation(
+    condition: Callable[[WebDriver], object],
+) -> Callable[[WebDriver], object]:
+    def attempt(driver: WebDriver) -> object:
+        try:
+            return condition(driver)
+        except WebDriverException as error:
+            if any(phrase in (error.msg or "") for phrase in NAVIGATION_ERRORS):
+                return False
+            raise
+
+    return attempt
 
 
 def screenshot(driver: WebDriver, name: str) -> None:
