@@ -26,7 +26,7 @@ from events.pg import Connection, Queryable, transaction
 from events.retry import RACE_ERRORS, retry_transient
 from events.run_locks import run_lock_key
 from events.store_metrics import APPEND_SECONDS, APPENDED_EVENTS
-from events.stored_rows import EVENT_COLUMNS, recorded_event_from_row
+from events.stored_rows import EVENT_COLUMNS, recorded_event_from_fields, recorded_event_from_row
 from events.tenancy import DEFAULT_TENANT_ID
 
 EVENTS_APPENDED_CHANNEL = "pjs_events"
@@ -282,8 +282,8 @@ async def _insert(
     # Not validated again: every field but the two the insert answered was checked before the transaction
     # (`_rows_for`), and validating the envelopes anew cost more than the rest of building them.
     return [
-        RecordedEvent.model_construct(
-            **{
+        recorded_event_from_fields(
+            {
                 **event.__dict__,
                 "position": stored[event.event_id]["position"],
                 "tenant_id": stored[event.event_id]["tenant_id"],
