@@ -10,12 +10,14 @@ changing under a cancel is an exception (`RunContended`), as is a store that can
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Protocol
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain.decider import CancelRefusal, CancelRefused, decide_cancel
 from domain.run_state import RunState, RunStatus
@@ -92,9 +94,20 @@ class RunAlreadyFinished:
 def run_id_for_key(tenant_id: UUID, journey_id: UUID, idempotency_key: str) -> UUID:
     """The run id a trigger with this idempotency key gets, the same on every retry; the same key in two
     tenants makes two runs. The default tenant keeps the id it had before tenancy, so a retry of a
-    request made before the upgrade still finds its run."""
+    request made before the upgrade still finds its run.
+
+    It is `uuid5(IDEMPOTENCY_NAMESPACE, "[tenant:]journey:key")`, hashed from the (tenant, journey)
+    prefix's digest state: a batch of a thousand keys formats the two ids once, not a thousand times.
+    """
+    digest = _prefix_digest(tenant_id, journey_id).copy()
+    digest.update(idempotency_key.encode())
+    return UUID(bytes=digest.digest()[:16], version=5)
+
+
+@lru_cache(maxsize=1024)
+def _prefix_digest(tenant_id: UUID, journey_id: UUID) -> hashlib._Hash:
     scope = "" if tenant_id == DEFAULT_TENANT_ID else f"{tenant_id}:"
-    return uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}{journey_id}:{idempotency_key}")
+    return hashlib.sha1(IDEMPOTENCY_NAMESPACE.bytes + f"{scope}{journey_id}:".encode(), usedforsecurity=False)
 
 
 async def cancel_run(
