@@ -34,6 +34,8 @@ class KeyRing:
     current: str
     master_keys: dict[str, bytes]
     pseudonym_secret: bytes = field(repr=False)
+    # Each master key's cipher, made at its first use: making one costs more than the wrap it serves.
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"KeyRing(current={self.current!r}, master_keys={sorted(self.master_keys)})"
@@ -45,13 +47,20 @@ class KeyRing:
     def wrap(self, key_id: UUID, data_key: bytes) -> bytes:
         """The data key encrypted under the current master key, bound to its key id."""
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + AESGCM(self.master_keys[self.current]).encrypt(nonce, data_key, key_id.bytes)
+        return nonce + self._cipher(self.current).encrypt(nonce, data_key, key_id.bytes)
 
     def unwrap(self, master_key_id: str, key_id: UUID, wrapped: bytes) -> bytes:
-        master = self.master_keys.get(master_key_id)
-        if master is None:
-            raise KeyRingError(f"master key {master_key_id} is not in the master key file")
-        return AESGCM(master).decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], key_id.bytes)
+        nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
+        return self._cipher(master_key_id).decrypt(nonce, sealed, key_id.bytes)
+
+    def _cipher(self, master_key_id: str) -> AESGCM:
+        cipher = self._ciphers.get(master_key_id)
+        if cipher is None:
+            master = self.master_keys.get(master_key_id)
+            if master is None:
+                raise KeyRingError(f"master key {master_key_id} is not in the master key file")
+            cipher = self._ciphers[master_key_id] = AESGCM(master)
+        return cipher
 
     def rotated(self) -> KeyRing:
         """A ring with a new current master key, the old ones kept for unwrapping."""

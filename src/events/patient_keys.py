@@ -103,7 +103,12 @@ class PostgresPatientKeys:
             self._ring.current,
             DEFAULT_TENANT_ID,
         )
-        return {row["patient_ref"]: self._unwrapped(row) for row in rows}
+        return {row["patient_ref"]: self._made_or_unwrapped(row, made) for row in rows}
+
+    def _made_or_unwrapped(self, row: asyncpg.Record, made: dict[str, tuple[UUID, bytes]]) -> DataKey:
+        """A key this statement made is used as made; one made earlier is unwrapped."""
+        key_id, secret = made[row["patient_ref"]]
+        return DataKey(key_id, secret) if row["key_id"] == key_id else self._unwrapped(row)
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         if not key_ids:

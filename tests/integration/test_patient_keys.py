@@ -104,3 +104,20 @@ async def test_a_batch_reads_each_key_once_and_the_next_batch_sees_an_erasure(
     assert await batch.open_texts({1: text}) == {1: "Hello Gina"}  # the batch that read it keeps it
     assert await PatientVault(counted, ring).for_batch().open_texts({1: text}) == {1: None}
     assert counted.reads == [{sealed.key_id}, {sealed.key_id}]
+
+
+async def test_a_key_made_at_first_use_is_the_key_stored_and_every_later_use_gets_it(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    keys = PostgresPatientKeys(pool, key_ring(settings))
+    refs = ["ref-hana", "ref-ivo"]
+
+    made = await keys.live_keys(refs)  # made now: used as made, never unwrapped again
+    again = await keys.live_keys([*refs, "ref-jan"])  # two found: unwrapped from the store
+    stored = await PostgresPatientKeys(pool, key_ring(settings)).data_keys([made[ref].key_id for ref in refs])
+
+    for ref in refs:
+        assert again[ref].key_id == made[ref].key_id
+        assert again[ref].secret == made[ref].secret == stored[made[ref].key_id].secret
+    assert again["ref-jan"].key_id not in {key.key_id for key in made.values()}
+    assert await pool.fetchval("SELECT count(*) FROM patient_keys") == 3
