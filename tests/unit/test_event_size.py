@@ -7,11 +7,18 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from events.catalogue import EVENT_TYPES, NewEvent
 from events.envelope import new_event_record_bytes
 from events.errors import EventTooLarge
-from events.event_size import HEADERS_ALLOWANCE, check_event_size, stored_text_bound
+from events.event_size import (
+    HEADERS_ALLOWANCE,
+    MOST_STORED_BYTES_PER_BYTE,
+    check_event_size,
+    stored_text_bound,
+)
 from support.runs import envelopes, run_started
 
 
@@ -25,6 +32,23 @@ def test_a_string_that_looks_like_a_huge_exponent_counts_as_a_float_at_most() ->
     encoded = orjson.dumps({"note": "1e" + "9" * 10_000})
 
     assert stored_text_bound(encoded) < len(encoded) + 400
+
+
+# The pieces that make a payload print longest: separators and exponents, widest and shortest.
+_WIDENING = st.sampled_from(
+    [b",", b":", b"1e9", b"1e99", b"1e324", b"9E+999", b"5e-324", b"1e9999", b"a", b'"']
+)
+
+
+@given(st.lists(_WIDENING | st.binary(max_size=8), max_size=300).map(b"".join))
+def test_no_payload_prints_longer_than_the_bound_per_byte_that_lets_small_events_skip_the_count(
+    encoded: bytes,
+) -> None:
+    assert stored_text_bound(encoded) <= len(encoded) * MOST_STORED_BYTES_PER_BYTE
+
+
+def test_the_widest_exponent_reaches_the_bound_per_byte() -> None:
+    assert stored_text_bound(b"1e324") == 5 * MOST_STORED_BYTES_PER_BYTE
 
 
 def test_an_event_over_the_limit_is_refused_with_its_type_and_sizes_only() -> None:
