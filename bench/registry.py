@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.scenario import Scenario
 from bench.scenarios import (
+    accept,
     append,
     burst,
     capacity,
@@ -26,6 +27,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     pipeline.SCENARIO,
     trigger.SCENARIO,
     burst.SCENARIO,
+    accept.SCENARIO,
     capacity.SCENARIO,
     timer.SCENARIO,
     replay.SCENARIO,

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,13 @@ def patient(number: int) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def serving(context: ScenarioContext, connections: int) -> AsyncIterator[Serving]:
-    """Every role up on the sandbox, the two-message journey stored, a client of `connections` connections."""
+async def serving(
+    context: ScenarioContext, connections: int, roles: Sequence[str] = PIPELINE_ROLES
+) -> AsyncIterator[Serving]:
+    """The roles (default every one) up on the sandbox, the two-message journey stored, a client of
+    `connections` connections."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with running_stack(context.sandbox, PIPELINE_ROLES, client_limits=limits) as running:
+    async with running_stack(context.sandbox, roles, client_limits=limits) as running:
         journey_id = await store_journey_when_ready(running.client, running.watch, TWO_MESSAGES)
         base_url = str(running.client.base_url)
         async with trigger_session(base_url, running.key, connections, timeout_s=60) as triggers:
