@@ -33,6 +33,13 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def secret_of(key: str) -> str:
+    """The key's secret part, as the service parses it (a secret may itself contain `_`)."""
+    presented = parse_key(key)
+    assert presented is not None
+    return presented.secret
+
+
 async def revoke_test_key(database_url: str, key: str) -> None:
     """Revoke a key as `pjs keys revoke <key id>` would."""
     presented = parse_key(key)
