@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 
 from events.broker import delete_topics, ensure_topic
@@ -20,6 +21,11 @@ from pjs.settings import Settings
 from support.api import app_client
 from support.auth import issue_test_key
 from support.endpoints import Endpoints, kafka_settings, test_endpoints
+
+# Property tests check behaviour, never speed (benchmarks measure that): no per-example deadline, which a
+# loaded CI machine (Postgres, Kafka and the tests on two cores) can exceed at random.
+hypothesis.settings.register_profile("pjs", deadline=None)
+hypothesis.settings.load_profile("pjs")
 
 # Every test and every role it starts seals patient data with this session's own master key ring.
 _KEYS = Path(tempfile.mkdtemp(prefix="pjs-test-keys-"))
