@@ -29,9 +29,8 @@ from engine.run_status import PostgresRunHeads
 from events.asyncapi import RunEventsTopic
 from events.broker import KafkaConnection
 from events.patient_vault import PatientVault
-from events.pg import Connection
+from events.pg import Connection, tenant_transaction
 from events.store import PostgresEventStore
-from events.tenancy import bind_tenant
 from subscribers.audit import record_accesses
 
 
@@ -147,8 +146,7 @@ class Resources:
     async def for_tenant_id(self, tenant_id: UUID) -> AsyncIterator[TenantBackends]:
         """`for_tenant` for a caller known by its tenant alone (a provider's signed receipt)."""
         backends = self._opened()
-        async with backends.pool.acquire() as connection, connection.transaction():
-            await bind_tenant(connection, tenant_id)
+        async with backends.pool.acquire() as connection, tenant_transaction(connection, tenant_id):
             yield backends.bind(connection)
 
     def _opened(self) -> Backends:

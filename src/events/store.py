@@ -22,7 +22,7 @@ from events.codec import schema_version, type_name
 from events.connection_loss import unavailable_on_connection_loss
 from events.errors import AppendRaced
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
-from events.pg import Connection, Queryable, transaction
+from events.pg import Connection, Queryable, in_transaction, transaction
 from events.retry import RACE_ERRORS, retry_transient
 from events.run_locks import run_lock_key
 from events.store_metrics import APPEND_SECONDS, APPENDED_EVENTS
@@ -118,8 +118,14 @@ class PostgresEventStore:
         # A lost race (AppendRaced, a broken deadlock) is checked again in a new transaction. A lost
         # connection is the caller's StoreUnavailable: if it was lost during COMMIT, the caller's retry
         # finds the head moved (a conflict), never a duplicate.
+        # Inside the caller's transaction (the API's) there is no savepoint and no retry: a head written
+        # behind it stays behind its transaction id however often the check is made again, so a lost race
+        # is the caller's to retry whole (the API answers 503; a retry with the same key is idempotent).
         with unavailable_on_connection_loss("append"), APPEND_SECONDS.time():
-            outcome = await retry_transient(attempt, retry_on=RACE_ERRORS)
+            if in_transaction(self._pool):
+                outcome = await self._append_rows(self._pool, requests, rows)
+            else:
+                outcome = await retry_transient(attempt, retry_on=RACE_ERRORS)
         APPENDED_EVENTS.inc(sum(len(events) for events in outcome.appended.values()))
         return outcome
 
