@@ -8,7 +8,8 @@ from typing import TypeAlias
 from aiokafka import ConsumerRecord, TopicPartition
 
 from events.catalogue import RecordedEvent, RunEventClass
-from events.envelope import from_kafka_record, record_type
+from events.decoded_records import RECENTLY_DECODED
+from events.envelope import record_type
 from events.errors import InvalidEventPayload, UnknownEventType, UnsupportedSchemaVersion
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -62,7 +63,7 @@ def decode(records: Records, wanted: frozenset[str] | None) -> tuple[list[Decode
             if kind is not None and wanted is not None and kind not in wanted:
                 continue
             try:
-                events.append(Decoded(from_kafka_record(record), record))
+                events.append(Decoded(RECENTLY_DECODED.decoded(record), record))
             except Exception as error:  # no record on the topic may stop a consumer (invariant 9)
                 bad.append(bad_record(record, error))
     return events, bad

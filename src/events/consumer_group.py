@@ -30,6 +30,7 @@ from events.consumer_metrics import (
     batch_handled,
 )
 from events.dead_letters import DeadLetterStore
+from events.decoded_records import RECENTLY_DECODED
 from events.group_config import GroupConfig
 from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
@@ -72,6 +73,7 @@ class ConsumerLoop:
         self._commits = KafkaCommits(config.commit_interval_seconds)
         for counter in (UNDECODABLE_RECORDS, DEAD_LETTERS):
             counter.labels(group=config.group)  # exported at 0, so rates and alerts see the group at once
+        RECENTLY_DECODED.add_reader()  # with a second group in the process, a record is decoded once
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
