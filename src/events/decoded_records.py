@@ -1,12 +1,13 @@
 """Records decoded lately in this process, handed out again to the next consumer group that reads them.
 
-Where several groups share a process (the workers in one process, `pjs dev`'s default), the projector,
-audit and analytics groups each fetch every record of the topic and decode it: the same bytes into the same
-frozen event, three times over. Each group still fetches, handles and commits on its own (a consumer group
-per subscriber); only the decoding is shared. A record is known by its partition and offset, and handed
-out again only when its payload and headers are the very bytes decoded before, so a topic made anew (its
-offsets counting from 0 again) never gets another record's event. A record that cannot be decoded is not
-kept: each group sets it aside on its own. A process with one group (a process per role) keeps nothing.
+Where several groups share a process (`pjs dev --together`, `pjs run` with several worker roles), the
+projector, audit and analytics groups each fetch every record of the topic and decode it: the same bytes
+into the same frozen event, three times over. Each group still fetches, handles and commits on its own (a
+consumer group per subscriber); only the decoding is shared. A record is known by its partition and
+offset, and handed out again only when its payload and headers are the very bytes decoded before, so a
+topic made anew (its offsets counting from 0 again) never gets another record's event. A record that
+cannot be decoded is not kept: each group sets it aside on its own. A process with one group (a process
+per role) keeps nothing.
 """
 
 from __future__ import annotations
