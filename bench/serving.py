@@ -54,6 +54,25 @@ def patient(number: int) -> dict[str, Any]:
     return {"id": f"bench-patient-{number:09d}", "age": 30 + number % 60, "language": "en"}
 
 
+async def trigger_batch(served: Serving, key_prefix: str, numbers: range) -> dict[str, Any]:
+    """One trigger-batch request starting a run for each patient `numbers` names (Idempotency-Keys
+    `<key_prefix>-<number>`); the answer's body. Any status but 202 fails the scenario."""
+    items = [{"idempotencyKey": f"{key_prefix}-{n}", "patient": patient(n)} for n in numbers]
+    answer = await served.client.post(f"/journeys/{served.journey_id}/trigger-batch", json={"items": items})
+    if answer.status_code != 202:
+        raise BenchFailure(f"trigger-batch answered {answer.status_code}: {answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def start_runs(served: Serving, key_prefix: str, numbers: range) -> list[str]:
+    """`trigger_batch`, every run accepted (else the scenario fails); their run ids, in order."""
+    body = await trigger_batch(served, key_prefix, numbers)
+    if body["accepted"] != len(numbers):
+        raise BenchFailure(f"trigger-batch accepted {body['accepted']} of {len(numbers)} runs")
+    return [item["runId"] for item in body["items"]]
+
+
 @contextlib.asynccontextmanager
 async def serving(
     context: ScenarioContext, connections: int, roles: Sequence[str] = PIPELINE_ROLES

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import statistics
 
-from bench.errors import BenchFailure
 from bench.role_watch import cpu_seconds
 from bench.scenario import Figures, Scenario, ScenarioContext
-from bench.serving import Serving, patient, serving
+from bench.serving import serving, start_runs
 
 ROUNDS = 5
 WARM_UP_BATCHES = 3
@@ -22,24 +21,17 @@ QUICK = (100, 2)  # batch size, batches per round
 FULL = (1_000, 10)
 
 
-async def _batch(served: Serving, first: int, size: int) -> None:
-    items = [{"idempotencyKey": f"accept-{n}", "patient": patient(n)} for n in range(first, first + size)]
-    answer = await served.client.post(f"/journeys/{served.journey_id}/trigger-batch", json={"items": items})
-    if answer.status_code != 202 or answer.json()["accepted"] != size:
-        raise BenchFailure(f"trigger-batch answered {answer.status_code}: {answer.text[:300]}")
-
-
 async def run(context: ScenarioContext) -> Figures:
     size, batches = QUICK if context.config.quick else FULL
-    numbers = iter(range(0, 10**9, size))
+    patients = (range(first, first + size) for first in range(0, 10**9, size))  # every patient new
     per_run_ms: list[float] = []
     async with serving(context, 1, roles=("api",)) as served:
         for _ in range(WARM_UP_BATCHES):
-            await _batch(served, next(numbers), size)
+            await start_runs(served, "accept", next(patients))
         for _ in range(ROUNDS):
             before = cpu_seconds(served.api_pid)
             for _ in range(batches):
-                await _batch(served, next(numbers), size)
+                await start_runs(served, "accept", next(patients))
             per_run_ms.append((cpu_seconds(served.api_pid) - before) * 1000 / (size * batches))
     return {
         "batch_size": size,

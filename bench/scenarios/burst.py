@@ -14,7 +14,7 @@ from bench.errors import BenchFailure
 from bench.measure import rate
 from bench.pipeline_stack import wait_for
 from bench.scenario import Figures, Scenario, ScenarioContext
-from bench.serving import Serving, flame_graph, patient, serving
+from bench.serving import Serving, flame_graph, serving, trigger_batch
 
 CONCURRENT_REQUESTS = 4
 QUICK = (300, 100)  # runs, batch size
@@ -23,17 +23,13 @@ FULL = (10_000, 1_000)
 
 async def _send(served: Serving, runs: int, size: int) -> int:
     """Every batch, `CONCURRENT_REQUESTS` at a time; the number of runs accepted."""
-    path = f"/journeys/{served.journey_id}/trigger-batch"
     batches = [range(start, min(start + size, runs)) for start in range(0, runs, size)]
     gate = asyncio.Semaphore(CONCURRENT_REQUESTS)
 
     async def one(numbers: range) -> int:
-        items = [{"idempotencyKey": f"burst-{n}", "patient": patient(n)} for n in numbers]
         async with gate:
-            answer = await served.client.post(path, json={"items": items})
-        if answer.status_code != 202:
-            raise BenchFailure(f"trigger-batch answered {answer.status_code}: {answer.text[:300]}")
-        return int(answer.json()["accepted"])
+            answer = await trigger_batch(served, "burst", numbers)
+        return int(answer["accepted"])
 
     return sum(await asyncio.gather(*(one(numbers) for numbers in batches)))
 

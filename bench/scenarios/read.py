@@ -20,19 +20,11 @@ from bench.errors import BenchFailure
 from bench.pipeline_figures import percentile
 from bench.role_watch import cpu_seconds
 from bench.scenario import Figures, Scenario, ScenarioContext
-from bench.serving import Serving, patient, serving
+from bench.serving import Serving, serving, start_runs
 
 QUICK = (50, 8, 2, 1.0)  # runs, clients, rounds, seconds per round
 FULL = (200, 32, 5, 6.0)
 WARM_UP_SECONDS = 1.0
-
-
-async def _start_runs(served: Serving, count: int) -> list[str]:
-    items = [{"idempotencyKey": f"read-{n}", "patient": patient(n)} for n in range(count)]
-    answer = await served.client.post(f"/journeys/{served.journey_id}/trigger-batch", json={"items": items})
-    if answer.status_code != 202 or answer.json()["accepted"] != count:
-        raise BenchFailure(f"trigger-batch answered {answer.status_code}: {answer.text[:300]}")
-    return [item["runId"] for item in answer.json()["items"]]
 
 
 async def _read_for(served: Serving, run_ids: list[str], clients: int, seconds: float) -> list[float]:
@@ -61,7 +53,7 @@ async def run(context: ScenarioContext) -> Figures:
     rates: list[float] = []
     latencies: list[float] = []
     async with serving(context, clients, roles=("api",)) as served:
-        run_ids = await _start_runs(served, runs)
+        run_ids = await start_runs(served, "read", range(runs))
         await _read_for(served, run_ids, clients, WARM_UP_SECONDS)
         for _ in range(rounds):
             before, started = cpu_seconds(served.api_pid), time.perf_counter()
