@@ -143,10 +143,7 @@ class PostgresEventStore:
         self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
     ) -> BatchOutcome:
         try:
-            conflicts, tenants = await _lock_and_check_heads(connection, requests)
-            refused = {conflict.run_id for conflict in conflicts}
-            accepted = rows.without(refused)
-            written = await _insert(connection, accepted, tenants) if accepted.count else []
+            conflicts, written = await _append_events(connection, requests, rows)
             for project in self._inline_projections:
                 await project(connection, written)
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError) as error:
@@ -185,20 +182,6 @@ class _Rows:
     payloads: tuple[str, ...]
     metadata: tuple[str, ...]
 
-    @property
-    def count(self) -> int:
-        return len(self.events)
-
-    def without(self, run_ids: set[UUID]) -> _Rows:
-        if not run_ids:
-            return self
-        keep = [i for i, event in enumerate(self.events) if event.run_id not in run_ids]
-        return _Rows(
-            tuple(self.events[i] for i in keep),
-            tuple(self.payloads[i] for i in keep),
-            tuple(self.metadata[i] for i in keep),
-        )
-
 
 def _rows_for(requests: Sequence[AppendRequest], max_event_bytes: int) -> _Rows:
     """Validate every event before any transaction starts, and encode it once."""
@@ -224,54 +207,28 @@ def _str_or_none(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def _lock_and_check_heads(
-    connection: Connection, requests: Sequence[AppendRequest]
-) -> tuple[list[ConcurrencyConflict], dict[UUID, UUID | None]]:
-    """Take each run's write lock (`events.run_locks`), then compare its head with what the append expects:
-    one round trip, the SQL function `lock_run_heads`.
+async def _append_events(
+    connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
+) -> tuple[list[ConcurrencyConflict], list[RecordedEvent]]:
+    """Take each run's write lock (`events.run_locks`), compare its head with what the append expects and
+    insert the events of every run whose head matches: one round trip, the SQL function `append_events`
+    (migration 0023). A run whose head moved on is a `ConcurrencyConflict`, and its events are not written.
 
-    The function's first statement also assigns this transaction its id. Feed readers order events by
-    transaction id, so a run's head written by a transaction with a *later* id (it committed while we were
-    open) would be read after our events: we refuse that with a retry rather than publish a run out of order.
-    Also answers each run's tenant: its head's, else (a new run) the one the request names.
+    Feed readers order events by transaction id, so a run's head written by a transaction with a *later*
+    id (it committed while we were open) would be read after our events: the function refuses that with
+    serialization_failure, which `_append_rows` turns into `AppendRaced` (tried again in a new
+    transaction). A new run's tenant is the one its request names, else the transaction's (the API binds
+    every caller's), else the default one.
     """
     run_ids = [request.run_id for request in requests]
     keys = sorted({run_lock_key(run_id) for run_id in run_ids})  # in key order: batches never deadlock
-    rows = await connection.fetch("SELECT * FROM lock_run_heads($1::uuid[], $2::bigint[])", run_ids, keys)
-    heads = {row["run_id"]: row for row in rows}
-    conflicts = []
-    tenants = {
-        request.run_id: heads[request.run_id]["tenant_id"] or request.tenant_id for request in requests
-    }
-    for request in requests:
-        head = heads[request.run_id]
-        if head["version"] != request.expected_version:
-            conflicts.append(ConcurrencyConflict(request.run_id, request.expected_version, head["version"]))
-        elif head["written_after_us"]:
-            raise AppendRaced(f"run {request.run_id}: head committed behind this transaction")
-    return conflicts, tenants
-
-
-async def _insert(
-    connection: Connection, rows: _Rows, tenants: dict[UUID, UUID | None]
-) -> list[RecordedEvent]:
-    # A new run named no tenant: the transaction's (the API binds every caller's), else the default one.
-    # The notification rides on the same statement (Postgres delivers it on commit, once per transaction).
     records = await connection.fetch(
-        """
-        WITH written AS (
-        INSERT INTO events (event_id, run_id, version, type, schema_version, data, metadata, recorded_at,
-                            tenant_id)
-        SELECT event_id, run_id, version, type, schema_version, data::jsonb, metadata::jsonb, recorded_at,
-               coalesce(tenant_id, current_tenant(), $10)
-        FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
-                    $8::timestamptz[], $9::uuid[])
-             AS t(event_id, run_id, version, type, schema_version, data, metadata, recorded_at, tenant_id)
-        ORDER BY run_id, version
-        RETURNING position, event_id, tenant_id
-        )
-        SELECT written.* FROM written, (SELECT pg_notify($11, '')) AS notified
-        """,
+        "SELECT * FROM append_events($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::uuid[], $6::uuid[],"
+        " $7::int[], $8::text[], $9::int[], $10::text[], $11::text[], $12::timestamptz[], $13, $14)",
+        run_ids,
+        [request.expected_version for request in requests],
+        [request.tenant_id for request in requests],
+        keys,
         [e.event_id for e in rows.events],
         [e.run_id for e in rows.events],
         [e.version for e in rows.events],
@@ -280,20 +237,27 @@ async def _insert(
         list(rows.payloads),
         list(rows.metadata),
         [e.recorded_at for e in rows.events],
-        [tenants[e.run_id] for e in rows.events],
         DEFAULT_TENANT_ID,
         EVENTS_APPENDED_CHANNEL,
     )
-    stored = {record["event_id"]: record for record in records}
+    expected = {request.run_id: request.expected_version for request in requests}
+    conflicts = [
+        ConcurrencyConflict(record["out_run_id"], expected[record["out_run_id"]], record["head_version"])
+        for record in records
+        if record["out_event_id"] is None
+    ]
+    stored = {record["out_event_id"]: record for record in records if record["out_event_id"] is not None}
     # Not validated again: every field but the two the insert answered was checked before the transaction
     # (`_rows_for`), and validating the envelopes anew cost more than the rest of building them.
-    return [
+    written = [
         recorded_event_from_fields(
             {
                 **event.__dict__,
-                "position": stored[event.event_id]["position"],
-                "tenant_id": stored[event.event_id]["tenant_id"],
+                "position": stored[event.event_id]["out_position"],
+                "tenant_id": stored[event.event_id]["out_tenant_id"],
             }
         )
         for event in rows.events
+        if event.event_id in stored
     ]
+    return conflicts, written
