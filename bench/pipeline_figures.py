@@ -69,3 +69,27 @@ async def pipeline_figures(
     figures.update({f"cpu_s_{name}": seconds for name, seconds in cpu.items()})
     figures["cpu_s_loadgen"] = float(summary["cpu_s"])
     return figures
+
+
+WAKE_UP_HOPS = {"RunStarted": "start_hop", "DelayElapsed": "resume_hop"}
+"""The hops through the relay, Kafka and the engine a run's end-to-end time holds, named by their wake-up."""
+
+
+async def hop_figures(pool: asyncpg.Pool, run_ids: Sequence[UUID]) -> Figures:
+    """p50 / p99 ms from each wake-up (RunStarted, DelayElapsed) to the run's next event, by `recorded_at`:
+    the time the relay, Kafka and the engine took to act on it."""
+    rows = await pool.fetch(
+        """
+        SELECT woken.type, extract(epoch FROM next.recorded_at - woken.recorded_at) * 1000 AS ms
+        FROM events woken JOIN events next ON next.run_id = woken.run_id AND next.version = woken.version + 1
+        WHERE woken.run_id = ANY($1::uuid[]) AND woken.type = ANY($2::text[])
+        """,
+        list(run_ids),
+        list(WAKE_UP_HOPS),
+    )
+    figures: Figures = {}
+    for wake_up, name in WAKE_UP_HOPS.items():
+        gaps = [float(row["ms"]) for row in rows if row["type"] == wake_up]
+        figures[f"{name}_p50_ms"] = round(percentile(gaps, 0.50), 1)
+        figures[f"{name}_p99_ms"] = round(percentile(gaps, 0.99), 1)
+    return figures

@@ -11,6 +11,8 @@ growing backlog fails the latency bound or the limit). Stepping stops at the fir
 CPU per run counts every role, this sandbox's Postgres backends and the whole Kafka broker, from the
 step's first trigger to its last completion; the load generator (`bench.loadgen`, on aiohttp) is not
 counted: `generator_cpu_ms_per_run` shows what it took from the machine at the step the CPU is shown for.
+Each step also reports where its runs' end-to-end time went between the engine's wake-ups and its
+decisions: `start_hop` (RunStarted -> the run's next event) and `resume_hop` (DelayElapsed -> the next).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from uuid import UUID
 
 from bench.errors import BenchFailure
 from bench.measure import rate
-from bench.pipeline_figures import Load, percentile
+from bench.pipeline_figures import Load, hop_figures, percentile
 from bench.pipeline_stack import (
     PIPELINE_ROLES,
     SUBSCRIBER_ROLES,
@@ -62,6 +64,7 @@ class Step:
     cpu_ms_per_run: float
     cpu_ms_per_run_by_process: dict[str, float]
     generator_cpu_ms_per_run: float  # the load generator's, not in cpu_ms_per_run
+    hops_ms: Figures  # wake-up -> the engine's next event, p50 and p99 (`hop_figures`)
 
 
 def steps_for(quick: bool) -> tuple[tuple[float, ...], float]:
@@ -153,6 +156,7 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
         cpu_ms_per_run=round(sum(cpu.values()) * 1000 / runs, 2),
         cpu_ms_per_run_by_process={name: round(s * 1000 / runs, 2) for name, s in cpu.items()},
         generator_cpu_ms_per_run=round(float(summary["load_cpu_s"]) * 1000 / runs, 2),
+        hops_ms=await hop_figures(running.pool, run_ids),
     )
 
 
@@ -191,6 +195,7 @@ def _figures(steps: list[Step]) -> Figures:
                 f"{name}_e2e_p99_ms": step.e2e_p99_ms,
                 f"{name}_trigger_p99_ms": step.trigger_p99_ms,
                 f"{name}_cpu_ms_per_run": step.cpu_ms_per_run,
+                **{f"{name}_{hop}": ms for hop, ms in step.hops_ms.items()},
             }
         )
     return figures
