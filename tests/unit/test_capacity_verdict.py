@@ -22,6 +22,7 @@ def _step(offered: float, sustained: bool, cpu_ms: float = 30.0) -> Step:
         cpu_ms_per_run=cpu_ms,
         cpu_ms_per_run_by_process={"engine": cpu_ms / 2, "kafka": cpu_ms / 2},
         generator_cpu_ms_per_run=cpu_ms / 10,
+        hops_ms={"start_hop_p50_ms": 250.0, "start_hop_p99_ms": offered * 10},
     )
 
 
@@ -50,6 +51,7 @@ def test_the_figures_name_the_last_sustained_step_and_why_stepping_stopped() -> 
     assert figures["generator_cpu_ms_per_run"] == 3.0  # the top sustained step's, apart from cpu_ms_per_run
     assert figures["stopped_because"] == "e2e p99 2000 ms > 1500 ms"
     assert figures["step_60_sustained"] is False
+    assert (figures["step_40_start_hop_p50_ms"], figures["step_60_start_hop_p99_ms"]) == (250.0, 600.0)
 
 
 def test_no_sustained_step_reports_zero_and_the_first_steps_breakdown() -> None:
