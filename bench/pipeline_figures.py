@@ -1,4 +1,7 @@
-"""The `pipeline` scenario's figures, computed afterwards from the database and the generator's lines."""
+"""Figures computed afterwards from the database and the generator's lines.
+
+The `pipeline` scenario's, `capacity`'s wake-up hops, and the percentile the scenarios share.
+"""
 
 from __future__ import annotations
 
