@@ -143,10 +143,16 @@ class Resources:
             yield bound
 
     @asynccontextmanager
-    async def for_tenant_id(self, tenant_id: UUID) -> AsyncIterator[TenantBackends]:
-        """`for_tenant` for a caller known by its tenant alone (a provider's signed receipt)."""
+    async def for_tenant_id(
+        self, tenant_id: UUID, *, generic_plans: bool = False
+    ) -> AsyncIterator[TenantBackends]:
+        """`for_tenant` for a caller known by its tenant alone (a provider's signed receipt); `generic_plans`
+        as `events.pg.tenant_transaction` takes it."""
         backends = self._opened()
-        async with backends.pool.acquire() as connection, tenant_transaction(connection, tenant_id):
+        async with (
+            backends.pool.acquire() as connection,
+            tenant_transaction(connection, tenant_id, generic_plans=generic_plans),
+        ):
             yield backends.bind(connection)
 
     def _opened(self) -> Backends:

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 TriggerOutcome = ItemOutcome | JourneyNotFound
 GroupKey = tuple[UUID, UUID]  # (tenant, journey)
 GROUP_SPAN = "pjs.api.trigger_group"
+GENERIC_PLANS_UP_TO = 16
+"""A group of at most this many triggers plans its statements once per session (`events.pg.
+tenant_transaction` says why): measured on `append_events`, a generic plan took 0.6 ms for one run where
+planning for the values took 1.4, the two were even at about 30 runs, and the custom plan was the faster
+from 60 on."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ class TriggerGroups:
     async def _start_in_transaction(
         self, tenant_id: UUID, journey_id: UUID, triggers: Sequence[Trigger]
     ) -> Sequence[TriggerOutcome]:
-        async with self._resources.for_tenant_id(tenant_id) as scope:
+        small = len(triggers) <= GENERIC_PLANS_UP_TO
+        async with self._resources.for_tenant_id(tenant_id, generic_plans=small) as scope:
             now = self._resources.clock()
             outcomes = await trigger_runs(
                 scope.store, scope.heads, scope.journeys,

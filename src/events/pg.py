@@ -48,6 +48,9 @@ async def transaction(db: Queryable) -> AsyncIterator[Connection]:
             yield db
 
 
+GENERIC_PLANS_LOCALLY = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+
 @asynccontextmanager
 async def begun(connection: Connection, begin: str) -> AsyncIterator[Connection]:
     """A transaction opened by `begin` (BEGIN and the statements that should share its round trip, as one
@@ -67,16 +70,26 @@ async def begun(connection: Connection, begin: str) -> AsyncIterator[Connection]
 
 
 @asynccontextmanager
-async def tenant_transaction(connection: Connection, tenant_id: UUID) -> AsyncIterator[Connection]:
+async def tenant_transaction(
+    connection: Connection, tenant_id: UUID, *, generic_plans: bool = False
+) -> AsyncIterator[Connection]:
     """A transaction on `connection` bound to `tenant_id` from its start (as `tenancy.bind_tenant` binds
     one): BEGIN and the binding share one round trip, a quarter of a short request's.
 
     A statement sent with BEGIN cannot take parameters, so the tenant goes into its text: the canonical form
     of a UUID, hex digits and dashes alone.
+
+    `generic_plans` plans each statement of the transaction once per session, for small batches keyed by
+    arrays of ids (a few triggers): a custom plan estimates `unnest($1)` at the array's length, a generic
+    one at 100 rows, so for small arrays Postgres finds the generic plan costlier and plans such a
+    statement again on every execution, inside `append_events` too.
     """
     if not isinstance(tenant_id, UUID):
         raise TypeError(f"a tenant id is a UUID, not {type(tenant_id).__name__}")
-    async with begun(connection, f"BEGIN; SELECT set_config('{TENANT_SETTING}', '{tenant_id}', true)"):
+    begin = f"BEGIN; SELECT set_config('{TENANT_SETTING}', '{tenant_id}', true)"
+    if generic_plans:
+        begin += f"; {GENERIC_PLANS_LOCALLY}"
+    async with begun(connection, begin):
         yield connection
 
 
