@@ -188,7 +188,7 @@ class ServiceCpu:
         self._marks = {name: self._now(name) for name in self._pids}
 
     def since_mark(self) -> dict[str, float]:
-        return {name: round(self._now(name) - self._marks.get(name, 0.0), 1) for name in self._pids}
+        return {name: round(self._now(name) - self._marks.get(name, 0.0), 3) for name in self._pids}
 
     def _now(self, name: str) -> float:
         return service_cpu_seconds(self._pids[name], self._only.get(name))
