@@ -48,7 +48,7 @@ async def transaction(db: Queryable) -> AsyncIterator[Connection]:
             yield db
 
 
-GENERIC_PLANS_LOCALLY = "SET LOCAL plan_cache_mode = force_generic_plan"
+_GENERIC_PLANS_LOCALLY = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 @asynccontextmanager
@@ -88,7 +88,7 @@ async def tenant_transaction(
         raise TypeError(f"a tenant id is a UUID, not {type(tenant_id).__name__}")
     begin = f"BEGIN; SELECT set_config('{TENANT_SETTING}', '{tenant_id}', true)"
     if generic_plans:
-        begin += f"; {GENERIC_PLANS_LOCALLY}"
+        begin += f"; {_GENERIC_PLANS_LOCALLY}"
     async with begun(connection, begin):
         yield connection
 

@@ -49,7 +49,7 @@ async def api_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def test_a_transaction_left_to_postgres_plans_for_the_values_at_hand(api_pool: asyncpg.Pool) -> None:
-    # The trap a trigger's transaction avoids.
+    # The trap a small trigger group's transaction avoids.
     async with api_pool.acquire() as connection, tenant_transaction(connection, DEFAULT_TENANT_ID):
         generic, custom = await plans_made(connection, HEADS)
 
@@ -57,7 +57,7 @@ async def test_a_transaction_left_to_postgres_plans_for_the_values_at_hand(api_p
     assert generic == 0
 
 
-async def test_a_trigger_transaction_plans_generically_and_leaves_the_session_as_it_was(
+async def test_a_transaction_begun_for_generic_plans_plans_once_and_leaves_the_session_as_it_was(
     api_pool: asyncpg.Pool,
 ) -> None:
     async with api_pool.acquire() as connection:
