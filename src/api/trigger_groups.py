@@ -25,7 +25,9 @@ from api.group_commit import GroupCommit
 from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
 from engine.commands import JourneyNotFound, RunAccepted
 from events import tracing
+from events.append_statement import AlongsideWrite
 from events.errors import AppendRejected, StoreUnavailable
+from subscribers.audit import accesses_alongside
 
 if TYPE_CHECKING:
     from api.resources import Resources
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 TriggerOutcome = ItemOutcome | JourneyNotFound
 GroupKey = tuple[UUID, UUID]  # (tenant, journey)
 GROUP_SPAN = "pjs.api.trigger_group"
+TRIGGERED = "RunTriggered"
 GENERIC_PLANS_UP_TO = 16
 """A group of at most this many triggers plans its statements once per session (`events.pg.
 tenant_transaction` says why): measured on `append_events`, a generic plan took 0.6 ms for one run where
@@ -88,17 +91,24 @@ class TriggerGroups:
         small = len(triggers) <= GENERIC_PLANS_UP_TO
         async with self._resources.for_tenant_id(tenant_id, generic_plans=small) as scope:
             now = self._resources.clock()
+
+            def audit_starts(indexes: Sequence[int]) -> AlongsideWrite:
+                acts = [(triggers[index].principal.actor, triggers[index].item.run_id) for index in indexes]
+                return accesses_alongside(acts, action=TRIGGERED, occurred_at=now)
+
             outcomes = await trigger_runs(
                 scope.store, scope.heads, scope.journeys,
                 journey_id=journey_id, items=[trigger.item for trigger in triggers], now=now,
-                sealer=scope.vault,
+                sealer=scope.vault, audit_starts=audit_starts,
             )  # fmt: skip
             if not isinstance(outcomes, list):
                 return [outcomes] * len(triggers)
-            accepted = [
+            # The starts were audited with their append; a trigger answered with a run it did not start
+            # (its key's earlier run, or a repeat in this group) is audited here.
+            found = [
                 (trigger.principal, outcome.run_id)
                 for trigger, outcome in zip(triggers, outcomes, strict=True)
-                if isinstance(outcome, RunAccepted)
+                if isinstance(outcome, RunAccepted) and not outcome.created
             ]
-            await scope.audit_each(accepted, "RunTriggered", now)
+            await scope.audit_each(found, TRIGGERED, now)
         return outcomes

@@ -9,7 +9,7 @@ that item's patient.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from engine.commands import (
 )
 from engine.ports import RunAppends, RunHeads
 from events import tracing
+from events.append_statement import AlongsideWrite
 from events.catalogue import Sealed, stamp
 from events.store import AppendRequest
 
@@ -41,6 +42,9 @@ class BatchItem:
     run_id: UUID
     patient_context: dict[str, Any]
     trace: tracing.TraceContext | None = None  # its request's span, when requests share an append
+
+
+AuditStarts = Callable[[Sequence[int]], AlongsideWrite]
 
 
 class ContextsSealer(Protocol):
@@ -60,8 +64,12 @@ async def trigger_runs(
     items: Sequence[BatchItem],
     now: datetime,
     sealer: ContextsSealer,
+    audit_starts: AuditStarts | None = None,
 ) -> list[ItemOutcome] | JourneyNotFound:
-    """Each item's outcome, in order: its run started (or found started), or why it was refused."""
+    """Each item's outcome, in order: its run started (or found started), or why it was refused.
+
+    `audit_starts`, given the indexes of the items that ask to start a run, makes the audit of those
+    starts, written in the append's own statement for the runs it starts."""
     journey = await journeys.latest(journey_id)
     if journey is None:
         return JourneyNotFound(journey_id)
@@ -91,7 +99,8 @@ async def trigger_runs(
         stamped = stamp(run_id, 0, decision, now=now, causation_id=None, correlation_id=run_id)
         events = tracing.carrying(items[index].trace, stamped)
         requests.append(AppendRequest(run_id, 0, events))
-    appended = await store.append_many(requests)
+    audit = () if audit_starts is None else (audit_starts(starting),)
+    appended = await store.append_many(requests, alongside=audit)
     if appended.appended:
         log.info("%d runs started on journey %s v%d", len(appended.appended), journey_id, journey.version)
     # A conflict means the run exists: started by an earlier request with the same idempotency key.

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.journey import JourneyDefinition
 from domain.run_state import RunState, StoredPatientContext, initial_state
+from events.append_statement import AlongsideWrite
 from events.catalogue import NewEvent, RecordedEvent, Sealed
 from events.patient_vault import TextsToSeal
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
@@ -38,7 +39,9 @@ class RunAppends(Protocol):
         self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent] | ConcurrencyConflict: ...
 
-    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome: ...
+    async def append_many(
+        self, requests: Sequence[AppendRequest], *, alongside: Sequence[AlongsideWrite] = ()
+    ) -> BatchOutcome: ...
 
 
 class JourneyDefinitions(Protocol):

@@ -7,15 +7,18 @@ on what a run's state is. Applying an event whose version the row already has is
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import orjson
 
-from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, initial_state
+from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, fold, initial_state
+from events.append_statement import WRITTEN_RUNS, AlongsideWrite
 from events.catalogue import RecordedEvent, Sealed
 from events.patient_vault import stored_context
 from events.pg import Connection, Queryable
+from events.store import AppendRequest
 from events.tenancy import DEFAULT_TENANT_ID
 
 TABLE = "run_status"
@@ -122,20 +125,50 @@ async def save_states(
 ) -> None:
     """Upsert the rows; a new row is its run's tenant's (`tenants`, from the events; an update keeps it)."""
     started = [state for state in states if state.status is not None]
+    if started:
+        await connection.execute(_upsert(table), *_state_args(started, tenants))
+
+
+def started_alongside(requests: Sequence[AppendRequest]) -> AlongsideWrite | None:
+    """New runs' rows, written in their append's own statement: a run that starts has no row to read, so
+    its state follows from its request alone. None for a batch with any other append (it runs after)."""
+    if any(request.expected_version != 0 for request in requests):
+        return None
+    if len({request.run_id for request in requests}) != len(requests):
+        return None  # one upsert cannot write a row twice
+    states = [fold(request.run_id, request.events) for request in requests]
+    started = [state for state in states if state.status is not None]
     if not started:
-        return
-    await connection.execute(
-        f"""
+        return None
+    return AlongsideWrite(_upsert(TABLE, alongside=True), tuple(_state_args(started, {})))
+
+
+class RunStatusProjection:
+    """`apply` as the store runs it inline, writing new runs' rows in the append's statement."""
+
+    async def __call__(self, connection: Connection, events: Sequence[RecordedEvent]) -> None:
+        await apply(connection, events)
+
+    def alongside(self, requests: Sequence[AppendRequest]) -> AlongsideWrite | None:
+        return started_alongside(requests)
+
+
+def _upsert(table: str, *, alongside: bool = False) -> str:
+    """The upsert of rows given as column arrays; `alongside` an append, only the runs it wrote, each in the
+    tenant the append gave its events."""
+    join = f" JOIN {WRITTEN_RUNS} AS w ON w.run_id = t.run_id" if alongside else ""
+    tenant = "coalesce(w.tenant_id, $18)" if alongside else "coalesce(t.tenant_id, $18)"
+    return f"""
         INSERT INTO {table} ({COLUMNS}, tenant_id)
-        SELECT run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
+        SELECT t.run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
                patient_context::jsonb, resume_at, awaiting_decision, reason, created_at, updated_at,
-               node_visits::jsonb, patient_key_id, erased, coalesce(tenant_id, $18)
+               node_visits::jsonb, patient_key_id, erased, {tenant}
         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::text[],
                     $8::text[], $9::timestamptz[], $10::bool[], $11::text[], $12::timestamptz[],
                     $13::timestamptz[], $14::text[], $15::uuid[], $16::bool[], $17::uuid[])
              AS t(run_id, version, status, journey_id, journey_version, current_node_id, patient_id,
                   patient_context, resume_at, awaiting_decision, reason, created_at, updated_at, node_visits,
-                  patient_key_id, erased, tenant_id)
+                  patient_key_id, erased, tenant_id){join}
         ON CONFLICT (run_id) DO UPDATE SET
             version = excluded.version, status = excluded.status, current_node_id = excluded.current_node_id,
             resume_at = excluded.resume_at, awaiting_decision = excluded.awaiting_decision,
@@ -143,7 +176,11 @@ async def save_states(
             patient_context = excluded.patient_context, patient_id = excluded.patient_id,
             erased = excluded.erased
         WHERE {table}.version < excluded.version
-        """,
+        """
+
+
+def _state_args(started: Sequence[RunState], tenants: Mapping[UUID, UUID | None]) -> list[Any]:
+    return [
         [s.run_id for s in started],
         [s.version for s in started],
         [str(s.status) for s in started],
@@ -162,7 +199,7 @@ async def save_states(
         [s.erased for s in started],
         [tenants.get(s.run_id) for s in started],
         DEFAULT_TENANT_ID,
-    )
+    ]
 
 
 def patient_id(state: RunState) -> str | None:

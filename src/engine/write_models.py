@@ -15,7 +15,7 @@ from events.projection import Projection, TableNames
 from events.store import InlineProjection
 
 INLINE_PROJECTIONS: tuple[InlineProjection, ...] = (
-    run_status.apply,
+    run_status.RunStatusProjection(),
     delays.apply,
     message_deliveries.apply,
 )

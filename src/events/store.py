@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import asyncpg
@@ -17,6 +17,7 @@ import orjson
 
 from events import tracing
 from events.append_checks import validated_payloads
+from events.append_statement import AlongsideWrite, append_statement
 from events.catalogue import NewEvent, RecordedEvent
 from events.codec import schema_version, type_name
 from events.connection_loss import unavailable_on_connection_loss
@@ -55,6 +56,17 @@ class AppendRequest:
     tenant_id: UUID | None = None
 
 
+@runtime_checkable
+class ProjectsAlongside(Protocol):
+    """An inline projection that can write some batches' rows in the append's own statement (a round trip
+    fewer), where they follow from the requests alone: `alongside` gives that write, or None for the
+    projection to run after the append as any other."""
+
+    async def __call__(self, connection: Connection, events: Sequence[RecordedEvent]) -> None: ...
+
+    def alongside(self, requests: Sequence[AppendRequest]) -> AlongsideWrite | None: ...
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     """What a batch append did: the events written per run, and the runs refused for a stale version."""
@@ -74,7 +86,9 @@ class EventStore(Protocol):
         self, run_id: UUID, expected_version: int, events: Sequence[NewEvent]
     ) -> list[RecordedEvent] | ConcurrencyConflict: ...
 
-    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome: ...
+    async def append_many(
+        self, requests: Sequence[AppendRequest], *, alongside: Sequence[AlongsideWrite] = ()
+    ) -> BatchOutcome: ...
 
     async def read_stream(
         self, run_id: UUID, after_version: int = 0, limit: int | None = None
@@ -103,17 +117,22 @@ class PostgresEventStore:
         outcome = await self.append_many([AppendRequest(run_id, expected_version, events)])
         return outcome.conflicts[0] if outcome.conflicts else outcome.appended[run_id]
 
-    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
-        """Append to many runs in one transaction; a stale run is a conflict, the others still commit."""
+    async def append_many(
+        self, requests: Sequence[AppendRequest], *, alongside: Sequence[AlongsideWrite] = ()
+    ) -> BatchOutcome:
+        """Append to many runs in one transaction; a stale run is a conflict, the others still commit.
+        `alongside` are the caller's writes on the runs this append writes, in its own statement."""
         with tracing.batch_span(APPEND_SPAN, (e for request in requests for e in request.events)):
-            return await self._append_many(requests)
+            return await self._append_many(requests, alongside)
 
-    async def _append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
+    async def _append_many(
+        self, requests: Sequence[AppendRequest], alongside: Sequence[AlongsideWrite]
+    ) -> BatchOutcome:
         rows = _rows_for(requests, self._max_event_bytes)
 
         async def attempt() -> BatchOutcome:
             async with transaction(self._pool) as connection:
-                return await self._append_rows(connection, requests, rows)
+                return await self._append_rows(connection, requests, rows, alongside)
 
         # A lost race (AppendRaced, a broken deadlock) is checked again in a new transaction. A lost
         # connection is the caller's StoreUnavailable: if it was lost during COMMIT, the caller's retry
@@ -123,7 +142,7 @@ class PostgresEventStore:
         # is the caller's to retry whole (the API answers 503; a retry with the same key is idempotent).
         with unavailable_on_connection_loss("append"), APPEND_SECONDS.time():
             if in_transaction(self._pool):
-                outcome = await self._append_rows(self._pool, requests, rows)
+                outcome = await self._append_rows(self._pool, requests, rows, alongside)
             else:
                 outcome = await retry_transient(attempt, retry_on=RACE_ERRORS)
         APPENDED_EVENTS.inc(sum(len(events) for events in outcome.appended.values()))
@@ -135,17 +154,28 @@ class PostgresEventStore:
         and retries its whole transaction; connection errors reach the caller as asyncpg raised them."""
         with tracing.batch_span(APPEND_SPAN, (e for request in requests for e in request.events)):
             rows = _rows_for(requests, self._max_event_bytes)
-            outcome = await self._append_rows(connection, requests, rows)
+            outcome = await self._append_rows(connection, requests, rows, ())
         APPENDED_EVENTS.inc(sum(len(events) for events in outcome.appended.values()))
         return outcome
 
     async def _append_rows(
-        self, connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
+        self,
+        connection: Connection,
+        requests: Sequence[AppendRequest],
+        rows: _Rows,
+        callers_writes: Sequence[AlongsideWrite],
     ) -> BatchOutcome:
+        projected = {
+            index: write
+            for index, project in enumerate(self._inline_projections)
+            if isinstance(project, ProjectsAlongside) and (write := project.alongside(requests)) is not None
+        }
+        writes = [*projected.values(), *callers_writes]
         try:
-            conflicts, written = await _append_events(connection, requests, rows)
-            for project in self._inline_projections:
-                await project(connection, written)
+            conflicts, written = await _append_events(connection, requests, rows, writes)
+            for index, project in enumerate(self._inline_projections):
+                if index not in projected:
+                    await project(connection, written)
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError) as error:
             raise AppendRaced(str(error)) from error
         appended: dict[UUID, list[RecordedEvent]] = {}
@@ -208,7 +238,7 @@ def _str_or_none(value: UUID | None) -> str | None:
 
 
 async def _append_events(
-    connection: Connection, requests: Sequence[AppendRequest], rows: _Rows
+    connection: Connection, requests: Sequence[AppendRequest], rows: _Rows, writes: Sequence[AlongsideWrite]
 ) -> tuple[list[ConcurrencyConflict], list[RecordedEvent]]:
     """Take each run's write lock (`events.run_locks`), compare its head with what the append expects and
     insert the events of every run whose head matches: one round trip, the SQL function `append_events`
@@ -218,28 +248,10 @@ async def _append_events(
     id (it committed while we were open) would be read after our events: the function refuses that with
     serialization_failure, which `_append_rows` turns into `AppendRaced` (tried again in a new
     transaction). A new run's tenant is the one its request names, else the transaction's (the API binds
-    every caller's), else the default one.
+    every caller's), else the default one. `writes` go in the same statement (`events.append_statement`).
     """
-    run_ids = [request.run_id for request in requests]
-    keys = sorted({run_lock_key(run_id) for run_id in run_ids})  # in key order: batches never deadlock
-    records = await connection.fetch(
-        "SELECT * FROM append_events($1::uuid[], $2::int[], $3::uuid[], $4::bigint[], $5::uuid[], $6::uuid[],"
-        " $7::int[], $8::text[], $9::int[], $10::text[], $11::text[], $12::timestamptz[], $13, $14)",
-        run_ids,
-        [request.expected_version for request in requests],
-        [request.tenant_id for request in requests],
-        keys,
-        [e.event_id for e in rows.events],
-        [e.run_id for e in rows.events],
-        [e.version for e in rows.events],
-        [type_name(e.event) for e in rows.events],
-        [schema_version(e.event) for e in rows.events],
-        list(rows.payloads),
-        list(rows.metadata),
-        [e.recorded_at for e in rows.events],
-        DEFAULT_TENANT_ID,
-        EVENTS_APPENDED_CHANNEL,
-    )
+    statement, args = append_statement(_append_args(requests, rows), writes)
+    records = await connection.fetch(statement, *args)
     expected = {request.run_id: request.expected_version for request in requests}
     conflicts = [
         ConcurrencyConflict(record["out_run_id"], expected[record["out_run_id"]], record["head_version"])
@@ -261,3 +273,25 @@ async def _append_events(
         if event.event_id in stored
     ]
     return conflicts, written
+
+
+def _append_args(requests: Sequence[AppendRequest], rows: _Rows) -> list[Any]:
+    """`append_events`' arguments, in order."""
+    run_ids = [request.run_id for request in requests]
+    keys = sorted({run_lock_key(run_id) for run_id in run_ids})  # in key order: batches never deadlock
+    return [
+        run_ids,
+        [request.expected_version for request in requests],
+        [request.tenant_id for request in requests],
+        keys,
+        [e.event_id for e in rows.events],
+        [e.run_id for e in rows.events],
+        [e.version for e in rows.events],
+        [type_name(e.event) for e in rows.events],
+        [schema_version(e.event) for e in rows.events],
+        list(rows.payloads),
+        list(rows.metadata),
+        [e.recorded_at for e in rows.events],
+        DEFAULT_TENANT_ID,
+        EVENTS_APPENDED_CHANNEL,
+    ]

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import orjson
 
+from events.append_statement import WRITTEN_RUNS, AlongsideWrite
 from events.catalogue import RecordedEvent, node_of
 from events.codec import payload_dict
 from events.consumer_group import GroupLoop
@@ -114,14 +115,39 @@ async def record_accesses(
     """Audit acts of API callers (each `actor`, e.g. key:<key id>, with the run it acted on): a write one
     asked for, or a read of patient data; one row each, one statement. Written in the callers' transaction,
     so in their tenant, and only if the acts commit."""
-    await db.execute(
+    await db.execute(_accesses(""), *_access_args(acts, action, occurred_at, details))
+
+
+def accesses_alongside(
+    acts: Sequence[tuple[str, UUID]], *, action: str, occurred_at: datetime
+) -> AlongsideWrite:
+    """`record_accesses` in the statement of the append that starts the runs acted on: a row only for
+    each act whose run that append wrote."""
+    return AlongsideWrite(
+        _accesses(f" JOIN {WRITTEN_RUNS} USING (run_id)"),
+        tuple(_access_args(acts, action, occurred_at, None)),
+    )
+
+
+def _accesses(join: str) -> str:
+    return (
         "INSERT INTO audit_log (source_id, run_id, actor, action, occurred_at, details)"
         " SELECT source_id, run_id, actor, $4, $5, $6::jsonb"
-        " FROM unnest($1::text[], $2::uuid[], $3::text[]) AS acts(source_id, run_id, actor)",
+        f" FROM unnest($1::text[], $2::uuid[], $3::text[]) AS acts(source_id, run_id, actor){join}"
+    )
+
+
+def _access_args(
+    acts: Sequence[tuple[str, UUID | None]],
+    action: str,
+    occurred_at: datetime,
+    details: Mapping[str, Any] | None,
+) -> list[Any]:
+    return [
         [f"access:{uuid4()}" for _ in acts],
         [run_id for _, run_id in acts],
         [actor for actor, _ in acts],
         action,
         occurred_at,
         orjson.dumps(details or {}).decode(),
-    )
+    ]

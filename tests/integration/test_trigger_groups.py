@@ -94,6 +94,8 @@ async def test_concurrent_retries_with_one_idempotency_key_start_one_run(
     assert [response.status_code for response in responses] == [202] * 8
     assert len({response.json()["runId"] for response in responses}) == 1
     assert await pool.fetchval("SELECT count(*) FROM run_status") == 1
+    # every request is audited: the one that started the run, and each answered with it
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'RunTriggered'") == 8
 
 
 async def test_concurrent_triggers_of_a_journey_that_does_not_exist_are_each_answered_404(

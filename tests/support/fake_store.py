@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from events.append_checks import validated_payloads
+from events.append_statement import AlongsideWrite
 from events.catalogue import NewEvent, RecordedEvent
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
@@ -37,8 +38,12 @@ class InMemoryEventStore:
         outcome = await self.append_many([AppendRequest(run_id, expected_version, events)])
         return outcome.conflicts[0] if outcome.conflicts else outcome.appended[run_id]
 
-    async def append_many(self, requests: Sequence[AppendRequest]) -> BatchOutcome:
+    async def append_many(
+        self, requests: Sequence[AppendRequest], *, alongside: Sequence[AlongsideWrite] = ()
+    ) -> BatchOutcome:
         """Append to many runs at once; a stale run is a conflict, the others are still written."""
+        if alongside:
+            raise NotImplementedError("writes alongside an append are SQL: only the Postgres store runs them")
         validated_payloads(requests, self._max_event_bytes)
         conflicts = [
             ConcurrencyConflict(request.run_id, request.expected_version, self._head(request.run_id))
