@@ -227,4 +227,6 @@ def _append_request(delay: DueDelay, events: Sequence[RunEvent]) -> AppendReques
     )
     # The firing continues the trace of the event that started the delay, however long ago that was.
     with tracing.span(FIRE_SPAN, delay.started_trace, run_id=delay.state.run_id) as trace:
-        return AppendRequest(delay.state.run_id, head, tracing.carrying(trace, envelopes))
+        events_traced = tracing.carrying(trace, envelopes)
+        # The state was read with the claim, from the run's status row: its new row is folded onto it.
+        return AppendRequest(delay.state.run_id, head, events_traced, prior=delay.state)

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, fold, initial_state
+from domain.run_state import RunState, RunStatus, StoredPatientContext, evolve, initial_state
 from events.append_statement import WRITTEN_RUNS, AlongsideWrite
 from events.catalogue import RecordedEvent, Sealed
 from events.patient_vault import stored_context
@@ -129,28 +129,50 @@ async def save_states(
         await connection.execute(_upsert(table), *_state_args(started, tenants))
 
 
-def started_alongside(requests: Sequence[AppendRequest]) -> AlongsideWrite | None:
-    """New runs' rows, written in their append's own statement: a run that starts has no row to read, so
-    its state follows from its request alone. None for a batch with any other append (it runs after)."""
-    if any(request.expected_version != 0 for request in requests):
-        return None
+def folded_alongside(requests: Sequence[AppendRequest]) -> AlongsideWrite | None:
+    """The batch's rows folded before the append and written in its statement: a new run's from its
+    request alone, a running run's onto the state its caller read at the version the request expects.
+    The append writes a run only if that version is still its head, and a row is always the fold of its
+    run's events up to its version, so that state is the head's. None if any request has neither (the
+    batch's rows are then read, under the append's locks, and written after it)."""
     if len({request.run_id for request in requests}) != len(requests):
         return None  # one upsert cannot write a row twice
-    states = [fold(request.run_id, request.events) for request in requests]
+    states = []
+    for request in requests:
+        state = _state_before(request)
+        if state is None:
+            return None
+        for event in request.events:
+            state = evolve(state, event)
+        states.append(state)
     started = [state for state in states if state.status is not None]
     if not started:
         return None
     return AlongsideWrite(_upsert(TABLE, alongside=True), tuple(_state_args(started, {})))
 
 
+def _state_before(request: AppendRequest) -> RunState | None:
+    if request.expected_version == 0:
+        return initial_state(request.run_id)
+    prior = request.prior
+    if (
+        isinstance(prior, RunState)
+        and prior.run_id == request.run_id
+        and prior.version == request.expected_version
+    ):
+        return prior
+    return None
+
+
 class RunStatusProjection:
-    """`apply` as the store runs it inline, writing new runs' rows in the append's statement."""
+    """`apply` as the store runs it inline, writing the rows in the append's statement where the requests
+    say what the runs' states were (`folded_alongside`)."""
 
     async def __call__(self, connection: Connection, events: Sequence[RecordedEvent]) -> None:
         await apply(connection, events)
 
     def alongside(self, requests: Sequence[AppendRequest]) -> AlongsideWrite | None:
-        return started_alongside(requests)
+        return folded_alongside(requests)
 
 
 def _upsert(table: str, *, alongside: bool = False) -> str:

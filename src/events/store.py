@@ -54,6 +54,9 @@ class AppendRequest:
     expected_version: int
     events: Sequence[NewEvent]
     tenant_id: UUID | None = None
+    prior: object | None = None
+    """The caller's state of the run at `expected_version`, when it read one (a `RunState`): an inline
+    projection may fold the events onto it instead of reading its row again. The store never looks at it."""
 
 
 @runtime_checkable

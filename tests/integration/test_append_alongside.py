@@ -12,19 +12,20 @@ from datetime import UTC, datetime
 import asyncpg
 from asyncpg.connection import LoggedQuery
 
+from engine.run_status import PostgresRunHeads
 from events.catalogue import RunCancelled
-from events.store import AppendRequest, ConcurrencyConflict
+from events.store import AppendRequest, BatchOutcome, ConcurrencyConflict
 from pjs.wiring import event_store
 from subscribers.audit import accesses_alongside
-from support.runs import envelopes, run_started
+from support.runs import envelopes, message, run_started
 
 ACTOR = "key:test"
 
 
-async def test_a_batch_of_new_runs_is_written_with_their_status_rows_in_one_statement(
-    pool: asyncpg.Pool,
-) -> None:
-    runs = [uuid.uuid4() for _ in range(3)]
+async def append_logging_writes(
+    pool: asyncpg.Pool, requests: list[AppendRequest]
+) -> tuple[BatchOutcome, list[str]]:
+    """The append's outcome, and the statements it sent that touch the events or run_status."""
     statements: list[str] = []
 
     def log(record: LoggedQuery) -> None:
@@ -33,18 +34,22 @@ async def test_a_batch_of_new_runs_is_written_with_their_status_rows_in_one_stat
     async with pool.acquire() as connection:
         connection.add_query_logger(log)
         async with connection.transaction():
-            outcome = await event_store(connection).append_many(
-                [
-                    AppendRequest(run, 0, envelopes(run, 0, [run_started(f"p-{n}")]))
-                    for n, run in enumerate(runs)
-                ]
-            )
+            outcome = await event_store(connection).append_many(requests)
         connection.remove_query_logger(log)
+    return outcome, [text for text in statements if "append_events" in text or "run_status" in text]
+
+
+async def test_a_batch_of_new_runs_is_written_with_their_status_rows_in_one_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    runs = [uuid.uuid4() for _ in range(3)]
+
+    outcome, writes = await append_logging_writes(
+        pool,
+        [AppendRequest(run, 0, envelopes(run, 0, [run_started(f"p-{n}")])) for n, run in enumerate(runs)],
+    )
 
     assert set(outcome.appended) == set(runs)
-    writes = [
-        statement for statement in statements if "append_events" in statement or "run_status" in statement
-    ]
     assert len(writes) == 1 and "INSERT INTO run_status" in writes[0]
     rows = await pool.fetch("SELECT run_id, version, status FROM run_status WHERE run_id = ANY($1)", runs)
     assert {(row["run_id"], row["version"], row["status"]) for row in rows} == {
@@ -98,3 +103,34 @@ async def test_a_batch_that_continues_a_run_projects_every_status_row_after_the_
         (running, 2, "cancelled"),
         (new, 1, "in_progress"),
     }
+
+
+async def test_a_running_runs_status_row_is_folded_onto_the_state_its_caller_read_in_one_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    run = uuid.uuid4()
+    await event_store(pool).append(run, 0, envelopes(run, 0, [run_started()]))
+    read = (await PostgresRunHeads(pool).load([run]))[run]
+
+    cancel = envelopes(run, 1, [RunCancelled(node_id=None, reason="test")])
+    outcome, writes = await append_logging_writes(pool, [AppendRequest(run, 1, cancel, prior=read)])
+
+    assert set(outcome.appended) == {run}
+    assert len(writes) == 1 and "INSERT INTO run_status" in writes[0]
+    row = await pool.fetchrow("SELECT version, status, journey_id FROM run_status WHERE run_id = $1", run)
+    assert (row["version"], row["status"], row["journey_id"]) == (2, "cancelled", read.journey_id)
+
+
+async def test_a_state_read_before_the_run_moved_on_writes_no_status_row(pool: asyncpg.Pool) -> None:
+    store = event_store(pool)
+    run = uuid.uuid4()
+    await store.append(run, 0, envelopes(run, 0, [run_started()]))
+    stale = (await PostgresRunHeads(pool).load([run]))[run]
+    await store.append(run, 1, envelopes(run, 1, [message()]))  # someone else advanced the run
+    moved_on = await pool.fetchrow("SELECT * FROM run_status WHERE run_id = $1", run)
+
+    cancel = envelopes(run, 1, [RunCancelled(node_id=None, reason="test")])
+    outcome = await store.append_many([AppendRequest(run, 1, cancel, prior=stale)])
+
+    assert outcome.conflicts == [ConcurrencyConflict(run, 1, 2)]
+    assert await pool.fetchrow("SELECT * FROM run_status WHERE run_id = $1", run) == moved_on
