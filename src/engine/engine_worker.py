@@ -109,7 +109,6 @@ class EngineWorker:
                         correlation_id=wake_ups[run_id].correlation_id,
                     ),
                 ),
-                prior=states[run_id],  # as stored (sealed): the run's status row is folded onto it
             )
             for run_id, decided in decisions.items()
             if decided
