@@ -3,7 +3,8 @@
 A write alongside the append (a new run's status row, say) is one data-modifying statement of its own SQL
 and parameters. It reads the runs the append wrote (not those in conflict) from the CTE
 `written_runs(run_id, tenant_id)`, so it writes exactly when the append does, in the same transaction and
-the same round trip as the events.
+the same round trip as the events. It reads nothing else: every part of the statement sees the snapshot
+taken before `append_events` took its locks, so a table read there could be stale.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from events.catalogue import RecordedEvent
+    from events.pg import Connection
+    from events.store import AppendRequest
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -26,6 +32,17 @@ class AlongsideWrite:
 
     sql: str
     args: tuple[Any, ...]
+
+
+@runtime_checkable
+class ProjectsAlongside(Protocol):
+    """An inline projection that can write some batches' rows in the append's own statement (a round trip
+    fewer), where they follow from the requests alone: `alongside` gives that write, or None for the
+    projection to run after the append as any other."""
+
+    async def __call__(self, connection: Connection, events: Sequence[RecordedEvent]) -> None: ...
+
+    def alongside(self, requests: Sequence[AppendRequest]) -> AlongsideWrite | None: ...
 
 
 _APPEND_CALL = (
@@ -46,11 +63,16 @@ def append_statement(append_args: Sequence[Any], writes: Sequence[AlongsideWrite
         " FROM appended WHERE out_event_id IS NOT NULL)",
     ]
     for index, write in enumerate(writes):
-        parts.append(f", alongside_{index} AS ({_renumbered(write.sql, len(args))})")
+        parts.append(f", alongside_{index} AS ({_renumbered(write, len(args))})")
         args.extend(write.args)
     parts.append(" SELECT * FROM appended")
     return "".join(parts), args
 
 
-def _renumbered(sql: str, offset: int) -> str:
-    return _PARAMETER.sub(lambda parameter: f"${int(parameter.group(1)) + offset}", sql)
+def _renumbered(write: AlongsideWrite, offset: int) -> str:
+    numbers = {int(number) for number in _PARAMETER.findall(write.sql)}
+    if numbers != set(range(1, len(write.args) + 1)):
+        raise ValueError(
+            f"a write alongside an append uses parameters {sorted(numbers)} for {len(write.args)} values"
+        )
+    return _PARAMETER.sub(lambda parameter: f"${int(parameter.group(1)) + offset}", write.sql)

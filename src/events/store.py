@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +17,7 @@ import orjson
 
 from events import tracing
 from events.append_checks import validated_payloads
-from events.append_statement import AlongsideWrite, append_statement
+from events.append_statement import AlongsideWrite, ProjectsAlongside, append_statement
 from events.catalogue import NewEvent, RecordedEvent
 from events.codec import schema_version, type_name
 from events.connection_loss import unavailable_on_connection_loss
@@ -57,17 +57,6 @@ class AppendRequest:
     prior: object | None = None
     """The caller's state of the run at `expected_version`, when it read one (a `RunState`): an inline
     projection may fold the events onto it instead of reading its row again. The store never looks at it."""
-
-
-@runtime_checkable
-class ProjectsAlongside(Protocol):
-    """An inline projection that can write some batches' rows in the append's own statement (a round trip
-    fewer), where they follow from the requests alone: `alongside` gives that write, or None for the
-    projection to run after the append as any other."""
-
-    async def __call__(self, connection: Connection, events: Sequence[RecordedEvent]) -> None: ...
-
-    def alongside(self, requests: Sequence[AppendRequest]) -> AlongsideWrite | None: ...
 
 
 @dataclass(frozen=True)
@@ -111,6 +100,11 @@ class PostgresEventStore:
     ) -> None:
         self._pool = pool
         self._inline_projections = tuple(inline_projections)
+        self._alongside_projections = [
+            (index, project)
+            for index, project in enumerate(self._inline_projections)
+            if isinstance(project, ProjectsAlongside)
+        ]
         self._max_event_bytes = max_event_bytes
 
     async def append(
@@ -170,8 +164,8 @@ class PostgresEventStore:
     ) -> BatchOutcome:
         projected = {
             index: write
-            for index, project in enumerate(self._inline_projections)
-            if isinstance(project, ProjectsAlongside) and (write := project.alongside(requests)) is not None
+            for index, project in self._alongside_projections
+            if (write := project.alongside(requests)) is not None
         }
         writes = [*projected.values(), *callers_writes]
         try:

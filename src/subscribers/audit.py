@@ -115,7 +115,7 @@ async def record_accesses(
     """Audit acts of API callers (each `actor`, e.g. key:<key id>, with the run it acted on): a write one
     asked for, or a read of patient data; one row each, one statement. Written in the callers' transaction,
     so in their tenant, and only if the acts commit."""
-    await db.execute(_accesses(""), *_access_args(acts, action, occurred_at, details))
+    await db.execute(_accesses(), *_access_args(acts, action, occurred_at, details))
 
 
 def accesses_alongside(
@@ -123,16 +123,16 @@ def accesses_alongside(
 ) -> AlongsideWrite:
     """`record_accesses` in the statement of the append that starts the runs acted on: a row only for
     each act whose run that append wrote."""
-    return AlongsideWrite(
-        _accesses(f" JOIN {WRITTEN_RUNS} USING (run_id)"),
-        tuple(_access_args(acts, action, occurred_at, None)),
-    )
+    return AlongsideWrite(_accesses(alongside=True), tuple(_access_args(acts, action, occurred_at, None)))
 
 
-def _accesses(join: str) -> str:
+def _accesses(*, alongside: bool = False) -> str:
+    """The insert of one row per act; `alongside` an append, only the acts on runs it wrote, each in its
+    run's tenant (else the transaction's, the column's default)."""
+    tenant, join = (", tenant_id", f" JOIN {WRITTEN_RUNS} USING (run_id)") if alongside else ("", "")
     return (
-        "INSERT INTO audit_log (source_id, run_id, actor, action, occurred_at, details)"
-        " SELECT source_id, run_id, actor, $4, $5, $6::jsonb"
+        f"INSERT INTO audit_log (source_id, run_id, actor, action, occurred_at, details{tenant})"
+        f" SELECT source_id, run_id, actor, $4, $5, $6::jsonb{tenant}"
         f" FROM unnest($1::text[], $2::uuid[], $3::text[]) AS acts(source_id, run_id, actor){join}"
     )
 

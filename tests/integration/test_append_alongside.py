@@ -129,8 +129,9 @@ async def test_a_state_read_before_the_run_moved_on_writes_no_status_row(pool: a
     await store.append(run, 1, envelopes(run, 1, [message()]))  # someone else advanced the run
     moved_on = await pool.fetchrow("SELECT * FROM run_status WHERE run_id = $1", run)
 
-    cancel = envelopes(run, 1, [RunCancelled(node_id=None, reason="test")])
-    outcome = await store.append_many([AppendRequest(run, 1, cancel, prior=stale)])
+    # Folded onto the stale state, these would make a row at version 3, past the one the other writer left.
+    late = envelopes(run, 1, [message("late"), RunCancelled(node_id=None, reason="test")])
+    outcome = await store.append_many([AppendRequest(run, 1, late, prior=stale)])
 
     assert outcome.conflicts == [ConcurrencyConflict(run, 1, 2)]
     assert await pool.fetchrow("SELECT * FROM run_status WHERE run_id = $1", run) == moved_on
