@@ -11,7 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal
 from uuid import UUID
 
 KEY_PREFIX: Final = "pjs_live_"
@@ -39,16 +39,17 @@ ALL_SCOPES: Final = frozenset(Scope)
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the single source for routes, audit entries and (later) tenant scoping."""
+    """Who is calling: the single source for routes, audit entries, rate limits and tenant scoping."""
 
     tenant_id: UUID
-    key_id: str
+    caller_id: str  # the API key's id, or the access token's subject
     scopes: frozenset[Scope]
+    kind: Literal["key", "token"] = "key"
 
     @property
     def actor(self) -> str:
-        """How the audit log names this caller."""
-        return f"key:{self.key_id}"
+        """How the audit log names this caller (`key:<key id>` or `token:<subject>`)."""
+        return f"{self.kind}:{self.caller_id}"
 
 
 @dataclass(frozen=True)

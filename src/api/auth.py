@@ -1,4 +1,5 @@
-"""Who is calling: every route but /health needs `Authorization: Bearer <API key>` carrying its scope.
+"""Who is calling: every route but /health needs `Authorization: Bearer <API key or access token>` carrying
+its scope (access tokens only where an identity provider is configured: api/bearer_tokens.py).
 
 `requires(scope)` is the dependency a route declares; it answers the route's `Principal` and leaves it in
 `request.state.principal`. Order: authenticate (401), count against the key's rate limit (429), then
@@ -14,7 +15,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer, SecurityScopes
 
 from api.api_keys import Principal, Scope, parse_key
-from api.errors import Forbidden, TooManyRequests, Unauthorized
+from api.bearer_tokens import TokenRefused, looks_like_a_token
+from api.errors import Forbidden, TooManyRequests, Unauthorized, Unavailable
+from api.jwks import KeySetUnavailable
 from api.rate_limit import KeyRateLimiter
 from api.resources import Resources, get_resources
 
@@ -26,8 +29,9 @@ REALM: Final = "pjs"
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name=SECURITY_SCHEME,
-    bearerFormat="pjs_live_<keyId>_<secret>",
-    description="An API key from `pjs keys create` (or `.pjs/dev-api-key` under `pjs dev`).",
+    bearerFormat="pjs_live_<keyId>_<secret>, or a JWT",
+    description="An API key from `pjs keys create` (or `.pjs/dev-api-key` under `pjs dev`), or an access "
+    "token (a signed JWT) from the identity provider configured with PJS_OIDC_ISSUER.",
 )
 
 
@@ -45,8 +49,12 @@ async def _authorized(
     principal = await authenticate(request, resources)
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
-        raise Forbidden(f"This API key lacks the scope this operation needs: {missing[0]}.")
+        raise Forbidden(f"This {_credential(principal)} lacks the scope this operation needs: {missing[0]}.")
     return principal
+
+
+def _credential(principal: Principal) -> str:
+    return "API key" if principal.kind == "key" else "access token"
 
 
 async def loopback_or_admin(
@@ -59,37 +67,59 @@ async def loopback_or_admin(
         return None
     principal = await authenticate(request, resources)
     if Scope.ADMIN not in principal.scopes:
-        raise Forbidden(f"This API key lacks the scope this operation needs: {Scope.ADMIN.value}.")
+        raise Forbidden(
+            f"This {_credential(principal)} lacks the scope this operation needs: {Scope.ADMIN.value}."
+        )
     return principal
 
 
 async def authenticate(request: Request, resources: Resources) -> Principal:
-    """The caller behind the request's bearer key, counted against its rate limit; 401 or 429 otherwise."""
+    """The caller behind the request's bearer key or token, counted against its rate limit; 401, 429 or
+    503 (the identity provider's keys unavailable) otherwise."""
     header = request.headers.get("authorization")
     if header is None:
         raise Unauthorized(
-            "Authentication required: send `Authorization: Bearer <API key>`.",
+            "Authentication required: send `Authorization: Bearer <API key or access token>`.",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
-    scheme, _, token = header.partition(" ")
-    presented = parse_key(token.strip()) if scheme.lower() == "bearer" else None
-    principal = None if presented is None else await resources.keys.principal_for(resources.pool, presented)
+    scheme, _, credential = header.partition(" ")
+    principal = await _principal_for(resources, credential.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
-        raise Unauthorized(
-            "The API key is not valid: malformed, unknown or revoked.",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
-        )
+        raise _invalid("The API key is not valid: malformed, unknown or revoked.")
     await count_request(request, principal)
     request.state.principal = principal
     return principal
 
 
+async def _principal_for(resources: Resources, credential: str) -> Principal | None:
+    presented = parse_key(credential)
+    if presented is not None:
+        return await resources.keys.principal_for(resources.pool, presented)
+    if resources.tokens is None or not looks_like_a_token(credential):
+        return None
+    try:
+        return await resources.tokens.principal_for(resources.pool, credential)
+    except TokenRefused as refused:
+        raise _invalid(f"The access token is not accepted: {refused}.") from None
+    except KeySetUnavailable:
+        raise Unavailable(
+            "The identity provider's signing keys could not be fetched; retry later.",
+            headers={"Retry-After": "30"},
+        ) from None
+
+
+def _invalid(message: str) -> Unauthorized:
+    return Unauthorized(
+        message, headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'}
+    )
+
+
 async def count_request(request: Request, principal: Principal) -> None:
     """Count the request against its key's rate limit (a run explorer session's too); 429 when over."""
-    retry_after = await _rate_limiter(request).hit(principal.key_id)
+    retry_after = await _rate_limiter(request).hit(principal.actor)
     if retry_after is not None:
         raise TooManyRequests(
-            "Too many requests with this API key (PJS_RATE_LIMIT_PER_SECOND); retry later.",
+            "Too many requests from this API key or token subject (PJS_RATE_LIMIT_PER_SECOND); retry later.",
             headers={"Retry-After": str(retry_after)},
         )
 

@@ -126,7 +126,9 @@ def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
 
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    headers = {"Retry-After": "1"} if isinstance(error, Unavailable) else error.headers
+    headers = error.headers
+    if isinstance(error, Unavailable) and not headers:
+        headers = {"Retry-After": "1"}
     if _is_ui_page(request):
         page_headers = {**PAGE_HEADERS, **(headers or {})}
         return HTMLResponse(_error_page(error), status_code=error.status_code, headers=page_headers)

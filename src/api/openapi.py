@@ -73,9 +73,15 @@ def _bad_requests_are_400(document: dict[str, Any]) -> None:
 
 
 _ACCESS_ERRORS = {
-    401: ("No valid API key (missing, malformed, unknown or revoked)", "WWW-Authenticate"),
-    403: ("The API key lacks this operation's scope", None),
-    429: ("Too many requests with this API key; retry after `Retry-After` seconds", "Retry-After"),
+    401: (
+        "No valid API key or access token (missing, malformed, unknown, revoked or expired)",
+        "WWW-Authenticate",
+    ),
+    403: ("The API key or access token lacks this operation's scope", None),
+    429: (
+        "Too many requests from this API key or token subject; retry after `Retry-After` seconds",
+        "Retry-After",
+    ),
 }
 
 OPEN_FROM_LOOPBACK = {"x-open-from-loopback": True}

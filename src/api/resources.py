@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import Request
 
 from api.api_keys import Principal
+from api.bearer_tokens import TokenVerifier
 from api.key_cache import KeyCache
 from api.limits import Limits
 from api.rate_limit import RateLimit
@@ -104,6 +105,7 @@ class Resources:
         key_cache_seconds: float = 0.0,
         trigger_group_max: int = 100,
         trigger_groups_in_flight: int = 4,
+        tokens: TokenVerifier | None = None,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
@@ -116,6 +118,7 @@ class Resources:
         self.allowed_hosts = allowed_hosts
         self.cors_origins = cors_origins
         self.keys = KeyCache(key_cache_seconds)
+        self.tokens = tokens  # access tokens of the configured identity provider; None: API keys only
         self.triggers = TriggerGroups(  # single triggers share transactions
             self, max_items=trigger_group_max, max_in_flight=trigger_groups_in_flight
         )

@@ -23,6 +23,7 @@ from pjs.services.credentials import (
     local_postgres_url,
 )
 from pjs.telemetry_settings import TelemetrySettings
+from pjs.token_settings import TokenSettings
 
 # Below Linux's usual ephemeral range (32768-60999), so no client is ever handed one as its source port.
 LOCAL_POSTGRES_PORT = 25432
@@ -30,7 +31,7 @@ LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(TelemetrySettings, ConsumerSettings):
+class Settings(TelemetrySettings, ConsumerSettings, TokenSettings):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncpg
 from pydantic import SecretStr
 
+from api.bearer_tokens import TokenVerifier
+from api.jwks import RemoteKeySet
 from api.limits import Limits
 from api.rate_limit import RateLimit
 from api.resources import Backends, Resources, TenantBackends
@@ -232,4 +234,14 @@ def api_resources(settings: Settings) -> Resources:
         key_cache_seconds=settings.api_key_cache_seconds,
         trigger_group_max=settings.api_trigger_group_max,
         trigger_groups_in_flight=settings.api_trigger_groups_in_flight,
+        tokens=token_verifier(settings),
     )
+
+
+def token_verifier(settings: Settings) -> TokenVerifier | None:
+    """The verifier of the configured identity provider's access tokens; None: API keys only."""
+    policy = settings.token_policy()
+    if policy is None or settings.oidc_jwks_url is None:
+        return None
+    keys = RemoteKeySet(settings.oidc_jwks_url, cache_seconds=settings.oidc_jwks_cache_seconds)
+    return TokenVerifier(policy, keys)

@@ -8,8 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.loopback_server import serving
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,6 @@ def scripted_webhook(statuses: list[int]) -> Iterator[ScriptedWebhook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    webhook.url = f"http://127.0.0.1:{server.server_address[1]}/messages"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base_url:
+        webhook.url = f"{base_url}/messages"
         yield webhook
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

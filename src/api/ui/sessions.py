@@ -43,11 +43,13 @@ def tokens_match(expected: str, presented: str | None) -> bool:
 
 async def open_session(db: Queryable, principal: Principal, session_id: str, lifetime: timedelta) -> None:
     """Store a new session of the principal's key (and forget every expired one on the way)."""
+    if principal.kind != "key":
+        raise ValueError("a run explorer session stands for an API key")
     await db.execute("DELETE FROM ui_sessions WHERE expires_at < now()")
     await db.execute(
         "INSERT INTO ui_sessions (session_hash, key_id, expires_at) VALUES ($1, $2, now() + $3)",
         session_hash(session_id),
-        principal.key_id,
+        principal.caller_id,
         lifetime,
     )
 

@@ -1,0 +1,155 @@
+"""OAuth2/OIDC access tokens (signed JWTs) as callers: verified against the provider's keys, mapped to a
+tenant and scopes by their claims.
+
+A token is accepted only when its signature verifies with a key the provider publishes, under one of the
+configured asymmetric algorithms, and its issuer, audience, expiry and subject are present and right. Its
+tenant is the tenant *name* in `tenant_claim` (as `pjs tenants create` named it); its scopes are those of
+`scope_claim` that this service knows (a space-separated string, or a list as some providers send `scp`).
+Refusals say what was wrong in general terms and never repeat the token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID
+
+import jwt
+
+from api.api_keys import Principal, parse_scopes
+from api.jwks import RemoteKeySet
+from api.key_store import tenant_id_of
+from events.pg import Queryable
+
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""The algorithms a token may be signed with: a shared-secret one (HS256) or `none` never is."""
+
+MAX_TOKEN_CHARS: Final = 8192
+MAX_SUBJECT_CHARS: Final = 255
+_TENANT_CACHE_SECONDS: Final = 60.0
+
+
+class TokenRefused(Exception):
+    """The token is not one this service accepts; the message says why, without repeating it."""
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a token must say to be accepted, and which claims carry its tenant and scopes."""
+
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    tenant_claim: str = "pjs_tenant"
+    scope_claim: str = "scope"
+    leeway_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if problem := algorithms_problem(self.algorithms):
+            raise ValueError(problem)
+
+
+def algorithms_problem(algorithms: Sequence[str]) -> str | None:
+    """Why a list of accepted algorithms is unsafe or empty, or None when it is fine."""
+    refused = sorted(set(algorithms) - ASYMMETRIC_ALGORITHMS)
+    if refused:
+        return f"token algorithms must be asymmetric signatures, not {', '.join(refused)}"
+    return None if algorithms else "at least one token algorithm is needed"
+
+
+def looks_like_a_token(presented: str) -> bool:
+    """Whether a bearer credential is shaped like a signed JWT (three base64url parts)."""
+    return presented.count(".") == 2 and len(presented) <= MAX_TOKEN_CHARS
+
+
+def scopes_in(value: object) -> list[str]:
+    """Scope names from a claim: a space-separated string or a list of strings; anything else is none."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list):
+        return [name for name in value if isinstance(name, str)]
+    return []
+
+
+class TokenVerifier:
+    """Turns a presented access token into the `Principal` it stands for, or refuses it."""
+
+    def __init__(
+        self, policy: TokenPolicy, keys: RemoteKeySet, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.policy = policy
+        self.keys = keys
+        self._clock = clock
+        self._tenants: dict[str, tuple[UUID, float]] = {}
+
+    async def principal_for(self, db: Queryable, token: str) -> Principal:
+        """The token's caller; `TokenRefused` when it is not valid, `KeySetUnavailable` when no keys are."""
+        claims = await self._verified_claims(token)
+        tenant_name = claims.get(self.policy.tenant_claim)
+        if not isinstance(tenant_name, str) or not tenant_name:
+            raise TokenRefused(f"the token has no `{self.policy.tenant_claim}` claim naming a tenant")
+        tenant_id = await self._tenant_id(db, tenant_name)
+        if tenant_id is None:
+            raise TokenRefused(f"the token's `{self.policy.tenant_claim}` names no tenant of this service")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_CHARS:
+            raise TokenRefused(f"the token's subject must be 1 to {MAX_SUBJECT_CHARS} characters")
+        scopes = parse_scopes(scopes_in(claims.get(self.policy.scope_claim)))
+        return Principal(tenant_id, subject, scopes, kind="token")
+
+    async def _verified_claims(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as malformed:
+            raise TokenRefused("the token is malformed") from malformed
+        algorithm = header.get("alg")
+        if algorithm not in self.policy.algorithms:
+            raise TokenRefused("the token is signed with an algorithm this service does not accept")
+        key_id = header.get("kid")
+        key = await self.keys.key_for(key_id if isinstance(key_id, str) else None)
+        if key is None:
+            raise TokenRefused("the token is signed with a key the identity provider does not publish")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.policy.audience,
+                issuer=self.policy.issuer,
+                leeway=self.policy.leeway_seconds,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as expired:
+            raise TokenRefused("the token has expired") from expired
+        except jwt.PyJWTError as invalid:  # InvalidKeyError too: a key of another type than `alg` says
+            raise TokenRefused(f"the token is not valid ({_reason(invalid)})") from invalid
+        return claims
+
+    async def _tenant_id(self, db: Queryable, name: str) -> UUID | None:
+        known = self._tenants.get(name)
+        if known is not None and known[1] > self._clock():
+            return known[0]
+        tenant_id = await tenant_id_of(db, name)
+        if tenant_id is not None:  # a tenant created a moment ago is found on the next token
+            if len(self._tenants) >= 10_000:
+                self._tenants.clear()
+            self._tenants[name] = (tenant_id, self._clock() + _TENANT_CACHE_SECONDS)
+        return tenant_id
+
+
+_REASONS: Final[tuple[tuple[type[jwt.InvalidTokenError], str], ...]] = (
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.ImmatureSignatureError, "not valid yet"),
+    (jwt.MissingRequiredClaimError, "a required claim is missing"),
+)
+
+
+def _reason(error: jwt.PyJWTError) -> str:
+    """A short cause that names no claim value (the library's own messages may quote them)."""
+    return next((reason for kind, reason in _REASONS if isinstance(error, kind)), "malformed")

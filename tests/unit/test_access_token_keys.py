@@ -1,0 +1,195 @@
+"""The identity provider's keys as the API keeps them, and the settings that name the provider.
+
+The provider is the outside world here: a fake fetch answers with documents the test makes, and a fake
+clock moves time on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from api.bearer_tokens import looks_like_a_token, scopes_in
+from api.jwks import KeySetUnavailable, RemoteKeySet, signing_keys
+from pjs.settings import Settings
+from support.identity_provider import ec_key, rsa_key
+
+FIRST = rsa_key("first")
+SECOND = ec_key("second")
+
+
+class Provider:
+    """Answers fetches with the keys it publishes now, or fails while `down`."""
+
+    def __init__(self, *keys: object) -> None:
+        self.published = list(keys)
+        self.fetches = 0
+        self.down = False
+
+    async def fetch(self, url: str) -> bytes:
+        self.fetches += 1
+        await asyncio.sleep(0)
+        if self.down:
+            raise ConnectionError("the provider is down")
+        return orjson.dumps({"keys": [key.public_jwk() for key in self.published]})  # type: ignore[attr-defined]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _key_set(provider: Provider, clock: Clock) -> RemoteKeySet:
+    return RemoteKeySet(
+        "https://idp.example/jwks",
+        cache_seconds=300,
+        min_refetch_seconds=30,
+        fetch=provider.fetch,
+        clock=clock,
+    )
+
+
+async def test_keys_are_fetched_once_for_many_tokens_and_again_after_the_cache_time() -> None:
+    provider, clock = Provider(FIRST, SECOND), Clock()
+    keys = _key_set(provider, clock)
+
+    found = [await keys.key_for("first"), await keys.key_for("second"), await keys.key_for("first")]
+    clock.now += 301
+    await keys.key_for("first")
+
+    assert [key.key_id for key in found if key is not None] == ["first", "second", "first"]
+    assert provider.fetches == 2
+
+
+async def test_concurrent_requests_share_one_fetch() -> None:
+    provider = Provider(FIRST)
+    keys = _key_set(provider, Clock())
+
+    found = await asyncio.gather(*(keys.key_for("first") for _ in range(20)))
+
+    assert all(key is not None for key in found)
+    assert provider.fetches == 1
+
+
+async def test_an_unknown_key_id_fetches_again_at_most_once_per_window() -> None:
+    provider, clock = Provider(FIRST), Clock()
+    keys = _key_set(provider, clock)
+    await keys.key_for("first")
+    provider.published.append(SECOND)
+
+    within_window = await keys.key_for("second")
+    clock.now += 31
+    after_window = await keys.key_for("second")
+    made_up = [await keys.key_for(f"made-up-{n}") for n in range(10)]
+
+    assert within_window is None
+    assert after_window is not None and after_window.key_id == "second"
+    assert made_up == [None] * 10
+    assert provider.fetches == 2
+
+
+async def test_an_outage_after_a_fetch_keeps_the_old_keys_and_does_not_retry_on_every_request() -> None:
+    provider, clock = Provider(FIRST), Clock()
+    keys = _key_set(provider, clock)
+    await keys.key_for("first")
+    provider.down = True
+    clock.now += 301
+
+    during_outage = [await keys.key_for("first") for _ in range(10)]
+
+    assert all(key is not None and key.key_id == "first" for key in during_outage)
+    assert provider.fetches == 2
+
+
+async def test_with_no_keys_ever_fetched_an_outage_is_key_set_unavailable_retried_after_the_window() -> None:
+    provider, clock = Provider(FIRST), Clock()
+    provider.down = True
+    keys = _key_set(provider, clock)
+
+    for _ in range(3):
+        with pytest.raises(KeySetUnavailable):
+            await keys.key_for("first")
+    provider.down = False
+    clock.now += 31
+    recovered = await keys.key_for("first")
+
+    assert recovered is not None
+    assert provider.fetches == 2
+
+
+def test_only_signing_keys_of_usable_types_are_kept() -> None:
+    document = {
+        "keys": [
+            {**FIRST.public_jwk(), "use": "enc"},
+            SECOND.public_jwk(),
+            {"kty": "unknown-type", "kid": "odd"},
+            "not an object",
+        ]
+    }
+
+    assert list(signing_keys(orjson.dumps(document))) == ["second"]
+
+
+@pytest.mark.parametrize("document", [b"[]", b'{"keys": 3}', b"not json"])
+def test_a_document_without_a_key_list_is_refused(document: bytes) -> None:
+    with pytest.raises(ValueError):
+        signing_keys(document)
+
+
+def test_scopes_come_from_a_space_separated_string_or_a_list_of_strings() -> None:
+    assert scopes_in("runs:read  runs:trigger") == ["runs:read", "runs:trigger"]
+    assert scopes_in(["runs:read", 7, "audit:read"]) == ["runs:read", "audit:read"]
+    assert scopes_in(None) == [] and scopes_in({"runs:read": True}) == []
+
+
+def test_a_token_is_three_dot_separated_parts_of_bounded_length() -> None:
+    assert looks_like_a_token("a.b.c")
+    assert not looks_like_a_token("pjs_live_0123456789abcdef_secret")
+    assert not looks_like_a_token("a.b.c." + "x" * 9000)
+    assert not looks_like_a_token("a." * 4000 + "b")
+
+
+PROVIDER = {
+    "oidc_issuer": "https://idp.example/",
+    "oidc_audience": "pjs-api",
+    "oidc_jwks_url": "https://idp.example/jwks",
+}
+
+
+def test_a_provider_is_named_whole_or_not_at_all() -> None:
+    assert Settings(**PROVIDER).token_policy() is not None  # type: ignore[arg-type]
+    assert Settings().token_policy() is None
+    with pytest.raises(ValidationError, match="together"):
+        Settings(oidc_issuer="https://idp.example/")
+
+
+@pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []])
+def test_shared_secret_and_unsigned_algorithms_are_refused(algorithms: list[str]) -> None:
+    with pytest.raises(ValidationError, match="PJS_OIDC_ALGORITHMS"):
+        Settings(**PROVIDER, oidc_algorithms=algorithms)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://idp.example/jwks", True),
+        ("http://127.0.0.1:8080/jwks", True),
+        ("http://localhost/jwks", True),
+        ("http://idp.example/jwks", False),
+        ("ftp://idp.example/jwks", False),
+        ("https:///jwks", False),
+    ],
+)
+def test_the_key_set_is_fetched_over_https_or_from_loopback(url: str, accepted: bool) -> None:
+    settings = {**PROVIDER, "oidc_jwks_url": url}
+    if accepted:
+        assert Settings(**settings).oidc_jwks_url == url  # type: ignore[arg-type]
+    else:
+        with pytest.raises(ValidationError, match="https"):
+            Settings(**settings)  # type: ignore[arg-type]
