@@ -3,9 +3,11 @@ tenant and scopes by their claims.
 
 A token is accepted only when its signature verifies with a key the provider publishes, under one of the
 configured asymmetric algorithms, and its issuer, audience, expiry and subject are present and right. Its
-tenant is the tenant *name* in `tenant_claim` (as `pjs tenants create` named it); its scopes are those of
-`scope_claim` that this service knows (a space-separated string, or a list as some providers send `scp`).
-Refusals say what was wrong in general terms and never repeat the token.
+tenant is the tenant *name* in `tenant_claim` (as `pjs tenants create` named it), and must be one of the
+tenants the provider is trusted for: whoever administers the provider can mint any claim, so it acts for
+those tenants only. Its scopes are those of `scope_claim` that the policy lets tokens carry (a
+space-separated string, or a list as some providers send `scp`). Refusals say what was wrong in general
+terms and never repeat the token.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from uuid import UUID
 
 import jwt
 
-from api.api_keys import Principal, parse_scopes
-from api.jwks import RemoteKeySet
+from api.api_keys import ALL_SCOPES, Principal, Scope, parse_scopes
+from api.jwks import RemoteKeySet, key_for_algorithm
 from api.key_store import tenant_id_of
 from events.pg import Queryable
 
@@ -43,6 +45,8 @@ class TokenPolicy:
 
     issuer: str
     audience: str
+    tenants: frozenset[str]
+    scopes: frozenset[Scope] = frozenset(ALL_SCOPES - {Scope.ADMIN})
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     tenant_claim: str = "pjs_tenant"
     scope_claim: str = "scope"
@@ -89,39 +93,42 @@ class TokenVerifier:
     async def principal_for(self, db: Queryable, token: str) -> Principal:
         """The token's caller; `TokenRefused` when it is not valid, `KeySetUnavailable` when no keys are."""
         claims = await self._verified_claims(token)
-        tenant_name = claims.get(self.policy.tenant_claim)
-        if not isinstance(tenant_name, str) or not tenant_name:
-            raise TokenRefused(f"the token has no `{self.policy.tenant_claim}` claim naming a tenant")
-        tenant_id = await self._tenant_id(db, tenant_name)
+        claim = self.policy.tenant_claim
+        tenant_name = claims.get(claim)
+        if not isinstance(tenant_name, str) or not _printable(tenant_name, 200):
+            raise TokenRefused(f"the token has no `{claim}` claim naming a tenant")
+        tenant_id = await self._tenant_id(db, tenant_name) if tenant_name in self.policy.tenants else None
         if tenant_id is None:
-            raise TokenRefused(f"the token's `{self.policy.tenant_claim}` names no tenant of this service")
+            raise TokenRefused(f"the token's `{claim}` names no tenant this identity provider may act for")
         subject = claims["sub"]
-        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_CHARS:
-            raise TokenRefused(f"the token's subject must be 1 to {MAX_SUBJECT_CHARS} characters")
-        scopes = parse_scopes(scopes_in(claims.get(self.policy.scope_claim)))
+        if not isinstance(subject, str) or not _printable(subject, MAX_SUBJECT_CHARS):
+            raise TokenRefused(f"the token's subject must be 1 to {MAX_SUBJECT_CHARS} printable characters")
+        scopes = parse_scopes(scopes_in(claims.get(self.policy.scope_claim))) & self.policy.scopes
         return Principal(tenant_id, subject, scopes, kind="token")
 
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as malformed:
+        except jwt.PyJWTError as malformed:
             raise TokenRefused("the token is malformed") from malformed
         algorithm = header.get("alg")
         if algorithm not in self.policy.algorithms:
             raise TokenRefused("the token is signed with an algorithm this service does not accept")
         key_id = header.get("kid")
-        key = await self.keys.key_for(key_id if isinstance(key_id, str) else None)
-        if key is None:
+        if key_id is not None and not isinstance(key_id, str):
+            raise TokenRefused("the token is malformed")
+        entry = await self.keys.key_for(key_id)
+        if entry is None:
             raise TokenRefused("the token is signed with a key the identity provider does not publish")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key,
+                key_for_algorithm(entry, algorithm),
                 algorithms=[algorithm],
                 audience=self.policy.audience,
                 issuer=self.policy.issuer,
                 leeway=self.policy.leeway_seconds,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                options={"require": ["exp", "iss", "aud", "sub"], "enforce_minimum_key_length": True},
             )
         except jwt.ExpiredSignatureError as expired:
             raise TokenRefused("the token has expired") from expired
@@ -141,12 +148,18 @@ class TokenVerifier:
         return tenant_id
 
 
-_REASONS: Final[tuple[tuple[type[jwt.InvalidTokenError], str], ...]] = (
+def _printable(text: str, most: int) -> bool:
+    """1 to `most` characters, none of them a control character (they would reach the audit log)."""
+    return 0 < len(text) <= most and text.isprintable()
+
+
+_REASONS: Final[tuple[tuple[type[jwt.PyJWTError], str], ...]] = (
     (jwt.InvalidSignatureError, "bad signature"),
     (jwt.InvalidAudienceError, "wrong audience"),
     (jwt.InvalidIssuerError, "wrong issuer"),
     (jwt.ImmatureSignatureError, "not valid yet"),
     (jwt.MissingRequiredClaimError, "a required claim is missing"),
+    (jwt.InvalidKeyError, "a key too short or unfit for its algorithm"),
 )
 
 

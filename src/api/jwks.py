@@ -1,9 +1,11 @@
 """The identity provider's signing keys (its JWKS document), fetched over HTTP and kept for a while.
 
-Keys are looked up by the token header's `kid`. An unknown `kid` fetches the document again, since
-providers rotate keys by publishing the new one first, but at most once per `min_refetch_seconds`: a
-stream of made-up `kid`s must not turn into a stream of requests to the provider. When a fetch fails the
-keys fetched before stay in use; only a service that never had any answers `KeySetUnavailable`.
+Keys are looked up by the token header's `kid`. Keys older than `cache_seconds` are still served while a
+fetch in the background replaces them, so no request waits on the provider once keys are at hand. An
+unknown `kid` is waited for, since providers rotate keys by publishing the new one first, but at most once
+per `min_refetch_seconds`: a stream of made-up `kid`s must not turn into a stream of requests to the
+provider. When fetches fail, the keys fetched before stay in use for up to `max_stale_seconds`; a service
+that has none answers `KeySetUnavailable`.
 """
 
 from __future__ import annotations
@@ -31,36 +33,55 @@ class KeySetUnavailable(Exception):
 
 
 async def fetch_document(url: str) -> bytes:
-    """The JWKS document at `url` (a GET with a timeout and a size bound); raises on any failure."""
+    """The JWKS document at `url`: a GET with a timeout and a size bound, no redirects; raises on failure."""
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(url, allow_redirects=False) as response,
+    ):
         response.raise_for_status()
-        body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise ValueError(f"the key set document is over {MAX_DOCUMENT_BYTES} bytes")
-        return body
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise ValueError(f"the key set document is over {MAX_DOCUMENT_BYTES} bytes")
+        return bytes(body)
 
 
-def signing_keys(document: bytes) -> dict[str | None, jwt.PyJWK]:
-    """The document's signing keys by `kid`; encryption keys and keys of unknown types are left out."""
+def signing_keys(document: bytes) -> dict[str | None, dict[str, Any]]:
+    """The document's usable signing keys (JWKs) by `kid`; encryption keys, shared-secret keys and keys
+    this service cannot read are left out, so one odd entry does not cost the others."""
     parsed: Any = orjson.loads(document)
     entries = parsed.get("keys") if isinstance(parsed, dict) else None
     if not isinstance(entries, list):
         raise ValueError("the key set document has no `keys` list")
-    keys: dict[str | None, jwt.PyJWK] = {}
+    keys: dict[str | None, dict[str, Any]] = {}
     for entry in entries:
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        try:
-            key = jwt.PyJWK(entry)
-        except jwt.PyJWTError:
-            continue  # a key type or curve this service cannot use: other keys still can be
-        keys[key.key_id] = key
+        if _usable(entry):
+            keys[entry.get("kid")] = entry
     return keys
 
 
+def _usable(entry: object) -> bool:
+    if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or entry.get("kty") == "oct":
+        return False
+    if not isinstance(entry.get("kid", ""), str):
+        return False
+    try:
+        jwt.PyJWK(entry)
+    except Exception:  # a key type, curve or field this library cannot use, however it says so
+        return False
+    return True
+
+
+def key_for_algorithm(entry: dict[str, Any], algorithm: str) -> jwt.PyJWK:
+    """The JWK as a key for `algorithm`. A JWK that names its own `alg` keeps it (a token under another
+    is then refused); one that names none would default to RS256 for RSA, so it takes the token's."""
+    return jwt.PyJWK(entry, algorithm=None if "alg" in entry else algorithm)
+
+
 class RemoteKeySet:
-    """The signing keys published at `url`, refreshed every `cache_seconds` and on an unknown `kid`."""
+    """The signing keys published at `url`; see the module's docstring for when they are fetched."""
 
     def __init__(
         self,
@@ -68,51 +89,63 @@ class RemoteKeySet:
         *,
         cache_seconds: float = 300.0,
         min_refetch_seconds: float = 30.0,
+        max_stale_seconds: float = 3600.0,
         fetch: Fetch = fetch_document,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.cache_seconds = cache_seconds
         self.min_refetch_seconds = min_refetch_seconds
+        self.max_stale_seconds = max_stale_seconds
         self._fetch = fetch
         self._clock = clock
-        self._keys: dict[str | None, jwt.PyJWK] | None = None
+        self._keys: dict[str | None, dict[str, Any]] = {}
         self._fetched_at = float("-inf")
         self._tried_at = float("-inf")
-        self._attempts = 0
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
-    async def key_for(self, key_id: str | None) -> jwt.PyJWK | None:
-        """The key a token names, or None when the provider publishes no such key (after one refetch)."""
-        if self._clock() - self._fetched_at >= self.cache_seconds:
-            await self._refresh_when_allowed()
+    async def key_for(self, key_id: str | None) -> dict[str, Any] | None:
+        """The JWK a token names, or None when the provider publishes no such key (after one refetch)."""
+        age = self._clock() - self._fetched_at
+        if age >= self.cache_seconds + self.max_stale_seconds:
+            self._keys = {}  # too old to trust: a key the provider withdrew must not live on
+        if not self._keys:
+            await self._refresh_unless_recent()
+            if not self._keys:
+                raise KeySetUnavailable(self.url)
+        elif age >= self.cache_seconds:
+            self._refresh_in_background()
         found = self._pick(key_id)
         if found is None:  # perhaps a key the provider has just rotated in
-            await self._refresh_when_allowed()
+            await self._refresh_unless_recent()
             found = self._pick(key_id)
         return found
 
-    def _pick(self, key_id: str | None) -> jwt.PyJWK | None:
-        keys = self._keys or {}
-        if key_id is None and len(keys) == 1:  # a provider with one key may leave `kid` out
-            return next(iter(keys.values()))
-        return keys.get(key_id)
+    async def refreshed(self) -> None:
+        """Wait for a background refresh, if one is running (for tests and shutdown)."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
 
-    async def _refresh_when_allowed(self) -> None:
-        """Fetch again unless a fetch was tried within `min_refetch_seconds` (or while this one waited)."""
-        attempts_seen = self._attempts
-        async with self._lock:
-            recently = self._clock() - self._tried_at < self.min_refetch_seconds
-            if self._attempts == attempts_seen and not recently:
-                await self._fetch_now()
-        if self._keys is None:
-            raise KeySetUnavailable(self.url)
+    def _pick(self, key_id: str | None) -> dict[str, Any] | None:
+        if key_id is None and len(self._keys) == 1:  # a provider with one key may leave `kid` out
+            return next(iter(self._keys.values()))
+        return self._keys.get(key_id)
 
-    async def _fetch_now(self) -> None:
-        self._tried_at = self._clock()
-        self._attempts += 1
-        try:
-            self._keys = signing_keys(await self._fetch(self.url))
-            self._fetched_at = self._tried_at
-        except Exception as failure:  # an outage of the provider must not fail what the old keys serve
-            log.warning("could not fetch the identity provider's keys: %s", type(failure).__name__)
+    def _refresh_in_background(self) -> None:
+        if (self._background is None or self._background.done()) and not self._tried_recently():
+            self._background = asyncio.create_task(self._refresh_unless_recent())
+
+    def _tried_recently(self) -> bool:
+        return self._clock() - self._tried_at < self.min_refetch_seconds
+
+    async def _refresh_unless_recent(self) -> None:
+        async with self._lock:  # a request that finds a fetch under way waits for its keys
+            if self._tried_recently():  # another request fetched while this one waited
+                return
+            self._tried_at = self._clock()
+            try:
+                self._keys = signing_keys(await self._fetch(self.url))
+                self._fetched_at = self._tried_at
+            except Exception as failure:  # an outage of the provider must not fail what the old keys serve
+                log.warning("could not fetch the identity provider's keys: %s", type(failure).__name__)

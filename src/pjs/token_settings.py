@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
+from api.api_keys import ALL_SCOPES, Scope
 from api.bearer_tokens import TokenPolicy, algorithms_problem
 
 
@@ -25,6 +26,16 @@ class TokenSettings(BaseSettings):
     oidc_jwks_url: str | None = Field(
         default=None,
         description="Where the provider publishes its signing keys (JWKS); https, or http on loopback only.",
+    )
+    oidc_tenants: list[str] = Field(
+        default=[],
+        description="The tenants (by name) the provider's tokens may act for, a JSON list; needed with a "
+        "provider: whoever administers it can put any tenant in a token.",
+    )
+    oidc_scopes: list[Scope] = Field(
+        default=sorted(ALL_SCOPES - {Scope.ADMIN}),
+        description="The scopes a token may carry (JSON list); those of its claim outside it are ignored. "
+        "Every scope but `admin` by default.",
     )
     oidc_algorithms: list[str] = Field(
         default=["RS256", "ES256"],
@@ -50,6 +61,8 @@ class TokenSettings(BaseSettings):
         named = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
         if any(named) and not all(named):
             raise ValueError("set PJS_OIDC_ISSUER, PJS_OIDC_AUDIENCE and PJS_OIDC_JWKS_URL together, or none")
+        if all(named) and not self.oidc_tenants:
+            raise ValueError("PJS_OIDC_TENANTS must name the tenants the identity provider may act for")
         if problem := algorithms_problem(self.oidc_algorithms):
             raise ValueError(f"PJS_OIDC_ALGORITHMS: {problem}")
         if self.oidc_jwks_url is not None and not _fetchable_safely(self.oidc_jwks_url):
@@ -63,6 +76,8 @@ class TokenSettings(BaseSettings):
         return TokenPolicy(
             issuer=self.oidc_issuer,
             audience=self.oidc_audience,
+            tenants=frozenset(self.oidc_tenants),
+            scopes=frozenset(self.oidc_scopes),
             algorithms=tuple(self.oidc_algorithms),
             tenant_claim=self.oidc_tenant_claim,
             scope_claim=self.oidc_scope_claim,

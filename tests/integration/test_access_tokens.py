@@ -19,7 +19,9 @@ import httpx
 import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from api.api_keys import Scope
 from api.key_store import create_tenant
 from pjs.settings import Settings
 from support.api import app_client
@@ -36,6 +38,7 @@ from support.identity_provider import (
 from support.journeys import message, patient
 
 JOURNEY = {"name": "Pre-op", "start_node_id": "hello", "nodes": [message("hello")]}
+REMOTE = ("203.0.113.7", 40000)  # not loopback: the ops probes need `admin` from here
 EVERY_SCOPE = "journeys:read journeys:write runs:trigger runs:read runs:cancel audit:read"
 
 
@@ -47,17 +50,21 @@ def provider() -> Iterator[IdentityProvider]:
 
 @pytest.fixture
 def token_settings(settings: Settings, provider: IdentityProvider) -> Settings:
-    return settings.model_copy(
-        update={"oidc_issuer": ISSUER, "oidc_audience": AUDIENCE, "oidc_jwks_url": provider.jwks_url}
-    )
+    provider_settings = {
+        "oidc_issuer": ISSUER,
+        "oidc_audience": AUDIENCE,
+        "oidc_jwks_url": provider.jwks_url,
+        "oidc_tenants": ["st-mary", "riverside"],
+    }
+    return settings.model_copy(update=provider_settings)
 
 
 @pytest.fixture
 async def clinics(settings: Settings) -> list[str]:
-    """Two tenants' names, as `pjs tenants create` made them."""
+    """The two tenants the provider may act for, and a third it may not, as `pjs tenants create` made them."""
     connection = await asyncpg.connect(settings.resolved_database_url())
     try:
-        for name in ("st-mary", "riverside"):
+        for name in ("st-mary", "riverside", "elsewhere"):
             await create_tenant(connection, name)
     finally:
         await connection.close()
@@ -124,9 +131,11 @@ def _forged(provider: IdentityProvider) -> str:
     return provider.token(signed_with=impostor, pjs_tenant="st-mary", scope=EVERY_SCOPE)
 
 
-def _hand_made(provider: IdentityProvider, algorithm: str, secret: bytes = b"") -> str:
-    """A token PyJWT would not make: `alg: none` (no signature), or HS256 keyed with `secret`."""
-    header = {"alg": algorithm, "typ": "JWT", "kid": provider.published[0].key_id}
+def _hand_made(
+    provider: IdentityProvider, algorithm: str, secret: bytes = b"", **header_fields: object
+) -> str:
+    """A token PyJWT would not make: `alg: none` (no signature), HS256 keyed with `secret`, odd headers."""
+    header = {"alg": algorithm, "typ": "JWT", "kid": provider.published[0].key_id, **header_fields}
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": 4_000_000_000, "pjs_tenant": "st-mary"}
     signing_input = f"{_b64(orjson.dumps(header))}.{_b64(orjson.dumps(claims))}"
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest() if secret else b""
@@ -152,12 +161,26 @@ REFUSED: dict[str, tuple[Callable[[IdentityProvider], str], str]] = {
     "no subject": (lambda p: p.token(pjs_tenant="st-mary", sub=None), "a required claim is missing"),
     "not valid yet": (lambda p: p.token(pjs_tenant="st-mary", nbf=4_000_000_000), "not valid yet"),
     "no tenant": (lambda p: p.token(), "no `pjs_tenant` claim naming a tenant"),
-    "an unknown tenant": (lambda p: p.token(pjs_tenant="nowhere"), "names no tenant of this service"),
+    "an unknown tenant": (lambda p: p.token(pjs_tenant="nowhere"), "names no tenant this identity provider"),
+    "a tenant the provider is not trusted for": (
+        lambda p: p.token(pjs_tenant="elsewhere"),
+        "names no tenant this identity provider may act for",
+    ),
+    "a control character in the tenant": (
+        lambda p: p.token(pjs_tenant="st-mary\x00"),
+        "no `pjs_tenant` claim",
+    ),
+    "a control character in the subject": (lambda p: p.token(pjs_tenant="st-mary", sub="a\nb"), "printable"),
+    "a key id that is not a string": (lambda p: _hand_made(p, "RS256", kid=5), "the token is malformed"),
+    "a critical header this service does not know": (
+        lambda p: _hand_made(p, "RS256", crit=["exp"]),
+        "the token is malformed",
+    ),
     "forged signature": (_forged, "bad signature"),
     "alg none": (lambda p: _hand_made(p, "none"), "an algorithm this service does not accept"),
     "HS256 with the public key": (_public_key_as_hmac_secret, "an algorithm this service does not accept"),
     "an unpublished key": (lambda p: p.token(signed_with=rsa_key("stolen")), "a key the identity provider"),
-    "a subject too long": (lambda p: p.token(pjs_tenant="st-mary", sub="s" * 256), "1 to 255 characters"),
+    "a subject too long": (lambda p: p.token(pjs_tenant="st-mary", sub="s" * 256), "1 to 255 printable"),
     "three dots of garbage": (lambda p: "not.a.token", "the token is malformed"),
 }
 
@@ -189,15 +212,16 @@ async def test_a_key_rotated_in_is_fetched_and_made_up_key_ids_fetch_nothing_mor
     def token(key: SigningKey | None = None) -> dict[str, str]:
         return bearer(provider.token(key, pjs_tenant="st-mary", scope=EVERY_SCOPE))
 
+    rotated = rsa_key("rsa-2027")
+    made_up_keys = [rsa_key(f"made-up-{n}") for n in range(5)]  # made before the window opens: it is short
     async with app_client(token_settings, None) as (api, app):
         app.state.resources.tokens.keys.min_refetch_seconds = 1.0  # 30 s by default
         assert (await api.get("/journeys", headers=token())).status_code == 200
-        rotated = rsa_key("rsa-2027")
         provider.published.append(rotated)
         await asyncio.sleep(1.1)
 
         accepted = await api.get("/journeys", headers=token(rotated))
-        made_up = [await api.get("/journeys", headers=token(rsa_key(f"k{i}"))) for i in range(5)]
+        made_up = [await api.get("/journeys", headers=token(key)) for key in made_up_keys]
 
     assert accepted.status_code == 200
     assert [response.status_code for response in made_up] == [401] * 5
@@ -230,3 +254,72 @@ async def test_without_a_provider_configured_a_token_is_refused_like_a_bad_key(
 
     assert response.status_code == 401
     assert provider.fetches == 0
+
+
+async def test_a_token_without_a_key_id_is_verified_with_the_only_key_published_and_aud_may_be_a_list(
+    settings: Settings, clinics: list[str]
+) -> None:
+    with identity_provider(rsa_key("only")) as single:
+        update = {
+            "oidc_issuer": ISSUER,
+            "oidc_audience": AUDIENCE,
+            "oidc_jwks_url": single.jwks_url,
+            "oidc_tenants": ["st-mary"],
+        }
+        token = single.token(
+            with_key_id=False, pjs_tenant="st-mary", scope="journeys:read", aud=["billing", AUDIENCE]
+        )
+        async with app_client(settings.model_copy(update=update), None) as (api, _):
+            response = await api.get("/journeys", headers=bearer(token))
+
+    assert response.status_code == 200
+
+
+async def test_admin_is_not_a_token_scope_unless_the_settings_allow_it(
+    token_settings: Settings, provider: IdentityProvider, clinics: list[str]
+) -> None:
+    admin = bearer(provider.token(pjs_tenant="st-mary", scope="admin journeys:read"))
+    allowing = token_settings.model_copy(update={"oidc_scopes": [Scope.ADMIN, Scope.JOURNEYS_READ]})
+
+    async with app_client(token_settings, None, client=REMOTE) as (api, _):
+        refused = await api.get("/metrics", headers=admin)
+    async with app_client(allowing, None, client=REMOTE) as (api, _):
+        allowed = await api.get("/metrics", headers=admin)
+
+    assert refused.status_code == 403 and "admin" in refused.json()["message"]
+    assert allowed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("pieces", "padding_bytes", "status"),
+    [(4, 0, 200), (1, 1 << 20, 503)],
+    ids=["sent in pieces: read whole", "over a mebibyte: not read"],
+)
+async def test_the_key_set_document_is_read_whole_up_to_a_mebibyte(
+    api: httpx.AsyncClient,
+    provider: IdentityProvider,
+    clinics: list[str],
+    pieces: int,
+    padding_bytes: int,
+    status: int,
+) -> None:
+    provider.published.extend(rsa_key(f"spare-{n}") for n in range(12))  # a document of several kilobytes
+    provider.in_pieces, provider.padding_bytes = pieces, padding_bytes
+
+    response = await api.get(
+        "/journeys", headers=bearer(provider.token(pjs_tenant="st-mary", scope=EVERY_SCOPE))
+    )
+
+    assert response.status_code == status
+
+
+async def test_a_token_signed_with_a_short_rsa_key_is_refused_even_when_published(
+    api: httpx.AsyncClient, provider: IdentityProvider, clinics: list[str]
+) -> None:
+    short = SigningKey("short", rsa.generate_private_key(public_exponent=65537, key_size=1024), "RS256")
+    provider.published.append(short)
+
+    response = await api.get("/journeys", headers=bearer(provider.token(short, pjs_tenant="st-mary")))
+
+    assert response.status_code == 401
+    assert "a key too short or unfit for its algorithm" in response.json()["message"]

@@ -7,13 +7,15 @@ clock moves time on.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 import pytest
 from pydantic import ValidationError
 
+from api.api_keys import Scope
 from api.bearer_tokens import looks_like_a_token, scopes_in
-from api.jwks import KeySetUnavailable, RemoteKeySet, signing_keys
+from api.jwks import KeySetUnavailable, RemoteKeySet, key_for_algorithm, signing_keys
 from pjs.settings import Settings
 from support.identity_provider import ec_key, rsa_key
 
@@ -50,20 +52,38 @@ def _key_set(provider: Provider, clock: Clock) -> RemoteKeySet:
         "https://idp.example/jwks",
         cache_seconds=300,
         min_refetch_seconds=30,
+        max_stale_seconds=3600,
         fetch=provider.fetch,
         clock=clock,
     )
 
 
-async def test_keys_are_fetched_once_for_many_tokens_and_again_after_the_cache_time() -> None:
-    provider, clock = Provider(FIRST, SECOND), Clock()
-    keys = _key_set(provider, clock)
+def _ids(found: list[dict[str, Any] | None]) -> list[str | None]:
+    return [None if key is None else key["kid"] for key in found]
+
+
+async def test_keys_are_fetched_once_for_many_tokens() -> None:
+    provider = Provider(FIRST, SECOND)
+    keys = _key_set(provider, Clock())
 
     found = [await keys.key_for("first"), await keys.key_for("second"), await keys.key_for("first")]
-    clock.now += 301
-    await keys.key_for("first")
 
-    assert [key.key_id for key in found if key is not None] == ["first", "second", "first"]
+    assert _ids(found) == ["first", "second", "first"]
+    assert provider.fetches == 1
+
+
+async def test_after_the_cache_time_old_keys_serve_at_once_while_new_ones_are_fetched_behind() -> None:
+    provider, clock = Provider(FIRST), Clock()
+    keys = _key_set(provider, clock)
+    await keys.key_for("first")
+    provider.published = [SECOND]
+    clock.now += 301
+
+    served_meanwhile = await keys.key_for("first")
+    await keys.refreshed()
+
+    assert _ids([served_meanwhile]) == ["first"]
+    assert _ids([await keys.key_for("second")]) == ["second"]
     assert provider.fetches == 2
 
 
@@ -73,7 +93,7 @@ async def test_concurrent_requests_share_one_fetch() -> None:
 
     found = await asyncio.gather(*(keys.key_for("first") for _ in range(20)))
 
-    assert all(key is not None for key in found)
+    assert _ids(list(found)) == ["first"] * 20
     assert provider.fetches == 1
 
 
@@ -88,23 +108,28 @@ async def test_an_unknown_key_id_fetches_again_at_most_once_per_window() -> None
     after_window = await keys.key_for("second")
     made_up = [await keys.key_for(f"made-up-{n}") for n in range(10)]
 
-    assert within_window is None
-    assert after_window is not None and after_window.key_id == "second"
+    assert _ids([within_window, after_window]) == [None, "second"]
     assert made_up == [None] * 10
     assert provider.fetches == 2
 
 
-async def test_an_outage_after_a_fetch_keeps_the_old_keys_and_does_not_retry_on_every_request() -> None:
+async def test_an_outage_keeps_the_old_keys_for_the_stale_time_fetching_once_per_window() -> None:
     provider, clock = Provider(FIRST), Clock()
     keys = _key_set(provider, clock)
     await keys.key_for("first")
     provider.down = True
     clock.now += 301
 
-    during_outage = [await keys.key_for("first") for _ in range(10)]
+    during_outage = []
+    for _ in range(10):
+        during_outage.append(await keys.key_for("first"))
+        await keys.refreshed()
+    clock.now += 3600
 
-    assert all(key is not None and key.key_id == "first" for key in during_outage)
+    assert _ids(during_outage) == ["first"] * 10
     assert provider.fetches == 2
+    with pytest.raises(KeySetUnavailable):  # over an hour past their cache time: not trusted any more
+        await keys.key_for("first")
 
 
 async def test_with_no_keys_ever_fetched_an_outage_is_key_set_unavailable_retried_after_the_window() -> None:
@@ -119,7 +144,7 @@ async def test_with_no_keys_ever_fetched_an_outage_is_key_set_unavailable_retrie
     clock.now += 31
     recovered = await keys.key_for("first")
 
-    assert recovered is not None
+    assert _ids([recovered]) == ["first"]
     assert provider.fetches == 2
 
 
@@ -129,6 +154,10 @@ def test_only_signing_keys_of_usable_types_are_kept() -> None:
             {**FIRST.public_jwk(), "use": "enc"},
             SECOND.public_jwk(),
             {"kty": "unknown-type", "kid": "odd"},
+            {"kty": "oct", "kid": "shared", "k": "c2VjcmV0"},
+            {**FIRST.public_jwk(), "kid": 5},
+            {**FIRST.public_jwk(), "kid": "alg-list", "alg": ["RS256"]},
+            {**FIRST.public_jwk(), "kid": "alg-none", "alg": "none"},
             "not an object",
         ]
     }
@@ -140,6 +169,13 @@ def test_only_signing_keys_of_usable_types_are_kept() -> None:
 def test_a_document_without_a_key_list_is_refused(document: bytes) -> None:
     with pytest.raises(ValueError):
         signing_keys(document)
+
+
+def test_a_key_naming_no_algorithm_takes_the_tokens_and_one_naming_its_own_keeps_it() -> None:
+    unnamed = {key: value for key, value in FIRST.public_jwk().items() if key != "alg"}
+
+    assert key_for_algorithm(unnamed, "PS256").algorithm_name == "PS256"
+    assert key_for_algorithm(FIRST.public_jwk(), "PS256").algorithm_name == "RS256"
 
 
 def test_scopes_come_from_a_space_separated_string_or_a_list_of_strings() -> None:
@@ -159,14 +195,19 @@ PROVIDER = {
     "oidc_issuer": "https://idp.example/",
     "oidc_audience": "pjs-api",
     "oidc_jwks_url": "https://idp.example/jwks",
+    "oidc_tenants": ["st-mary"],
 }
 
 
-def test_a_provider_is_named_whole_or_not_at_all() -> None:
-    assert Settings(**PROVIDER).token_policy() is not None  # type: ignore[arg-type]
+def test_a_provider_is_named_whole_with_its_tenants_or_not_at_all() -> None:
+    policy = Settings(**PROVIDER).token_policy()  # type: ignore[arg-type]
+
+    assert policy is not None and policy.tenants == {"st-mary"} and Scope.ADMIN not in policy.scopes
     assert Settings().token_policy() is None
     with pytest.raises(ValidationError, match="together"):
         Settings(oidc_issuer="https://idp.example/")
+    with pytest.raises(ValidationError, match="PJS_OIDC_TENANTS"):
+        Settings(**{**PROVIDER, "oidc_tenants": []})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []])
