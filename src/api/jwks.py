@@ -1,11 +1,12 @@
 """The identity provider's signing keys (its JWKS document), fetched over HTTP and kept for a while.
 
 Keys are looked up by the token header's `kid`. Keys older than `cache_seconds` are still served while a
-fetch in the background replaces them, so no request waits on the provider once keys are at hand. An
+fetch in the background replaces them, so no request waits on the provider once keys are at hand. One
+fetch runs at a time, as a task of its own; requests that need its answer wait for it. An
 unknown `kid` is waited for, since providers rotate keys by publishing the new one first, but at most once
 per `min_refetch_seconds`: a stream of made-up `kid`s must not turn into a stream of requests to the
-provider. When fetches fail, the keys fetched before stay in use for up to `max_stale_seconds`; a service
-that has none answers `KeySetUnavailable`.
+provider. When fetches fail (or bring no usable key), the keys fetched before stay in use for up to
+`max_stale_seconds` past their cache time; a service that has none answers `KeySetUnavailable`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ async def fetch_document(url: str) -> bytes:
         aiohttp.ClientSession(timeout=timeout) as session,
         session.get(url, allow_redirects=False) as response,
     ):
-        response.raise_for_status()
+        if response.status != 200:  # a redirect or an error: either way not the document
+            raise aiohttp.ClientResponseError(
+                response.request_info, response.history, status=response.status, message="not the key set"
+            )
         body = bytearray()
         async for chunk in response.content.iter_any():
             body += chunk
@@ -77,7 +81,7 @@ def _usable(entry: object) -> bool:
 def key_for_algorithm(entry: dict[str, Any], algorithm: str) -> jwt.PyJWK:
     """The JWK as a key for `algorithm`. A JWK that names its own `alg` keeps it (a token under another
     is then refused); one that names none would default to RS256 for RSA, so it takes the token's."""
-    return jwt.PyJWK(entry, algorithm=None if "alg" in entry else algorithm)
+    return jwt.PyJWK(entry, algorithm=None if entry.get("alg") else algorithm)
 
 
 class RemoteKeySet:
@@ -102,8 +106,7 @@ class RemoteKeySet:
         self._keys: dict[str | None, dict[str, Any]] = {}
         self._fetched_at = float("-inf")
         self._tried_at = float("-inf")
-        self._lock = asyncio.Lock()
-        self._background: asyncio.Task[None] | None = None
+        self._fetching: asyncio.Task[None] | None = None  # the one fetch at a time
 
     async def key_for(self, key_id: str | None) -> dict[str, Any] | None:
         """The JWK a token names, or None when the provider publishes no such key (after one refetch)."""
@@ -111,41 +114,52 @@ class RemoteKeySet:
         if age >= self.cache_seconds + self.max_stale_seconds:
             self._keys = {}  # too old to trust: a key the provider withdrew must not live on
         if not self._keys:
-            await self._refresh_unless_recent()
+            await self._refreshed_unless_recent()
             if not self._keys:
                 raise KeySetUnavailable(self.url)
         elif age >= self.cache_seconds:
-            self._refresh_in_background()
+            self._start_refresh()  # the stale keys serve meanwhile
         found = self._pick(key_id)
         if found is None:  # perhaps a key the provider has just rotated in
-            await self._refresh_unless_recent()
+            await self._refreshed_unless_recent()
             found = self._pick(key_id)
         return found
 
     async def refreshed(self) -> None:
-        """Wait for a background refresh, if one is running (for tests and shutdown)."""
-        if self._background is not None:
-            await asyncio.shield(self._background)
+        """Wait for the fetch under way, if there is one."""
+        if self._fetching is not None:
+            await asyncio.shield(self._fetching)
+
+    def close(self) -> None:
+        """Stop a fetch under way (the app is shutting down)."""
+        if self._fetching is not None:
+            self._fetching.cancel()
 
     def _pick(self, key_id: str | None) -> dict[str, Any] | None:
         if key_id is None and len(self._keys) == 1:  # a provider with one key may leave `kid` out
             return next(iter(self._keys.values()))
         return self._keys.get(key_id)
 
-    def _refresh_in_background(self) -> None:
-        if (self._background is None or self._background.done()) and not self._tried_recently():
-            self._background = asyncio.create_task(self._refresh_unless_recent())
+    async def _refreshed_unless_recent(self) -> None:
+        self._start_refresh()
+        await self.refreshed()
 
-    def _tried_recently(self) -> bool:
-        return self._clock() - self._tried_at < self.min_refetch_seconds
+    def _start_refresh(self) -> None:
+        """Start a fetch unless one is under way or one was tried within `min_refetch_seconds`. It runs
+        as a task of its own, so a request that gives up waiting (a client gone) does not cut it short."""
+        under_way = self._fetching is not None and not self._fetching.done()
+        if under_way or self._clock() - self._tried_at < self.min_refetch_seconds:
+            return
+        self._tried_at = self._clock()
+        self._fetching = asyncio.create_task(self._fetch_keys())
 
-    async def _refresh_unless_recent(self) -> None:
-        async with self._lock:  # a request that finds a fetch under way waits for its keys
-            if self._tried_recently():  # another request fetched while this one waited
-                return
-            self._tried_at = self._clock()
-            try:
-                self._keys = signing_keys(await self._fetch(self.url))
-                self._fetched_at = self._tried_at
-            except Exception as failure:  # an outage of the provider must not fail what the old keys serve
-                log.warning("could not fetch the identity provider's keys: %s", type(failure).__name__)
+    async def _fetch_keys(self) -> None:
+        try:
+            keys = signing_keys(await self._fetch(self.url))
+            if not keys:
+                raise ValueError("the key set holds no signing key this service can use")
+        except Exception as failure:  # an outage of the provider must not fail what the old keys serve
+            log.warning("could not fetch the identity provider's keys: %s", failure.__class__.__name__)
+            return
+        self._keys = keys
+        self._fetched_at = self._tried_at

@@ -129,6 +129,8 @@ class Resources:
         self._backends = await self._open_backends()
 
     async def close(self) -> None:
+        if self.tokens is not None:
+            self.tokens.keys.close()
         if self._backends is not None:
             await self._backends.pool.close()
         self._backends = None

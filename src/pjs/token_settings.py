@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from api.api_keys import ALL_SCOPES, Scope
-from api.bearer_tokens import TokenPolicy, algorithms_problem
+from api.token_policy import TokenPolicy, algorithms_problem
 
 
 class TokenSettings(BaseSettings):

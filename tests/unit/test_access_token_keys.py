@@ -132,6 +132,39 @@ async def test_an_outage_keeps_the_old_keys_for_the_stale_time_fetching_once_per
         await keys.key_for("first")
 
 
+async def test_a_key_set_with_no_usable_key_is_a_failed_fetch_and_the_old_keys_stay() -> None:
+    provider, clock = Provider(FIRST), Clock()
+    keys = _key_set(provider, clock)
+    await keys.key_for("first")
+    provider.published = []
+    clock.now += 301
+
+    await keys.key_for("first")
+    await keys.refreshed()
+
+    assert _ids([await keys.key_for("first")]) == ["first"]
+    assert provider.fetches == 2
+
+
+async def test_a_request_that_gives_up_waiting_does_not_cut_the_fetch_short() -> None:
+    provider, release = Provider(FIRST), asyncio.Event()
+    slow_fetch = provider.fetch
+
+    async def fetch_when_released(url: str) -> bytes:
+        await release.wait()
+        return await slow_fetch(url)
+
+    keys = RemoteKeySet("https://idp.example/jwks", fetch=fetch_when_released, clock=Clock())
+    impatient = asyncio.create_task(keys.key_for("first"))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    release.set()
+    await keys.refreshed()
+
+    assert _ids([await keys.key_for("first")]) == ["first"]
+    assert provider.fetches == 1
+
+
 async def test_with_no_keys_ever_fetched_an_outage_is_key_set_unavailable_retried_after_the_window() -> None:
     provider, clock = Provider(FIRST), Clock()
     provider.down = True
