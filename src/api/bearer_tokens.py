@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from events.pg import Queryable
 MAX_TOKEN_CHARS: Final = 8192
 MAX_SUBJECT_CHARS: Final = 255
 _TENANT_CACHE_SECONDS: Final = 60.0
+_FAR_ENOUGH_SECONDS: Final = 30 * 24 * 3600.0  # past any session's lifetime
 
 
 class TokenRefused(Exception):
@@ -61,7 +63,15 @@ class TokenVerifier:
 
     async def principal_for(self, db: Queryable, token: str) -> Principal:
         """The token's caller; `TokenRefused` when it is not valid, `KeySetUnavailable` when no keys are."""
+        return (await self.caller_until(db, token))[0]
+
+    async def caller_until(self, db: Queryable, token: str) -> tuple[Principal, datetime]:
+        """The token's caller and when the token expires (what a session opened with it must not outlive)."""
         claims = await self._verified_claims(token)
+        expires = min(float(claims["exp"]), time.time() + _FAR_ENOUGH_SECONDS)  # a far `exp` is no error
+        return await self._principal(db, claims), datetime.fromtimestamp(expires, UTC)
+
+    async def _principal(self, db: Queryable, claims: dict[str, Any]) -> Principal:
         claim = self.policy.tenant_claim
         tenant_name = claims.get(claim)
         if not isinstance(tenant_name, str) or not _printable(tenant_name, 200):

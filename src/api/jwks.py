@@ -21,6 +21,8 @@ import aiohttp
 import jwt
 import orjson
 
+from api.provider_http import bounded_body
+
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES: Final = 1 << 20
@@ -44,12 +46,7 @@ async def fetch_document(url: str) -> bytes:
             raise aiohttp.ClientResponseError(
                 response.request_info, response.history, status=response.status, message="not the key set"
             )
-        body = bytearray()
-        async for chunk in response.content.iter_any():
-            body += chunk
-            if len(body) > MAX_DOCUMENT_BYTES:
-                raise ValueError(f"the key set document is over {MAX_DOCUMENT_BYTES} bytes")
-        return bytes(body)
+        return await bounded_body(response, MAX_DOCUMENT_BYTES)
 
 
 def signing_keys(document: bytes) -> dict[str | None, dict[str, Any]]:

@@ -22,6 +22,7 @@ from api.bearer_tokens import TokenVerifier
 from api.key_cache import KeyCache
 from api.limits import Limits
 from api.rate_limit import RateLimit
+from api.token_policy import SignInClient
 from api.trigger_groups import TriggerGroups
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
@@ -106,6 +107,7 @@ class Resources:
         trigger_group_max: int = 100,
         trigger_groups_in_flight: int = 4,
         tokens: TokenVerifier | None = None,
+        sign_in: SignInClient | None = None,
     ) -> None:
         self.kafka = kafka
         self.run_events = run_events  # the topic the AsyncAPI document describes
@@ -119,6 +121,7 @@ class Resources:
         self.cors_origins = cors_origins
         self.keys = KeyCache(key_cache_seconds)
         self.tokens = tokens  # access tokens of the configured identity provider; None: API keys only
+        self.sign_in = sign_in  # the run explorer as the provider's client; None: it signs in with keys
         self.triggers = TriggerGroups(  # single triggers share transactions
             self, max_items=trigger_group_max, max_in_flight=trigger_groups_in_flight
         )

@@ -1,5 +1,6 @@
-"""What an access token must say to be accepted (`TokenPolicy`), apart from the code that checks it, so the
-settings can build and validate one without loading the JWT and HTTP libraries."""
+"""What an access token must say to be accepted (`TokenPolicy`), and this service as a client of the
+identity provider (`SignInClient`), apart from the code that uses them, so the settings can build and
+validate them without loading the JWT and HTTP libraries."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def algorithms_problem(algorithms: Sequence[str]) -> str | None:
     if refused:
         return f"token algorithms must be asymmetric signatures, not {', '.join(refused)}"
     return None if algorithms else "at least one token algorithm is needed"
+
+
+SIGN_IN_CALLBACK_PATH: Final = "/ui/login/provider/callback"
+
+
+@dataclass(frozen=True)
+class SignInClient:
+    """This service as a client of the provider, as registered there."""
+
+    client_id: str
+    authorization_url: str
+    token_url: str
+    redirect_url: str  # where the provider sends the browser back: .../ui/login/provider/callback
+    scope: str = "openid"
+    client_secret: str | None = None

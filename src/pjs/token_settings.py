@@ -7,11 +7,11 @@ from ipaddress import ip_address
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 from api.api_keys import ALL_SCOPES, Scope
-from api.token_policy import TokenPolicy, algorithms_problem
+from api.token_policy import SIGN_IN_CALLBACK_PATH, SignInClient, TokenPolicy, algorithms_problem
 
 
 class TokenSettings(BaseSettings):
@@ -56,6 +56,28 @@ class TokenSettings(BaseSettings):
         description="How long the provider's keys are used before they are fetched again.",
     )
 
+    # Signing in to the run explorer with the provider (api/ui/provider_sign_in.py); optional.
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The run explorer's client id at the provider; unset = sign in with API keys only.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Its client secret (HTTP Basic at the token endpoint); unset = a public client.",
+    )
+    oidc_authorization_url: str | None = Field(
+        default=None, description="The provider's authorization endpoint."
+    )
+    oidc_token_url: str | None = Field(default=None, description="The provider's token endpoint.")
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="This service's `/ui/login/provider/callback` URL as registered at the provider.",
+    )
+    oidc_sign_in_scope: str = Field(
+        default="openid",
+        description="The scope asked for at sign-in (space-separated), as the provider wants it.",
+    )
+
     @model_validator(mode="after")
     def _provider_whole(self) -> Self:
         named = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
@@ -67,7 +89,40 @@ class TokenSettings(BaseSettings):
             raise ValueError(f"PJS_OIDC_ALGORITHMS: {problem}")
         if self.oidc_jwks_url is not None and not _fetchable_safely(self.oidc_jwks_url):
             raise ValueError("PJS_OIDC_JWKS_URL must be https (or http to a loopback address)")
+        if problem := self._sign_in_problem():
+            raise ValueError(problem)
         return self
+
+    def _sign_in_problem(self) -> str | None:
+        client = {
+            "PJS_OIDC_CLIENT_ID": self.oidc_client_id,
+            "PJS_OIDC_AUTHORIZATION_URL": self.oidc_authorization_url,
+            "PJS_OIDC_TOKEN_URL": self.oidc_token_url,
+            "PJS_OIDC_REDIRECT_URL": self.oidc_redirect_url,
+        }
+        named = [value for value in client.values() if value]
+        if not named:
+            return None
+        if len(named) < len(client) or self.oidc_issuer is None:
+            needed = ", ".join(client)
+            return f"signing in with the provider needs {needed}, and the provider's own PJS_OIDC_* settings"
+        unsafe = [name for name, url in list(client.items())[1:] if not _fetchable_safely(str(url))]
+        if unsafe:
+            return f"{', '.join(unsafe)} must be https (or http to a loopback address)"
+        if not urlsplit(str(self.oidc_redirect_url)).path.endswith(SIGN_IN_CALLBACK_PATH):
+            return f"PJS_OIDC_REDIRECT_URL must end with {SIGN_IN_CALLBACK_PATH}"
+        return None
+
+    def sign_in_client(self) -> SignInClient | None:
+        """The run explorer as the provider's client, or None when it signs in with API keys only."""
+        client_id, authorization_url = self.oidc_client_id, self.oidc_authorization_url
+        token_url, redirect_url = self.oidc_token_url, self.oidc_redirect_url
+        if not (client_id and authorization_url and token_url and redirect_url):
+            return None
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+        return SignInClient(
+            client_id, authorization_url, token_url, redirect_url, self.oidc_sign_in_scope, secret
+        )
 
     def token_policy(self) -> TokenPolicy | None:
         """What an access token must say, or None when no identity provider is configured."""

@@ -235,6 +235,7 @@ def api_resources(settings: Settings) -> Resources:
         trigger_group_max=settings.api_trigger_group_max,
         trigger_groups_in_flight=settings.api_trigger_groups_in_flight,
         tokens=token_verifier(settings),
+        sign_in=settings.sign_in_client() if settings.token_policy() is not None else None,
     )
 
 

@@ -106,9 +106,10 @@ def screenshot(driver: WebDriver, name: str) -> None:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn in a thread (its own event loop) on a free loopback port: its base URL."""
-    port = free_port()
+def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """The app served by uvicorn in a thread (its own event loop) on a loopback port (a free one unless
+    given): its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="ui-test-api", daemon=True)
     thread.start()

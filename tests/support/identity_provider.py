@@ -3,7 +3,10 @@ real HTTP server on 127.0.0.1, and access tokens signed with them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 import threading
 import time
 import warnings
@@ -12,12 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.warnings import InsecureKeyLengthWarning
 
+from pjs.settings import Settings
 from support.loopback_server import serving
 
 ISSUER = "https://login.clinic.example/"
@@ -44,12 +49,31 @@ def ec_key(key_id: str) -> SigningKey:
     return SigningKey(key_id, ec.generate_private_key(ec.SECP256R1()), "ES256")
 
 
+CLIENT_ID = "pjs-run-explorer"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A code the provider handed out at /authorize: for whom, and what its token will say."""
+
+    redirect_uri: str
+    challenge: str
+    claims: dict[str, Any]
+
+
 @dataclass
 class IdentityProvider:
-    """Publishes `published` at `jwks_url`; counts how often the document was fetched."""
+    """Publishes `published` at `jwks_url`; counts how often the document was fetched. Signs users in
+    at `authorize_url` (at once, as `signed_in_claims` say) and exchanges their codes at `token_url`."""
 
     published: list[SigningKey]
     jwks_url: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    signed_in_claims: dict[str, Any] = field(default_factory=dict)
+    client_secret: str | None = None
+    grants: dict[str, Grant] = field(default_factory=dict)
+    exchanges: list[dict[str, str]] = field(default_factory=list)
     fetches: int = 0
     available: bool = True
     padding_bytes: int = 0  # an entry of this size added to the document (one this service skips)
@@ -65,6 +89,32 @@ class IdentityProvider:
             if self.padding_bytes:
                 keys.append({"kty": "oct", "kid": "padding", "k": "A" * self.padding_bytes})
             return json.dumps({"keys": keys}).encode()
+
+    def authorize(self, query: dict[str, str]) -> str:
+        """Where the browser goes next: back to the client with a fresh code (the user signed in)."""
+        code = secrets.token_urlsafe(16)
+        with self._lock:
+            self.grants[code] = Grant(
+                query["redirect_uri"], query["code_challenge"], dict(self.signed_in_claims)
+            )
+        return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+
+    def exchange(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
+        """The token endpoint: a token for a code it handed out, to the client that asked for it."""
+        with self._lock:
+            self.exchanges.append(form)
+            grant = self.grants.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "").encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        expected_auth = None
+        if self.client_secret is not None:
+            basic = base64.b64encode(f"{CLIENT_ID}:{self.client_secret}".encode()).decode()
+            expected_auth = f"Basic {basic}"
+        if authorization != expected_auth:
+            return 401, {"error": "invalid_client"}
+        if grant is None or grant.challenge != challenge or grant.redirect_uri != form.get("redirect_uri"):
+            return 400, {"error": "invalid_grant"}
+        return 200, {"access_token": self.token(**grant.claims), "token_type": "Bearer", "expires_in": 300}
 
     def token(
         self, signed_with: SigningKey | None = None, *, with_key_id: bool = True, **overrides: Any
@@ -89,6 +139,13 @@ def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if self.path.startswith("/authorize"):
+                query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
+                self.send_response(302)
+                self.send_header("Location", provider.authorize(query))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = provider.document() or b"{}"
             self.send_response(200 if provider.available else 503)
             self.send_header("Content-Type", "application/json")
@@ -104,9 +161,42 @@ def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
                     time.sleep(0.05)
             self.wfile.write(b"0\r\n\r\n")
 
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = {name: values[0] for name, values in parse_qs(self.rfile.read(length).decode()).items()}
+            status, answer = provider.exchange(form, self.headers.get("Authorization"))
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     with serving(Handler) as base_url:
         provider.jwks_url = f"{base_url}/.well-known/jwks.json"
+        provider.authorize_url = f"{base_url}/authorize"
+        provider.token_url = f"{base_url}/token"
         yield provider
+
+
+def signing_in_with(
+    provider: IdentityProvider, settings: Settings, redirect_url: str, **more: Any
+) -> Settings:
+    """`settings` with `provider` trusted for the tenant st-mary and the run explorer its client, coming
+    back to `redirect_url`; `more` overrides any of it."""
+    return settings.model_copy(
+        update={
+            "oidc_issuer": ISSUER,
+            "oidc_audience": AUDIENCE,
+            "oidc_jwks_url": provider.jwks_url,
+            "oidc_tenants": ["st-mary"],
+            "oidc_client_id": CLIENT_ID,
+            "oidc_authorization_url": provider.authorize_url,
+            "oidc_token_url": provider.token_url,
+            "oidc_redirect_url": redirect_url,
+            **more,
+        }
+    )

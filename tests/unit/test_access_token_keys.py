@@ -1,7 +1,7 @@
-"""The identity provider's keys as the API keeps them, and the settings that name the provider.
+"""The identity provider's keys as the API keeps them, and the claims and tokens it reads.
 
 The provider is the outside world here: a fake fetch answers with documents the test makes, and a fake
-clock moves time on.
+clock moves time on. The settings that name the provider: tests/unit/test_identity_provider_settings.py.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
-from pydantic import ValidationError
 
-from api.api_keys import Scope
 from api.bearer_tokens import looks_like_a_token, scopes_in
 from api.jwks import KeySetUnavailable, RemoteKeySet, key_for_algorithm, signing_keys
-from pjs.settings import Settings
 from support.identity_provider import ec_key, rsa_key
 
 FIRST = rsa_key("first")
@@ -222,48 +219,3 @@ def test_a_token_is_three_dot_separated_parts_of_bounded_length() -> None:
     assert not looks_like_a_token("pjs_live_0123456789abcdef_secret")
     assert not looks_like_a_token("a.b.c." + "x" * 9000)
     assert not looks_like_a_token("a." * 4000 + "b")
-
-
-PROVIDER = {
-    "oidc_issuer": "https://idp.example/",
-    "oidc_audience": "pjs-api",
-    "oidc_jwks_url": "https://idp.example/jwks",
-    "oidc_tenants": ["st-mary"],
-}
-
-
-def test_a_provider_is_named_whole_with_its_tenants_or_not_at_all() -> None:
-    policy = Settings(**PROVIDER).token_policy()  # type: ignore[arg-type]
-
-    assert policy is not None and policy.tenants == {"st-mary"} and Scope.ADMIN not in policy.scopes
-    assert Settings().token_policy() is None
-    with pytest.raises(ValidationError, match="together"):
-        Settings(oidc_issuer="https://idp.example/")
-    with pytest.raises(ValidationError, match="PJS_OIDC_TENANTS"):
-        Settings(**{**PROVIDER, "oidc_tenants": []})  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []])
-def test_shared_secret_and_unsigned_algorithms_are_refused(algorithms: list[str]) -> None:
-    with pytest.raises(ValidationError, match="PJS_OIDC_ALGORITHMS"):
-        Settings(**PROVIDER, oidc_algorithms=algorithms)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("url", "accepted"),
-    [
-        ("https://idp.example/jwks", True),
-        ("http://127.0.0.1:8080/jwks", True),
-        ("http://localhost/jwks", True),
-        ("http://idp.example/jwks", False),
-        ("ftp://idp.example/jwks", False),
-        ("https:///jwks", False),
-    ],
-)
-def test_the_key_set_is_fetched_over_https_or_from_loopback(url: str, accepted: bool) -> None:
-    settings = {**PROVIDER, "oidc_jwks_url": url}
-    if accepted:
-        assert Settings(**settings).oidc_jwks_url == url  # type: ignore[arg-type]
-    else:
-        with pytest.raises(ValidationError, match="https"):
-            Settings(**settings)  # type: ignore[arg-type]

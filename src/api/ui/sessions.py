@@ -1,8 +1,10 @@
 """Run explorer sessions: a random id in an HttpOnly cookie, kept in Postgres only as its SHA-256.
 
 A session stands for the API key it was opened with: each request looks the key up again, so revoking the
-key ends its sessions at once. The CSRF token of a session is an HMAC of its id: nothing more to store,
-and a page of another origin can read neither.
+key ends its sessions at once. Or it stands for the access token a sign-in with the identity provider
+brought: its tenant, subject and scopes are kept with it, and it ends no later than the token would.
+The CSRF token of a session is an HMAC of its id: nothing more to store, and a page of another origin can
+read neither.
 """
 
 from __future__ import annotations
@@ -42,14 +44,19 @@ def tokens_match(expected: str, presented: str | None) -> bool:
 
 
 async def open_session(db: Queryable, principal: Principal, session_id: str, lifetime: timedelta) -> None:
-    """Store a new session of the principal's key (and forget every expired one on the way)."""
-    if principal.kind != "key":
-        raise ValueError("a run explorer session stands for an API key")
+    """Store a new session of the principal's key or token (and forget every expired one on the way)."""
     await db.execute("DELETE FROM ui_sessions WHERE expires_at < now()")
+    token = principal.kind == "token"
     await db.execute(
-        "INSERT INTO ui_sessions (session_hash, key_id, expires_at) VALUES ($1, $2, now() + $3)",
+        """
+        INSERT INTO ui_sessions (session_hash, key_id, subject, tenant_id, scopes, expires_at)
+        VALUES ($1, $2, $3, $4, $5, now() + $6)
+        """,
         session_hash(session_id),
-        principal.caller_id,
+        None if token else principal.caller_id,
+        principal.caller_id if token else None,
+        principal.tenant_id if token else None,
+        sorted(scope.value for scope in principal.scopes) if token else None,
         lifetime,
     )
 
@@ -58,15 +65,19 @@ async def session_principal(db: Queryable, session_id: str) -> Principal | None:
     """The caller a live session stands for; None once it expired, was closed, or its key was revoked."""
     row = await db.fetchrow(
         """
-        SELECT k.key_id, k.tenant_id, k.scopes
-        FROM ui_sessions s JOIN api_keys k USING (key_id)
-        WHERE s.session_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL
+        SELECT s.key_id, s.subject,
+               coalesce(k.tenant_id, s.tenant_id) AS tenant_id, coalesce(k.scopes, s.scopes) AS scopes
+        FROM ui_sessions s LEFT JOIN api_keys k ON k.key_id = s.key_id AND k.revoked_at IS NULL
+        WHERE s.session_hash = $1 AND s.expires_at > now() AND (k.key_id IS NOT NULL OR s.subject IS NOT NULL)
         """,
         session_hash(session_id),
     )
     if row is None:
         return None
-    return Principal(row["tenant_id"], row["key_id"], parse_scopes(list(row["scopes"])))
+    scopes = parse_scopes(list(row["scopes"]))
+    if row["subject"] is not None:
+        return Principal(row["tenant_id"], row["subject"], scopes, kind="token")
+    return Principal(row["tenant_id"], row["key_id"], scopes)
 
 
 async def close_session(db: Queryable, session_id: str) -> None:

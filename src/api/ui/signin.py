@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -44,7 +44,8 @@ class Viewer:
 
     def require(self, scope: Scope) -> None:
         if not self.may(scope):
-            raise Forbidden(f"This API key lacks the scope this needs: {scope.value}.")
+            signed_in_with = "API key" if self.principal.kind == "key" else "sign-in"
+            raise Forbidden(f"This {signed_in_with} lacks the scope this needs: {scope.value}.")
 
 
 async def viewer(request: Request, resources: Deps) -> Viewer:
@@ -86,16 +87,47 @@ def _secure(request: Request) -> bool:
     return not (request.url.scheme == "http" and is_loopback(client))
 
 
-def _set_cookie(response: Response, request: Request, name: str, value: str, path: str) -> None:
-    response.set_cookie(name, value, path=path, httponly=True, samesite="strict", secure=_secure(request))
+def set_cookie(
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    path: str,
+    same_site: Literal["strict", "lax"] = "strict",
+    max_age: int | None = None,
+) -> None:
+    response.set_cookie(
+        name, value, path=path, httponly=True, samesite=same_site, secure=_secure(request), max_age=max_age
+    )
+
+
+def login_page(
+    request: Request, resources: Resources, problem: str | None = None, status_code: int = 200
+) -> Response:
+    """The sign-in page (with `problem` said on it), its form's CSRF token fresh in its cookie."""
+    token = new_session_id()
+    context = {"csrf_token": token, "problem": problem, "provider_sign_in": resources.sign_in is not None}
+    response = page(request, "login.html", context, status_code=status_code)
+    set_cookie(response, request, SIGN_IN_COOKIE, token, "/ui/login")
+    return response
+
+
+async def start_session(
+    request: Request, resources: Resources, principal: Principal, lifetime: timedelta
+) -> str:
+    """Open a session of the principal (closing this browser's last one), audited; its id."""
+    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
+        await close_session(resources.pool, previous)  # one browser, one live session
+    session_id = new_session_id()
+    await open_session(resources.pool, principal, session_id, lifetime)
+    async with resources.for_tenant(principal) as scope:
+        await scope.audit(principal, "UiSignedIn", resources.clock())
+    return session_id
 
 
 @router.get("/login")
-async def sign_in_form(request: Request) -> Response:
-    token = new_session_id()
-    response = page(request, "login.html", {"csrf_token": token, "problem": None})
-    _set_cookie(response, request, SIGN_IN_COOKIE, token, "/ui/login")
-    return response
+async def sign_in_form(request: Request, resources: Deps) -> Response:
+    return login_page(request, resources)
 
 
 @router.post("/login")
@@ -104,18 +136,15 @@ async def sign_in(request: Request, resources: Deps) -> Response:
     presented = parse_key(fields.get("api_key", "").strip())
     principal = None if presented is None else await principal_for(resources.pool, presented)
     if principal is None:
-        token = request.cookies.get(SIGN_IN_COOKIE, "")
-        problem = "That API key is not valid: malformed, unknown or revoked."
-        return page(request, "login.html", {"csrf_token": token, "problem": problem}, status_code=401)
+        return login_page(
+            request, resources, "That API key is not valid: malformed, unknown or revoked.", 401
+        )
     await count_request(request, principal)
-    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
-        await close_session(resources.pool, previous)  # one browser, one live session
-    session_id = new_session_id()
-    await open_session(resources.pool, principal, session_id, timedelta(seconds=resources.ui_session_seconds))
-    async with resources.for_tenant(principal) as scope:
-        await scope.audit(principal, "UiSignedIn", resources.clock())
+    session_id = await start_session(
+        request, resources, principal, timedelta(seconds=resources.ui_session_seconds)
+    )
     response = RedirectResponse("/ui/journeys", status_code=303)
-    _set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
+    set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
     response.delete_cookie(SIGN_IN_COOKIE, path="/ui/login")
     return response
 

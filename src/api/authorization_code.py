@@ -1,0 +1,115 @@
+"""Signing in with the clinic's identity provider: OAuth 2.0's authorization code flow with PKCE (RFC 6749
+section 4.1, RFC 7636), as a confidential client when it has a secret, a public one otherwise.
+
+The browser is sent to the provider with a random `state` and a code challenge; the state and the
+challenge's verifier wait in a short-lived cookie of that browser. The provider sends the browser back
+with a code, which is exchanged here, server to server, for an access token; `api.bearer_tokens` then
+verifies that token as it verifies any other.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote_plus, urlencode
+
+import aiohttp
+import orjson
+
+from api.provider_http import bounded_body
+from api.token_policy import SignInClient
+
+EXCHANGE_TIMEOUT_SECONDS: Final = 10.0
+MAX_ANSWER_BYTES: Final = 1 << 20
+_PROVIDER_ERROR = re.compile(r"[a-z_]{1,64}")  # RFC 6749's error codes; anything else is not repeated
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A sign-in sent to the provider and not back yet: its state and its PKCE verifier."""
+
+    state: str
+    verifier: str
+
+    @classmethod
+    def new(cls) -> PendingSignIn:
+        return cls(secrets.token_urlsafe(32), secrets.token_urlsafe(48))
+
+    @classmethod
+    def from_cookie(cls, value: str | None) -> PendingSignIn | None:
+        state, separator, verifier = (value or "").partition(".")
+        return cls(state, verifier) if separator and state and verifier else None
+
+    def cookie(self) -> str:
+        return f"{self.state}.{self.verifier}"
+
+    def challenge(self) -> str:
+        digest = hashlib.sha256(self.verifier.encode()).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorization_redirect(client: SignInClient, pending: PendingSignIn) -> str:
+    """The provider's URL the browser is sent to."""
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_url,
+        "scope": client.scope,
+        "state": pending.state,
+        "code_challenge": pending.challenge(),
+        "code_challenge_method": "S256",
+    }
+    separator = "&" if "?" in client.authorization_url else "?"
+    return f"{client.authorization_url}{separator}{urlencode(query)}"
+
+
+class CodeRefused(Exception):
+    """The provider would not give a token for the code; the message says why, in its own error code."""
+
+
+def provider_error(code: str | None) -> str:
+    """A provider's error code fit to show, or a general word when it is not one."""
+    return code if code and _PROVIDER_ERROR.fullmatch(code) else "unspecified"
+
+
+async def exchange_code(client: SignInClient, code: str, pending: PendingSignIn) -> str:
+    """The access token the provider gives for `code`. `CodeRefused` when it answers with an error;
+    an exception of aiohttp or `ValueError` when it cannot be reached or answers nonsense."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": client.redirect_url,
+        "client_id": client.client_id,
+        "code_verifier": pending.verifier,
+    }
+    headers = (
+        {"Authorization": _basic_auth(client.client_id, client.client_secret)} if client.client_secret else {}
+    )
+    timeout = aiohttp.ClientTimeout(total=EXCHANGE_TIMEOUT_SECONDS)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(client.token_url, data=form, headers=headers, allow_redirects=False) as response,
+    ):
+        answer = await _json_answer(response)
+    if response.status != 200:
+        raise CodeRefused(provider_error(answer.get("error")))
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise ValueError("the provider's answer holds no access token")
+    return token
+
+
+def _basic_auth(client_id: str, secret: str) -> str:
+    """HTTP Basic as RFC 6749 section 2.3.1 has it: id and secret form-encoded first."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return f"Basic {base64.b64encode(pair).decode()}"
+
+
+async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    body = await bounded_body(response, MAX_ANSWER_BYTES)
+    parsed: Any = orjson.loads(body) if body else {}
+    return parsed if isinstance(parsed, dict) else {}
