@@ -30,22 +30,30 @@ _PROVIDER_ERROR = re.compile(r"[a-z_]{1,64}")  # RFC 6749's error codes; anythin
 
 @dataclass(frozen=True)
 class PendingSignIn:
-    """A sign-in sent to the provider and not back yet: its state and its PKCE verifier."""
+    """A sign-in sent to the provider and not back yet: its state, its PKCE verifier, when it began."""
 
     state: str
     verifier: str
+    started_at: int  # Unix time, whole seconds
 
     @classmethod
-    def new(cls) -> PendingSignIn:
-        return cls(secrets.token_urlsafe(32), secrets.token_urlsafe(48))
+    def new(cls, now: float) -> PendingSignIn:
+        return cls(secrets.token_urlsafe(32), secrets.token_urlsafe(48), int(now))
 
     @classmethod
     def from_cookie(cls, value: str | None) -> PendingSignIn | None:
-        state, separator, verifier = (value or "").partition(".")
-        return cls(state, verifier) if separator and state and verifier else None
+        parts = (value or "").split(".")
+        started_at = parts[-1]
+        if len(parts) != 3 or not all(parts) or not (started_at.isascii() and started_at.isdigit()):
+            return None
+        return cls(parts[0], parts[1], int(started_at[:12]))
 
     def cookie(self) -> str:
-        return f"{self.state}.{self.verifier}"
+        return f"{self.state}.{self.verifier}.{self.started_at}"
+
+    def fresh(self, now: float, within_seconds: int) -> bool:
+        """Whether it began no longer than `within_seconds` ago (the browser's cookie expiry aside)."""
+        return 0 <= now - self.started_at <= within_seconds
 
     def challenge(self) -> str:
         digest = hashlib.sha256(self.verifier.encode()).digest()
@@ -71,9 +79,10 @@ class CodeRefused(Exception):
     """The provider would not give a token for the code; the message says why, in its own error code."""
 
 
-def provider_error(code: str | None) -> str:
-    """A provider's error code fit to show, or a general word when it is not one."""
-    return code if code and _PROVIDER_ERROR.fullmatch(code) else "unspecified"
+def provider_error(code: object) -> str:
+    """A provider's error code fit to show (OAuth's form: lowercase letters and underscores), or a general
+    word when it is not one."""
+    return code if isinstance(code, str) and _PROVIDER_ERROR.fullmatch(code) else "unspecified"
 
 
 async def exchange_code(client: SignInClient, code: str, pending: PendingSignIn) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import UUID
@@ -68,8 +69,16 @@ class TokenVerifier:
     async def caller_until(self, db: Queryable, token: str) -> tuple[Principal, datetime]:
         """The token's caller and when the token expires (what a session opened with it must not outlive)."""
         claims = await self._verified_claims(token)
-        expires = min(float(claims["exp"]), time.time() + _FAR_ENOUGH_SECONDS)  # a far `exp` is no error
+        expires = min(int(claims["exp"]), int(time.time() + _FAR_ENOUGH_SECONDS))  # a far `exp` is no error
         return await self._principal(db, claims), datetime.fromtimestamp(expires, UTC)
+
+    async def admits(self, db: Queryable, principal: Principal) -> Principal | None:
+        """A token's caller (a run explorer session's) as the policy admits it now: None when its tenant is
+        not one the provider may act for any more, its scopes narrowed to those tokens may carry now."""
+        trusted = [await self._tenant_id(db, name) for name in sorted(self.policy.tenants)]
+        if principal.tenant_id not in trusted:
+            return None
+        return replace(principal, scopes=principal.scopes & self.policy.scopes)
 
     async def _principal(self, db: Queryable, claims: dict[str, Any]) -> Principal:
         claim = self.policy.tenant_claim

@@ -88,7 +88,9 @@ class TokenSettings(BaseSettings):
         if problem := algorithms_problem(self.oidc_algorithms):
             raise ValueError(f"PJS_OIDC_ALGORITHMS: {problem}")
         if self.oidc_jwks_url is not None and not _fetchable_safely(self.oidc_jwks_url):
-            raise ValueError("PJS_OIDC_JWKS_URL must be https (or http to a loopback address)")
+            raise ValueError(
+                "PJS_OIDC_JWKS_URL must be https (or http to a loopback address), no user or fragment"
+            )
         if problem := self._sign_in_problem():
             raise ValueError(problem)
         return self
@@ -102,13 +104,17 @@ class TokenSettings(BaseSettings):
         }
         named = [value for value in client.values() if value]
         if not named:
-            return None
+            return (
+                "PJS_OIDC_CLIENT_SECRET needs PJS_OIDC_CLIENT_ID and the rest"
+                if self.oidc_client_secret
+                else None
+            )
         if len(named) < len(client) or self.oidc_issuer is None:
             needed = ", ".join(client)
             return f"signing in with the provider needs {needed}, and the provider's own PJS_OIDC_* settings"
         unsafe = [name for name, url in list(client.items())[1:] if not _fetchable_safely(str(url))]
         if unsafe:
-            return f"{', '.join(unsafe)} must be https (or http to a loopback address)"
+            return f"{', '.join(unsafe)} must be https (or http to a loopback address), no user or fragment"
         if not urlsplit(str(self.oidc_redirect_url)).path.endswith(SIGN_IN_CALLBACK_PATH):
             return f"PJS_OIDC_REDIRECT_URL must end with {SIGN_IN_CALLBACK_PATH}"
         return None
@@ -141,8 +147,11 @@ class TokenSettings(BaseSettings):
 
 
 def _fetchable_safely(url: str) -> bool:
-    """https anywhere; plain http only to a loopback address (a local provider in development or tests)."""
+    """https anywhere; plain http only to a loopback address (a local provider in development or tests);
+    never with a user in it or a fragment (which would swallow the query a redirect adds)."""
     parts = urlsplit(url)
+    if parts.fragment or "#" in url or parts.username is not None or parts.password is not None:
+        return False
     if parts.scheme == "https":
         return bool(parts.hostname)
     if parts.scheme != "http" or not parts.hostname:

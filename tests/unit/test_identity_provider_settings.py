@@ -90,3 +90,8 @@ def test_the_clients_urls_are_safe_and_come_back_to_the_callback(
 ) -> None:
     with pytest.raises(ValidationError, match=problem):
         Settings(**PROVIDER, **{**CLIENT, field: value})  # type: ignore[arg-type]
+
+
+def test_a_client_secret_without_a_client_is_refused() -> None:
+    with pytest.raises(ValidationError, match="PJS_OIDC_CLIENT_SECRET needs PJS_OIDC_CLIENT_ID"):
+        Settings(**PROVIDER, oidc_client_secret="s3cret")  # type: ignore[arg-type]

@@ -4,16 +4,16 @@
 `/ui/login/provider/callback`, where the code becomes an access token, the token is verified as the API
 verifies any (tenant, scopes), and a session opens that ends no later than the token.
 
-The callback is a navigation from the provider's site. A browser that judges it by its whole redirect
-chain (as a proposed rule of the cookie standard has it; Chromium today judges a chain that began on
-this site as this site's) sends no `SameSite=Strict` cookie on it. So the pending sign-in's cookie is
-`Lax` (sent on such a top-level GET either way), and the callback answers with a page of this site that
-moves on to the explorer: the next request is this site's own and carries the session's `Strict` cookie.
+The way back is a navigation that starts on the provider's site (the user's click there), on which a
+browser sends no `SameSite=Strict` cookie. So the pending sign-in's cookie is `Lax` (sent on such a
+top-level GET), and the callback answers with a page of this site that moves on to the explorer: the
+next request is this site's own and carries the session's `Strict` cookie.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Final
 
@@ -34,8 +34,8 @@ from api.jwks import KeySetUnavailable
 from api.resources import Resources
 from api.token_policy import SignInClient
 from api.ui.render import page
-from api.ui.sessions import SESSION_COOKIE, tokens_match
-from api.ui.signin import Deps, login_page, set_cookie, start_session
+from api.ui.sessions import SESSION_COOKIE, close_session, tokens_match
+from api.ui.signin import Deps, login_page, secure_cookies, set_cookie, start_session
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ router = APIRouter(prefix="/ui/login/provider", include_in_schema=False)
 PENDING_COOKIE: Final = "pjs_ui_provider_sign_in"
 PENDING_SECONDS: Final = 600
 _PENDING_PATH: Final = "/ui/login/provider"
+
+
+_NOT_THIS_BROWSERS: Final = "That sign-in did not start in this browser or took too long; sign in again."
 
 
 class SignInFailed(Exception):
@@ -55,12 +58,24 @@ class SignInFailed(Exception):
         self.status_code = status_code
 
 
+def pending_cookie(request: Request) -> str:
+    """The pending sign-in's cookie name: `__Secure-` where cookies are Secure, so that a page of a sibling
+    subdomain or of plain http cannot plant one of its own."""
+    return f"__Secure-{PENDING_COOKIE}" if secure_cookies(request) else PENDING_COOKIE
+
+
 @router.get("")
 async def sign_in_with_provider(request: Request, resources: Deps) -> Response:
     client = _client(resources)
-    pending = PendingSignIn.new()
+    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
+        # Closed here, on a click on this site's page: the way back from the provider may not carry the
+        # session's Strict cookie, and one browser holds one live session.
+        await close_session(resources.pool, previous)
+    pending = PendingSignIn.new(time.time())
     response = RedirectResponse(authorization_redirect(client, pending), status_code=303)
-    set_cookie(response, request, PENDING_COOKIE, pending.cookie(), _PENDING_PATH, "lax", PENDING_SECONDS)
+    cookie = pending_cookie(request)
+    set_cookie(response, request, cookie, pending.cookie(), _PENDING_PATH, "lax", PENDING_SECONDS)
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
     return response
 
 
@@ -73,12 +88,11 @@ async def back_from_provider(
     error: str | None = None,
 ) -> Response:
     client = _client(resources)
-    pending = PendingSignIn.from_cookie(request.cookies.get(PENDING_COOKIE))
+    pending = PendingSignIn.from_cookie(request.cookies.get(pending_cookie(request)))
     try:
-        if pending is None or state is None or not tokens_match(pending.state, state):
-            raise SignInFailed(
-                "That sign-in did not start in this browser or took too long; sign in again.", 400
-            )
+        fresh = pending is not None and pending.fresh(time.time(), PENDING_SECONDS)
+        if pending is None or not fresh or state is None or not tokens_match(pending.state, state):
+            raise SignInFailed(_NOT_THIS_BROWSERS, 400)
         if error is not None or code is None:
             raise SignInFailed(f"The identity provider did not sign you in ({provider_error(error)}).", 401)
         session_id = await _session_for_code(request, resources, client, code, pending)
@@ -87,7 +101,7 @@ async def back_from_provider(
     else:
         response = page(request, "signed_in.html", {}, status_code=200)
         set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
-    response.delete_cookie(PENDING_COOKIE, path=_PENDING_PATH)
+    response.delete_cookie(pending_cookie(request), path=_PENDING_PATH)
     return response
 
 

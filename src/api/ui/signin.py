@@ -52,6 +52,10 @@ async def viewer(request: Request, resources: Deps) -> Viewer:
     """The page's caller from its session cookie; without a live session, off to the sign-in page."""
     session_id = request.cookies.get(SESSION_COOKIE)
     principal = None if not session_id else await session_principal(resources.pool, session_id)
+    if principal is not None and principal.kind == "token":  # as the provider's settings admit it now
+        principal = (
+            None if resources.tokens is None else await resources.tokens.admits(resources.pool, principal)
+        )
     if session_id is None or principal is None:
         raise SignInRequired()
     await count_request(request, principal)
@@ -81,7 +85,7 @@ async def checked_form(request: Request, signed_in: SignedIn) -> tuple[Viewer, d
 Form = Annotated[tuple[Viewer, dict[str, str]], Depends(checked_form)]
 
 
-def _secure(request: Request) -> bool:
+def secure_cookies(request: Request) -> bool:
     """Cookies are Secure except over plain http to a loopback client (a laptop's own `pjs dev`)."""
     client = request.client.host if request.client else ""
     return not (request.url.scheme == "http" and is_loopback(client))
@@ -97,7 +101,13 @@ def set_cookie(
     max_age: int | None = None,
 ) -> None:
     response.set_cookie(
-        name, value, path=path, httponly=True, samesite=same_site, secure=_secure(request), max_age=max_age
+        name,
+        value,
+        path=path,
+        httponly=True,
+        samesite=same_site,
+        secure=secure_cookies(request),
+        max_age=max_age,
     )
 
 
