@@ -36,7 +36,7 @@ TENANT_TABLES = (
     "parked_events",
 )
 # Read by authentication before a tenant is known; they hold no patient data.
-NOT_ROW_SECURED = ("tenants", "api_keys")
+NOT_ROW_SECURED = ("tenants", "api_keys", "ui_sessions")  # read before the tenant is known
 
 JOURNEY: dict[str, Any] = {
     "name": "Reminder",
