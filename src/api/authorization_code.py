@@ -24,6 +24,7 @@ from api.provider_http import bounded_body
 from api.token_policy import SignInClient
 
 EXCHANGE_TIMEOUT_SECONDS: Final = 10.0
+CLOCK_SKEW_SECONDS: Final = 60
 MAX_ANSWER_BYTES: Final = 1 << 20
 _PROVIDER_ERROR = re.compile(r"[a-z_]{1,64}")  # RFC 6749's error codes; anything else is not repeated
 
@@ -52,8 +53,9 @@ class PendingSignIn:
         return f"{self.state}.{self.verifier}.{self.started_at}"
 
     def fresh(self, now: float, within_seconds: int) -> bool:
-        """Whether it began no longer than `within_seconds` ago (the browser's cookie expiry aside)."""
-        return 0 <= now - self.started_at <= within_seconds
+        """Whether it began no longer than `within_seconds` ago (the browser's cookie expiry aside). A start
+        up to a minute ahead is allowed for: the API processes' clocks may differ that much."""
+        return -CLOCK_SKEW_SECONDS <= now - self.started_at <= within_seconds
 
     def challenge(self) -> str:
         digest = hashlib.sha256(self.verifier.encode()).digest()

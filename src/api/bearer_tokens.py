@@ -23,7 +23,6 @@ import jwt
 
 from api.api_keys import Principal, parse_scopes
 from api.jwks import RemoteKeySet, key_for_algorithm
-from api.key_store import tenant_id_of
 from api.token_policy import TokenPolicy
 from events.pg import Queryable
 
@@ -60,7 +59,8 @@ class TokenVerifier:
         self.policy = policy
         self.keys = keys
         self._clock = clock
-        self._tenants: dict[str, tuple[UUID, float]] = {}
+        self._trusted: dict[str, UUID] = {}
+        self._trusted_until = float("-inf")
 
     async def principal_for(self, db: Queryable, token: str) -> Principal:
         """The token's caller; `TokenRefused` when it is not valid, `KeySetUnavailable` when no keys are."""
@@ -75,8 +75,7 @@ class TokenVerifier:
     async def admits(self, db: Queryable, principal: Principal) -> Principal | None:
         """A token's caller (a run explorer session's) as the policy admits it now: None when its tenant is
         not one the provider may act for any more, its scopes narrowed to those tokens may carry now."""
-        trusted = [await self._tenant_id(db, name) for name in sorted(self.policy.tenants)]
-        if principal.tenant_id not in trusted:
+        if principal.tenant_id not in (await self._trusted_tenants(db)).values():
             return None
         return replace(principal, scopes=principal.scopes & self.policy.scopes)
 
@@ -85,7 +84,7 @@ class TokenVerifier:
         tenant_name = claims.get(claim)
         if not isinstance(tenant_name, str) or not _printable(tenant_name, 200):
             raise TokenRefused(f"the token has no `{claim}` claim naming a tenant")
-        tenant_id = await self._tenant_id(db, tenant_name) if tenant_name in self.policy.tenants else None
+        tenant_id = (await self._trusted_tenants(db)).get(tenant_name)
         if tenant_id is None:
             raise TokenRefused(f"the token's `{claim}` names no tenant this identity provider may act for")
         subject = claims["sub"]
@@ -121,16 +120,17 @@ class TokenVerifier:
             raise TokenRefused(f"the token is not valid ({_reason(invalid)})") from invalid
         return claims
 
-    async def _tenant_id(self, db: Queryable, name: str) -> UUID | None:
-        known = self._tenants.get(name)
-        if known is not None and known[1] > self._clock():
-            return known[0]
-        tenant_id = await tenant_id_of(db, name)
-        if tenant_id is not None:  # a tenant created a moment ago is found on the next token
-            if len(self._tenants) >= 10_000:
-                self._tenants.clear()
-            self._tenants[name] = (tenant_id, self._clock() + _TENANT_CACHE_SECONDS)
-        return tenant_id
+    async def _trusted_tenants(self, db: Queryable) -> dict[str, UUID]:
+        """The ids of the tenants the provider may act for, by name: one query a minute at most, so a
+        tenant created (or named in the settings) a moment ago is found within a minute."""
+        if self._clock() >= self._trusted_until:
+            rows = await db.fetch(
+                "SELECT name, tenant_id FROM tenants WHERE name = ANY($1::text[])",
+                sorted(self.policy.tenants),
+            )
+            self._trusted = {row["name"]: row["tenant_id"] for row in rows}
+            self._trusted_until = self._clock() + _TENANT_CACHE_SECONDS
+        return self._trusted
 
 
 def _printable(text: str, most: int) -> bool:

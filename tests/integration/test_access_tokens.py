@@ -331,3 +331,19 @@ async def test_a_token_with_an_expiry_far_beyond_any_calendar_is_accepted_not_a_
     token = provider.token(pjs_tenant="st-mary", scope=EVERY_SCOPE, exp=10**400)
 
     assert (await api.get("/journeys", headers=bearer(token))).status_code == 200
+
+
+async def test_a_trusted_tenant_name_that_no_tenant_has_yet_refuses_its_tokens_and_no_others(
+    token_settings: Settings, provider: IdentityProvider, clinics: list[str]
+) -> None:
+    with_a_typo = token_settings.model_copy(update={"oidc_tenants": ["st-mary", "st-mray"]})
+
+    async with app_client(with_a_typo, None) as (api, _):
+        ours = await api.get(
+            "/journeys", headers=bearer(provider.token(pjs_tenant="st-mary", scope=EVERY_SCOPE))
+        )
+        typo = await api.get(
+            "/journeys", headers=bearer(provider.token(pjs_tenant="st-mray", scope=EVERY_SCOPE))
+        )
+
+    assert (ours.status_code, typo.status_code) == (200, 401)

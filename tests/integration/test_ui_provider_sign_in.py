@@ -271,3 +271,21 @@ async def test_a_token_session_holds_only_while_the_settings_still_admit_its_ten
     assert (await _same_session_under(tenant_dropped, browser, "/ui/journeys")).status_code == 303
     assert (await _same_session_under(scopes_narrowed, browser, "/ui/journeys")).status_code == 403
     assert (await _same_session_under(settings, browser, "/ui/journeys")).status_code == 303  # no provider
+
+
+async def test_over_https_the_pending_sign_in_is_a_host_cookie_set_and_deleted_as_secure(
+    settings: Settings, provider: IdentityProvider, tenants: None
+) -> None:
+    remote = {"client": ("203.0.113.7", 40000), "base_url": "https://pjs"}
+    async with app_client(_with_provider(settings, provider), None, **remote) as (browser, _):  # type: ignore[arg-type]
+        started = await browser.get("/ui/login/provider")
+        back = await back_from_provider(browser)
+
+    set_header = started.headers["set-cookie"]
+    deleted = [header for header in back.headers.get_list("set-cookie") if PENDING_COOKIE in header]
+    assert set_header.startswith(f"__Host-{PENDING_COOKIE}=") and "Path=/;" in set_header
+    assert "Secure" in set_header and "HttpOnly" in set_header and "SameSite=lax" in set_header
+    assert back.status_code == 200
+    assert (
+        len(deleted) == 1 and "Secure" in deleted[0] and "Path=/;" in deleted[0] and "Max-Age=0" in deleted[0]
+    )

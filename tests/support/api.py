@@ -18,14 +18,19 @@ LOOPBACK_CLIENT = ("127.0.0.1", 40000)
 
 @asynccontextmanager
 async def app_client(
-    settings: Settings, key: str | None, *, client: tuple[str, int] = LOOPBACK_CLIENT
+    settings: Settings,
+    key: str | None,
+    *,
+    client: tuple[str, int] = LOOPBACK_CLIENT,
+    base_url: str = "http://pjs",
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    """The client (sending `key` as a bearer token unless None) and the app, from the `client` address."""
+    """The client (sending `key` as a bearer token unless None) and the app, from the `client` address,
+    asking `base_url` (https to see the cookies a browser elsewhere would get)."""
     app = create_app(api_resources(settings))
     transport = httpx.ASGITransport(app=app, client=client)
     headers = bearer(key) if key is not None else None
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://pjs", headers=headers) as http,
+        httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers) as http,
     ):
         yield http, app

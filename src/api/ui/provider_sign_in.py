@@ -13,7 +13,6 @@ next request is this site's own and carries the session's `Strict` cookie.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import Final
 
@@ -35,7 +34,7 @@ from api.resources import Resources
 from api.token_policy import SignInClient
 from api.ui.render import page
 from api.ui.sessions import SESSION_COOKIE, close_session, tokens_match
-from api.ui.signin import Deps, login_page, secure_cookies, set_cookie, start_session
+from api.ui.signin import Deps, delete_cookie, login_page, secure_cookies, set_cookie, start_session
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ router = APIRouter(prefix="/ui/login/provider", include_in_schema=False)
 PENDING_COOKIE: Final = "pjs_ui_provider_sign_in"
 PENDING_SECONDS: Final = 600
 _PENDING_PATH: Final = "/ui/login/provider"
-
-
 _NOT_THIS_BROWSERS: Final = "That sign-in did not start in this browser or took too long; sign in again."
 
 
@@ -58,24 +55,28 @@ class SignInFailed(Exception):
         self.status_code = status_code
 
 
-def pending_cookie(request: Request) -> str:
-    """The pending sign-in's cookie name: `__Secure-` where cookies are Secure, so that a page of a sibling
-    subdomain or of plain http cannot plant one of its own."""
-    return f"__Secure-{PENDING_COOKIE}" if secure_cookies(request) else PENDING_COOKIE
+def pending_cookie(request: Request) -> tuple[str, str]:
+    """The pending sign-in's cookie name and path. Where cookies are Secure it is a `__Host-` cookie
+    (Secure, this host only, path `/`), so that neither a sibling subdomain nor a page of plain http can
+    plant one of its own; a laptop's plain http to loopback keeps the plain name and a narrow path."""
+    if secure_cookies(request):
+        return f"__Host-{PENDING_COOKIE}", "/"
+    return PENDING_COOKIE, _PENDING_PATH
 
 
 @router.get("")
 async def sign_in_with_provider(request: Request, resources: Deps) -> Response:
     client = _client(resources)
-    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
-        # Closed here, on a click on this site's page: the way back from the provider may not carry the
-        # session's Strict cookie, and one browser holds one live session.
-        await close_session(resources.pool, previous)
-    pending = PendingSignIn.new(time.time())
+    pending = PendingSignIn.new(resources.clock().timestamp())
     response = RedirectResponse(authorization_redirect(client, pending), status_code=303)
-    cookie = pending_cookie(request)
-    set_cookie(response, request, cookie, pending.cookie(), _PENDING_PATH, "lax", PENDING_SECONDS)
-    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    name, path = pending_cookie(request)
+    set_cookie(response, request, name, pending.cookie(), path, "lax", PENDING_SECONDS)
+    if (previous := request.cookies.get(SESSION_COOKIE)) is not None:
+        # Closed here, on a click on this site's page (a link from another site carries no Strict session
+        # cookie, so it cannot sign anyone out): the way back from the provider may not carry it either,
+        # and one browser holds one live session.
+        await close_session(resources.pool, previous)
+        delete_cookie(response, request, SESSION_COOKIE, "/ui")
     return response
 
 
@@ -88,9 +89,10 @@ async def back_from_provider(
     error: str | None = None,
 ) -> Response:
     client = _client(resources)
-    pending = PendingSignIn.from_cookie(request.cookies.get(pending_cookie(request)))
+    name, path = pending_cookie(request)
+    pending = PendingSignIn.from_cookie(request.cookies.get(name))
     try:
-        fresh = pending is not None and pending.fresh(time.time(), PENDING_SECONDS)
+        fresh = pending is not None and pending.fresh(resources.clock().timestamp(), PENDING_SECONDS)
         if pending is None or not fresh or state is None or not tokens_match(pending.state, state):
             raise SignInFailed(_NOT_THIS_BROWSERS, 400)
         if error is not None or code is None:
@@ -101,7 +103,7 @@ async def back_from_provider(
     else:
         response = page(request, "signed_in.html", {}, status_code=200)
         set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
-    response.delete_cookie(pending_cookie(request), path=_PENDING_PATH)
+    delete_cookie(response, request, name, path, "lax")
     return response
 
 

@@ -100,15 +100,19 @@ def set_cookie(
     same_site: Literal["strict", "lax"] = "strict",
     max_age: int | None = None,
 ) -> None:
+    secure = secure_cookies(request)
     response.set_cookie(
-        name,
-        value,
-        path=path,
-        httponly=True,
-        samesite=same_site,
-        secure=secure_cookies(request),
-        max_age=max_age,
+        name, value, path=path, httponly=True, samesite=same_site, secure=secure, max_age=max_age
     )
+
+
+def delete_cookie(
+    response: Response, request: Request, name: str, path: str, same_site: Literal["strict", "lax"] = "strict"
+) -> None:
+    """Delete a cookie with the attributes it was set with: a browser ignores a `__Host-` or `__Secure-`
+    cookie's deletion that is not itself Secure."""
+    secure = secure_cookies(request)
+    response.delete_cookie(name, path=path, httponly=True, samesite=same_site, secure=secure)
 
 
 def login_page(
@@ -155,7 +159,7 @@ async def sign_in(request: Request, resources: Deps) -> Response:
     )
     response = RedirectResponse("/ui/journeys", status_code=303)
     set_cookie(response, request, SESSION_COOKIE, session_id, "/ui")
-    response.delete_cookie(SIGN_IN_COOKIE, path="/ui/login")
+    delete_cookie(response, request, SIGN_IN_COOKIE, "/ui/login")
     return response
 
 
@@ -165,7 +169,7 @@ async def sign_out(request: Request, form: Form, resources: Deps) -> Response:
     if session_id is not None:
         await close_session(resources.pool, session_id)
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    delete_cookie(response, request, SESSION_COOKIE, "/ui")
     return response
 
 
