@@ -49,12 +49,13 @@ async def _authorized(
     principal = await authenticate(request, resources)
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
-        raise Forbidden(f"This {_credential(principal)} lacks the scope this operation needs: {missing[0]}.")
+        raise _lacks(principal, missing[0])
     return principal
 
 
-def _credential(principal: Principal) -> str:
-    return "API key" if principal.kind == "key" else "access token"
+def _lacks(principal: Principal, scope: str) -> Forbidden:
+    credential = "API key" if principal.kind == "key" else "access token"
+    return Forbidden(f"This {credential} lacks the scope this operation needs: {scope}.")
 
 
 async def loopback_or_admin(
@@ -67,9 +68,7 @@ async def loopback_or_admin(
         return None
     principal = await authenticate(request, resources)
     if Scope.ADMIN not in principal.scopes:
-        raise Forbidden(
-            f"This {_credential(principal)} lacks the scope this operation needs: {Scope.ADMIN.value}."
-        )
+        raise _lacks(principal, Scope.ADMIN.value)
     return principal
 
 

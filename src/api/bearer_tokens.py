@@ -64,7 +64,7 @@ class TokenVerifier:
 
     async def principal_for(self, db: Queryable, token: str) -> Principal:
         """The token's caller; `TokenRefused` when it is not valid, `KeySetUnavailable` when no keys are."""
-        return (await self.caller_until(db, token))[0]
+        return await self._principal(db, await self._verified_claims(token))
 
     async def caller_until(self, db: Queryable, token: str) -> tuple[Principal, datetime]:
         """The token's caller and when the token expires (what a session opened with it must not outlive)."""

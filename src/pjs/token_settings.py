@@ -150,7 +150,7 @@ def _fetchable_safely(url: str) -> bool:
     """https anywhere; plain http only to a loopback address (a local provider in development or tests);
     never with a user in it or a fragment (which would swallow the query a redirect adds)."""
     parts = urlsplit(url)
-    if parts.fragment or "#" in url or parts.username is not None or parts.password is not None:
+    if "#" in url or parts.username is not None or parts.password is not None:
         return False
     if parts.scheme == "https":
         return bool(parts.hostname)

@@ -289,3 +289,17 @@ async def test_over_https_the_pending_sign_in_is_a_host_cookie_set_and_deleted_a
     assert (
         len(deleted) == 1 and "Secure" in deleted[0] and "Path=/;" in deleted[0] and "Max-Age=0" in deleted[0]
     )
+
+
+async def test_a_token_expiring_beyond_any_calendar_opens_a_session_of_the_usual_length(
+    browser: httpx.AsyncClient, provider: IdentityProvider, settings: Settings
+) -> None:
+    provider.signed_in_claims["exp"] = 10**400
+
+    back = await back_from_provider(browser)
+
+    [session] = await _sessions(settings)
+    assert back.status_code == 200
+    assert session["expires_at"] <= datetime.now(UTC) + timedelta(
+        minutes=settings.ui_session_minutes, seconds=1
+    )

@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.warnings import InsecureKeyLengthWarning
 
 from pjs.settings import Settings
-from support.loopback_server import serving
+from support.loopback_server import StandInHandler, serving
 
 ISSUER = "https://login.clinic.example/"
 AUDIENCE = "pjs-api"
@@ -152,7 +151,7 @@ def _approval_page(next_url: str) -> bytes:
 def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
     provider = IdentityProvider(list(keys))
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -183,18 +182,8 @@ def identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
             self.wfile.write(b"0\r\n\r\n")
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            form = {name: values[0] for name, values in parse_qs(self.rfile.read(length).decode()).items()}
-            status, answer = provider.exchange(form, self.headers.get("Authorization"))
-            body = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+            form = {name: values[0] for name, values in parse_qs(self.request_body().decode()).items()}
+            self.answer_json(*provider.exchange(form, self.headers.get("Authorization")))
 
     with serving(Handler) as base_url:
         provider.jwks_url = f"{base_url}/.well-known/jwks.json"

@@ -8,10 +8,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from support.loopback_server import serving
+from support.loopback_server import StandInHandler, serving
 
 
 @dataclass(frozen=True)
@@ -47,22 +46,14 @@ class ScriptedWebhook:
 def scripted_webhook(statuses: list[int]) -> Iterator[ScriptedWebhook]:
     webhook = ScriptedWebhook(statuses)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            status = webhook.answer(self.headers.get("Idempotency-Key"), body)
-            answer = json.dumps({"id": f"provider-{len(webhook.received)}"}).encode()
-            self.send_response(status)
-            if 300 <= status < 400:  # a redirect names where to, as a real one would
-                self.send_header("Location", "/messages-elsewhere")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+            status = webhook.answer(
+                self.headers.get("Idempotency-Key"), json.loads(self.request_body() or b"{}")
+            )
+            # a redirect names where to, as a real one would
+            location = {"Location": "/messages-elsewhere"} if 300 <= status < 400 else {}
+            self.answer_json(status, {"id": f"provider-{len(webhook.received)}"}, location)
 
     with serving(Handler) as base_url:
         webhook.url = f"{base_url}/messages"
