@@ -164,3 +164,25 @@ async def api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClie
     `api_key` as a real client would."""
     async with app_client(settings, api_key) as (client, _):
         yield client
+
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration needs the real services: `-m "not integration"` leaves it out."""
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With PJS_TESTS_FORBID_SKIPS=1 (CI sets it) a skipped test fails the run: on a machine that CI set up,
+    every test can run, so a skip means a tool or a service went missing and something went untested."""
+    if os.environ.get("PJS_TESTS_FORBID_SKIPS") != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if reporter is not None and skipped:
+        reporter.write_line(f"{len(skipped)} test(s) skipped: PJS_TESTS_FORBID_SKIPS=1 forbids it", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
