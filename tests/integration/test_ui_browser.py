@@ -215,13 +215,6 @@ async def test_a_care_coordinator_follows_filters_cancels_and_reveals_runs_in_th
 def _authorize_and_try_it_out(url: str, key: str) -> None:
     with browser() as driver:
         driver.get(f"{url}/api")
-        import time
-
-        time.sleep(8)
-        print(driver.get_log("browser"))
-        import re
-
-        print(re.sub(r"<svg.*?</svg>", "", driver.page_source, flags=re.S)[:4000])
         wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 5)
         screenshot(driver, "api-docs")
         driver.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
