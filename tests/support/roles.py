@@ -64,6 +64,7 @@ class RoleProcess:
     def __init__(self, role: str | Sequence[str], settings: Settings, **extra_env: str) -> None:
         roles = [role] if isinstance(role, str) else list(role)
         self.role = process_name(roles)
+        self.was_killed = False
         self._process = subprocess.Popen(
             [sys.executable, "-m", "pjs.cli", "run", *roles], env=role_env(settings, **extra_env)
         )
@@ -76,8 +77,13 @@ class RoleProcess:
     def is_running(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        return self._process.poll()
+
     def kill(self) -> None:
         """SIGKILL: no clean-up, no final commit; what a crash looks like."""
+        self.was_killed = True
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=10)
@@ -109,12 +115,21 @@ class RoleProcess:
 
 @contextlib.contextmanager
 def role_processes(settings: Settings, *roles: str, **extra_env: str) -> Iterator[list[RoleProcess]]:
+    """The roles as child processes, stopped on exit. When the body ends without an error, every process
+    it did not kill must still be running and must then stop cleanly (exit code 0): a role that died on
+    the way would otherwise pass unnoticed while the others did its work."""
     processes = [RoleProcess(role, settings, **extra_env) for role in roles]
     try:
         yield processes
-    finally:
+    except BaseException:
         for process in processes:
             process.stop()
+        raise
+    expected = [process for process in processes if not process.was_killed]
+    died = [(process.role, process.exit_code) for process in expected if not process.is_running]
+    stopped = [(process.role, process.stop()) for process in expected]
+    assert not died, f"role process(es) exited before the test ended: {died}"
+    assert all(code == 0 for _, code in stopped), f"role process(es) did not stop cleanly: {stopped}"
 
 
 @contextlib.asynccontextmanager
