@@ -13,7 +13,7 @@ import asyncpg
 from domain.journey import JourneyDefinition
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS, validate_journey
 from engine.journey_repository import PostgresJourneyRepository
-from events.catalogue import RecordedEvent, RunStarted, stamp
+from events.catalogue import RecordedEvent, RunStarted, Sealed, stamp
 from events.store import ConcurrencyConflict, PostgresEventStore
 
 
@@ -55,7 +55,7 @@ async def save_journey(
 
 
 async def start_run(
-    store: PostgresEventStore, journey_id: UUID, journey: JourneyDefinition, context: dict[str, Any]
+    store: PostgresEventStore, journey_id: UUID, journey: JourneyDefinition, context: dict[str, Any] | Sealed
 ) -> UUID:
     """Put a patient on version 1 of a journey, the way the API does: append RunStarted."""
     run_id = uuid.uuid4()

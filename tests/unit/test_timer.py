@@ -41,7 +41,7 @@ async def test_cancel_during_a_delay_never_fires_the_timer() -> None:
     assert (await backend.types(run_id))[-1] == "RunCancelled"
 
 
-async def test_a_backlog_is_fired_in_batches_oldest_first() -> None:
+async def test_a_backlog_is_fired_in_batches_of_the_configured_size() -> None:
     backend = backend_with_journey()
     runs = [await started_run(backend) for _ in range(15)]
     backend.clock.advance(60)
