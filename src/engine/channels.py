@@ -17,6 +17,7 @@ from domain.message_outcomes import NotSent, SendOutcome, Sent
 from engine.signatures import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
+send_failures = logging.getLogger(f"{__name__}.send_failures")
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,14 @@ class WebhookChannel:
                 status, answer = await self._post(content, headers)
             except (aiohttp.ClientError, TimeoutError) as error:
                 reason = f"webhook unreachable ({_unreachable(error)})"
+                _failed_attempt(reason, attempt, self._config.max_attempts)
                 continue
             if 200 <= status < 300:
                 return Sent(_provider_id(answer), attempt)
             reason = f"webhook answered HTTP {status}"
             if status != 429 and status < 500:
                 return NotSent(reason, attempt)  # the request itself is refused: retrying cannot help
+            _failed_attempt(reason, attempt, self._config.max_attempts)
         return NotSent(f"{reason} after {self._config.max_attempts} attempts", self._config.max_attempts)
 
     async def _post(self, content: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -169,6 +172,12 @@ def _sms_body(message: OutgoingMessage) -> dict[str, Any]:
         "deliveryId": None if message.delivery_id is None else str(message.delivery_id),
         "idempotencyKey": message.idempotency_key,
     }
+
+
+def _failed_attempt(reason: str, attempt: int, max_attempts: int) -> None:
+    """An operator's trace of a provider outage: the reason only (never the message), and at most a line a
+    minute while it lasts (the roles' log filter holds back the repeats of `send_failures`)."""
+    send_failures.warning("message send attempt %d of %d failed: %s", attempt, max_attempts, reason)
 
 
 def _unreachable(error: Exception) -> str:

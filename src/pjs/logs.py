@@ -6,8 +6,9 @@ import logging
 import time
 from collections.abc import Callable
 
-NOISY_LIBRARIES = ("aiokafka", "asyncpg")
-"""Libraries that log every failed connection attempt: while a broker is down, thousands of lines a minute."""
+NOISY_LIBRARIES = ("aiokafka", "asyncpg", "engine.channels.send_failures")
+"""Loggers that log every failed connection or send attempt: while a broker or a message provider is down,
+thousands of lines a minute."""
 
 REPEAT_WINDOW_SECONDS = 60.0
 

@@ -80,6 +80,22 @@ async def test_the_webhook_gives_up_after_max_attempts_with_a_reason_free_of_pat
     assert len(server.received) == 3
 
 
+async def test_each_failed_attempt_is_logged_with_its_reason_and_never_the_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with scripted_webhook([503, 500, 200]) as server, caplog.at_level(logging.WARNING):
+        channel = webhook(server.url)
+        await channel.send(MESSAGE)
+        await channel.aclose()
+
+    failures = [r.getMessage() for r in caplog.records if r.name == "engine.channels.send_failures"]
+    assert failures == [
+        "message send attempt 1 of 3 failed: webhook answered HTTP 503",
+        "message send attempt 2 of 3 failed: webhook answered HTTP 500",
+    ]
+    assert "surgery" not in caplog.text and "Ana" not in caplog.text and "patient-123" not in caplog.text
+
+
 async def test_a_refused_request_is_not_retried() -> None:
     with scripted_webhook([422]) as server:
         channel = webhook(server.url)
