@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from events.catalogue import DelayElapsed, DelayStarted, RecordedEvent, RunCancelled, stamp
-from events.store import AppendRequest, PostgresEventStore
+from events.store import AppendRequest, EventStore, PostgresEventStore
 from support.runs import run_started
 
 
@@ -19,7 +19,7 @@ async def database_now(pool: asyncpg.Pool) -> datetime:
     return moment
 
 
-async def sleeping_runs(store: PostgresEventStore, resume_times: Sequence[datetime]) -> list[UUID]:
+async def sleeping_runs(store: EventStore, resume_times: Sequence[datetime]) -> list[UUID]:
     """One run per resume time, each waiting in DELAY node "wait" (appended 500 runs per transaction)."""
     run_ids = [uuid.uuid4() for _ in resume_times]
     requests = []
@@ -40,7 +40,7 @@ async def due_runs(store: PostgresEventStore, pool: asyncpg.Pool, count: int, ag
     return await sleeping_runs(store, [past] * count)
 
 
-async def cancel(store: PostgresEventStore, run_id: UUID) -> None:
+async def cancel(store: EventStore, run_id: UUID) -> None:
     head = await store.head_version(run_id)
     envelopes = stamp(
         run_id,
