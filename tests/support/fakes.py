@@ -179,11 +179,13 @@ class InMemoryDeliveryLedger:
         return request_event_id is not None and self.status.get(request_event_id) in ("requested", "sending")
 
     async def claim(self, requests: Sequence[RecordedEvent], lease_seconds: float) -> Claims:
-        ours = [r for r in requests if self.status.get(r.event_id) == "requested"]
-        for request in ours:
+        """Leases never run out here: a visit being sent stays busy for every later claim."""
+        being_sent = {r.event_id for r in requests if self.status.get(r.event_id) == "sending"}
+        busy = being_sent | (self.held_elsewhere & {r.event_id for r in requests})
+        claimable = [r for r in requests if self.status.get(r.event_id) == "requested"]
+        for request in claimable:
             self.status[request.event_id] = "sending"
-        busy = sum(1 for r in requests if r.event_id in self.held_elsewhere)
-        return Claims([r for r in ours if r.event_id not in self.held_elsewhere], busy)
+        return Claims([r for r in claimable if r.event_id not in busy], len(busy))
 
     async def record(
         self, outcomes: Sequence[DeliveryOutcome], heads: Mapping[UUID, int], now: datetime
