@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import httpx
@@ -18,17 +17,11 @@ from api.examples import SEED_JOURNEY, SEED_PATIENT
 from events.event_size import stored_text_bound
 from pjs.settings import Settings
 from support.api import app_client
-
-
-async def runs_of(api: httpx.AsyncClient) -> list[Any]:
-    response = await api.get("/journeys/runs")
-    assert response.status_code == 200
-    runs: list[Any] = response.json()["runs"]
-    return runs
+from support.stored import events_in_store, runs_in_store
 
 
 async def test_a_trigger_with_a_3_mb_patient_context_is_refused_and_starts_no_run(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
 
@@ -38,7 +31,8 @@ async def test_a_trigger_with_a_3_mb_patient_context_is_refused_and_starts_no_ru
 
     assert 400 <= response.status_code < 500
     assert "confidential" not in response.text
-    assert await runs_of(api) == []
+    assert await runs_in_store(pool) == 0
+    assert await events_in_store(pool) == 0
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ async def api_with_a_small_event_limit(settings: Settings, api_key: str) -> Asyn
 
 
 async def test_the_store_limit_holds_on_its_own_behind_the_api(
-    api_with_a_small_event_limit: httpx.AsyncClient,
+    api_with_a_small_event_limit: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     api = api_with_a_small_event_limit
     journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
@@ -58,7 +52,8 @@ async def test_the_store_limit_holds_on_its_own_behind_the_api(
     assert response.status_code == 413
     assert "RunStarted" in response.json()["message"]
     assert "5000" in response.json()["message"]
-    assert await runs_of(api) == []
+    assert await runs_in_store(pool) == 0
+    assert await events_in_store(pool) == 0
 
 
 json_values = st.recursive(
