@@ -14,12 +14,15 @@ from support.tracing import traced_api
 pytestmark = pytest.mark.integration
 
 PATIENT_ID = "MRN-0042-7731"
+HOSTILE_TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736  # the trace id inside the junk below
+CALLER_SPAN_ID = 0x00F067AA0BA902B7
+WELL_FORMED_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 HOSTILE_TRACEPARENTS: list[str | bytes] = [
     "garbage",
     "00-" + "0" * 32 + "-" + "0" * 16 + "-01",  # all-zero ids are invalid
     "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # version ff is forbidden
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" + "x" * 8000,
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-\u00e9".encode(),  # not ASCII
+    WELL_FORMED_TRACEPARENT + "x" * 8000,  # version 00 is exactly 55 characters
+    (WELL_FORMED_TRACEPARENT + "-\u00e9").encode(),  # not ASCII, and too long for version 00
 ]
 
 
@@ -48,14 +51,32 @@ async def test_no_patient_id_reaches_a_span_from_a_path_or_a_query(settings: Set
     assert PATIENT_ID not in exported
 
 
-@pytest.mark.parametrize("traceparent", HOSTILE_TRACEPARENTS, ids=range(len(HOSTILE_TRACEPARENTS)))
-async def test_a_hostile_traceparent_header_is_ignored(
-    settings: Settings, api_key: str, traceparent: str
-) -> None:
+async def traced_trigger(settings: Settings, api_key: str, headers: dict[str, str | bytes]) -> ReadableSpan:
+    """The server span of one trigger sent with `headers` (bytes sent as they are)."""
+    raw = [(name.encode(), v if isinstance(v, bytes) else v.encode()) for name, v in headers.items()]
     async with traced_api(settings, api_key) as (api, exporter):
         journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
-        headers = {"traceparent": traceparent, "tracestate": "=,@@@," * 100}
-        response = await api.post(f"/journeys/{journey_id}/trigger", json=CLINIC_PATIENT, headers=headers)
+        response = await api.post(f"/journeys/{journey_id}/trigger", json=CLINIC_PATIENT, headers=raw)
         assert response.status_code == 202, response.text
         [trigger] = [s for s in exporter.get_finished_spans() if s.name.endswith("/trigger")]
-    assert trigger.parent is None or trigger.parent.is_valid  # a new trace, not a broken one
+    return trigger
+
+
+@pytest.mark.parametrize("traceparent", HOSTILE_TRACEPARENTS, ids=range(len(HOSTILE_TRACEPARENTS)))
+async def test_a_hostile_traceparent_header_is_discarded_and_a_new_trace_started(
+    settings: Settings, api_key: str, traceparent: str | bytes
+) -> None:
+    hostile: dict[str, str | bytes] = {"traceparent": traceparent, "tracestate": "=,@@@," * 100}
+
+    trigger = await traced_trigger(settings, api_key, hostile)
+
+    assert trigger.parent is None  # W3C: a malformed traceparent is discarded, not adopted
+    assert trigger.context is not None and trigger.context.is_valid
+    assert trigger.context.trace_id != HOSTILE_TRACE_ID
+
+
+async def test_a_well_formed_traceparent_header_is_continued(settings: Settings, api_key: str) -> None:
+    trigger = await traced_trigger(settings, api_key, {"traceparent": WELL_FORMED_TRACEPARENT})
+
+    assert trigger.parent is not None and trigger.parent.span_id == CALLER_SPAN_ID
+    assert trigger.context is not None and trigger.context.trace_id == HOSTILE_TRACE_ID
