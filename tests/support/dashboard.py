@@ -47,6 +47,9 @@ def _selected(node: Any) -> Iterator[str]:
             yield from _selected(node.param)
     elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
         yield from _selected(node.expr)
+    elif not isinstance(node, promql_parser.NumberLiteral | promql_parser.StringLiteral):
+        # A node this walk does not know would hide its metrics from every check: fail instead.
+        raise TypeError(f"metric_names does not know the PromQL node {type(node).__name__}")
 
 
 def variable_metric_names(query: str) -> set[str]:

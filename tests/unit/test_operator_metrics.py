@@ -16,7 +16,15 @@ from events.feed import FeedPosition
 from events.relay_metrics import CAUGHT_UP, RelayLag, relay_lag
 from pjs.role_metrics import serves_own_metrics
 from pjs.settings import Settings
-from support.dashboard import Exposition, load_dashboard, metric_names, panel_expressions, queried_metrics
+from support.dashboard import (
+    Exposition,
+    load_dashboard,
+    metric_names,
+    panel_expressions,
+    queried_metrics,
+    variable_metric_names,
+    variable_queries,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -166,6 +174,8 @@ def test_the_dashboard_queries_pjs_metrics_through_its_datasource_variable() -> 
     assert all(p["datasource"]["uid"] == "${" + source["name"] + "}" for p in panels)
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     assert list(panel_expressions(dashboard))
+    assert all(metric_names(expression) for expression in panel_expressions(dashboard))
+    assert all(variable_metric_names(query) for query in variable_queries(dashboard))
     assert all(name.startswith("pjs_") for name in queried_metrics(dashboard))
 
 
