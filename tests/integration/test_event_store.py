@@ -121,7 +121,7 @@ async def test_a_batch_racing_single_appends_to_the_same_runs_gets_conflicts_nev
 
     async def batch_appender() -> int:
         appended = 0
-        for _ in range(10):
+        for _ in range(rounds):
             heads = {run_id: await store.head_version(run_id) for run_id in run_ids}
             outcome = await store.append_many(
                 [AppendRequest(r, v, envelopes(r, v, [message("y")])) for r, v in heads.items()]
@@ -129,10 +129,13 @@ async def test_a_batch_racing_single_appends_to_the_same_runs_gets_conflicts_nev
             appended += len(outcome.appended)
         return appended
 
+    singles, batches, rounds = 8, 4, 10
     results = await asyncio.gather(
-        *[single_appender() for _ in range(8)], *[batch_appender() for _ in range(4)]
+        *[single_appender() for _ in range(singles)], *[batch_appender() for _ in range(batches)]
     )
 
+    attempted = (singles + batches * rounds) * len(run_ids)
+    assert sum(results) < attempted, "no append was refused as stale, so the appends never raced"
     total = await pool.fetchval("SELECT count(*) FROM events")
     assert total == len(run_ids) + sum(results)
     for run_id in run_ids:

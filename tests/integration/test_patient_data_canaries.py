@@ -123,6 +123,15 @@ def analytics_text(directory: Path) -> bytes:
     return b"".join(path.read_bytes() for path in directory.glob("*.ndjson"))
 
 
+async def analytics_lines_of(directory: Path, event_type: str, count: int) -> None:
+    """Wait until analytics has written `count` lines of `event_type`: its files hold what it was sent."""
+
+    async def written() -> bool | None:
+        return True if analytics_text(directory).count(f'"type":"{event_type}"'.encode()) >= count else None
+
+    await eventually(written, seconds=60)
+
+
 async def every_read(api: httpx.AsyncClient, run_ids: list[str]) -> str:
     bodies = [(await api.get("/journeys/runs", params={"patientId": CANARIES[0]})).text]
     bodies.append((await api.get("/audit", params={"patientId": CANARIES[0]})).text)
@@ -163,6 +172,7 @@ async def test_canaries_stay_sealed_and_are_gone_everywhere_after_erasure(
         )
 
         assert found_in(await topic_records(settings, pool)) == []
+        await analytics_lines_of(tmp_path, "RunCompleted", 1)  # so an empty file can't pass the check below
         assert found_in(analytics_text(tmp_path)) == []
         assert found_in(service_logs(caplog)) == []
 
@@ -172,6 +182,7 @@ async def test_canaries_stay_sealed_and_are_gone_everywhere_after_erasure(
         await eventually(
             lambda: pool.fetchval("SELECT count(*) = 3 FROM run_timeline WHERE type = 'PatientErased'")
         )
+        await analytics_lines_of(tmp_path, "PatientErased", 3)
 
     assert found_in(await pg_dump(settings.resolved_migration_database_url())) == []
     assert found_in(await topic_records(settings, pool)) == []
