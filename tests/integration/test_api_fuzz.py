@@ -52,8 +52,12 @@ async def base_url(settings: Settings) -> AsyncIterator[str]:
     config = uvicorn.Config(app, log_level="critical", access_log=False)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(120):
+        while not server.started:
+            if serving.done():  # uvicorn gave up starting: fail now, not at the test's 1800 s timeout
+                await serving  # re-raises what stopped it, if anything raised
+                raise RuntimeError("uvicorn stopped before it started serving (its lifespan start-up failed)")
+            await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     server.should_exit = True
     await serving

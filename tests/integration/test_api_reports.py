@@ -129,7 +129,6 @@ async def test_the_audit_log_reads_by_run_and_by_patient(
 ) -> None:
     api = default_tenant_api  # the runs are written straight through the store: the default tenant's
     runs = await write_mixed_workload(event_store(pool), runs=4)
-    events = await pool.fetch("SELECT count(*) FROM events")
     await settled(pool)
     await record(pool, (await read_feed(pool, FEED_START, 10_000)).events)  # the audit subscriber's work
 
@@ -140,5 +139,4 @@ async def test_the_audit_log_reads_by_run_and_by_patient(
     by_patient = (await api.get("/audit?patientId=p-0&limit=3")).json()
     assert len(by_patient["entries"]) == 3 and by_patient["nextCursor"]
     assert all(entry["patientId"] == "p-0" for entry in by_patient["entries"])
-    assert events[0]["count"] > 0
     assert (await api.get("/audit?runId=not-a-uuid")).status_code == 400

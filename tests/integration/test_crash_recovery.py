@@ -44,8 +44,13 @@ async def test_a_relay_killed_mid_stream_is_resumed_by_its_successor_without_los
 
     writing = asyncio.create_task(write_steadily())
     first = RoleProcess("relay", settings, PJS_RELAY_BATCH_SIZE="7")
-    await eventually(lambda: pool.fetchval("SELECT position > 0 FROM feed_checkpoints"), seconds=30)
-    first.kill()
+    try:
+        await eventually(lambda: pool.fetchval("SELECT position > 0 FROM feed_checkpoints"), seconds=30)
+    except BaseException:
+        writing.cancel()
+        raise
+    finally:
+        first.kill()  # however the wait ended: no relay outlives the test
     published_by_first = await pool.fetchval("SELECT position FROM feed_checkpoints")
     successor = RoleProcess("relay", settings, PJS_RELAY_BATCH_SIZE="7")
     try:
@@ -59,8 +64,9 @@ async def test_a_relay_killed_mid_stream_is_resumed_by_its_successor_without_los
             seconds=60,
         )
     finally:
-        successor.stop()
+        successor_exit = successor.stop()
 
+    assert successor_exit == 0, "the successor relay did not stop cleanly"
     assert published_by_first < max(e.position for e in events), "the kill came mid-stream"
     assert {e.event_id for e in events} == committed
     assert len(committed) == len(runs) * 4
@@ -74,8 +80,10 @@ async def test_a_projector_killed_mid_batch_applies_no_event_twice_and_skips_non
     total = await pool.fetchval("SELECT count(*) FROM events")
     async with in_process(settings, "relay"):
         first = RoleProcess("projector", settings, PJS_PROJECTOR_BATCH_SIZE="3")
-        await eventually(lambda: pool.fetchval("SELECT count(*) > 20 FROM run_timeline"), seconds=30)
-        first.kill()
+        try:
+            await eventually(lambda: pool.fetchval("SELECT count(*) > 20 FROM run_timeline"), seconds=30)
+        finally:
+            first.kill()  # however the wait ended: no projector outlives the test
         applied_at_kill = await pool.fetchval("SELECT count(*) FROM run_timeline")
         successor = RoleProcess("projector", settings, PJS_PROJECTOR_BATCH_SIZE="3")
         try:
@@ -83,8 +91,9 @@ async def test_a_projector_killed_mid_batch_applies_no_event_twice_and_skips_non
                 lambda: pool.fetchval("SELECT count(*) = $1 FROM run_timeline", total), seconds=60
             )
         finally:
-            successor.stop()
+            successor_exit = successor.stop()
 
+    assert successor_exit == 0, "the successor projector did not stop cleanly"
     assert applied_at_kill < total, "the kill came before the projector had finished"
     timeline = await pool.fetch("SELECT run_id, version, type FROM run_timeline ORDER BY run_id, version")
     stored = await pool.fetch("SELECT run_id, version, type FROM events ORDER BY run_id, version")
