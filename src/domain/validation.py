@@ -14,8 +14,9 @@ from domain.journey import (
     JourneyNode,
     MessageNode,
     NodeType,
-    loops_without_long_delay,
 )
+from domain.journey_fields import posted_field_problems
+from domain.journey_paths import loop_problems
 from domain.message_validation import Problems, delay_form, journey_clock, message_extras
 
 # Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
@@ -61,11 +62,21 @@ def describe(value: object) -> str:
 def validate_journey(
     raw: object, *, min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS
 ) -> JourneyDefinition | list[Problem]:
-    """The journey, or every problem with it (never just the first).
+    """The journey a clinic sends, or every problem with it (never just the first).
 
-    Every loop must pass a DELAY of at least `min_loop_delay_seconds`; stored journeys are re-read with 0
-    (any DELAY), so a later, stricter minimum does not strand the runs already on them.
+    Every loop must pass a DELAY of at least `min_loop_delay_seconds`, and a field the contract does not
+    have is a problem (domain.journey_fields), never dropped in silence.
     """
+    return _parse(raw, min_loop_delay_seconds, posted=True)
+
+
+def validate_stored_journey(raw: object) -> JourneyDefinition | list[Problem]:
+    """A stored journey, read again: any DELAY breaks a loop and the checks only a sender has to pass are
+    skipped, so a rule added or tightened since it was saved never strands the runs already on it."""
+    return _parse(raw, 0, posted=False)
+
+
+def _parse(raw: object, min_loop_delay_seconds: float, *, posted: bool) -> JourneyDefinition | list[Problem]:
     if not isinstance(raw, dict):
         return [Problem("", f"The journey must be a JSON object, got {describe(raw)}.")]
     problems: list[Problem] = []
@@ -98,10 +109,13 @@ def validate_journey(
                 problems.append(
                     Problem(f"nodes[{index}].{key}", f"Points to node {target!r}, which does not exist.")
                 )
-    problems.extend(_loops_without_long_delay(nodes, min_loop_delay_seconds))
+    graph_problems = loop_problems((node for _, node in nodes), min_loop_delay_seconds)
+    problems.extend(Problem(path, message) for path, message in graph_problems)
     clock_problems: Problems = []
     timezone, quiet_hours = journey_clock(raw, clock_problems)
     problems.extend(Problem(path, message) for path, message in clock_problems)
+    if posted:
+        problems.extend(Problem(path, message) for path, message in posted_field_problems(raw))
 
     if problems:
         return problems
@@ -275,20 +289,3 @@ def _pointers(node: JourneyNode) -> Iterator[tuple[str, str]]:
         case MessageNode() | DelayNode():
             if node.next_node_id is not None:
                 yield "next_node_id", node.next_node_id
-
-
-def _loops_without_long_delay(
-    nodes: list[tuple[int, JourneyNode]], min_delay_seconds: float
-) -> list[Problem]:
-    return [
-        Problem("nodes", _loop_message(loop, min_delay_seconds))
-        for loop in loops_without_long_delay((node for _, node in nodes), min_delay_seconds)
-    ]
-
-
-def _loop_message(loop: list[str], min_delay_seconds: float) -> str:
-    wait = f"a DELAY of at least {min_delay_seconds:g} seconds" if min_delay_seconds > 0 else "a DELAY node"
-    return (
-        f"Nodes {', '.join(loop)} form a loop without {wait}, so a run could go round it without waiting; "
-        f"add {wait} to every way round the loop, or break it."
-    )

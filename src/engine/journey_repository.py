@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 
 from domain.journey import JourneyDefinition
-from domain.validation import validate_journey
+from domain.validation import validate_stored_journey
 from events.connection_loss import unavailable_on_connection_loss
 from events.errors import AppendRaced
 from events.pg import Queryable, transaction
@@ -224,7 +224,7 @@ def _encode(definition: JourneyDefinition) -> str:
 
 
 def _validated(row: asyncpg.Record) -> JourneyDefinition:
-    parsed = validate_journey(orjson.loads(row["definition"]), min_loop_delay_seconds=0)
+    parsed = validate_stored_journey(orjson.loads(row["definition"]))
     if isinstance(parsed, list):
         raise StoredJourneyInvalid(
             f"journey {row['journey_id']} v{row['version']}: " + "; ".join(p.message for p in parsed)
