@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 from uuid import UUID
 
-from domain.decider import decide
+from domain.decider import decide, decide_too_large
 from domain.journey import JourneyDefinition
 from domain.run_limits import DEFAULT_RUN_LIMITS, RunLimits
 from domain.run_state import RunState
@@ -21,8 +21,9 @@ from engine.ports import (
 )
 from events import tracing
 from events.catalogue import RecordedEvent, RunEvent, is_wake_up, stamp
+from events.errors import EventTooLarge
 from events.retry import RetryLater
-from events.store import AppendRequest
+from events.store import AppendRequest, BatchOutcome
 
 _MAX_ROUNDS: Final = 10
 DECIDE_SPAN: Final = "pjs.engine.decide"
@@ -68,10 +69,44 @@ class EngineWorker:
             requests = await self._decisions(states, pending, contexts)
             if not requests:
                 return
-            outcome = await self._store.append_many(requests)
+            try:
+                outcome = await self._store.append_many(requests)
+            except EventTooLarge:
+                outcome = await self._append_each_failing_the_oversized(requests, states)
             self.appended += sum(len(written) for written in outcome.appended.values())
             pending = {conflict.run_id: pending[conflict.run_id] for conflict in outcome.conflicts}
         raise RetryLater(f"{len(pending)} run(s) kept conflicting")
+
+    async def _append_each_failing_the_oversized(
+        self, requests: Sequence[AppendRequest], states: Mapping[UUID, RunState]
+    ) -> BatchOutcome:
+        """Append run by run; a run whose decision holds an event too large to publish fails instead."""
+        outcome = BatchOutcome()
+        for request in requests:
+            try:
+                one = await self._store.append_many([request])
+            except EventTooLarge as too_large:
+                failed = decide_too_large(
+                    states[request.run_id],
+                    event_type=too_large.event_type,
+                    size=too_large.record_bytes,
+                    limit=too_large.limit,
+                )
+                first = request.events[0]
+                events = stamp(
+                    request.run_id,
+                    request.expected_version,
+                    failed,
+                    now=self._clock(),
+                    causation_id=first.causation_id,
+                    correlation_id=first.correlation_id,
+                )
+                one = await self._store.append_many(
+                    [AppendRequest(request.run_id, request.expected_version, events)]
+                )
+            outcome.appended.update(one.appended)
+            outcome.conflicts.extend(one.conflicts)
+        return outcome
 
     async def _decisions(
         self,
