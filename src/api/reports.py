@@ -18,11 +18,11 @@ from api.resources import Resources, get_resources
 from api.schemas import (
     AuditEntryOut,
     AuditPageOut,
-    AuditSearchIn,
     JourneyStatsOut,
     NodeStatsOut,
     VersionStatsOut,
 )
+from api.search_schemas import AuditSearchIn
 from engine.run_status import read_run_counts
 from projections.journey_stats import read_stats
 from subscribers.audit import read_audit

@@ -21,9 +21,9 @@ from api.schemas import (
     RunCancelledOut,
     RunListOut,
     RunOut,
-    RunSearchIn,
     RunTimelineOut,
 )
+from api.search_schemas import RunSearchIn
 from api.timeline import timeline_entries
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus

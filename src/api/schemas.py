@@ -13,7 +13,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.limits import StoredText
 from domain.run_state import RunStatus
 
 
@@ -26,18 +25,24 @@ class _Out(BaseModel):
 # ---- requests (documentation) ----
 
 
+class _In(BaseModel):
+    """Requests: a field the contract does not have is refused (400 naming it), never dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 def _absent(value: object) -> bool:
     """Optional journey fields left out of responses when unset, so the seed's shape reads back unchanged."""
     return value is None
 
 
-class Condition(BaseModel):
+class Condition(_In):
     field: str = Field(description="Dotted path into the patient context, e.g. `patient.age` or `age`.")
     operator: str = Field(description="One of = == eq != ne > gt >= gte < lt <= lte in nin.")
     value: Any = Field(description="A number or string; a list for `in` / `nin`.")
 
 
-class MessageNode(BaseModel):
+class MessageNode(_In):
     id: str
     type: Literal["MESSAGE"]
     message: str = Field(
@@ -58,7 +63,7 @@ class MessageNode(BaseModel):
     next_node_id: str | None = None
 
 
-class DelayNode(BaseModel):
+class DelayNode(_In):
     """Exactly one form: `duration_seconds`, `until_local_time`, or `until_field` (with its options)."""
 
     id: str
@@ -88,7 +93,7 @@ class DelayNode(BaseModel):
     next_node_id: str | None = None
 
 
-class ConditionalNode(BaseModel):
+class ConditionalNode(_In):
     id: str
     type: Literal["CONDITIONAL"]
     condition: Condition
@@ -99,12 +104,12 @@ class ConditionalNode(BaseModel):
 Node = Annotated[MessageNode | DelayNode | ConditionalNode, Field(discriminator="type")]
 
 
-class QuietHours(BaseModel):
+class QuietHours(_In):
     start: str = Field(description="HH:MM on the patient's clock.", examples=["21:00"])
     end: str = Field(description="HH:MM; before start means the next morning.", examples=["08:00"])
 
 
-class JourneyIn(BaseModel):
+class JourneyIn(_In):
     """A journey definition, as POSTed or PUT."""
 
     name: str
@@ -133,31 +138,6 @@ class PatientContextIn(BaseModel):
     age: float = Field(ge=0)
     language: str = Field(description="A language tag (BCP 47).", examples=["es", "pt-BR"])
     timezone: str | None = Field(default=None, description="IANA zone.", examples=["Asia/Tokyo"])
-
-
-# ---- searches: filters in a JSON body, so a patient id never travels in a URL (validated as bodies) ----
-
-
-class _Search(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
-
-    patient_id: StoredText | None = Field(default=None, alias="patientId", max_length=255)
-    cursor: StoredText | None = Field(default=None, description="The nextCursor of the previous page.")
-
-
-class RunSearchIn(_Search):
-    """Which runs to list: every filter optional, combined with AND."""
-
-    journey_id: StoredText | None = Field(default=None, alias="journeyId")
-    status: RunStatus | None = None
-    limit: int = Field(default=50, ge=1, le=500, description="Runs per page (at most 500).")
-
-
-class AuditSearchIn(_Search):
-    """Which audit entries to read: by run and/or patient, oldest first."""
-
-    run_id: StoredText | None = Field(default=None, alias="runId")
-    limit: int = Field(default=100, ge=1, le=1000, description="Entries per page (at most 1000).")
 
 
 # ---- responses ----

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
@@ -24,15 +24,20 @@ from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import ErrorOut, PatientContextIn
 from domain.patient_context import validate_patient_context
+from domain.validation import Problem
 from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
 from engine.commands import RunAccepted, run_id_for_key
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
 
 MAX_KEY_LENGTH: Final = 255
+BATCH_FIELDS: Final = ("items",)
+ITEM_FIELDS: Final = ("idempotencyKey", "patient")
 
 
 class BatchItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     idempotency_key: str = Field(
         alias="idempotencyKey", min_length=1, max_length=MAX_KEY_LENGTH, examples=["booking-4711"]
     )
@@ -40,6 +45,8 @@ class BatchItemIn(BaseModel):
 
 
 class BatchTriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[BatchItemIn] = Field(description="1 to PJS_MAX_BATCH_TRIGGERS (default 1000) patients.")
 
 
@@ -129,7 +136,27 @@ def _entries(raw: Any, limits: Limits, most: int) -> list[tuple[Any, Any]]:
         raise BadRequest(
             'Every one of the items must be a JSON object {"idempotencyKey": ..., "patient": {...}}.'
         )
+    unknown = _unknown_fields(raw, items)
+    if unknown:
+        raise invalid("batch", unknown)
     return [(item.get("idempotencyKey"), item.get("patient")) for item in items]
+
+
+def _unknown_fields(raw: dict[str, Any], items: list[dict[str, Any]]) -> list[Problem]:
+    """Fields a batch does not have: ignoring one (`dryRun`, a per-item `priority`) would start runs the
+    caller did not mean, so the whole batch is refused, naming each (the patient's own fields are free)."""
+    unknown = [Problem(key, _unknown("A batch", key, BATCH_FIELDS)) for key in raw if key not in BATCH_FIELDS]
+    for index, item in enumerate(items):
+        unknown.extend(
+            Problem(f"items[{index}].{key}", _unknown("An item", key, ITEM_FIELDS))
+            for key in item
+            if key not in ITEM_FIELDS
+        )
+    return unknown
+
+
+def _unknown(what: str, key: str, known: tuple[str, ...]) -> str:
+    return f"Unknown field {key!r}: {what} takes {', '.join(known)}."
 
 
 def _item(key: Any, patient: Any, limits: Limits) -> tuple[str, dict[str, Any]] | ApiError:

@@ -15,7 +15,7 @@ from api.inputs import existing_id
 from api.limits import INT32_MAX, StoredText
 from api.resources import Resources, get_resources
 from api.runs import search_runs
-from api.schemas import RunSearchIn
+from api.search_schemas import RunSearchIn
 from api.ui.graph import layout
 from api.ui.masking import masked_patient
 from api.ui.render import page

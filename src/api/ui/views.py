@@ -13,7 +13,8 @@ from api.api_keys import Principal
 from api.errors import NotFound
 from api.reports import search_audit
 from api.resources import Resources, TenantBackends
-from api.schemas import AuditEntryOut, AuditSearchIn
+from api.schemas import AuditEntryOut
+from api.search_schemas import AuditSearchIn
 from api.timeline import timeline_entries
 from api.ui.graph import GraphLayout, layout
 from api.ui.masking import masked_event_data, masked_patient
