@@ -10,6 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from domain.journey import DelayNode
 from domain.local_clock import QuietHours, parse_local_time, zone_named
+from domain.template_bounds import template_refusal
 
 CHANNELS: Final = ("sms", "email", "webhook", "log")
 DELAY_FORMS: Final = ("duration_seconds", "until_local_time", "until_field")
@@ -35,6 +36,39 @@ def template_problem(source: str) -> str | None:
     except TemplateSyntaxError as error:
         return f"Template syntax error at line {error.lineno}: {error.message}"
     return None
+
+
+def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:
+    """Each MESSAGE template of a posted journey that a journey may not carry (domain.template_bounds).
+
+    Checked for what callers send only: a journey stored before the bounds still loads, and the engine
+    fails just the message of such a template instead of rendering it (engine/message_rendering.py).
+    """
+    problems: Problems = []
+    nodes = raw_journey.get("nodes")
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+        if isinstance(node, dict) and node.get("type") == "MESSAGE":
+            for field, text in _templates_of(node):
+                refusal = _refusal_of(text)
+                if refusal is not None:
+                    problems.append((f"nodes[{index}].{field}", refusal))
+    return problems
+
+
+def _templates_of(node: dict[str, Any]) -> list[tuple[str, object]]:
+    translations = node.get("translations")
+    extra = translations.items() if isinstance(translations, dict) else ()
+    return [("message", node.get("message")), *((f"translations.{tag}", text) for tag, text in extra)]
+
+
+def _refusal_of(text: object) -> str | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        refusal = template_refusal(_TEMPLATES.parse(text))
+    except TemplateSyntaxError:
+        return None  # template_problem names it
+    return None if refusal is None else f'{refusal[0].upper()}{refusal[1:]}; see docs/api.md, "Templates".'
 
 
 def message_extras(

@@ -17,7 +17,13 @@ from domain.journey import (
 )
 from domain.journey_fields import posted_field_problems
 from domain.journey_paths import loop_problems
-from domain.message_validation import Problems, delay_form, journey_clock, message_extras
+from domain.message_validation import (
+    Problems,
+    delay_form,
+    journey_clock,
+    message_extras,
+    unbounded_template_problems,
+)
 
 # Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
 MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
@@ -116,6 +122,7 @@ def _parse(raw: object, min_loop_delay_seconds: float, *, posted: bool) -> Journ
     problems.extend(Problem(path, message) for path, message in clock_problems)
     if posted:
         problems.extend(Problem(path, message) for path, message in posted_field_problems(raw))
+        problems.extend(Problem(path, message) for path, message in unbounded_template_problems(raw))
 
     if problems:
         return problems

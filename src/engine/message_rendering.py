@@ -1,8 +1,9 @@
 """Renders requested messages at the edge: the template with the opened context, sealed before append.
 
-Jinja2's sandbox renders (no attribute tricks, no I/O); StrictUndefined makes a missing field a failure
-named by its path (`template_field_missing: patient.first_name`) unless the template gives a `default`.
-HTML email is autoescaped; SMS, webhook and log text is not.
+Jinja2's sandbox renders (no attribute tricks, no I/O), only templates within `domain.template_bounds` and
+within a size (`engine.bounded_templates`); StrictUndefined makes a missing field a failure named by its
+path (`template_field_missing: patient.first_name`) unless the template gives a `default`. HTML email is
+autoescaped; SMS, webhook and log text is not.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any, Final, NamedTuple, Protocol
 from uuid import UUID
 
 from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 
 from domain.message_decisions import DEFAULT_CHANNEL
+from domain.template_bounds import template_refusal
+from engine.bounded_templates import MAX_RENDERED_CHARS, RenderedTooLarge, bounded_environment, render_bounded
 from events.catalogue import MessageRequested, RunEvent, Sealed
 from events.patient_vault import TextsToSeal
 
@@ -66,24 +68,31 @@ class _MissingField(StrictUndefined):
         return f"{parent}.{name}" if parent else name
 
 
-_ENVIRONMENTS: Final = {
-    html: SandboxedEnvironment(undefined=_MissingField, autoescape=html, keep_trailing_newline=True)
-    for html in (False, True)
-}
+_ENVIRONMENTS: Final = {html: bounded_environment(_MissingField, html=html) for html in (False, True)}
 
 
 @lru_cache(maxsize=1024)
-def _compiled(template: str, html: bool) -> Template:
-    """Compiling is most of a render's cost, and a journey's few templates render for every run."""
-    return _ENVIRONMENTS[html].from_string(template)
+def _compiled(template: str, html: bool) -> Template | str:
+    """The compiled template, or why it may not render: compiling is most of a render's cost, and a
+    journey's few templates render for every run. Journeys saved before templates were bounded are
+    checked here too, so none of them can stall the engine either."""
+    environment = _ENVIRONMENTS[html]
+    refusal = template_refusal(environment.parse(template))
+    return environment.from_string(template) if refusal is None else refusal
 
 
 def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tuple[str]:
-    """The text, or a one-item tuple with the failure reason (field paths and error kinds only)."""
+    """The text, or a one-item tuple with the failure reason (field paths, error kinds and template
+    constructs only, never a patient's value)."""
     try:
-        return _compiled(template, html).render(patient=_fields(context, "patient"))
+        compiled = _compiled(template, html)
+        if isinstance(compiled, str):
+            return (f"{TEMPLATE_FAILED}: {compiled}",)
+        return render_bounded(compiled, patient=_fields(context, "patient"))
     except UndefinedError as error:
         return (f"{FIELD_MISSING}: {error.message}",)
+    except RenderedTooLarge:
+        return (f"{TEMPLATE_FAILED}: the text would be over {MAX_RENDERED_CHARS} characters",)
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
         return (f"{TEMPLATE_FAILED}: {type(error).__name__}",)
 

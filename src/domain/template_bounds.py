@@ -1,0 +1,74 @@
+"""Which message templates a journey may carry: ones whose rendering cost cannot outgrow their own size and
+the patient context's.
+
+Every clinic's templates render in the engine all clinics share, so one template must never stall it. The
+Jinja2 sandbox keeps a template away from Python's internals, not from `{{ "x" * 10**9 }}`, nested loops
+over `range`, or `"x".center(10**9)`. So a template is expressions and conditions only: text, `patient`
+fields (`patient.first_name`, `patient["first-name"]`), literals, comparisons, `and` / `or` / `not`,
+`{% if %}` / `x if c else y`, `~`, `+`, `-`, `/`, `//`, slices and the filters and tests named below. No
+loops, calls, assignments, macros, blocks or includes, and no `*`, `**` or `%`. Each node of such a template
+is evaluated at most once, and none multiplies a size; the renderer still caps filter results and the
+rendered text (engine/message_rendering.py).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from jinja2 import nodes
+
+FILTERS: Final = frozenset(
+    {
+        "abs", "capitalize", "count", "d", "default", "e", "escape", "first", "float", "int", "join", "last",
+        "length", "lower", "max", "min", "reverse", "round", "sort", "string", "striptags", "sum", "title",
+        "trim", "truncate", "unique", "upper", "wordcount",
+    }
+)  # fmt: skip
+TESTS: Final = frozenset(
+    {
+        "boolean", "defined", "divisibleby", "eq", "equalto", "even", "false", "float", "ge", "greaterthan",
+        "gt", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none", "number",
+        "odd", "sameas", "sequence", "string", "true", "undefined", "upper",
+    }
+)  # fmt: skip
+_ALLOWED: Final[tuple[type[nodes.Node], ...]] = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.Name, nodes.Getattr, nodes.Getitem,
+    nodes.Slice, nodes.Filter, nodes.Test, nodes.If, nodes.CondExpr, nodes.Compare, nodes.Operand, nodes.And,
+    nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Concat, nodes.Add, nodes.Sub, nodes.Div, nodes.FloorDiv,
+    nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair, nodes.Keyword,
+)  # fmt: skip
+_NAMED: Final[dict[type[nodes.Node], str]] = {
+    nodes.For: "a loop ({% for %})",
+    nodes.Call: "a function or method call",
+    nodes.Mul: "the operator *",
+    nodes.Pow: "the operator **",
+    nodes.Mod: "the operator %",
+    nodes.Assign: "an assignment ({% set %})",
+    nodes.AssignBlock: "an assignment ({% set %})",
+    nodes.Macro: "a macro",
+    nodes.CallBlock: "a call block",
+    nodes.FilterBlock: "a filter block",
+}
+
+
+def template_refusal(template: nodes.Template) -> str | None:
+    """Why a parsed template is not one a journey may carry (what, and on which line), or None."""
+    for node in (template, *template.find_all(nodes.Node)):
+        refusal = _refusal(node)
+        if refusal is not None:
+            return f"{refusal} at line {node.lineno} is not allowed in a message template"
+    return None
+
+
+def _refusal(node: nodes.Node) -> str | None:
+    if not isinstance(node, _ALLOWED):
+        return _NAMED.get(type(node), f"{{% {type(node).__name__.lower()} %}}")
+    if isinstance(node, nodes.Filter | nodes.Test) and (node.dyn_args or node.dyn_kwargs) is not None:
+        return "*args or **kwargs"
+    if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+        return f"the filter {node.name!r}"
+    if isinstance(node, nodes.Test) and node.name not in TESTS:
+        return f"the test {node.name!r}"
+    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return f"the attribute {node.attr!r}"  # the sandbox would refuse it at every render
+    return None
