@@ -22,8 +22,10 @@ UNTIL_FIELD: Final = "until_field"
 MOMENT_PASSED: Final = "moment_already_past"
 QUIET_HOURS: Final = "quiet_hours"
 
-_E164: Final = re.compile(r"^\+[1-9]\d{6,14}$")
-_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Matched against the whole value (fullmatch): `$` would let a trailing newline through; ASCII digits
+# only, as `\d` takes any script's digits.
+_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ADDRESS_FIELDS: Final = {"sms": "phone", "email": "email"}
 
 
@@ -70,7 +72,7 @@ def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> 
             field = ADDRESS_FIELDS[node.channel]
             value = context.get(field)
             pattern = _E164 if field == "phone" else _EMAIL
-            if not isinstance(value, str) or pattern.match(value) is None:
+            if not isinstance(value, str) or pattern.fullmatch(value) is None:
                 kind = "a phone number in E.164 (+15551234567)" if field == "phone" else "an email address"
                 problems[field] = Problem(
                     field, f"This journey sends by {node.channel}: {field} must be {kind}."
