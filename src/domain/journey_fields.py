@@ -1,10 +1,11 @@
-"""What a posted journey may hold beyond its shape: only the fields of the contract. A field the service
-does not know would otherwise be dropped in silence, and a typo (`chanel`, `quiet_hour`) would change what
-patients receive."""
+"""What a posted journey may hold beyond its shape: only the fields of the contract, and a name and node ids
+free of hidden characters. A field the service does not know would otherwise be dropped in silence, and a
+typo (`chanel`, `quiet_hour`) would change what patients receive."""
 
 from difflib import get_close_matches
 from typing import Any, Final
 
+from domain.display_text import hidden_character_problem
 from domain.journey import NodeType
 from domain.message_validation import Problems
 
@@ -30,8 +31,10 @@ _UNTIL_FIELD_OPTIONS: Final = ("offset_seconds", "at_local_time")
 
 
 def posted_field_problems(raw: dict[str, Any]) -> Problems:
-    """Every unknown field, by path."""
+    """Every unknown field, by path, and the name or a node id holding a control character."""
     problems = _unknown("", raw, JOURNEY_FIELDS, "A journey")
+    if (problem := hidden_character_problem("The journey's name", raw.get("name"))) is not None:
+        problems.append(("name", problem))
     quiet_hours = raw.get("quiet_hours")
     if isinstance(quiet_hours, dict):
         problems.extend(_unknown("quiet_hours", quiet_hours, QUIET_HOURS_FIELDS, "quiet_hours"))
@@ -44,6 +47,8 @@ def posted_field_problems(raw: dict[str, Any]) -> Problems:
 
 def _node_problems(at: str, node: dict[str, Any]) -> Problems:
     problems: Problems = []
+    if (problem := hidden_character_problem("A node id", node.get("id"))) is not None:
+        problems.append((f"{at}.id", problem))
     node_type = node.get("type")
     known = NODE_FIELDS.get(node_type) if isinstance(node_type, str) else None
     if known is None:

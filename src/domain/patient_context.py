@@ -2,6 +2,7 @@
 
 from typing import Any, Final
 
+from domain.display_text import hidden_character_problem
 from domain.local_clock import zone_named
 from domain.message_validation import is_language_tag
 from domain.validation import Problem, describe, is_number
@@ -17,6 +18,8 @@ def validate_patient_context(raw: object) -> dict[str, Any] | list[Problem]:
     patient_id = raw.get("id")
     if not isinstance(patient_id, str) or not patient_id.strip():
         problems.append(Problem("id", "The patient needs an id: a non-empty string."))
+    elif (hidden := hidden_character_problem("The patient id", patient_id)) is not None:
+        problems.append(Problem("id", hidden))
     age = raw.get("age")
     if not is_number(age):
         problems.append(Problem("age", f"The patient's age must be a number, got {describe(age)}."))

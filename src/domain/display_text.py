@@ -1,0 +1,21 @@
+"""Text people read as a name or an id: no control characters or bidi overrides, which could disguise it."""
+
+import re
+from typing import Final
+
+# C0 and C1 controls (with DEL), and the bidirectional embeddings, overrides and isolates: in a terminal,
+# a log or a page they can clear the screen, recolour text or reverse it, so a name could pose as another.
+_HIDDEN: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def hidden_character(text: str) -> str | None:
+    """The first control character or bidi override in `text`, as `U+XXXX`, or None when there is none."""
+    found = _HIDDEN.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def hidden_character_problem(what: str, text: object) -> str | None:
+    """Why `text` cannot be `what` (e.g. "The journey's name"), or None; non-strings are judged elsewhere."""
+    if not isinstance(text, str) or (character := hidden_character(text)) is None:
+        return None
+    return f"{what} cannot contain control characters or bidirectional overrides (found {character})."
