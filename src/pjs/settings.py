@@ -22,6 +22,7 @@ from pjs.services.credentials import (
     local_kafka_connection,
     local_postgres_url,
 )
+from pjs.state_settings import StateSettings
 from pjs.telemetry_settings import TelemetrySettings
 from pjs.token_settings import TokenSettings
 
@@ -31,7 +32,7 @@ LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(TelemetrySettings, ConsumerSettings, TokenSettings):
+class Settings(TelemetrySettings, ConsumerSettings, TokenSettings, StateSettings):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
@@ -40,7 +41,6 @@ class Settings(TelemetrySettings, ConsumerSettings, TokenSettings):
         default=None, description="Postgres DSN of the application role; unset = local Postgres as pjs_app."
     )
     kafka_bootstrap: str | None = Field(default=None, description="Kafka bootstrap servers; unset = local.")
-    state_dir: Path = Field(default=Path(".pjs"), description="Where local services keep data and logs.")
 
     # Access to Postgres and Kafka. Unset = the local services, with the passwords `pjs services up` keeps in
     # <state_dir>/credentials.json. TLS to Postgres goes in the DSNs (sslmode, sslrootcert, sslcert, sslkey).
@@ -72,7 +72,6 @@ class Settings(TelemetrySettings, ConsumerSettings, TokenSettings):
     delivery_group: str = "pjs-delivery"
     audit_group: str = "pjs-audit"
     analytics_group: str = "pjs-analytics"
-    analytics_dir: Path = Field(default=Path(".pjs/analytics"), description="Where analytics day files go.")
     projector_batch_size: int = 1000
 
     http_host: str = "127.0.0.1"
@@ -163,14 +162,6 @@ class Settings(TelemetrySettings, ConsumerSettings, TokenSettings):
     max_text_length: int = Field(default=10_000, gt=0, description="Longest other string (400).")
 
     # ---- patient data protection (events/key_ring.py, engine/erasure.py; docs/architecture.md) ----
-    master_key_file: Path = Field(
-        default=Path(".pjs/master.key"),
-        description="Master key ring wrapping every patient's data key (mode 0600; `pjs dev` makes one).",
-    )
-    analytics_pseudonym_key_file: Path = Field(
-        default=Path(".pjs/analytics-pseudonym.key"),
-        description="Secret of the analytics pseudonyms (HMAC-SHA256); made on first use, mode 0600.",
-    )
     analytics_retention_days: int = Field(default=30, ge=1, description="Analytics day files kept, days.")
     run_events_retention_hours: int = Field(
         default=168, ge=1, description="retention.ms of the run-events topic when a role creates it."
