@@ -102,7 +102,7 @@ async def trigger_runs(
     audit = () if audit_starts is None else (audit_starts(starting),)
     appended = await store.append_many(requests, alongside=audit)
     if appended.appended:
-        log.info("%d runs started on journey %s v%d", len(appended.appended), journey_id, journey.version)
+        log.info("runs started: %d on journey %s v%d", len(appended.appended), journey_id, journey.version)
     # A conflict means the run exists: started by an earlier request with the same idempotency key.
     existing = await heads.load([conflict.run_id for conflict in appended.conflicts])
     opened = await sealer.open_contexts({run_id: state.patient_context for run_id, state in existing.items()})

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -20,6 +22,7 @@ from rich.table import Table
 
 from api.api_keys import PresentedKey, Scope, parse_key
 from api.key_store import (
+    KeyListing,
     TenantExists,
     UnknownTenant,
     create_key,
@@ -72,19 +75,53 @@ def create_key_command(
 
 
 @keys_app.command("list")
-def list_keys_command() -> None:
+def list_keys_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per key")] = False,
+) -> None:
     """Every key: id, tenant, scopes, when created, revoked and last used (never the secret or its hash)."""
-    table = Table("key id", "tenant", "scopes", "created", "revoked", "last used")
-    for key in _run(list_keys):
-        table.add_row(
-            key.key_id,
-            escape(key.tenant),
-            " ".join(key.scopes),
-            f"{key.created_at:%Y-%m-%d %H:%M:%S}",
-            "-" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M:%S}",
-            "-" if key.last_used_at is None else f"{key.last_used_at:%Y-%m-%d %H:%M:%S}",
-        )
+    keys = _run(list_keys)
+    if as_json:
+        print(orjson.dumps([_as_json(key) for key in keys]).decode())
+        return
+    rows = [_listed(key) for key in keys]
+    if not sys.stdout.isatty():  # a pipe or a file: whole values, tab-separated, never cut to 80 columns
+        for row in [list(_LIST_COLUMNS), *rows]:
+            print("\t".join(row))
+        return
+    table = Table(*_LIST_COLUMNS)
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
     console.print(table)
+
+
+def _as_json(key: KeyListing) -> dict[str, object]:
+    """camelCase, as `keys create --json` and the API answer."""
+    return {
+        "keyId": key.key_id,
+        "tenant": key.tenant,
+        "scopes": list(key.scopes),
+        "createdAt": key.created_at,
+        "revokedAt": key.revoked_at,
+        "lastUsedAt": key.last_used_at,
+    }
+
+
+_LIST_COLUMNS = ("key id", "tenant", "scopes", "created", "revoked", "last used")
+
+
+def _listed(key: KeyListing) -> list[str]:
+    def moment(at: datetime | None) -> str:
+        return "-" if at is None else f"{at:%Y-%m-%d %H:%M:%S}"
+
+    scopes = " ".join(key.scopes)
+    return [
+        key.key_id,
+        key.tenant,
+        scopes,
+        moment(key.created_at),
+        moment(key.revoked_at),
+        moment(key.last_used_at),
+    ]
 
 
 @keys_app.command("revoke")

@@ -41,6 +41,12 @@ async def test_a_key_created_for_a_tenant_works_until_it_is_revoked(
     row = next(line for line in listed.stdout.splitlines() if issued["keyId"] in line)
     assert tenant in row and "journeys:read runs:read" in row
     assert secret_of(issued["key"]) not in listed.stdout  # never the secret
+    assert row.split("\t")[:3] == [issued["keyId"], tenant, "journeys:read runs:read"]  # whole, not cut
+    as_json = await asyncio.to_thread(pjs_cli, settings, "keys", "list", "--json")
+    [mine] = [key for key in orjson.loads(as_json.stdout) if key["keyId"] == issued["keyId"]]
+    assert (mine["tenant"], mine["scopes"]) == (tenant, ["journeys:read", "runs:read"])
+    assert mine["revokedAt"] is None and mine["createdAt"].startswith(f"{datetime.now(UTC):%Y}-")
+    assert secret_of(issued["key"]) not in as_json.stdout
 
     revoked = await asyncio.to_thread(pjs_cli, settings, "keys", "revoke", issued["keyId"])
     assert revoked.exit_code == 0, revoked.output
