@@ -115,7 +115,11 @@ async def get_journey(
 
 
 def _valid_journey(raw: Any, resources: Resources) -> JourneyDefinition:
-    parsed = validate_journey(raw, min_loop_delay_seconds=resources.min_loop_delay_seconds)
+    parsed = validate_journey(
+        raw,
+        min_loop_delay_seconds=resources.min_loop_delay_seconds,
+        max_events_per_decision=resources.max_events_per_decision,
+    )
     if isinstance(parsed, list):
         raise invalid("journey", parsed)
     return parsed

@@ -24,6 +24,7 @@ from api.limits import Limits
 from api.rate_limit import RateLimit
 from api.token_policy import SignInClient
 from api.trigger_groups import TriggerGroups
+from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from engine.clock import Clock, utc_now
 from engine.journey_repository import PostgresJourneyRepository
@@ -97,6 +98,7 @@ class Resources:
         run_events: RunEventsTopic,
         clock: Clock = utc_now,
         min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
+        max_events_per_decision: int = DEFAULT_RUN_LIMITS.max_events_per_decision,
         limits: Limits | None = None,
         rate_limit: RateLimit | None = None,
         allowed_hosts: tuple[str, ...] = ("*",),
@@ -115,6 +117,7 @@ class Resources:
         self.clock = clock
         self.ui_session_seconds = ui_session_seconds  # how long a run explorer sign-in lasts
         self.min_loop_delay_seconds = min_loop_delay_seconds
+        self.max_events_per_decision = max_events_per_decision  # the engine's cap, checked when saving
         self.limits = limits or Limits()
         self.rate_limit = rate_limit or RateLimit()
         self.allowed_hosts = allowed_hosts

@@ -3,9 +3,10 @@
 from typing import Any, Final
 
 from domain.display_text import hidden_character_problem
+from domain.json_values import describe, is_number
 from domain.local_clock import zone_named
 from domain.message_validation import is_language_tag
-from domain.validation import Problem, describe, is_number
+from domain.validation import Problem
 
 _MAX_JSON_INT: Final = 2**63 - 1
 

@@ -1,13 +1,11 @@
 """Validate a journey posted by a clinic, collecting every problem, into a JourneyDefinition."""
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from domain.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
+from domain.condition_validation import parse_condition
 from domain.journey import (
-    Condition,
     ConditionalNode,
     DelayNode,
     JourneyDefinition,
@@ -16,7 +14,8 @@ from domain.journey import (
     NodeType,
 )
 from domain.journey_fields import posted_field_problems
-from domain.journey_paths import loop_problems
+from domain.journey_paths import loop_problems, oversized_steps
+from domain.json_values import describe, is_number
 from domain.message_validation import (
     Problems,
     delay_form,
@@ -30,7 +29,6 @@ MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
 # Each way round a loop must wait this long, so a looping run sends at most one round of messages a minute.
 DEFAULT_MIN_LOOP_DELAY_SECONDS: Final = 60.0
 _VALID_TYPES: Final = ", ".join(node_type.value for node_type in NodeType)
-_VALID_OPERATORS: Final = " ".join(OPERATORS)
 
 
 @dataclass(frozen=True)
@@ -41,48 +39,30 @@ class Problem:
     message: str
 
 
-def is_number(value: object) -> bool:
-    """True for finite ints and floats; bool is not a number here."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value)
-
-
-def describe(value: object) -> str:
-    """A short name for a JSON value's kind, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def validate_journey(
-    raw: object, *, min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS
+    raw: object,
+    *,
+    min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
+    max_events_per_decision: int | None = None,
 ) -> JourneyDefinition | list[Problem]:
     """The journey a clinic sends, or every problem with it (never just the first).
 
-    Every loop must pass a DELAY of at least `min_loop_delay_seconds`, and a field the contract does not
-    have is a problem (domain.journey_fields), never dropped in silence.
+    Every loop must pass a DELAY of at least `min_loop_delay_seconds`; given the runs' cap
+    `max_events_per_decision`, no way a run walks in one step may write more (domain.journey_paths); a
+    field the contract does not have is a problem (domain.journey_fields), never dropped in silence.
     """
-    return _parse(raw, min_loop_delay_seconds, posted=True)
+    return _parse(raw, min_loop_delay_seconds, max_events_per_decision, posted=True)
 
 
 def validate_stored_journey(raw: object) -> JourneyDefinition | list[Problem]:
     """A stored journey, read again: any DELAY breaks a loop and the checks only a sender has to pass are
     skipped, so a rule added or tightened since it was saved never strands the runs already on it."""
-    return _parse(raw, 0, posted=False)
+    return _parse(raw, 0, None, posted=False)
 
 
-def _parse(raw: object, min_loop_delay_seconds: float, *, posted: bool) -> JourneyDefinition | list[Problem]:
+def _parse(
+    raw: object, min_loop_delay_seconds: float, max_events: int | None, *, posted: bool
+) -> JourneyDefinition | list[Problem]:
     if not isinstance(raw, dict):
         return [Problem("", f"The journey must be a JSON object, got {describe(raw)}.")]
     problems: list[Problem] = []
@@ -116,6 +96,8 @@ def _parse(raw: object, min_loop_delay_seconds: float, *, posted: bool) -> Journ
                     Problem(f"nodes[{index}].{key}", f"Points to node {target!r}, which does not exist.")
                 )
     graph_problems = loop_problems((node for _, node in nodes), min_loop_delay_seconds)
+    if max_events is not None and isinstance(start_node_id, str):
+        graph_problems += oversized_steps([node for _, node in nodes], start_node_id, max_events)
     problems.extend(Problem(path, message) for path, message in graph_problems)
     clock_problems: Problems = []
     timezone, quiet_hours = journey_clock(raw, clock_problems)
@@ -236,54 +218,15 @@ def _duration_problem(duration: object) -> str | None:
 
 
 def _conditional(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> ConditionalNode:
-    condition = _condition(f"{at}.condition", raw.get("condition"), "condition" in raw, problems)
+    condition_problems: Problems = []
+    condition = parse_condition(f"{at}.condition", raw, condition_problems)
+    problems.extend(Problem(path, message) for path, message in condition_problems)
     return ConditionalNode(
         id=node_id,
         condition=condition,
         on_true_next_node_id=_next_id(at, "on_true_next_node_id", raw, problems),
         on_false_next_node_id=_next_id(at, "on_false_next_node_id", raw, problems),
     )
-
-
-def _condition(at: str, raw: object, present: bool, problems: list[Problem]) -> Condition:
-    invalid = Condition(field="", operator="", value=None)
-    if not present:
-        problems.append(Problem(at, "A CONDITIONAL node needs a condition: {field, operator, value}."))
-        return invalid
-    if not isinstance(raw, dict):
-        problems.append(
-            Problem(at, f"The condition must be an object {{field, operator, value}}, got {describe(raw)}.")
-        )
-        return invalid
-    field, operator, value = raw.get("field"), raw.get("operator"), raw.get("value")
-    if not isinstance(field, str) or not field:
-        problems.append(
-            Problem(f"{at}.field", "The condition needs a field: a non-empty string such as 'age'.")
-        )
-    if not isinstance(operator, str) or operator not in OPERATORS:
-        problems.append(
-            Problem(
-                f"{at}.operator", f"Unknown operator {operator!r}; valid operators are {_VALID_OPERATORS}."
-            )
-        )
-    elif operator in MEMBERSHIP_OPERATORS:
-        if not isinstance(value, list):
-            problems.append(
-                Problem(
-                    f"{at}.value", f"The '{operator}' operator needs a list value, got {describe(value)}."
-                )
-            )
-        else:
-            value = tuple(value)
-    elif "value" not in raw:
-        problems.append(Problem(f"{at}.value", "The condition needs a value to compare against."))
-    elif operator in ORDERING_OPERATORS and not (is_number(value) or isinstance(value, str)):
-        problems.append(
-            Problem(
-                f"{at}.value", f"The '{operator}' operator needs a number or a string, got {describe(value)}."
-            )
-        )
-    return Condition(field=str(field), operator=str(operator), value=value)
 
 
 def _pointers(node: JourneyNode) -> Iterator[tuple[str, str]]:

@@ -225,6 +225,7 @@ def api_resources(settings: Settings) -> Resources:
         kafka=settings.kafka_connection(),
         run_events=run_events_topic(settings),
         min_loop_delay_seconds=settings.journey_min_loop_delay_seconds,
+        max_events_per_decision=settings.run_max_events_per_decision,
         limits=http_limits(settings),
         rate_limit=RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst),
         allowed_hosts=tuple(settings.allowed_hosts),
