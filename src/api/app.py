@@ -18,6 +18,7 @@ from api.openapi import install_docs, install_openapi
 from api.rate_limit import KeyRateLimiter
 from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
+from api.search_schemas import AuditSearchIn, RunSearchIn
 from api.ui.routes import install_ui
 
 DESCRIPTION = """\
@@ -65,7 +66,17 @@ def create_app(resources: Resources) -> FastAPI:
     install_ui(app)
     install_docs(app)
     install_error_handlers(app)
-    install_openapi(app, [JourneyIn, PatientContextIn, receipts.ReceiptIn, trigger_batch.BatchTriggerIn])
+    install_openapi(
+        app,
+        [
+            JourneyIn,
+            PatientContextIn,
+            receipts.ReceiptIn,
+            trigger_batch.BatchTriggerIn,
+            RunSearchIn,
+            AuditSearchIn,
+        ],
+    )
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all

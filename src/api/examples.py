@@ -124,3 +124,15 @@ PATIENT_EXAMPLES: Final[dict[str, Any]] = {
     },
     "missing_age": {"summary": "No age: 400 naming `age`", "value": {"id": "patient-789", "language": "en"}},
 }
+
+SEARCH_EXAMPLES: Final[dict[str, Any]] = {
+    "by_patient": {"summary": "A patient's runs", "value": {"patientId": "patient-123", "limit": 50}},
+    "failed": {"summary": "Failed runs of a journey", "value": {"journeyId": EXAMPLE_ID, "status": "failed"}},
+}
+
+AUDIT_SEARCH_EXAMPLES: Final[dict[str, Any]] = {
+    "by_patient": {
+        "summary": "What was done to and read of a patient",
+        "value": {"patientId": "patient-123"},
+    },
+}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
 from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ValidationError
 
-from api.errors import BadRequest, ContentTooLarge, NotFound
+from api.errors import BadRequest, ContentTooLarge, NotFound, invalid
 from api.limits import Limits, beyond_limits, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
@@ -67,6 +68,30 @@ async def batch_body(request: Request, resources: Annotated[Resources, Depends(g
     return await _json_body(
         request, limits, "batch", limits.max_body_bytes, "PJS_MAX_BODY_BYTES", shared_limits=False
     )
+
+
+Search = TypeVar("Search", bound=BaseModel)
+
+
+def search_body(model: type[Search]) -> Any:
+    """A search's filters: the body read as the trigger routes read theirs (the same refusals of a body
+    that is not JSON, malformed or too deep), then held to `model`, which coerces nothing."""
+
+    async def read(request: Request, resources: Annotated[Resources, Depends(get_resources)]) -> Search:
+        limits = resources.limits
+        value = await _json_body(request, limits, "search", limits.max_body_bytes, "PJS_MAX_BODY_BYTES")
+        if not isinstance(value, dict):
+            raise BadRequest("The search must be a JSON object of filters, e.g. {} for none.")
+        try:
+            return model.model_validate(value)
+        except ValidationError as error:
+            problems = [
+                Problem(".".join(str(part) for part in detail["loc"]), detail["msg"])
+                for detail in error.errors()
+            ]
+            raise invalid("search", problems) from None
+
+    return Depends(read)
 
 
 JourneyBody = Annotated[Any, Depends(journey_body)]

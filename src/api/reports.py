@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound
-from api.examples import EXAMPLE_ID
-from api.inputs import existing_id, optional_uuid, patient_id_query
+from api.examples import AUDIT_SEARCH_EXAMPLES, EXAMPLE_ID
+from api.inputs import existing_id, optional_uuid, patient_id_query, search_body
 from api.limits import INT64_MAX, StoredText
-from api.openapi import error_responses
+from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
     AuditEntryOut,
@@ -86,9 +86,12 @@ async def audit(
 @router.post(
     "/audit/search",
     summary="The audit log, oldest first, by run and/or patient (the patient id in the body)",
+    openapi_extra=json_request(AuditSearchIn, AUDIT_SEARCH_EXAMPLES),
     responses=error_responses(400),
 )
-async def audit_search(principal: Auditor, search: AuditSearchIn, resources: Deps) -> AuditPageOut:
+async def audit_search(
+    principal: Auditor, search: Annotated[AuditSearchIn, search_body(AuditSearchIn)], resources: Deps
+) -> AuditPageOut:
     return await search_audit(resources, principal, search)
 
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound, invalid, refused
-from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES
-from api.inputs import PatientContextBody, existing_id, optional_uuid, patient_id_query
+from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
+from api.inputs import PatientContextBody, existing_id, optional_uuid, patient_id_query, search_body
 from api.limits import INT32_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
@@ -167,9 +167,12 @@ async def list_runs_route(
 @router.post(
     "/runs/search",
     summary="List runs, filtered (the patient id in the body, not the URL), by keyset pages",
+    openapi_extra=json_request(RunSearchIn, SEARCH_EXAMPLES),
     responses=error_responses(400),
 )
-async def search_runs_route(principal: Reader, search: RunSearchIn, resources: Deps) -> RunListOut:
+async def search_runs_route(
+    principal: Reader, search: Annotated[RunSearchIn, search_body(RunSearchIn)], resources: Deps
+) -> RunListOut:
     return await search_runs(resources, principal, search)
 
 

@@ -1,4 +1,8 @@
-"""The searches' request bodies: filters in a JSON body, so a patient id never travels in a URL."""
+"""The searches' request bodies: filters in a JSON body, so a patient id never travels in a URL.
+
+Read by `api.inputs.search_body`; `limit` is strict, so `"5"` or `true` is refused rather than taken as a
+number.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +24,13 @@ class RunSearchIn(_Search):
 
     journey_id: StoredText | None = Field(default=None, alias="journeyId")
     status: RunStatus | None = None
-    limit: int = Field(default=50, ge=1, le=500, description="Runs per page (at most 500).")
+    limit: int = Field(default=50, ge=1, le=500, strict=True, description="Runs per page (at most 500).")
 
 
 class AuditSearchIn(_Search):
     """Which audit entries to read: by run and/or patient, oldest first."""
 
     run_id: StoredText | None = Field(default=None, alias="runId")
-    limit: int = Field(default=100, ge=1, le=1000, description="Entries per page (at most 1000).")
+    limit: int = Field(
+        default=100, ge=1, le=1000, strict=True, description="Entries per page (at most 1000)."
+    )
