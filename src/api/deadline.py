@@ -1,4 +1,5 @@
-"""A deadline on every request: one the service cannot answer in time gets a 503, never an endless wait.
+"""A deadline on every request: one the service cannot answer in time gets a 503, never an endless wait;
+one whose body the client has not finished sending by then gets a 408, the client's fault, not ours.
 
 A frozen database (a stopped server, a lock held by a stuck transaction) would otherwise hold the
 client's connection until the statement timeout, and a client without a timeout of its own forever.
@@ -19,8 +20,8 @@ log = logging.getLogger(__name__)
 
 class RequestDeadline:
     """ASGI middleware: a request still unanswered after `seconds` is cancelled and answered 503 with
-    Retry-After. Cancelling is safe: an append either committed (a retry with the same Idempotency-Key
-    finds it) or did not."""
+    Retry-After, or 408 when the route was still waiting for the rest of its body. Cancelling is safe: an
+    append either committed (a retry with the same Idempotency-Key finds it) or did not."""
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
@@ -31,6 +32,7 @@ class RequestDeadline:
             await self.app(scope, receive, send)
             return
         answering = False
+        arrival = _BodyArrival(receive)
 
         async def noting_send(message: Message) -> None:
             nonlocal answering
@@ -39,16 +41,53 @@ class RequestDeadline:
 
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, noting_send)
+                await self.app(scope, arrival.receive, noting_send)
         except TimeoutError:
             if answering:
                 raise  # half a response is out: nothing better to do than drop the connection
-            log.warning(
-                "a %s request was not answered within %.1f s; answered 503", scope["method"], self.seconds
-            )
-            message = (
-                f"The service did not answer within {self.seconds:g} s (PJS_API_REQUEST_SECONDS); "
-                "retry shortly."
-            )
-            response = JSONResponse(body(message), status_code=503, headers={"Retry-After": "1"})
+            response = self._body_late(scope) if arrival.awaited else self._unanswered(scope)
             await response(scope, receive, send)
+
+    def _unanswered(self, scope: Scope) -> JSONResponse:
+        log.warning(
+            "a %s request was not answered within %.1f s; answered 503", scope["method"], self.seconds
+        )
+        message = (
+            f"The service did not answer within {self.seconds:g} s (PJS_API_REQUEST_SECONDS); retry shortly."
+        )
+        return JSONResponse(body(message), status_code=503, headers={"Retry-After": "1"})
+
+    def _body_late(self, scope: Scope) -> JSONResponse:
+        # The client's doing (a stalled or lying Content-Length), so no warning and no 5xx in the metrics.
+        log.info(
+            "a %s request's body did not arrive within %.1f s; answered 408", scope["method"], self.seconds
+        )
+        message = (
+            f"The request body did not arrive within {self.seconds:g} s (PJS_API_REQUEST_SECONDS); "
+            "send the whole body promptly, as long as its Content-Length says."
+        )
+        # The rest of the body may still come: the connection cannot carry another request.
+        return JSONResponse(body(message), status_code=408, headers={"Connection": "close"})
+
+
+class _BodyArrival:
+    """Wraps `receive` to tell whether the route was still waiting for its request body."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._waiting = False
+        self._complete = False
+
+    @property
+    def awaited(self) -> bool:
+        """The route is waiting for body bytes that have not come (not for a disconnect after them)."""
+        return self._waiting and not self._complete
+
+    async def receive(self) -> Message:
+        self._waiting = True
+        message = await self._receive()
+        # Not reset when the deadline cancels the wait: that is the moment this flag speaks of.
+        self._waiting = False
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self._complete = True
+        return message
