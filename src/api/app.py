@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract, trigger_batch
@@ -27,6 +28,16 @@ through the journey's latest version. Errors are JSON `{"message", "problems"?}`
 `/health` needs `Authorization: Bearer <API key>` (the Authorize button) whose key carries the scope the
 operation names; `pjs keys create` makes keys.
 """
+
+# Request bodies read as raw JSON: the OpenAPI document gets their schemas from these.
+REQUEST_MODELS: list[type[BaseModel]] = [
+    JourneyIn,
+    PatientContextIn,
+    receipts.ReceiptIn,
+    trigger_batch.BatchTriggerIn,
+    RunSearchIn,
+    AuditSearchIn,
+]
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -66,17 +77,7 @@ def create_app(resources: Resources) -> FastAPI:
     install_ui(app)
     install_docs(app)
     install_error_handlers(app)
-    install_openapi(
-        app,
-        [
-            JourneyIn,
-            PatientContextIn,
-            receipts.ReceiptIn,
-            trigger_batch.BatchTriggerIn,
-            RunSearchIn,
-            AuditSearchIn,
-        ],
-    )
+    install_openapi(app, REQUEST_MODELS)
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all
