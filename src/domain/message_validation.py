@@ -15,7 +15,7 @@ from domain.template_bounds import template_refusal
 CHANNELS: Final = ("sms", "email", "webhook", "log")
 DELAY_FORMS: Final = ("duration_seconds", "until_local_time", "until_field")
 # A language tag (BCP 47): a 2-3 letter language and optional subtags, e.g. "es", "pt-BR", "zh-Hant-TW".
-_LANGUAGE_TAG: Final = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", re.ASCII)
 _MAX_OFFSET_SECONDS: Final = 10 * 366 * 24 * 3600
 
 # Parsing only: nothing is rendered here, so the checks stay pure.
@@ -26,7 +26,7 @@ Problems = list[tuple[str, str]]
 
 
 def is_language_tag(value: object) -> bool:
-    return isinstance(value, str) and _LANGUAGE_TAG.match(value) is not None
+    return isinstance(value, str) and _LANGUAGE_TAG.fullmatch(value) is not None
 
 
 def template_problem(source: str) -> str | None:

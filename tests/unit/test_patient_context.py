@@ -51,7 +51,7 @@ def test_age_zero_and_fractional_ages_are_fine() -> None:
     assert isinstance(validate_patient_context(valid_patient(age=0.5)), dict)
 
 
-@pytest.mark.parametrize("language", [None, "", "e", "english language", "es_MX", 1])
+@pytest.mark.parametrize("language", [None, "", "e", "english language", "es_MX", 1, "en\n", "es\n-MX"])
 def test_language_must_be_a_language_tag(language: object) -> None:
     result = validate_patient_context(valid_patient(language=language))
     assert isinstance(result, list)
