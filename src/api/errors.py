@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import asyncpg
@@ -143,12 +143,17 @@ def _is_ui_page(request: Request) -> bool:
 
 def _error_page(error: ApiError) -> str:
     message = html.escape(error.message)
+    problems = "".join(
+        f"<li><code>{html.escape(p.path or '(request)')}</code>: {html.escape(p.message)}</li>"
+        for p in error.problems
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Run explorer</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="stylesheet" href="/ui/static/ui.css"></head><body><main id="main">'
         f'<h1>{error.status_code}</h1><p role="alert">{message}</p>'
-        '<p><a href="/ui/journeys">Back to journeys</a></p></main></body></html>'
+        + (f"<ul>{problems}</ul>" if problems else "")
+        + '<p><a href="/ui/journeys">Back to journeys</a></p></main></body></html>'
     )
 
 
@@ -156,10 +161,21 @@ async def _request_invalid(request: Request, error: Exception) -> Response:
     # FastAPI's default is 422 with its own shape; this API answers every malformed request with 400.
     assert isinstance(error, RequestValidationError)
     problems = [
-        Problem(".".join(str(part) for part in detail.get("loc", ())[1:]), str(detail.get("msg", "invalid")))
+        Problem(".".join(str(part) for part in detail.get("loc", ())[1:]), _said_plainly(detail))
         for detail in error.errors()
     ]
     return await _api_error(request, invalid("request", problems))
+
+
+def _said_plainly(detail: Mapping[str, Any]) -> str:
+    """pydantic's message, except for a text's length, which it counts in "items" for a validated string."""
+    limits = detail.get("ctx") or {}
+    kind = str(detail.get("type", ""))
+    if kind in ("too_long", "string_too_long") and "max_length" in limits:
+        return f"Must be at most {limits['max_length']} characters long."
+    if kind in ("too_short", "string_too_short") and "min_length" in limits:
+        return f"Must be at least {limits['min_length']} character(s) long."
+    return str(detail.get("msg", "invalid"))
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
