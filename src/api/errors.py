@@ -131,7 +131,8 @@ async def _api_error(request: Request, error: Exception) -> Response:
         headers = {"Retry-After": "1"}
     if _is_ui_page(request):
         page_headers = {**PAGE_HEADERS, **(headers or {})}
-        return HTMLResponse(_error_page(error), status_code=error.status_code, headers=page_headers)
+        page = _error_page(error.status_code, error.message, error.problems)
+        return HTMLResponse(page, status_code=error.status_code, headers=page_headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
 
@@ -141,17 +142,17 @@ def _is_ui_page(request: Request) -> bool:
     return (path == "/ui" or path.startswith("/ui/")) and not path.startswith("/ui/live/")
 
 
-def _error_page(error: ApiError) -> str:
-    message = html.escape(error.message)
+def _error_page(status_code: int, text: str, listed: Sequence[Problem]) -> str:
+    message = html.escape(text)
     problems = "".join(
         f"<li><code>{html.escape(p.path or '(request)')}</code>: {html.escape(p.message)}</li>"
-        for p in error.problems
+        for p in listed
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Run explorer</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="stylesheet" href="/ui/static/ui.css"></head><body><main id="main">'
-        f'<h1>{error.status_code}</h1><p role="alert">{message}</p>'
+        f'<h1>{status_code}</h1><p role="alert">{message}</p>'
         + (f"<ul>{problems}</ul>" if problems else "")
         + '<p><a href="/ui/journeys">Back to journeys</a></p></main></body></html>'
     )
@@ -178,9 +179,14 @@ def _said_plainly(detail: Mapping[str, Any]) -> str:
     return str(detail.get("msg", "invalid"))
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     message = "Not found." if error.status_code == 404 else str(error.detail)
+    if _is_ui_page(request):  # a person followed a link or typed a path: a page, not JSON
+        page = _error_page(error.status_code, message, ())
+        return HTMLResponse(
+            page, status_code=error.status_code, headers={**PAGE_HEADERS, **(error.headers or {})}
+        )
     return JSONResponse(body(message), status_code=error.status_code, headers=error.headers)
 
 

@@ -62,6 +62,13 @@ async def patient_context_body(
     )
 
 
+def one_idempotency_key(request: Request) -> None:
+    """Two Idempotency-Key headers would leave it to chance which run a retry maps to: refuse them."""
+    sent = len(request.headers.getlist("Idempotency-Key"))
+    if sent > 1:
+        raise BadRequest(f"Send one Idempotency-Key header, not {sent}.")
+
+
 async def batch_body(request: Request, resources: Annotated[Resources, Depends(get_resources)]) -> Any:
     """A bulk trigger's body: its items are held to the shared limits one by one (api.trigger_batch)."""
     limits = resources.limits

@@ -11,7 +11,14 @@ from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
-from api.inputs import PatientContextBody, existing_id, optional_uuid, patient_id_query, search_body
+from api.inputs import (
+    PatientContextBody,
+    existing_id,
+    one_idempotency_key,
+    optional_uuid,
+    patient_id_query,
+    search_body,
+)
 from api.limits import INT32_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
@@ -52,6 +59,7 @@ MAX_LIST_PAGE = 500
 )
 async def trigger(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
+    _one_key: Annotated[None, Depends(one_idempotency_key)],
     journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
     raw: PatientContextBody,
     resources: Deps,

@@ -1,16 +1,18 @@
-"""A refused request says what is wrong in words a caller reads: lengths in characters, and the explorer's
-error pages list each problem as the API's answers do."""
+"""A refused request says what is wrong in words a caller reads: lengths in characters, the explorer's error
+pages listing each problem as the API's answers do, an ambiguous Idempotency-Key named."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
-from api.examples import SEED_JOURNEY
+from api.examples import CLINIC_PATIENT, SEED_JOURNEY
 from pjs.settings import Settings
 from support.api import app_client
+from support.stored import runs_in_store
 from support.ui import sign_in
 
 
@@ -44,3 +46,27 @@ async def test_an_explorer_page_refusing_a_request_lists_what_is_wrong(
 
     assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
     assert "<code>version</code>" in page.text and "integer" in page.text
+
+
+async def test_two_idempotency_keys_on_one_trigger_are_refused_and_start_no_run(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+    headers = [("Idempotency-Key", "k-2"), ("Idempotency-Key", "k-3")]
+
+    refused = await api.post(f"/journeys/{journey_id}/trigger", json=CLINIC_PATIENT, headers=headers)
+
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "Send one Idempotency-Key header, not 2."
+    assert await runs_in_store(pool) == 0
+
+
+async def test_a_path_the_explorer_does_not_have_answers_a_page_not_json(
+    browser: httpx.AsyncClient, api_key: str
+) -> None:
+    await sign_in(browser, api_key)
+
+    missing = await browser.get("/ui/nope")
+
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "Not found." in missing.text and "Back to journeys" in missing.text
