@@ -16,7 +16,7 @@ from support.stored import journey_versions_in_store
 
 
 def conditional_chain(count: int) -> dict[str, Any]:
-    """The walkthrough's journey: `count` CONDITIONAL nodes in a row, both branches onward, no DELAY."""
+    """`count` CONDITIONAL nodes in a row, both branches onward, no DELAY."""
 
     def onward(index: int) -> str | None:
         return f"n{index + 1}" if index + 1 < count else None

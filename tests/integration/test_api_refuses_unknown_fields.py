@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import httpx
@@ -13,23 +12,8 @@ import orjson
 import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
+from support.journeys import typo_journey
 from support.stored import journey_versions_in_store, runs_in_store
-
-TYPO_JOURNEY: dict[str, Any] = {
-    "name": "typo",
-    "start_node_id": "a",
-    "quiet_hour": {"start": "21:00", "end": "08:00"},
-    "nodes": [
-        {
-            "id": "a",
-            "type": "MESSAGE",
-            "chanel": "sms",
-            "translation": {"es": "hola"},
-            "message": "hi",
-            "next_node_id": None,
-        }
-    ],
-}
 
 
 def paths(response: httpx.Response) -> list[str]:
@@ -46,7 +30,7 @@ async def journey_id(api: httpx.AsyncClient) -> str:
 async def test_a_journey_with_misspelt_fields_is_refused_naming_each_and_nothing_is_stored(
     api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
-    response = await api.post("/journeys", json=TYPO_JOURNEY)
+    response = await api.post("/journeys", json=typo_journey())
 
     assert paths(response) == ["quiet_hour", "nodes[0].chanel", "nodes[0].translation"]
     assert "Did you mean 'channel'?" in response.json()["problems"][1]["message"]

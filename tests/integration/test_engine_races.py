@@ -3,53 +3,23 @@ its append, and a decision too large to publish."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import UTC, datetime
-from uuid import UUID
-
 import asyncpg
 
-from domain.run_state import RunState
 from engine.engine_worker import EngineWorker
 from engine.journey_repository import PostgresJourneyRepository
+from engine.ports import RunHeads
 from engine.run_status import PostgresRunHeads
 from engine.timer import TimerConfig
-from events.catalogue import MessageDelivered, RunFailed, stamp
-from events.store import PostgresEventStore
+from events.catalogue import RunFailed
 from pjs import wiring
 from pjs.settings import Settings
 from pjs.wiring import event_store, patient_vault
 from support.journeys import delay, message, patient, save_journey, start_run, types
 from support.messaging import save, trigger
+from support.races import DeliveryRacingTheEngine
 
 
-class DeliveryRacingTheEngine(PostgresRunHeads):
-    """Run heads that let a delivery outcome land on each run right after the engine read it, once."""
-
-    def __init__(self, pool: asyncpg.Pool, store: PostgresEventStore) -> None:
-        super().__init__(pool)
-        self._store = store
-        self.raced = False
-
-    async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
-        states = await super().load(run_ids)
-        if not self.raced:
-            self.raced = True
-            for run_id, state in states.items():
-                delivered = MessageDelivered(node_id="hello", provider_message_id=None, attempts=1)
-                outcome = stamp(
-                    run_id,
-                    state.version,
-                    [delivered],
-                    now=datetime.now(UTC),
-                    causation_id=None,
-                    correlation_id=None,
-                )
-                await self._store.append(run_id, state.version, outcome)
-        return states
-
-
-def engine_on(heads: PostgresRunHeads, pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
+def engine_on(heads: RunHeads, pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
     store = event_store(pool, settings)
     journeys = PostgresJourneyRepository(pool)
     return EngineWorker(heads, store, journeys, contexts=patient_vault(pool, settings))
@@ -65,7 +35,7 @@ async def test_a_run_advanced_by_a_delivery_meanwhile_is_decided_again_on_its_ne
     run_id = await start_run(store, journey_id, journey, patient())
     await engine_on(PostgresRunHeads(pool), pool, settings).handle(await store.read_stream(run_id))
     assert await wiring.timer(pool, TimerConfig(), settings).fire_due() == 1
-    racing = DeliveryRacingTheEngine(pool, store)
+    racing = DeliveryRacingTheEngine(PostgresRunHeads(pool), store, "hello")
 
     await engine_on(racing, pool, settings).handle(await store.read_stream(run_id))
 

@@ -79,3 +79,22 @@ def assert_well_formed(stream: Sequence[RecordedEvent]) -> None:
     assert [event.version for event in stream] == list(range(1, len(stream) + 1))
     requested = [e.event.node_id for e in stream if e.event.type == "MessageRequested"]  # type: ignore[union-attr]
     assert len(requested) == len(set(requested)), f"a message was requested twice: {requested}"
+
+
+def typo_journey() -> dict[str, Any]:
+    """A journey whose `quiet_hour`, `chanel` and `translation` are all misspelt."""
+    return {
+        "name": "typo",
+        "start_node_id": "a",
+        "quiet_hour": {"start": "21:00", "end": "08:00"},
+        "nodes": [
+            {
+                "id": "a",
+                "type": "MESSAGE",
+                "chanel": "sms",
+                "translation": {"es": "hola"},
+                "message": "hi",
+                "next_node_id": None,
+            }
+        ],
+    }

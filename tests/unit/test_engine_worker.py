@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from uuid import UUID
 
 from worker_fixtures import backend_with_journey, engine, started_run
 
 from domain.decider import PATIENT_DATA_UNAVAILABLE
-from domain.run_state import RunState
 from engine.engine_worker import EngineWorker, latest_wake_ups
 from engine.timer import Timer, TimerConfig
 from events.catalogue import (
     DelayElapsed,
-    MessageDelivered,
-    NewEvent,
     RecordedEvent,
     RunFailed,
     RunStarted,
     Sealed,
-    stamp,
 )
-from support.fakes import FakeBackend, FoldedRunHeads
+from support.fakes import FoldedRunHeads
 from support.journeys import patient
+from support.races import DeliveryRacingTheEngine
 from support.runs import T0, envelopes, message, run_started
 
 
@@ -77,34 +73,12 @@ async def test_a_run_whose_journey_version_is_gone_fails_with_a_reason() -> None
     assert last.reason is not None and "is not available" in last.reason
 
 
-class RacingDelivery(FoldedRunHeads):
-    """Run heads that let a delivery outcome land on each run right after the engine read it, once."""
-
-    def __init__(self, backend: FakeBackend) -> None:
-        super().__init__(backend.store)
-        self._backend = backend
-        self.raced = False
-
-    async def load(self, run_ids: Collection[UUID]) -> dict[UUID, RunState]:
-        states = await super().load(run_ids)
-        if not self.raced:
-            self.raced = True
-            for run_id, state in states.items():
-                await self._backend.store.append(run_id, state.version, _delivered(run_id, state.version))
-        return states
-
-
-def _delivered(run_id: UUID, head: int) -> list[NewEvent]:
-    outcome = MessageDelivered(node_id="welcome", provider_message_id=None, attempts=1)
-    return stamp(run_id, head, [outcome], now=T0, causation_id=None, correlation_id=None)
-
-
 async def test_a_run_advanced_by_someone_else_meanwhile_is_decided_again_on_its_new_head() -> None:
     backend = backend_with_journey()
     run_id = await started_run(backend)
     backend.clock.advance(60)
     await Timer(backend.delays, TimerConfig()).fire_due()
-    heads = RacingDelivery(backend)
+    heads = DeliveryRacingTheEngine(FoldedRunHeads(backend.store), backend.store, "welcome")
     worker = EngineWorker(heads, backend.store, backend.journeys, backend.clock, contexts=backend.vault)
 
     await worker.handle(await backend.stream(run_id))

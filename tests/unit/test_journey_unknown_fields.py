@@ -1,30 +1,11 @@
 """A posted journey's unknown fields are problems naming their paths; a stored journey still reads."""
 
 import copy
-from typing import Any
 
 from api.examples import CLINIC_JOURNEY, SEED_JOURNEY
 from domain.journey import JourneyDefinition
 from domain.validation import Problem, validate_journey, validate_stored_journey
-
-
-def typo_journey() -> dict[str, Any]:
-    """The walkthrough's journey: `quiet_hour`, `chanel` and `translation` are all misspelt."""
-    return {
-        "name": "typo",
-        "start_node_id": "a",
-        "quiet_hour": {"start": "21:00", "end": "08:00"},
-        "nodes": [
-            {
-                "id": "a",
-                "type": "MESSAGE",
-                "chanel": "sms",
-                "translation": {"es": "hola"},
-                "message": "hi",
-                "next_node_id": None,
-            }
-        ],
-    }
+from support.journeys import typo_journey
 
 
 def problems_of(raw: object) -> list[Problem]:
