@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain.journey import DelayNode
@@ -29,29 +29,46 @@ def is_language_tag(value: object) -> bool:
     return isinstance(value, str) and _LANGUAGE_TAG.fullmatch(value) is not None
 
 
+def _stored_language_tag(value: object) -> bool:
+    """The check a translation's tag passed when journeys were first stored: one trailing line break was let
+    through then, and a stored version must stay readable (a posted one is held to `is_language_tag`)."""
+    return isinstance(value, str) and is_language_tag(value.removesuffix("\n"))
+
+
 def template_problem(source: str) -> str | None:
     """Why `source` is not a valid template (with its line), or None."""
+    parsed = _parsed(source)
+    return parsed if isinstance(parsed, str) else None
+
+
+def _parsed(source: str) -> nodes.Template | str:
+    """The template's syntax tree, or why it cannot be read."""
     try:
-        _TEMPLATES.parse(source)
+        return _TEMPLATES.parse(source)
     except TemplateSyntaxError as error:
         return f"Template syntax error at line {error.lineno}: {error.message}"
-    return None
+    except (RecursionError, ValueError):  # brackets nested thousands deep; a number too long to read
+        return "The template is nested too deeply, or holds a number too long, to be read."
 
 
-def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:
-    """Each MESSAGE template of a posted journey that a journey may not carry (domain.template_bounds).
+def posted_message_problems(raw_journey: dict[str, Any]) -> Problems:
+    """Each MESSAGE template of a posted journey that a journey may not carry (domain.template_bounds), and
+    each translation tag with a line break after it.
 
-    Checked for what callers send only: a journey stored before the bounds still loads, and the engine
+    Checked for what callers send only: a journey stored before these rules still loads, and the engine
     fails just the message of such a template instead of rendering it (engine/message_rendering.py).
     """
     problems: Problems = []
-    nodes = raw_journey.get("nodes")
-    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+    raw_nodes = raw_journey.get("nodes")
+    for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else []):
         if isinstance(node, dict) and node.get("type") == "MESSAGE":
             for field, text in _templates_of(node):
                 refusal = _refusal_of(text)
                 if refusal is not None:
                     problems.append((f"nodes[{index}].{field}", refusal))
+                tag = field.removeprefix("translations.")
+                if tag != field and _stored_language_tag(tag) and not is_language_tag(tag):
+                    problems.append((f"nodes[{index}].{field}", f"{tag!r} is not a language tag (BCP 47)."))
     return problems
 
 
@@ -62,12 +79,10 @@ def _templates_of(node: dict[str, Any]) -> list[tuple[str, object]]:
 
 
 def _refusal_of(text: object) -> str | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        refusal = template_refusal(_TEMPLATES.parse(text))
-    except TemplateSyntaxError:
-        return None  # template_problem names it
+    parsed = _parsed(text) if isinstance(text, str) else None
+    if not isinstance(parsed, nodes.Template):
+        return None  # not a string, or template_problem names why it cannot be read
+    refusal = template_refusal(parsed)
     return None if refusal is None else f'{refusal[0].upper()}{refusal[1:]}; see docs/api.md, "Templates".'
 
 
@@ -85,7 +100,7 @@ def message_extras(
         raw_translations = {}
     for tag, text in raw_translations.items():
         where = f"{at}.translations.{tag}"
-        if not is_language_tag(tag):
+        if not _stored_language_tag(tag):
             problems.append((where, f"{tag!r} is not a language tag (BCP 47, e.g. 'es' or 'pt-BR')."))
         elif not isinstance(text, str):
             problems.append((where, "A translation must be a string."))

@@ -48,27 +48,51 @@ _NAMED: Final[dict[type[nodes.Node], str]] = {
     nodes.Macro: "a macro",
     nodes.CallBlock: "a call block",
     nodes.FilterBlock: "a filter block",
+    nodes.Scope: "{% autoescape %}",  # the only tag that parses to a bare scope
+    nodes.ScopedEvalContextModifier: "{% autoescape %}",
+    nodes.EvalContextModifier: "{% autoescape %}",
 }
+MAX_DEPTH: Final = 24
+"""Deepest nesting of a template's syntax tree: far more than any message needs (a filter chain or nested
+`if`s a few levels deep), and far less than what makes Jinja's compiler or Python's recursion fail."""
 
 
 def template_refusal(template: nodes.Template) -> str | None:
-    """Why a parsed template is not one a journey may carry (what, and on which line), or None."""
-    for node in (template, *template.find_all(nodes.Node)):
-        refusal = _refusal(node)
+    """Why a parsed template is not one a journey may carry (what, and on which line), or None.
+
+    Walked without recursion, so no template can make the walk itself fail.
+    """
+    stack: list[tuple[nodes.Node, int, int]] = [(template, 1, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = node.lineno or line
+        refusal = f"nesting deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else _refusal(node)
         if refusal is not None:
-            return f"{refusal} at line {node.lineno} is not allowed in a message template"
+            return f"{refusal} at line {line} is not allowed in a message template"
+        children = list(node.iter_child_nodes())
+        stack.extend((child, depth + 1, line) for child in reversed(children))  # in reading order
     return None
 
 
 def _refusal(node: nodes.Node) -> str | None:
     if not isinstance(node, _ALLOWED):
         return _NAMED.get(type(node), f"{{% {type(node).__name__.lower()} %}}")
-    if isinstance(node, nodes.Filter | nodes.Test) and (node.dyn_args or node.dyn_kwargs) is not None:
-        return "*args or **kwargs"
-    if isinstance(node, nodes.Filter) and node.name not in FILTERS:
-        return f"the filter {node.name!r}"
-    if isinstance(node, nodes.Test) and node.name not in TESTS:
-        return f"the test {node.name!r}"
+    if isinstance(node, nodes.Filter | nodes.Test):
+        return _call_refusal(node)
     if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
         return f"the attribute {node.attr!r}"  # the sandbox would refuse it at every render
+    if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Const | nodes.Slice):
+        # A key computed from the patient's data would name that data in a missing-field reason,
+        # which events keep in clear: `patient[patient.code]`.
+        return "a key that is not written in the template"
+    return None
+
+
+def _call_refusal(node: nodes.Filter | nodes.Test) -> str | None:
+    if (node.dyn_args or node.dyn_kwargs) is not None:
+        return "*args or **kwargs"
+    if node.name not in (FILTERS if isinstance(node, nodes.Filter) else TESTS):
+        return f"the {'filter' if isinstance(node, nodes.Filter) else 'test'} {node.name!r}"
+    if any(k.key == "attribute" and not isinstance(k.value, nodes.Const) for k in node.kwargs):
+        return "an attribute name that is not written in the template"
     return None

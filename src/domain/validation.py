@@ -21,7 +21,7 @@ from domain.message_validation import (
     delay_form,
     journey_clock,
     message_extras,
-    unbounded_template_problems,
+    posted_message_problems,
 )
 
 # Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
@@ -104,7 +104,7 @@ def _parse(
     problems.extend(Problem(path, message) for path, message in clock_problems)
     if posted:
         problems.extend(Problem(path, message) for path, message in posted_field_problems(raw))
-        problems.extend(Problem(path, message) for path, message in unbounded_template_problems(raw))
+        problems.extend(Problem(path, message) for path, message in posted_message_problems(raw))
 
     if problems:
         return problems

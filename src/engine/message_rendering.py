@@ -8,18 +8,21 @@ autoescaped; SMS, webhook and log text is not.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final, NamedTuple, Protocol
 from uuid import UUID
 
-from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, Template, UndefinedError
 
 from domain.message_decisions import DEFAULT_CHANNEL
 from domain.template_bounds import template_refusal
 from engine.bounded_templates import MAX_RENDERED_CHARS, RenderedTooLarge, bounded_environment, render_bounded
 from events.catalogue import MessageRequested, RunEvent, Sealed
 from events.patient_vault import TextsToSeal
+
+log = logging.getLogger(__name__)
 
 FIELD_MISSING: Final = "template_field_missing"
 TEMPLATE_FAILED: Final = "template_error"
@@ -77,8 +80,14 @@ def _compiled(template: str, html: bool) -> Template | str:
     journey's few templates render for every run. Journeys saved before templates were bounded are
     checked here too, so none of them can stall the engine either."""
     environment = _ENVIRONMENTS[html]
-    refusal = template_refusal(environment.parse(template))
-    return environment.from_string(template) if refusal is None else refusal
+    try:
+        refusal = template_refusal(environment.parse(template))
+        compiled: Template | str = environment.from_string(template) if refusal is None else refusal
+    except Exception as error:  # compiling turns a template into Python: any failure is this template's
+        compiled = f"the template cannot be compiled ({type(error).__name__})"
+    if isinstance(compiled, str):  # once per template and process: the construct, never the template
+        log.warning("a stored message template fails every message it renders: %s", compiled)
+    return compiled
 
 
 def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tuple[str]:
@@ -93,7 +102,7 @@ def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tu
         return (f"{FIELD_MISSING}: {error.message}",)
     except RenderedTooLarge:
         return (f"{TEMPLATE_FAILED}: the text would be over {MAX_RENDERED_CHARS} characters",)
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
+    except Exception as error:  # whatever one message's template does fails that message, never the batch
         return (f"{TEMPLATE_FAILED}: {type(error).__name__}",)
 
 

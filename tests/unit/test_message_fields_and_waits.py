@@ -10,7 +10,7 @@ from domain.decider import decide
 from domain.journey import JourneyDefinition, MessageNode
 from domain.message_decisions import pick_template
 from domain.run_state import evolve, initial_state
-from domain.validation import Problem, validate_journey
+from domain.validation import Problem, validate_journey, validate_stored_journey
 from domain.waits import context_problems
 from engine.commands import PatientContextUnfit, RunAccepted
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
@@ -270,3 +270,11 @@ def test_stored_v1_message_and_delay_events_still_load() -> None:
     started_v1 = {"node_id": "w", "duration_seconds": 60, "resume_at": "2026-03-01T00:00:00Z"}
     delay = decode_payload("DelayStarted", 1, started_v1)
     assert isinstance(delay, DelayStarted) and delay.reason is None
+
+
+def test_a_translation_tag_with_a_line_break_is_refused_when_posted_yet_a_stored_one_still_reads() -> None:
+    node = msg("m", "Hi", translations={"es\n": "Hola"})
+    raw = {"name": "J", "start_node_id": "m", "nodes": [node]}
+
+    assert "not a language tag" in paths(validate_journey(raw))["nodes[0].translations.es\n"]
+    assert isinstance(validate_stored_journey(raw), JourneyDefinition)
