@@ -155,15 +155,15 @@ def _visits_cap(node_id: str, limits: RunLimits) -> str:
     )
 
 
-def decide_too_large(state: RunState, *, event_type: str, size: int, limit: int) -> list[RunEvent]:
+def decide_too_large(node_id: str | None, *, event_type: str, size: int, limit: int) -> list[RunEvent]:
     """The step decided for the run would append an event no record on the topic may be (a message
-    rendered longer than the event limit allows, say): the run fails with why, instead of its wake-up
-    being set aside and the run left waiting for ever."""
+    rendered longer than the event limit allows, say, at `node_id`): the run fails with why, instead of its
+    wake-up being set aside and the run left waiting for ever."""
     reason = (
         f"Stopped: this step's {event_type} event would be {size} bytes, over the {limit}-byte event "
         "limit (PJS_MAX_EVENT_BYTES)."
     )
-    return [RunFailed(node_id=state.current_node_id, reason=reason)]
+    return [RunFailed(node_id=node_id, reason=reason)]
 
 
 def _journey_missing(state: RunState) -> str:

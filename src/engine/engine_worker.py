@@ -86,27 +86,42 @@ class EngineWorker:
             try:
                 one = await self._store.append_many([request])
             except EventTooLarge as too_large:
-                failed = decide_too_large(
-                    states[request.run_id],
-                    event_type=too_large.event_type,
-                    size=too_large.record_bytes,
-                    limit=too_large.limit,
-                )
-                first = request.events[0]
-                events = stamp(
-                    request.run_id,
-                    request.expected_version,
-                    failed,
-                    now=self._clock(),
-                    causation_id=first.causation_id,
-                    correlation_id=first.correlation_id,
-                )
                 one = await self._store.append_many(
-                    [AppendRequest(request.run_id, request.expected_version, events)]
+                    [self._failed(request, states[request.run_id], too_large)]
                 )
             outcome.appended.update(one.appended)
             outcome.conflicts.extend(one.conflicts)
         return outcome
+
+    def _failed(self, refused: AppendRequest, state: RunState, too_large: EventTooLarge) -> AppendRequest:
+        """The refused decision replaced by the run's failure, at the node of the event too large and in
+        the decision's trace."""
+        first = refused.events[0]
+        node_id = next(
+            (
+                getattr(e.event, "node_id", None)
+                for e in refused.events
+                if e.event.type == too_large.event_type
+            ),
+            state.current_node_id,
+        )
+        failed = decide_too_large(
+            node_id=node_id,
+            event_type=too_large.event_type,
+            size=too_large.record_bytes,
+            limit=too_large.limit,
+        )
+        stamped = stamp(
+            refused.run_id,
+            refused.expected_version,
+            failed,
+            now=self._clock(),
+            causation_id=first.causation_id,
+            correlation_id=first.correlation_id,
+        )
+        return AppendRequest(
+            refused.run_id, refused.expected_version, tracing.carrying(tracing.context_of(first), stamped)
+        )
 
     async def _decisions(
         self,
