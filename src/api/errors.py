@@ -161,11 +161,16 @@ def _error_page(status_code: int, text: str, listed: Sequence[Problem]) -> str:
 async def _request_invalid(request: Request, error: Exception) -> Response:
     # FastAPI's default is 422 with its own shape; this API answers every malformed request with 400.
     assert isinstance(error, RequestValidationError)
-    problems = [
-        Problem(".".join(str(part) for part in detail.get("loc", ())[1:]), _said_plainly(detail))
-        for detail in error.errors()
+    return await _api_error(request, invalid("request", validation_problems(error.errors(), skip=1)))
+
+
+def validation_problems(errors: Sequence[Mapping[str, Any]], skip: int = 0) -> list[Problem]:
+    """pydantic's errors as problems: the path (less its first `skip` parts, such as "query") and the
+    message in plain words."""
+    return [
+        Problem(".".join(str(part) for part in detail.get("loc", ())[skip:]), _said_plainly(detail))
+        for detail in errors
     ]
-    return await _api_error(request, invalid("request", problems))
 
 
 def _said_plainly(detail: Mapping[str, Any]) -> str:

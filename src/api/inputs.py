@@ -9,7 +9,7 @@ import orjson
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
-from api.errors import BadRequest, ContentTooLarge, NotFound, invalid
+from api.errors import BadRequest, ContentTooLarge, NotFound, invalid, validation_problems
 from api.limits import Limits, beyond_limits, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
@@ -92,11 +92,7 @@ def search_body(model: type[Search]) -> Any:
         try:
             return model.model_validate(value)
         except ValidationError as error:
-            problems = [
-                Problem(".".join(str(part) for part in detail["loc"]), detail["msg"])
-                for detail in error.errors()
-            ]
-            raise invalid("search", problems) from None
+            raise invalid("search", validation_problems(error.errors())) from None
 
     return Depends(read)
 

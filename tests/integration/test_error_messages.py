@@ -30,7 +30,9 @@ async def test_a_too_long_id_in_the_path_or_a_header_is_refused_in_characters(ap
         f"/journeys/{journey_id}/trigger", json={"id": "p-1"}, headers={"Idempotency-Key": "k" * 300}
     )
 
-    for refused in (erasure, trigger):
+    search = await api.post("/journeys/runs/search", json={"patientId": "a" * 300})
+
+    for refused in (erasure, trigger, search):
         assert refused.status_code == 400
         [problem] = refused.json()["problems"]
         assert problem["message"] == "Must be at most 255 characters long.", problem
