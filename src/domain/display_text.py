@@ -3,9 +3,14 @@
 import re
 from typing import Final
 
-# C0 and C1 controls (with DEL), and the bidirectional embeddings, overrides and isolates: in a terminal,
-# a log or a page they can clear the screen, recolour text or reverse it, so a name could pose as another.
-_HIDDEN: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (with DEL), the bidirectional marks, embeddings, overrides and isolates, line and
+# paragraph separators, and invisible spaces and joiners that join nothing in any script (zero width space,
+# word joiner, byte order mark): in a terminal, a log or a page they can clear the screen, recolour text,
+# reverse it or hide in it, so a name could pose as another. The zero width (non-)joiners stay: Persian and
+# Indic names need them.
+_HIDDEN: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 
 
 def hidden_character(text: str) -> str | None:

@@ -21,8 +21,14 @@ HIDDEN = [
     pytest.param("\u202a", id="left-to-right embedding"),
     pytest.param("\u2066", id="left-to-right isolate"),
     pytest.param("\u2069", id="pop directional isolate"),
+    pytest.param("\u200f", id="right-to-left mark"),
+    pytest.param("\u061c", id="arabic letter mark"),
+    pytest.param("\u2028", id="line separator"),
+    pytest.param("\u200b", id="zero width space"),
+    pytest.param("\ufeff", id="byte order mark"),
 ]
-SHOWN = ["Zoë", "患者-7", "O'Brien", "a b", "שלום", "\u200d"]  # letters of any script, spaces, joiners
+# letters of any script, spaces, and the joiners names need (a Persian name with a zero width non-joiner)
+SHOWN = ["Zoë", "患者-7", "O'Brien", "a b", "שלום", "\u200d", "نام\u200cخانوادگی"]  # noqa: RUF001
 
 
 def journey_problems(raw: dict[str, Any]) -> list[Problem]:
