@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -86,7 +87,7 @@ def list_keys_command(
     rows = [_listed(key) for key in keys]
     if not sys.stdout.isatty():  # a pipe or a file: whole values, tab-separated, never cut to 80 columns
         for row in [list(_LIST_COLUMNS), *rows]:
-            print("\t".join(row))
+            print("\t".join(_CONTROLS.sub(" ", value) for value in row))  # one line per key, always
         return
     table = Table(*_LIST_COLUMNS)
     for row in rows:
@@ -106,6 +107,7 @@ def _as_json(key: KeyListing) -> dict[str, object]:
     }
 
 
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _LIST_COLUMNS = ("key id", "tenant", "scopes", "created", "revoked", "last used")
 
 

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-NOISY_LIBRARIES = ("aiokafka", "asyncpg", "engine.channels.send_failures")
+NOISY_LOGGERS = ("aiokafka", "asyncpg", "engine.channels.send_failures")
 """Loggers that log every failed connection or send attempt: while a broker or a message provider is down,
 thousands of lines a minute."""
 
@@ -22,7 +22,7 @@ class QuietRepeats(logging.Filter):
 
     def __init__(
         self,
-        prefixes: tuple[str, ...] = NOISY_LIBRARIES,
+        prefixes: tuple[str, ...] = NOISY_LOGGERS,
         window_seconds: float = REPEAT_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -49,6 +49,8 @@ class StateSettings(BaseSettings):
             return values
         state_dir = Path(values.get("state_dir") or DEFAULT_STATE_DIR)
         unset = {
-            name: state_dir / path for name, path in _UNDER_STATE_DIR.items() if values.get(name) is None
+            name: state_dir / path
+            for name, path in _UNDER_STATE_DIR.items()
+            if values.get(name) in (None, "")
         }
         return {**values, **unset}

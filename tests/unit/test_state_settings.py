@@ -47,3 +47,10 @@ def test_without_a_state_directory_everything_stays_in_dot_pjs() -> None:
 
     assert (settings.state_dir, settings.master_key_file) == (Path(".pjs"), Path(".pjs/master.key"))
     assert settings.analytics_dir == Path(".pjs/analytics")
+
+
+def test_a_file_setting_left_empty_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PJS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("PJS_MASTER_KEY_FILE", "")
+
+    assert Settings().master_key_file == tmp_path / "master.key"  # not the working directory itself
