@@ -52,9 +52,15 @@ _NAMED: Final[dict[type[nodes.Node], str]] = {
     nodes.ScopedEvalContextModifier: "{% autoescape %}",
     nodes.EvalContextModifier: "{% autoescape %}",
 }
-MAX_DEPTH: Final = 24
+MAX_DEPTH: Final = 16
 """Deepest nesting of a template's syntax tree: far more than any message needs (a filter chain or nested
-`if`s a few levels deep), and far less than what makes Jinja's compiler or Python's recursion fail."""
+`if`s a few levels deep), and far less than what makes Jinja's compiler slow or Python's recursion fail."""
+MAX_NODES: Final = 400
+"""Most pieces (text, fields, operators, filters, literals) in one template: a long email with conditions
+has under half as many, and compiling this many takes a few milliseconds."""
+MAX_PATIENT_FIELDS: Final = 32
+"""Most uses of `patient` in one template. Values grow only by joining what the template names, so this
+bounds any value a render builds to 32 times the largest field the context may hold, before any cap."""
 
 
 def template_refusal(template: nodes.Template) -> str | None:
@@ -63,14 +69,27 @@ def template_refusal(template: nodes.Template) -> str | None:
     Walked without recursion, so no template can make the walk itself fail.
     """
     stack: list[tuple[nodes.Node, int, int]] = [(template, 1, 1)]
+    seen = fields = 0
     while stack:
         node, depth, line = stack.pop()
         line = node.lineno or line
-        refusal = f"nesting deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else _refusal(node)
+        seen += 1
+        fields += isinstance(node, nodes.Name) and node.name == "patient"
+        refusal = _size_refusal(depth, seen, fields) or _refusal(node)
         if refusal is not None:
             return f"{refusal} at line {line} is not allowed in a message template"
         children = list(node.iter_child_nodes())
         stack.extend((child, depth + 1, line) for child in reversed(children))  # in reading order
+    return None
+
+
+def _size_refusal(depth: int, seen: int, fields: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"nesting deeper than {MAX_DEPTH} levels"
+    if seen > MAX_NODES:
+        return f"a template of more than {MAX_NODES} pieces"
+    if fields > MAX_PATIENT_FIELDS:
+        return f"using patient more than {MAX_PATIENT_FIELDS} times"
     return None
 
 
@@ -95,4 +114,6 @@ def _call_refusal(node: nodes.Filter | nodes.Test) -> str | None:
         return f"the {'filter' if isinstance(node, nodes.Filter) else 'test'} {node.name!r}"
     if any(k.key == "attribute" and not isinstance(k.value, nodes.Const) for k in node.kwargs):
         return "an attribute name that is not written in the template"
+    if node.name == "sum" and (node.args or any(k.key == "start" for k in node.kwargs)):
+        return "sum with a start value"  # sum of numbers only: joining lists this way is quadratic
     return None

@@ -18,7 +18,15 @@ from jinja2 import StrictUndefined, Template, UndefinedError
 
 from domain.message_decisions import DEFAULT_CHANNEL
 from domain.template_bounds import template_refusal
-from engine.bounded_templates import MAX_RENDERED_CHARS, RenderedTooLarge, bounded_environment, render_bounded
+from engine.bounded_templates import (
+    MAX_RENDERED_CHARS,
+    FieldList,
+    FieldObject,
+    NotPrintable,
+    RenderedTooLarge,
+    bounded_environment,
+    render_bounded,
+)
 from events.catalogue import MessageRequested, RunEvent, Sealed
 from events.patient_vault import TextsToSeal
 
@@ -43,7 +51,7 @@ class RunMessages(NamedTuple):
     key_id: UUID | None
 
 
-class _Fields(dict[str, Any]):
+class _Fields(FieldObject):
     """A context mapping that knows its dotted path, so a missing field can be named in full."""
 
     def __init__(self, values: Mapping[str, Any], path: str) -> None:
@@ -55,7 +63,7 @@ def _fields(value: Any, path: str) -> Any:
     if isinstance(value, Mapping):
         return _Fields(value, path)
     if isinstance(value, list):
-        return [_fields(item, path) for item in value]
+        return FieldList(_fields(item, path) for item in value)
     return value
 
 
@@ -102,6 +110,8 @@ def render(template: str, context: Mapping[str, Any], *, html: bool) -> str | tu
         return (f"{FIELD_MISSING}: {error.message}",)
     except RenderedTooLarge:
         return (f"{TEMPLATE_FAILED}: the text would be over {MAX_RENDERED_CHARS} characters",)
+    except NotPrintable:
+        return (f"{TEMPLATE_FAILED}: a list or an object cannot be printed (join a list's items)",)
     except Exception as error:  # whatever one message's template does fails that message, never the batch
         return (f"{TEMPLATE_FAILED}: {type(error).__name__}",)
 

@@ -29,12 +29,16 @@ REFUSED = {
     "{{ patient.__class__ }}": "the attribute '__class__'",
     "{% if patient is callable %}x{% endif %}": "the test 'callable'",
     "{{ patient.name | default(*patient.names) }}": "*args or **kwargs",
-    "{{ patient.first_name" + " | lower" * 300 + " }}": "nesting deeper than 24 levels",
-    "{% if 1 %}" * 150 + "{% endif %}" * 150: "nesting deeper than 24 levels",
-    "{{ " + "+".join(["1"] * 2500) + " }}": "nesting deeper than 24 levels",
+    "{{ patient.first_name" + " | lower" * 300 + " }}": "nesting deeper than 16 levels",
+    "{% if 1 %}" * 150 + "{% endif %}" * 150: "nesting deeper than 16 levels",
+    "{{ " + "+".join(["1"] * 2500) + " }}": "nesting deeper than 16 levels",
     "{{ patient[patient.code] }}": "a key that is not written in the template",
     "{{ patient.visits | sort(attribute=patient.key) }}": "an attribute name that is not written",
     "{% autoescape true %}x{% endautoescape %}": "{% autoescape %}",
+    "{{ " + " ~ ".join(["patient.long"] * 33) + " }}": "using patient more than 32 times",
+    "{{ 1 }}," * 300: "a template of more than 400 pieces",
+    "{{ [patient.l, patient.l] | sum(start=[]) }}": "sum with a start value",
+    "{{ patient.lists | sum([]) }}": "sum with a start value",
 }
 
 ALLOWED = [
@@ -99,8 +103,17 @@ def test_a_missing_field_is_named_by_the_templates_own_words_never_by_the_patien
     assert isinstance(stored_before, tuple) and "HIV" not in stored_before[0]
 
 
-CONTEXT: dict[str, Any] = {"first_name": "Ana", "long": "y" * 10_000, "many": ["a"] * 10_000}
+FOUR = "((patient.numbers + patient.numbers) + (patient.numbers + patient.numbers))"
+TWELVE_LISTS = f"({FOUR} + {FOUR}) + {FOUR}"
+CONTEXT: dict[str, Any] = {
+    "first_name": "Ana",
+    "long": "y" * 10_000,
+    "many": ["a"] * 10_000,
+    "numbers": list(range(9_000)),
+}
 TOO_LARGE = [
+    f"({TWELVE_LISTS}) | length",  # a list built by + past the cap
+    f"({TWELVE_LISTS}) | sort | first",  # refused before sorting it
     " ~ ".join(["patient.long"] * 11),  # within the bounds, but over the text's cap
     "patient.many | join(patient.long)",  # a separator that would build 100 MB
     "patient.long | join(', ') | join(', ') | join(', ')",  # each join triples the text
@@ -129,3 +142,27 @@ async def test_a_stored_unbounded_template_fails_only_its_message_and_the_run_go
     assert failed.node_id == "bad" and failed.reason.startswith(f"{TEMPLATE_FAILED}: the operator *")
     assert [m.message for m in channel.sent] == ["See you soon"]
     assert any(isinstance(e, MessageDelivered) for e in outcomes)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ patient.many }}",
+        "{{ patient.many ~ '!' }}",
+        "{{ [patient.many, patient.many] | join(', ') }}",
+        "{{ patient }}",
+        "{{ patient.numbers | sort }}",
+    ],
+)
+def test_a_list_or_an_object_is_never_printed_only_its_items_joined(template: str) -> None:
+    failure = render(template, CONTEXT, html=False)
+
+    assert failure == (f"{TEMPLATE_FAILED}: a list or an object cannot be printed (join a list's items)",)
+
+
+def test_a_lists_items_are_joined_counted_and_picked() -> None:
+    template = (
+        "{{ patient.many | join | length }} {{ patient.numbers | sort | last }} {{ patient.many | first }}"
+    )
+
+    assert render(template, CONTEXT, html=False) == "10000 8999 a"
