@@ -58,18 +58,28 @@ def posted_message_problems(raw_journey: dict[str, Any]) -> Problems:
     Checked for what callers send only: a journey stored before these rules still loads, and the engine
     fails just the message of such a template instead of rendering it (engine/message_rendering.py).
     """
-    problems: Problems = []
-    raw_nodes = raw_journey.get("nodes")
-    for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else []):
-        if isinstance(node, dict) and node.get("type") == "MESSAGE":
-            for field, text in _templates_of(node):
-                refusal = _refusal_of(text)
-                if refusal is not None:
-                    problems.append((f"nodes[{index}].{field}", refusal))
-                tag = field.removeprefix("translations.")
-                if tag != field and _stored_language_tag(tag) and not is_language_tag(tag):
-                    problems.append((f"nodes[{index}].{field}", f"{tag!r} is not a language tag (BCP 47)."))
+    problems = unbounded_template_problems(raw_journey)
+    for path, _ in _message_templates(raw_journey):
+        tag = path.partition(".translations.")[2]
+        if tag and _stored_language_tag(tag) and not is_language_tag(tag):
+            problems.append((path, f"{tag!r} is not a language tag (BCP 47)."))
     return problems
+
+
+def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:
+    """Each MESSAGE template of a journey, posted or stored, that is outside the bounds: (path, why)."""
+    found = ((path, _refusal_of(text)) for path, text in _message_templates(raw_journey))
+    return [(path, refusal) for path, refusal in found if refusal is not None]
+
+
+def _message_templates(raw_journey: dict[str, Any]) -> list[tuple[str, object]]:
+    raw_nodes = raw_journey.get("nodes")
+    return [
+        (f"nodes[{index}].{field}", text)
+        for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else [])
+        if isinstance(node, dict) and node.get("type") == "MESSAGE"
+        for field, text in _templates_of(node)
+    ]
 
 
 def _templates_of(node: dict[str, Any]) -> list[tuple[str, object]]:

@@ -22,6 +22,7 @@ from pjs.dead_letter_commands import dead_letters_app
 from pjs.demo import demo_curl, load_demo_journey
 from pjs.dev import run_all_roles
 from pjs.garbage_collection import tune_garbage_collection
+from pjs.journey_commands import journeys_app
 from pjs.key_commands import ensure_dev_key, keys_app, tenants_app
 from pjs.logs import configure_logging
 from pjs.process import note_early_stop_signals, process_name, roles_problem, run_roles
@@ -41,6 +42,7 @@ app.add_typer(services_app, name="services")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(journeys_app, name="journeys")
 app.add_typer(asyncapi_app, name="asyncapi")
 console = Console()
 log = logging.getLogger("pjs")
