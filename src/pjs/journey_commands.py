@@ -7,7 +7,6 @@ rendering; this lists where, so a clinic can save a new version before its patie
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from dataclasses import asdict, dataclass
 from typing import Annotated
@@ -17,10 +16,9 @@ import asyncpg
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from domain.message_validation import unbounded_template_problems
+from pjs.listings import print_rows
 from pjs.settings import get_settings
 
 journeys_app = typer.Typer(help="Stored journeys: check them against today's rules.", no_args_is_help=True)
@@ -48,20 +46,12 @@ def check_command(
     found = asyncio.run(unbounded_templates())
     if as_json:  # camelCase, as the API and `pjs keys list --json`
         print(orjson.dumps([_as_json(one) for one in found]).decode())
-    elif not sys.stdout.isatty():  # a pipe or a file: one tab-separated line per template
-        for one in found:
-            print("\t".join(_CONTROLS.sub(" ", str(value)) for value in asdict(one).values()))
+    elif found or not sys.stdout.isatty():
+        columns = ("tenant", "journey", "version", "template", "why its messages fail")
+        print_rows(console, columns, [[str(value) for value in asdict(one).values()] for one in found])
     else:
-        table = Table("tenant", "journey", "version", "template", "why its messages fail")
-        for one in found:
-            table.add_row(
-                escape(one.tenant), str(one.journey_id), str(one.version), one.path, escape(one.reason)
-            )
-        console.print(table if found else "every stored message template is within the bounds")
+        console.print("every stored message template is within the bounds")
     raise typer.Exit(code=1 if found else 0)
-
-
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _as_json(one: UnboundedTemplate) -> dict[str, object]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +17,6 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from api.api_keys import PresentedKey, Scope, parse_key
 from api.key_store import (
@@ -34,6 +31,7 @@ from api.key_store import (
     revoke_key,
 )
 from pjs import wiring
+from pjs.listings import print_rows
 from pjs.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -84,15 +82,7 @@ def list_keys_command(
     if as_json:
         print(orjson.dumps([_as_json(key) for key in keys]).decode())
         return
-    rows = [_listed(key) for key in keys]
-    if not sys.stdout.isatty():  # a pipe or a file: whole values, tab-separated, never cut to 80 columns
-        for row in [list(_LIST_COLUMNS), *rows]:
-            print("\t".join(_CONTROLS.sub(" ", value) for value in row))  # one line per key, always
-        return
-    table = Table(*_LIST_COLUMNS)
-    for row in rows:
-        table.add_row(*(escape(value) for value in row))
-    console.print(table)
+    print_rows(console, _LIST_COLUMNS, [_listed(key) for key in keys])
 
 
 def _as_json(key: KeyListing) -> dict[str, object]:
@@ -107,7 +97,6 @@ def _as_json(key: KeyListing) -> dict[str, object]:
     }
 
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _LIST_COLUMNS = ("key id", "tenant", "scopes", "created", "revoked", "last used")
 
 
