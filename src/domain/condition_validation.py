@@ -1,5 +1,6 @@
 """Validation of a CONDITIONAL node's condition: a field, a known operator, a value that operator takes."""
 
+import re
 from typing import Any, Final
 
 from domain.conditions import MEMBERSHIP_OPERATORS, OPERATORS, ORDERING_OPERATORS
@@ -8,6 +9,8 @@ from domain.json_values import describe, is_number
 from domain.message_validation import Problems
 
 _VALID_OPERATORS: Final = " ".join(OPERATORS)
+# A JSON number written as text: "65" orders letter by letter ("100" before "65"), never as a number.
+_NUMBER_AS_TEXT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def parse_condition(at: str, node: dict[str, Any], problems: Problems) -> Condition:
@@ -43,3 +46,26 @@ def parse_condition(at: str, node: dict[str, Any], problems: Problems) -> Condit
             (f"{at}.value", f"The '{operator}' operator needs a number or a string, got {describe(value)}.")
         )
     return Condition(field=str(field), operator=str(operator), value=value)
+
+
+def posted_condition_problems(raw_journey: dict[str, Any]) -> Problems:
+    """Each ordering condition of a posted journey whose value is a number written as text: it compares
+    letter by letter ("100" < "65") and never with a number, so it is almost surely a mistake.
+
+    Checked for what callers send only: a journey stored before this rule still loads."""
+    raw_nodes = raw_journey.get("nodes")
+    problems: Problems = []
+    for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else []):
+        condition = node.get("condition") if isinstance(node, dict) else None
+        if not isinstance(condition, dict) or condition.get("operator") not in ORDERING_OPERATORS:
+            continue
+        value = condition.get("value")
+        if isinstance(value, str) and _NUMBER_AS_TEXT.fullmatch(value):
+            problems.append(
+                (
+                    f"nodes[{index}].condition.value",
+                    f"The value {value!r} is text, which orders letter by letter ('100' comes before '65'); "
+                    f"write {value} without quotes to compare numbers.",
+                )
+            )
+    return problems

@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from domain.journey import Condition
+from domain.json_values import describe
 
 EQUALITY_OPERATORS: Final = {"=": "eq", "==": "eq", "eq": "eq", "!=": "ne", "ne": "ne"}
 ORDERING_OPERATORS: Final = {
@@ -70,6 +71,23 @@ def resolve(field: str, context: Mapping[str, Any]) -> Any:
             return _MISSING
         current = current[part]
     return current
+
+
+def is_missing(value: Any) -> bool:
+    """Whether `resolve` found no value at the path (as opposed to a JSON null)."""
+    return value is _MISSING
+
+
+def compared_kinds(condition: Condition) -> frozenset[str]:
+    """The kinds of value ("a number", "a string", ...) the condition compares the field with: its value's,
+    or its list's items' for `in` and `nin`. A field of any other kind makes every comparison false (nulls
+    aside, which mean "not known"); empty when the condition names no kind to check against."""
+    canonical = _CANONICAL.get(condition.operator)
+    if canonical in ("in", "nin"):
+        values = condition.value if _is_list(condition.value) else ()
+    else:
+        values = (condition.value,)
+    return frozenset(describe(value) for value in values if value is not None)
 
 
 def strictly_equal(left: Any, right: Any) -> bool:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from domain.condition_validation import parse_condition
+from domain.condition_validation import parse_condition, posted_condition_problems
 from domain.journey import (
     ConditionalNode,
     DelayNode,
@@ -105,6 +105,7 @@ def _parse(
     if posted:
         problems.extend(Problem(path, message) for path, message in posted_field_problems(raw))
         problems.extend(Problem(path, message) for path, message in posted_message_problems(raw))
+        problems.extend(Problem(path, message) for path, message in posted_condition_problems(raw))
 
     if problems:
         return problems

@@ -1,11 +1,10 @@
-"""When a run waits: a DELAY's resume instant in each form, quiet hours before a MESSAGE, trigger checks.
+"""When a run waits: a DELAY's resume instant in each form, and quiet hours before a MESSAGE.
 
 Pure: every instant is computed from `now` and the patient's clock (domain.local_clock).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -13,7 +12,6 @@ from typing import Any, Final
 from domain.conditions import resolve
 from domain.journey import DelayNode, JourneyDefinition, MessageNode
 from domain.local_clock import field_instant, next_local_time, parse_moment, patient_zone, quiet_until
-from domain.validation import Problem
 from events.catalogue import DelayStarted, RunEvent, RunFailed
 
 # Why a run waits, as DelayStarted.reason (None: a plain duration_seconds).
@@ -21,12 +19,6 @@ UNTIL_LOCAL_TIME: Final = "until_local_time"
 UNTIL_FIELD: Final = "until_field"
 MOMENT_PASSED: Final = "moment_already_past"
 QUIET_HOURS: Final = "quiet_hours"
-
-# Matched against the whole value (fullmatch): `$` would let a trailing newline through; ASCII digits
-# only, as `\d` takes any script's digits.
-_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
-_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-ADDRESS_FIELDS: Final = {"sms": "phone", "email": "email"}
 
 
 def start_delay(
@@ -61,27 +53,6 @@ def quiet_wait(
         return None
     until = quiet_until(now, journey.quiet_hours, patient_zone(context, journey.timezone))
     return None if until is None else _wait(node.id, now, until, QUIET_HOURS)
-
-
-def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> list[Problem]:
-    """What the context lacks for this journey: its channels' addresses, the dates its waits count from."""
-    problems: dict[str, Problem] = {}
-    zone = patient_zone(context, journey.timezone)
-    for node in journey.nodes:
-        if isinstance(node, MessageNode) and node.channel in ADDRESS_FIELDS:
-            field = ADDRESS_FIELDS[node.channel]
-            value = context.get(field)
-            pattern = _E164 if field == "phone" else _EMAIL
-            if not isinstance(value, str) or pattern.fullmatch(value) is None:
-                kind = "a phone number in E.164 (+15551234567)" if field == "phone" else "an email address"
-                problems[field] = Problem(
-                    field, f"This journey sends by {node.channel}: {field} must be {kind}."
-                )
-        waits_for = node.until_field if isinstance(node, DelayNode) else None
-        if waits_for is not None and parse_moment(resolve(waits_for, context), zone) is None:
-            path = waits_for.removeprefix("patient.")
-            problems[path] = Problem(path, "This journey waits for this field: an ISO 8601 date or datetime.")
-    return list(problems.values())
 
 
 def _wait(node_id: str, now: datetime, resume_at: datetime, reason: str) -> DelayStarted:

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.conditions import strictly_equal
+from domain.context_fit import context_problems
 from domain.decider import StartRefused, decide_start
 from domain.run_state import RunState, StoredPatientContext, initial_state
-from domain.waits import context_problems
 from engine.commands import (
     IdempotencyKeyReused,
     JourneyNotFound,

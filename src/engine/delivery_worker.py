@@ -14,9 +14,9 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from domain.context_fit import ADDRESS_FIELDS
 from domain.decider import PATIENT_DATA_UNAVAILABLE, decide_sent, decide_unsent
 from domain.run_state import RunState
-from domain.waits import ADDRESS_FIELDS
 from engine.channels import Channel, OutgoingMessage
 from engine.clock import Clock, utc_now
 from engine.message_deliveries import DeliveryLedger, DeliveryOutcome

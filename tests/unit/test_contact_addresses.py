@@ -2,8 +2,8 @@
 
 import pytest
 
+from domain.context_fit import context_problems
 from domain.journey import JourneyDefinition, MessageNode
-from domain.waits import context_problems
 
 SENDS_BOTH = JourneyDefinition(
     name="Reminders",

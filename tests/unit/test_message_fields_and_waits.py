@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from domain.context_fit import context_problems
 from domain.decider import decide
 from domain.journey import JourneyDefinition, MessageNode
 from domain.message_decisions import pick_template
 from domain.run_state import evolve, initial_state
 from domain.validation import Problem, validate_journey, validate_stored_journey
-from domain.waits import context_problems
 from engine.commands import PatientContextUnfit, RunAccepted
 from engine.delivery_worker import DeliveryConfig, DeliveryWorker
 from engine.engine_worker import EngineWorker
