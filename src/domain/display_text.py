@@ -24,3 +24,15 @@ def hidden_character_problem(what: str, text: object) -> str | None:
     if not isinstance(text, str) or (character := hidden_character(text)) is None:
         return None
     return f"{what} cannot contain control characters or bidirectional overrides (found {character})."
+
+
+def made_visible(text: str) -> str:
+    """`text` with each hidden character written out as `[U+XXXX]`, tabs and line breaks aside (a page lays
+    them out as spaces): for pages showing text saved before such characters were refused, such as a
+    journey's name or a node id, so that it cannot pose as another there."""
+    return _HIDDEN.sub(_written_out, text)
+
+
+def _written_out(found: re.Match[str]) -> str:
+    character = found.group()
+    return character if character in "\t\n\r" else f"[U+{ord(character):04X}]"

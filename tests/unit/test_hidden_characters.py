@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
+from domain.display_text import made_visible
 from domain.journey import JourneyDefinition
 from domain.patient_context import validate_patient_context
 from domain.validation import Problem, validate_journey, validate_stored_journey
@@ -82,3 +83,11 @@ def test_a_journey_stored_with_a_hidden_character_still_reads() -> None:
     journey = {**copy.deepcopy(SEED_JOURNEY), "name": "\x1b[2J\x07x\u202e"}
 
     assert isinstance(validate_stored_journey(journey), JourneyDefinition)
+
+
+def test_a_page_shows_each_hidden_character_written_out_and_keeps_line_breaks_and_joiners() -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # needs its zero width non-joiner
+
+    assert made_visible("Knee\u202e\u0007 clinic") == "Knee[U+202E][U+0007] clinic"
+    assert made_visible("line one\nline two\tend\r") == "line one\nline two\tend\r"
+    assert made_visible(persian) == persian

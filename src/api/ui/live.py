@@ -14,11 +14,17 @@ from api.limits import INT32_MAX
 from api.resources import Resources, get_resources
 from api.ui.signin import SignedIn
 from api.ui.views import journey_version, run_progress, version_counts
+from domain.display_text import made_visible
 
 router = APIRouter(prefix="/ui/live", include_in_schema=False)
 
 Deps = Annotated[Resources, Depends(get_resources)]
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+def shown(node_id: str | None) -> str | None:
+    """A node id as the pages print it (`api.ui.render`), so the script finds its node in the graph."""
+    return None if node_id is None else made_visible(node_id)
 
 
 @router.get("/runs/{runId}")
@@ -34,7 +40,7 @@ async def run_live(
     status = state.status.value if state.status else None
     content: dict[str, Any] = {
         "status": status,
-        "currentNodeId": state.current_node_id,
+        "currentNodeId": shown(state.current_node_id),
         "resumeAt": state.resume_at,
         "version": state.version,
         "events": [
@@ -42,7 +48,7 @@ async def run_live(
                 "type": r.type,
                 "version": r.version,
                 "recordedAt": r.recorded_at,
-                "nodeId": r.node_id,
+                "nodeId": shown(r.node_id),
                 "data": r.data,
             }
             for r in rows

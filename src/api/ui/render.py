@@ -7,11 +7,25 @@ from typing import Any, Final
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from domain.display_text import made_visible
+
 _HERE = Path(__file__).parent
-TEMPLATES: Final = Jinja2Templates(directory=_HERE / "templates")
+
+
+def _shown(value: Any) -> Any:
+    """Every value a page prints, with hidden characters written out (`domain.display_text.made_visible`);
+    markup is the templates' own output, its values already shown this way."""
+    return made_visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+TEMPLATES: Final = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=True, finalize=_shown)
+)
 
 PAGE_HEADERS: Final = {
     # Only this service's own script and stylesheet run; no page may frame these.
