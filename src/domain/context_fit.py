@@ -4,8 +4,9 @@ channels send to, the dates its waits count from, and the kinds of value its con
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
 
 from domain.conditions import compared_kinds, is_missing, resolve
 from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
@@ -20,57 +21,95 @@ _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ADDRESS_FIELDS: Final = {"sms": "phone", "email": "email"}
 
 
-def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> list[Problem]:
-    """Everything the context lacks for this journey, one problem per field (the first found).
+class _Compared(NamedTuple):
+    """A field the journey's conditions compare, the kinds of value they compare it with, and where."""
 
-    A message never names the field's value, only its kind: the context is the patient's data.
-    """
-    problems: dict[str, Problem] = {}
-    found = (*_address_problems(journey, context), *_wait_problems(journey, context))
-    for problem in (*found, *_condition_problems(journey, context)):
-        problems.setdefault(problem.path, problem)
-    return list(problems.values())
+    field: str
+    kinds: frozenset[str]
+    node_ids: tuple[str, ...]
 
 
-def _address_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> Iterator[Problem]:
-    for node in journey.nodes:
-        if isinstance(node, MessageNode) and node.channel in ADDRESS_FIELDS:
-            field = ADDRESS_FIELDS[node.channel]
+@dataclass(frozen=True)
+class ContextFit:
+    """What one journey asks of every patient context, gathered once (`context_fit`) for all its triggers."""
+
+    timezone: str | None
+    channels: tuple[str, ...]
+    waits_for: tuple[str, ...]
+    compared: tuple[_Compared, ...]
+
+    def problems(self, context: Mapping[str, Any]) -> list[Problem]:
+        """Everything the context lacks, one problem per field (the first found). A message never names
+        the field's value, only its kind: the context is the patient's data."""
+        found: dict[str, Problem] = {}
+        for problem in (*self._address_problems(context), *self._wait_problems(context)):
+            found.setdefault(problem.path, problem)
+        for problem in self._kind_problems(context):
+            found.setdefault(problem.path, problem)
+        return list(found.values())
+
+    def _address_problems(self, context: Mapping[str, Any]) -> list[Problem]:
+        problems = []
+        for channel in self.channels:
+            field = ADDRESS_FIELDS[channel]
             value = context.get(field)
             pattern = _E164 if field == "phone" else _EMAIL
             if not isinstance(value, str) or pattern.fullmatch(value) is None:
                 kind = "a phone number in E.164 (+15551234567)" if field == "phone" else "an email address"
-                yield Problem(field, f"This journey sends by {node.channel}: {field} must be {kind}.")
+                problems.append(Problem(field, f"This journey sends by {channel}: {field} must be {kind}."))
+        return problems
+
+    def _wait_problems(self, context: Mapping[str, Any]) -> list[Problem]:
+        if not self.waits_for:
+            return []
+        zone = patient_zone(context, self.timezone)
+        return [
+            Problem(
+                field.removeprefix("patient."),
+                "This journey waits for this field: an ISO 8601 date or datetime.",
+            )
+            for field in self.waits_for
+            if parse_moment(resolve(field, context), zone) is None
+        ]
+
+    def _kind_problems(self, context: Mapping[str, Any]) -> list[Problem]:
+        """A field held as another kind than its conditions compare it with (text against a number, say):
+        every such comparison would be false, and the run would take the false branch with no one told. A
+        missing or null field is not a problem: the false branch is its meaning."""
+        problems = []
+        for compared in self.compared:
+            actual = resolve(compared.field, context)
+            if is_missing(actual) or actual is None or describe(actual) in compared.kinds:
+                continue
+            expected = " or ".join(sorted(compared.kinds))
+            nodes = ", ".join(compared.node_ids)
+            message = (
+                f"This journey compares this field with {expected} (node {nodes}), so it must be {expected}, "
+                f"not {describe(actual)}."
+            )
+            problems.append(Problem(compared.field.removeprefix("patient."), message))
+        return problems
 
 
-def _wait_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> Iterator[Problem]:
-    zone = patient_zone(context, journey.timezone)
+def context_fit(journey: JourneyDefinition) -> ContextFit:
+    """What `journey` asks of a patient context."""
+    channels: dict[str, None] = {}
+    waits_for: dict[str, None] = {}
+    kinds: dict[str, set[str]] = {}
+    node_ids: dict[str, list[str]] = {}
     for node in journey.nodes:
-        waits_for = node.until_field if isinstance(node, DelayNode) else None
-        if waits_for is not None and parse_moment(resolve(waits_for, context), zone) is None:
-            path = waits_for.removeprefix("patient.")
-            yield Problem(path, "This journey waits for this field: an ISO 8601 date or datetime.")
+        if isinstance(node, MessageNode) and node.channel in ADDRESS_FIELDS:
+            channels[node.channel] = None
+        elif isinstance(node, DelayNode) and node.until_field is not None:
+            waits_for[node.until_field] = None
+        elif isinstance(node, ConditionalNode) and (compared := compared_kinds(node.condition)):
+            kinds.setdefault(node.condition.field, set()).update(compared)
+            node_ids.setdefault(node.condition.field, []).append(node.id)
+    compared_fields = (_Compared(field, frozenset(kinds[field]), tuple(node_ids[field])) for field in kinds)
+    return ContextFit(journey.timezone, tuple(channels), tuple(waits_for), tuple(compared_fields))
 
 
-def _condition_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> Iterator[Problem]:
-    """A field the journey's conditions compare with one kind of value (a number, say) that the context
-    holds as another (text): every such comparison would be false, and the run would take the false
-    branch with no one told. A missing or null field is not a problem: the false branch is its meaning."""
-    kinds_by_field: dict[str, set[str]] = {}
-    nodes_by_field: dict[str, list[str]] = {}
-    for node in journey.nodes:
-        if isinstance(node, ConditionalNode) and compared_kinds(node.condition):
-            field = node.condition.field
-            kinds_by_field.setdefault(field, set()).update(compared_kinds(node.condition))
-            nodes_by_field.setdefault(field, []).append(node.id)
-    for field, kinds in kinds_by_field.items():
-        actual = resolve(field, context)
-        if is_missing(actual) or actual is None or describe(actual) in kinds:
-            continue
-        expected = " or ".join(sorted(kinds))
-        nodes = ", ".join(nodes_by_field[field])
-        yield Problem(
-            field.removeprefix("patient."),
-            f"This journey compares this field with {expected} (node {nodes}), so it must be {expected}, "
-            f"not {describe(actual)}.",
-        )
+def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> list[Problem]:
+    """Everything the context lacks for this journey (`ContextFit.problems`); for many contexts, gather
+    the journey's asks once with `context_fit`."""
+    return context_fit(journey).problems(context)

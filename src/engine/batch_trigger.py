@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.conditions import strictly_equal
-from domain.context_fit import context_problems
+from domain.context_fit import context_fit
 from domain.decider import StartRefused, decide_start
 from domain.run_state import RunState, StoredPatientContext, initial_state
 from engine.commands import (
@@ -75,8 +75,9 @@ async def trigger_runs(
         return JourneyNotFound(journey_id)
     outcomes: dict[int, ItemOutcome] = {}
     first: dict[UUID, int] = {}  # run id -> the first fit item asking for it
+    fit = context_fit(journey.definition)
     for index, item in enumerate(items):
-        unfit = context_problems(journey.definition, item.patient_context)
+        unfit = fit.problems(item.patient_context)
         if unfit:
             outcomes[index] = PatientContextUnfit(tuple(unfit))
         else:
