@@ -6,9 +6,9 @@ import logging
 import time
 from collections.abc import Callable
 
-NOISY_LOGGERS = ("aiokafka", "asyncpg", "engine.channels.send_failures")
-"""Loggers that log every failed connection or send attempt: while a broker or a message provider is down,
-thousands of lines a minute."""
+NOISY_LOGGERS = ("aiokafka", "asyncpg", "engine.channels.send_failures", "api.header_deadline")
+"""Loggers that log every failed connection or send attempt (while a broker or a message provider is down,
+thousands of lines a minute), or every client too slow to send its request head (a flood of them)."""
 
 REPEAT_WINDOW_SECONDS = 60.0
 

@@ -13,6 +13,7 @@ import uvicorn
 import uvloop
 
 from api.app import create_app
+from api.header_deadline import with_header_deadline
 from engine.channels import ChannelRouter
 from engine.delivery_worker import DeliveryConfig
 from engine.timer import TimerConfig
@@ -45,7 +46,9 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         port=settings.http_port,
         log_level="warning",
         access_log=False,
-        http="httptools",  # the C parser; h11 (pure Python) cost the most CPU per request
+        # uvicorn's httptools protocol (the C parser; h11, pure Python, cost the most CPU per request) with
+        # a deadline on each request's head, which uvicorn lacks (api/header_deadline.py)
+        http=with_header_deadline(settings.api_header_timeout_seconds),
         loop="none",  # the loop is already running: `event_loop_factory` made it (uvloop for the api)
         timeout_keep_alive=settings.api_keep_alive_seconds,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_seconds / 2)),

@@ -217,6 +217,13 @@ class Settings(TelemetrySettings, ConsumerSettings, TokenSettings, StateSettings
         "own idle expiry (httpx 5 s, many proxies 60 s), so the server never closes a connection just as a "
         "client reuses it (the client would see a dropped request).",
     )
+    api_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a client may take to send a request's line and headers, from the moment the "
+        "API awaits them (connection opened, or first byte after an idle keep-alive), then 408 and close. "
+        "Bytes trickling in do not extend it.",
+    )
     api_key_cache_seconds: float = Field(
         default=0.5,
         ge=0,

@@ -59,15 +59,18 @@ def with_own_subscriber_groups(settings: Settings, analytics_dir: Path, **update
 
 class RoleProcess:
     """`python -m pjs.cli run <role>...` as a child process (one role, or several sharing it): stop it gently
-    or SIGKILL it."""
+    or SIGKILL it. Its log goes to this process's stderr, or appended to `log_file`."""
 
-    def __init__(self, role: str | Sequence[str], settings: Settings, **extra_env: str) -> None:
+    def __init__(
+        self, role: str | Sequence[str], settings: Settings, *, log_file: Path | None = None, **extra_env: str
+    ) -> None:
         roles = [role] if isinstance(role, str) else list(role)
         self.role = process_name(roles)
         self.was_killed = False
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pjs.cli", "run", *roles], env=role_env(settings, **extra_env)
-        )
+        command = [sys.executable, "-m", "pjs.cli", "run", *roles]
+        with contextlib.ExitStack() as files:
+            log = files.enter_context(log_file.open("ab")) if log_file else None
+            self._process = subprocess.Popen(command, env=role_env(settings, **extra_env), stderr=log)
 
     @property
     def pid(self) -> int:
@@ -114,11 +117,13 @@ class RoleProcess:
 
 
 @contextlib.contextmanager
-def role_processes(settings: Settings, *roles: str, **extra_env: str) -> Iterator[list[RoleProcess]]:
+def role_processes(
+    settings: Settings, *roles: str, log_file: Path | None = None, **extra_env: str
+) -> Iterator[list[RoleProcess]]:
     """The roles as child processes, stopped on exit. When the body ends without an error, every process
     it did not kill must still be running and must then stop cleanly (exit code 0): a role that died on
     the way would otherwise pass unnoticed while the others did its work."""
-    processes = [RoleProcess(role, settings, **extra_env) for role in roles]
+    processes = [RoleProcess(role, settings, log_file=log_file, **extra_env) for role in roles]
     try:
         yield processes
     except BaseException:
