@@ -119,6 +119,24 @@ def _document_access(document: dict[str, Any]) -> None:
                 responses.setdefault(str(code), response)
 
 
+_TIMED_OUT = (
+    "The request's headers (PJS_API_HEADER_TIMEOUT_SECONDS) or its body (PJS_API_REQUEST_SECONDS) did not "
+    "arrive in time; the connection is closed"
+)
+
+
+def _document_timeouts(document: dict[str, Any]) -> None:
+    """Every operation can answer 408: a client too slow with its request (api/header_deadline.py before
+    any route, api/deadline.py for the body)."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {})["408"] = {
+                "description": _TIMED_OUT,
+                "headers": {"Connection": {"schema": {"type": "string", "const": "close"}}},
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorOut")}}},
+            }
+
+
 def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None:
     """Add the request models' schemas to the document, and serve it at /openapi.json and /api-json."""
 
@@ -136,6 +154,7 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
             schemas.setdefault(name, schema)
         _bad_requests_are_400(document)
         _document_access(document)
+        _document_timeouts(document)
         app.openapi_schema = document
         return document
 

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jsonschema_rs
+import orjson
 import pytest
 import yaml
 
+from api.header_deadline import timeout_response
 from events.catalogue import EVENT_TYPES
 from pjs.settings import Settings
 from support.api import app_client
@@ -37,6 +40,24 @@ async def test_every_request_body_has_a_schema_and_the_seed_journey_as_example(
     trigger = paths["/journeys/{journeyId}/trigger"]["post"]["requestBody"]["content"]["application/json"]
     assert trigger["examples"]["senior"]["value"]["id"] == "patient-123"
     assert {"JourneyIn", "PatientContextIn", "ConditionalNode"} <= set(document["components"]["schemas"])
+
+
+async def test_every_operation_documents_the_408_of_a_request_too_slow_to_arrive(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+    error_out = {"$ref": "#/components/schemas/ErrorOut"}
+    sent = orjson.loads(timeout_response(10.0, []).partition(b"\r\n\r\n")[2])
+
+    timeouts = [op["responses"].get("408") for ops in document["paths"].values() for op in ops.values()]
+
+    assert len(timeouts) >= 16
+    for documented in timeouts:
+        assert documented["content"]["application/json"]["schema"] == error_out
+        assert "PJS_API_HEADER_TIMEOUT_SECONDS" in documented["description"]
+        assert documented["headers"]["Connection"]["schema"]["const"] == "close"
+    error_shape = {**error_out, "components": document["components"]}
+    assert jsonschema_rs.validator_for(error_shape).is_valid(sent)  # what the header deadline writes
 
 
 async def test_swagger_ui_is_at_api(api: httpx.AsyncClient) -> None:
