@@ -29,9 +29,11 @@ class DataKey:
 
 @dataclass(frozen=True)
 class PatientKeyIds:
-    """Every key a patient was ever given, and when the last of them was destroyed (None: one is live)."""
+    """Every key a patient was ever given, the live ones among them, and when the last of them was destroyed
+    (None: one is live)."""
 
     key_ids: list[UUID]
+    live_key_ids: list[UUID]
     destroyed_at: datetime | None
 
 
@@ -127,7 +129,8 @@ class PostgresPatientKeys:
         )
         destroyed = [row["destroyed_at"] for row in rows]
         last = None if not rows or None in destroyed else max(destroyed)
-        return PatientKeyIds([row["key_id"] for row in rows], last)
+        live = [row["key_id"] for row in rows if row["destroyed_at"] is None]
+        return PatientKeyIds([row["key_id"] for row in rows], live, last)
 
     async def destroy(self, patient_ref: str, now: datetime) -> None:
         await self._db.execute(

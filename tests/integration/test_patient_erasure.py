@@ -75,9 +75,33 @@ async def test_erasure_cancels_the_patients_runs_and_every_read_answers_erased(
     other = (await api.get(f"/journeys/runs/{kept}")).json()
     assert other["patientContext"] == patient("bert", note="hip") and not other["erased"]
     assert other["status"] == "waiting_delay"
-    listed = (await api.get("/journeys/runs", params={"patientId": "anna"})).json()["runs"]
-    assert sorted(run["runId"] for run in listed) == sorted(erased_runs)
-    assert all(run["patientContext"] is None for run in listed)
+
+
+async def test_an_erased_patients_id_no_longer_finds_their_runs_or_audit_trail_until_triggered_again(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    journey_id = (await api.post("/journeys", json=JOURNEY)).json()["journeyId"]
+    erased = await trigger(api, journey_id, patient("anna", note="knee"))
+    assert await _found_by_patient_id(api, "anna") == ({erased}, {erased})
+
+    assert (await api.post("/patients/anna/erasure")).status_code == 202
+
+    assert await _found_by_patient_id(api, "anna") == (set(), set())
+    assert (await api.get(f"/journeys/runs/{erased}")).json()["erased"] is True  # the run, unlinked, stays
+    assert (await api.post("/patients/anna/erasure")).status_code == 202  # a repeat still knows the patient
+    again = await trigger(api, journey_id, patient("anna", note="knee"))
+    assert await _found_by_patient_id(api, "anna") == ({again}, {again})
+
+
+async def _found_by_patient_id(api: httpx.AsyncClient, patient_id: str) -> tuple[set[str], set[str]]:
+    """The runs, and the runs of the audit entries, that a search by the patient's id finds."""
+    listed = await api.get("/journeys/runs", params={"patientId": patient_id})
+    searched = await api.post("/journeys/runs/search", json={"patientId": patient_id})
+    audited = await api.post("/audit/search", json={"patientId": patient_id})
+    assert listed.status_code == searched.status_code == audited.status_code == 200
+    assert listed.json()["runs"] == searched.json()["runs"]
+    runs = {run["runId"] for run in listed.json()["runs"]}
+    return runs, {entry["runId"] for entry in audited.json()["entries"]}
 
 
 class Crash(Exception):
