@@ -32,6 +32,7 @@ from events.consumer_metrics import (
 from events.dead_letters import DeadLetterStore
 from events.decoded_records import RECENTLY_DECODED
 from events.group_config import GroupConfig
+from events.group_progress import group_progress
 from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
 from events.waiting import sleep_unless_stopped, unless_stopped_for
@@ -70,6 +71,7 @@ class ConsumerLoop:
         self._unpositioned: set[TopicPartition] = set()
         self._kafka_outage = OutageLog(log, f"group {config.group} reaching Kafka")
         self._lag = LagObserver(config.group)
+        self._progress = group_progress(config.group)  # what the process's heartbeat reports of it
         self._commits = KafkaCommits(config.commit_interval_seconds)
         for counter in (UNDECODABLE_RECORDS, DEAD_LETTERS):
             counter.labels(group=config.group)  # exported at 0, so rates and alerts see the group at once
@@ -98,6 +100,7 @@ class ConsumerLoop:
             consumer.subscribe([self._config.topic], listener=_Rebalances(self, consumer))
             while not stop.is_set():
                 records = await consumer.getmany(timeout_ms=500, max_records=self._config.batch_size)
+                self._progress.fetched(sum(len(batch) for batch in records.values()))
                 if self._unpositioned:
                     await self._position(consumer, stop)
                 async with self._in_flight:  # a revoke waits for the batch and for the commit
@@ -184,6 +187,7 @@ class ConsumerLoop:
         still_owned = consumer.assignment() - self._revoked
         self._commits.handled({tp: offset for tp, offset in batch.next_offsets.items() if tp in still_owned})
         batch_handled(self._config.group, records)
+        self._progress.handled()
 
     async def _finish(self, batch: ConsumedBatch, decoded: Sequence[Decoded], stop: asyncio.Event) -> bool:
         """True once the handler returned for `batch`, or for each of its events not set aside; False if

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
+from events.group_progress import group_progress
 from events.pacing import Every
 
 _POSITION_WAIT_SECONDS = 0.05
@@ -70,8 +71,9 @@ def batch_handled(group: str, records: Mapping[TopicPartition, Sequence[object]]
 
 
 class LagObserver:
-    """Sets a group's lag gauges at most once every `every_seconds`: a consumer polls far more often than
-    anyone scrapes, and each observation reads every assigned partition."""
+    """Sets a group's lag gauges, and the lag its heartbeat reports (`events.group_progress`), at most once
+    every `every_seconds`: a consumer polls far more often than anyone scrapes, and each observation reads
+    every assigned partition."""
 
     def __init__(
         self,
@@ -81,15 +83,16 @@ class LagObserver:
     ) -> None:
         self._group = group
         self._every = Every(every_seconds, clock)
+        self._progress = group_progress(group)
 
     async def observe(self, consumer: AIOKafkaConsumer) -> None:
         if self._every.due():
-            await observe_lag(consumer, self._group)
+            self._progress.lag = sum((await observe_lag(consumer, self._group)).values())
 
 
-async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:
-    """Set the lag of each assigned partition from the end offset the last fetch reported. No I/O: a
-    fetched partition's position is known, unless a reset is pending, which is not waited for."""
+async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> dict[int, int]:
+    """Set (and answer) the lag of each assigned partition from the end offset the last fetch reported. No
+    I/O: a fetched partition's position is known, unless a reset is pending, which is not waited for."""
     ends: dict[TopicPartition, int | None] = {}
     positions: dict[TopicPartition, int] = {}
     for tp in consumer.assignment():
@@ -100,5 +103,7 @@ async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:
                     positions[tp] = await consumer.position(tp)
         except (IllegalStateError, AssertionError, TimeoutError):  # revoked meanwhile, or being reset
             continue
-    for partition, lag in group_lags(ends, positions).items():
+    lags = group_lags(ends, positions)
+    for partition, lag in lags.items():
         CONSUMER_LAG.labels(group=group, partition=str(partition)).set(lag)
+    return lags
