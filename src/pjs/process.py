@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from events.retry import retry_until_stopped
+from pjs.heartbeat import heartbeating
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
 
@@ -52,9 +53,9 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     give them `shutdown_seconds` to finish their current work.
 
     A role still busy after that is cancelled: consumers commit offsets only after a batch is applied, so
-    abandoned work is redone by whoever reads those records next. Roles sharing a process share its fate:
-    when one ends on its own (it failed), the others stop as on SIGTERM and the process exits as that one
-    did, so a supervisor restarts them together.
+    abandoned work is redone by whoever reads those records next. Roles sharing a process share its fate
+    and its heartbeat (`pjs.heartbeat`): when one ends on its own (it failed), the others stop as on
+    SIGTERM and the process exits as that one did, so a supervisor restarts them together.
     """
     name = process_name(names)
     stop = asyncio.Event()
@@ -70,7 +71,9 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     )
     if await migrating is None:
         return
-    if await run_until_stopped(names, settings, stop):
+    async with heartbeating(names, settings):  # after migrating: the table may be new
+        stopped_in_time = await run_until_stopped(names, settings, stop)
+    if stopped_in_time:
         log.info("role %s stopped", name)
 
 

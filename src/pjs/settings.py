@@ -13,6 +13,7 @@ from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from events.broker import KafkaConnection
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from pjs.consumer_settings import ConsumerSettings
+from pjs.health_settings import HealthSettings
 from pjs.services.credentials import (
     POSTGRES_APP,
     POSTGRES_BOOTSTRAP_USER,
@@ -32,7 +33,7 @@ LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(TelemetrySettings, ConsumerSettings, TokenSettings, StateSettings):
+class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSettings, StateSettings):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
