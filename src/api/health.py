@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from api.auth import loopback_or_admin
 from api.metrics import waiting_dead_letters
 from api.openapi import OPEN_FROM_LOOPBACK
+from api.pipeline_health import pipeline_health
 from api.resources import Resources, get_resources
+from api.stall_warnings import stall_warnings
 from events.broker import broker_answers
 
 router = APIRouter(tags=["health"])
@@ -25,7 +27,8 @@ async def health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness: Postgres and Kafka are reachable",
-    description="`details` lists warnings that leave the service ready, such as dead letters waiting.",
+    description="`details` lists warnings that leave the service ready: dead letters waiting, a role not "
+    "heard from, a consumer group behind without progress, due delays not fired, events not published.",
     dependencies=[Depends(loopback_or_admin)],
     openapi_extra=OPEN_FROM_LOOPBACK,
 )
@@ -46,7 +49,14 @@ async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSON
 
 
 async def _warnings(resources: Resources) -> list[str]:
-    waiting = await waiting_dead_letters(resources.pool) or {}
+    stall_seconds = resources.stall_warning_seconds
+    waiting, health = await asyncio.gather(
+        waiting_dead_letters(resources.pool), pipeline_health(resources.pool, stall_seconds)
+    )
+    return _dead_letter_warnings(waiting or {}) + stall_warnings(health, stall_seconds)
+
+
+def _dead_letter_warnings(waiting: dict[str, int]) -> list[str]:
     if not waiting:
         return []
     per_group = ", ".join(f"{group}: {count}" for group, count in waiting.items())

@@ -15,6 +15,8 @@ from prometheus_client.registry import Collector
 
 from api.auth import loopback_or_admin
 from api.openapi import OPEN_FROM_LOOPBACK
+from api.pipeline_gauges import pipeline_gauges
+from api.pipeline_health import pipeline_health
 from api.resources import Resources, get_resources
 from events.dead_letters import PostgresDeadLetters
 from events.pg import Queryable
@@ -35,6 +37,9 @@ async def metrics(resources: Annotated[Resources, Depends(get_resources)]) -> Re
     gauges = CollectorRegistry()
     gauges.register(_Values(await _delay_gauges(resources.pool)))
     gauges.register(_Values(_dead_letter_gauges(await waiting_dead_letters(resources.pool))))
+    stall_seconds = resources.stall_warning_seconds
+    health = await pipeline_health(resources.pool, stall_seconds)
+    gauges.register(_Values(pipeline_gauges(health, stall_seconds)))
     text = _process_metrics() + generate_latest(gauges)
     return Response(content=text, media_type=CONTENT_TYPE_LATEST)
 

@@ -115,8 +115,10 @@ class Resources:
         trigger_groups_in_flight: int = 4,
         tokens: TokenVerifier | None = None,
         sign_in: SignInClient | None = None,
+        stall_warning_seconds: float = 30.0,
     ) -> None:
         self.kafka = kafka
+        self.stall_warning_seconds = stall_warning_seconds  # /ready warns of a role unheard for longer
         self.run_events = run_events  # the topic the AsyncAPI document describes
         self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock

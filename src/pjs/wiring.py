@@ -237,6 +237,7 @@ def api_resources(settings: Settings) -> Resources:
         trigger_groups_in_flight=settings.api_trigger_groups_in_flight,
         tokens=token_verifier(settings),
         sign_in=settings.sign_in_client() if settings.token_policy() is not None else None,
+        stall_warning_seconds=settings.stall_warning_seconds,
     )
 
 

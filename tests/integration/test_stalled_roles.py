@@ -1,0 +1,82 @@
+"""A role process that freezes or dies is named in /ready's details; one stopped as asked leaves no trace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import asyncpg
+
+from pjs.settings import Settings
+from support.api import app_client
+from support.roles import RoleProcess, eventually, role_processes
+from support.stalls import (
+    HEARTBEAT_SECONDS,
+    STALL_SECONDS,
+    beating_fast,
+    heartbeat_pids,
+    no_warning_starting,
+    ready_details,
+    warning_starting,
+)
+
+SLACK_SECONDS = 2.0  # a loaded 2-core machine's delay in noticing, beyond a heartbeat
+
+
+async def test_a_frozen_role_is_named_within_the_threshold_and_cleared_once_it_thaws(
+    settings: Settings, pool: asyncpg.Pool, api_key: str
+) -> None:
+    fast = beating_fast(settings)
+    with role_processes(fast, "timer") as [timer]:
+        async with app_client(fast, api_key) as (api, _):
+            await eventually(lambda: _beating(pool, "timer", timer.pid), seconds=60)
+            assert not [line for line in await ready_details(api) if line.startswith("timer")]
+
+            os.kill(timer.pid, signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            try:
+                warning = await eventually(
+                    lambda: warning_starting(api, "timer: no instance heard from"), seconds=30
+                )
+                noticed_after = time.monotonic() - frozen_at
+            finally:
+                os.kill(timer.pid, signal.SIGCONT)
+
+            assert f"(last: {socket.gethostname()} pid {timer.pid})" in warning
+            assert "due delays do not fire" in warning
+            assert noticed_after < STALL_SECONDS + HEARTBEAT_SECONDS + SLACK_SECONDS
+            await eventually(lambda: no_warning_starting(api, "timer"), seconds=10)
+
+
+async def test_a_role_stopped_as_asked_leaves_no_warning_while_a_killed_one_is_named(
+    settings: Settings, pool: asyncpg.Pool, api_key: str
+) -> None:
+    fast = beating_fast(settings)
+    stopped, killed = RoleProcess("timer", fast), RoleProcess("timer", fast)
+    try:
+        async with app_client(fast, api_key) as (api, _):
+            await eventually(lambda: _beating(pool, "timer", stopped.pid, killed.pid), seconds=60)
+
+            assert stopped.stop() == 0
+            assert await heartbeat_pids(pool, "timer") == {killed.pid}  # deleted on the way out
+            killed.kill()
+            warning = await eventually(
+                lambda: warning_starting(api, "timer: no instance heard from"), seconds=30
+            )
+    finally:
+        stopped.stop()
+        killed.kill()
+
+    assert f"pid {killed.pid})" in warning
+    assert str(stopped.pid) not in " ".join(await ready_details_of(fast, api_key))
+
+
+async def ready_details_of(settings: Settings, api_key: str) -> list[str]:
+    async with app_client(settings, api_key) as (api, _):
+        return await ready_details(api)
+
+
+async def _beating(pool: asyncpg.Pool, role: str, *pids: int) -> bool:
+    return set(pids) <= await heartbeat_pids(pool, role)
