@@ -32,6 +32,12 @@ async def test_due_delays_left_unfired_warn_of_the_timer_until_a_timer_runs(
         assert warning is not None
         assert warning.startswith("timer: 3 delay(s) due more than 1.5 s ago not fired (the oldest due ")
         assert "see whether a timer runs" in warning
+        overdue = next(
+            line
+            for line in (await api.get("/metrics")).text.splitlines()
+            if line.startswith("pjs_timer_overdue_seconds ")
+        )
+        assert float(overdue.split()[-1]) > STALL_SECONDS + 5
 
         with role_processes(fast, "timer"):
             await eventually(lambda: no_warning_starting(api, "timer"), seconds=30)

@@ -41,12 +41,15 @@ async def test_a_frozen_role_is_named_within_the_threshold_and_cleared_once_it_t
                     lambda: warning_starting(api, "timer: no instance heard from"), seconds=30
                 )
                 noticed_after = time.monotonic() - frozen_at
+                metrics = (await api.get("/metrics")).text
             finally:
                 os.kill(timer.pid, signal.SIGCONT)
 
             assert f"(last: {socket.gethostname()} pid {timer.pid})" in warning
             assert "due delays do not fire" in warning
             assert noticed_after < STALL_SECONDS + HEARTBEAT_SECONDS + SLACK_SECONDS
+            assert _gauge(metrics, 'pjs_role_last_heard_seconds{role="timer"}') > STALL_SECONDS
+            assert _gauge(metrics, 'pjs_role_silent_instances{role="timer"}') == 1
             await eventually(lambda: no_warning_starting(api, "timer"), seconds=10)
 
 
@@ -73,9 +76,31 @@ async def test_a_role_stopped_as_asked_leaves_no_warning_while_a_killed_one_is_n
     assert str(stopped.pid) not in " ".join(await ready_details_of(fast, api_key))
 
 
+async def test_a_killed_process_is_forgotten_once_a_process_of_its_host_replaces_it(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    fast = beating_fast(settings)
+    crashed = RoleProcess("timer", fast)
+    try:
+        await eventually(lambda: _beating(pool, "timer", crashed.pid), seconds=60)
+        crashed.kill()
+        with role_processes(fast, "timer") as [restarted]:  # as a supervisor restarts it, under a new pid
+            await eventually(lambda: _only(pool, "timer", restarted.pid), seconds=30)
+    finally:
+        crashed.kill()
+
+
 async def ready_details_of(settings: Settings, api_key: str) -> list[str]:
     async with app_client(settings, api_key) as (api, _):
         return await ready_details(api)
+
+
+def _gauge(metrics: str, series: str) -> float:
+    return float(next(line for line in metrics.splitlines() if line.startswith(series + " ")).split()[-1])
+
+
+async def _only(pool: asyncpg.Pool, role: str, pid: int) -> bool:
+    return await heartbeat_pids(pool, role) == {pid}
 
 
 async def _beating(pool: asyncpg.Pool, role: str, *pids: int) -> bool:
