@@ -67,6 +67,13 @@ class KeyRing:
         new_id = _new_key_id()
         return KeyRing(new_id, {**self.master_keys, new_id: AESGCM.generate_key(256)}, self.pseudonym_secret)
 
+    def ring(self) -> KeyRing:
+        """A ring is its own fixed source of keys (`events.key_ring_file.MasterKeys`)."""
+        return self
+
+    def ring_with(self, master_key_id: str) -> KeyRing:
+        return self
+
     def only_current(self) -> KeyRing:
         return KeyRing(self.current, {self.current: self.master_keys[self.current]}, self.pseudonym_secret)
 

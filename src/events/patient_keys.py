@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.key_ring import KeyRing
+from events.key_ring_file import MasterKeys
 from events.pg import Queryable
 from events.tenancy import DEFAULT_TENANT_ID
 
@@ -62,9 +62,9 @@ class PatientKeys(Protocol):
 class PostgresPatientKeys:
     """`PatientKeys` over the patient_keys table."""
 
-    def __init__(self, db: Queryable, ring: KeyRing) -> None:
+    def __init__(self, db: Queryable, master_keys: MasterKeys) -> None:
         self._db = db
-        self._ring = ring
+        self._master_keys = master_keys
 
     async def live_key(self, patient_ref: str) -> DataKey:
         return (await self.live_keys([patient_ref]))[patient_ref]
@@ -84,6 +84,7 @@ class PostgresPatientKeys:
         """Each patient's live key, made where it has none: a concurrent first use inserts its key first,
         then ours is dropped and theirs read, unless it committed after this statement's snapshot."""
         made = {ref: (uuid4(), AESGCM.generate_key(256)) for ref in refs}
+        ring = self._master_keys.ring()  # one ring for the statement: the key it names wrapped these
         # The CTE's read sees the keys from before its insert: old keys come from it, new ones from `made`.
         rows = await self._db.fetch(
             """
@@ -101,8 +102,8 @@ class PostgresPatientKeys:
             """,
             [made[ref][0] for ref in refs],
             refs,
-            [self._ring.wrap(*made[ref]) for ref in refs],
-            self._ring.current,
+            [ring.wrap(*made[ref]) for ref in refs],
+            ring.current,
             DEFAULT_TENANT_ID,
         )
         return {row["patient_ref"]: self._made_or_unwrapped(row, made) for row in rows}
@@ -143,11 +144,12 @@ class PostgresPatientKeys:
     async def rewrap(self) -> int:
         """Re-wrap every live data key not under the current master key; events are not touched."""
         done = 0
+        ring = self._master_keys.ring()
         while True:
             rows = await self._db.fetch(
                 "SELECT key_id, wrapped_key, master_key_id FROM patient_keys"
                 " WHERE destroyed_at IS NULL AND master_key_id <> $1 LIMIT $2",
-                self._ring.current,
+                ring.current,
                 _REWRAP_BATCH,
             )
             if not rows:
@@ -160,14 +162,15 @@ class PostgresPatientKeys:
                 WHERE k.key_id = t.key_id AND k.destroyed_at IS NULL
                 """,
                 [key.key_id for key in keys],
-                [self._ring.wrap(key.key_id, key.secret) for key in keys],
-                self._ring.current,
+                [ring.wrap(key.key_id, key.secret) for key in keys],
+                ring.current,
             )
             done += len(keys)
 
     def _unwrapped(self, row: asyncpg.Record) -> DataKey:
         key_id: UUID = row["key_id"]
-        return DataKey(key_id, self._ring.unwrap(row["master_key_id"], key_id, bytes(row["wrapped_key"])))
+        ring = self._master_keys.ring_with(row["master_key_id"])
+        return DataKey(key_id, ring.unwrap(row["master_key_id"], key_id, bytes(row["wrapped_key"])))
 
 
 class KeysReadOnce:

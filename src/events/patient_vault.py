@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from events.catalogue import PatientContext, Sealed
-from events.key_ring import KeyRing
+from events.key_ring_file import MasterKeys
 from events.patient_keys import KeysReadOnce, PatientKeys
 from events.sealing import open_sealed, seal
 
@@ -47,17 +47,17 @@ class TextsToSeal(NamedTuple):
 class PatientVault:
     """The patient keys and the key ring, behind the two operations the service needs."""
 
-    def __init__(self, keys: PatientKeys, ring: KeyRing) -> None:
+    def __init__(self, keys: PatientKeys, master_keys: MasterKeys) -> None:
         self.keys = keys
-        self._ring = ring
+        self._master_keys = master_keys
 
     def for_batch(self) -> PatientVault:
         """This vault for one batch's work: each data key is read from the store once (`KeysReadOnce`)."""
-        return PatientVault(KeysReadOnce(self.keys), self._ring)
+        return PatientVault(KeysReadOnce(self.keys), self._master_keys)
 
     def patient_ref(self, patient_id: str) -> str:
         """The keyed pseudonym a patient's keys are filed under."""
-        return self._ring.patient_ref(patient_id)
+        return self._master_keys.ring().patient_ref(patient_id)
 
     async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
         """The context sealed with its patient's live data key (made on the patient's first run)."""

@@ -1,9 +1,14 @@
 """`pjs keys rotate-master` (and `init-master`): the master key ring that wraps every patient's data key.
 
-Rotation writes a new current master key into PJS_MASTER_KEY_FILE (the old ones kept), re-wraps every live
-data key under it, and only then drops the old keys from the file. Events are never touched: they are
-sealed with the data keys, which do not change. A rotation that stops half-way is finished by running it
-again (the file still holds every key some data key is wrapped with).
+Rotation runs while the roles run. It writes a new current master key into PJS_MASTER_KEY_FILE (the old
+ones kept) and waits until every role has read the file again (they look every
+PJS_MASTER_KEY_CHECK_SECONDS), so none wraps a new data key with an old master key; re-wraps every live
+data key under the new one; then, holding off new data keys for a moment (a lock on patient_keys that
+waits for the transactions making them), re-wraps what was made meanwhile and drops the old keys from the
+file. Events are never touched: they are sealed with the data keys, which do not change. A rotation that
+stops half-way is finished by running it again (the file still holds every key some data key is wrapped
+with). Dropping the old keys is what makes erasures final: a destroyed data key's wrapped copies left in
+Postgres's files, its WAL and backups were wrapped by a master key that no longer exists.
 """
 
 from __future__ import annotations
@@ -42,9 +47,17 @@ async def rotate_master(settings: Settings) -> tuple[int, str]:
     path = settings.master_key_file
     ring = load_key_ring(path).rotated()
     save_key_ring(path, ring)
+    # Every role reads the file within a check; one that read it just before the write wraps at most the
+    # keys of the statement it was making then.
+    await asyncio.sleep(2 * settings.master_key_check_seconds + 0.5)
     pool = await create_pool(settings, admin=True)
     try:
         rewrapped = await PostgresPatientKeys(pool, ring).rewrap()
+        async with pool.acquire() as connection, connection.transaction():
+            # Waits for every transaction still making data keys, and keeps new ones out until the
+            # last re-wrap commits: none is left wrapped with a key about to be dropped.
+            await connection.execute("LOCK TABLE patient_keys IN SHARE MODE")
+            rewrapped += await PostgresPatientKeys(connection, ring).rewrap()
     finally:
         await pool.close()
     save_key_ring(path, ring.only_current())

@@ -36,6 +36,12 @@ class StateSettings(BaseSettings):
         description="Master key ring wrapping every patient's data key (mode 0600; `pjs dev` makes one); "
         "unset = <PJS_STATE_DIR>/master.key.",
     )
+    master_key_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a running role looks whether the master key file changed (a rotation), and "
+        "reads it again if so; `pjs keys rotate-master` waits a few of these between its steps.",
+    )
     analytics_pseudonym_key_file: Path = Field(
         default=DEFAULT_STATE_DIR / "analytics-pseudonym.key",
         description="Secret of the analytics pseudonyms (HMAC-SHA256), made on first use, mode 0600; "

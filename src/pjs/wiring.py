@@ -26,7 +26,8 @@ from engine.timer import Timer, TimerConfig
 from engine.write_models import INLINE_PROJECTIONS, WRITE_MODELS
 from events.asyncapi import RunEventsTopic
 from events.dead_letters import PostgresDeadLetters
-from events.key_ring import KeyRing, ensure_secret, load_key_ring
+from events.key_ring import ensure_secret
+from events.key_ring_file import KeyRingFile
 from events.patient_keys import PostgresPatientKeys
 from events.patient_vault import PatientVault
 from events.pg import Connection, Queryable
@@ -87,9 +88,10 @@ def event_store(pool: Queryable, settings: Settings | None = None) -> PostgresEv
     return PostgresEventStore(pool, INLINE_PROJECTIONS, max_event_bytes)
 
 
-def key_ring(settings: Settings) -> KeyRing:
-    """The master key ring from PJS_MASTER_KEY_FILE (a role refuses to start without one)."""
-    return load_key_ring(settings.master_key_file)
+def key_ring(settings: Settings) -> KeyRingFile:
+    """The master key ring from PJS_MASTER_KEY_FILE (a role refuses to start without one), read again when
+    the file changes (`pjs keys rotate-master` while the roles run)."""
+    return KeyRingFile(settings.master_key_file, settings.master_key_check_seconds)
 
 
 def patient_vault(db: Queryable, settings: Settings) -> PatientVault:

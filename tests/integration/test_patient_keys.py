@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from events.catalogue import Sealed
-from events.key_ring import KeyRing
+from events.key_ring_file import MasterKeys
 from events.patient_keys import DataKey, PostgresPatientKeys
 from events.patient_vault import PatientVault, TextsToSeal
 from pjs.master_key_commands import rotate_master
@@ -76,7 +76,7 @@ async def test_a_legacy_clear_run_still_reads_and_is_not_erased(
 class CountedKeys(PostgresPatientKeys):
     """The real key store, recording which key ids each read asked it for."""
 
-    def __init__(self, db: asyncpg.Pool, ring: KeyRing) -> None:
+    def __init__(self, db: asyncpg.Pool, ring: MasterKeys) -> None:
         super().__init__(db, ring)
         self.reads: list[set[UUID]] = []
 

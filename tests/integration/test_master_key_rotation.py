@@ -1,0 +1,78 @@
+"""Rotating the master key while the roles run: a role sealing and opening patients' data throughout loses
+none of it, and neither does a role started afterwards; and the rotation makes erasures final: a destroyed
+data key's leftover copy, as Postgres's files, its WAL or a backup may keep it, no longer unwraps."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from events.catalogue import Sealed
+from events.key_ring import KeyRingError, load_key_ring
+from pjs.master_key_commands import rotate_master
+from pjs.settings import Settings
+from pjs.wiring import patient_vault
+from support.journeys import patient
+
+
+@pytest.fixture
+def own_key_file(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings with a master key file of the test's own, looked at every 0.1 s by running roles."""
+    key_file = tmp_path / "master.key"
+    shutil.copy(settings.master_key_file, key_file)
+    return settings.model_copy(update={"master_key_file": key_file, "master_key_check_seconds": 0.1})
+
+
+async def test_a_role_sealing_and_opening_throughout_a_rotation_loses_no_patient(
+    own_key_file: Settings, pool: asyncpg.Pool
+) -> None:
+    running = patient_vault(pool, own_key_file)  # as a role builds it at start
+    sealed: dict[int, tuple[Sealed, dict[str, Any]]] = {}
+    stop = asyncio.Event()
+
+    async def busy_role() -> None:
+        while not stop.is_set():
+            context = patient(patient_id=f"patient-{len(sealed)}")
+            sealed[len(sealed)] = (await running.seal_context(context), context)
+            opened = await running.open_contexts({n: s for n, (s, _) in sealed.items()})
+            assert opened == {n: c for n, (_, c) in sealed.items()}
+            await asyncio.sleep(0.01)
+
+    role = asyncio.create_task(busy_role())
+    await asyncio.sleep(0.3)
+    rewrapped, current = await rotate_master(own_key_file)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await role  # raises what the role met: a key it could not unwrap
+
+    started_after = patient_vault(pool, own_key_file)
+    opened = await started_after.open_contexts({n: s for n, (s, _) in sealed.items()})
+    assert opened == {n: c for n, (_, c) in sealed.items()}
+    assert len(sealed) > 30 and rewrapped > 0  # the role kept working before, during and after
+    assert {row["master_key_id"] for row in await pool.fetch("SELECT master_key_id FROM patient_keys")} == {
+        current
+    }
+    assert list(load_key_ring(own_key_file.master_key_file).master_keys) == [current]
+
+
+async def test_after_a_rotation_a_destroyed_keys_leftover_copy_no_longer_unwraps(
+    own_key_file: Settings, pool: asyncpg.Pool
+) -> None:
+    vault = patient_vault(pool, own_key_file)
+    await vault.seal_context(patient(patient_id="greta"))
+    copy = await pool.fetchrow("SELECT key_id, wrapped_key, master_key_id FROM patient_keys")
+    leftover = (copy["master_key_id"], copy["key_id"], bytes(copy["wrapped_key"]))
+    await vault.keys.destroy(vault.patient_ref("greta"), datetime.now(UTC))
+
+    assert load_key_ring(own_key_file.master_key_file).unwrap(*leftover)  # erased, yet still opens
+
+    await rotate_master(own_key_file)
+
+    with pytest.raises(KeyRingError):
+        load_key_ring(own_key_file.master_key_file).unwrap(*leftover)
