@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from api.errors import NotFound, Unauthorized, invalid
 from api.examples import EXAMPLE_ID, RECEIPT_EXAMPLES
@@ -15,6 +15,7 @@ from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from domain.message_decisions import Receipt
 from domain.validation import Problem
+from engine.provider_words import PROVIDER_CODE, PROVIDER_ID
 from engine.receipts import DeliveryNotFound, record_receipt
 from engine.signatures import SIGNATURE_HEADER, signature_valid
 
@@ -29,8 +30,37 @@ class ReceiptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_alias=True, validate_by_name=False)
 
     status: Literal["delivered", "bounced"]
-    provider_message_id: str | None = Field(default=None, max_length=255, alias="providerMessageId")
-    reason: str | None = Field(default=None, max_length=255)
+    provider_message_id: str | None = Field(
+        default=None,
+        alias="providerMessageId",
+        description="The provider's id of the message: up to 255 letters, digits and ._:@/+=<>-.",
+        json_schema_extra={"pattern": f"^{PROVIDER_ID.pattern}$"},
+    )
+    reason: str | None = Field(
+        default=None,
+        description="A provider code (hard_bounce, 5.1.1): up to 64 letters, digits and ._:/-.",
+        json_schema_extra={"pattern": f"^{PROVIDER_CODE.pattern}$"},
+    )
+
+    @field_validator("provider_message_id", "reason")
+    @classmethod
+    def _no_free_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, what = _PROVIDER_WORDS[info.field_name or ""]
+        if value is not None and not pattern.fullmatch(value):
+            raise ValueError(
+                f"must be {what}, no spaces (free text could carry the patient's data into events kept in "
+                "clear)"
+            )
+        return value
+
+
+_PROVIDER_WORDS: Final = {
+    "provider_message_id": (
+        PROVIDER_ID,
+        "the provider's message id: up to 255 letters, digits and ._:@/+=<>-",
+    ),
+    "reason": (PROVIDER_CODE, "a provider code: up to 64 letters, digits and ._:/-"),
+}
 
 
 class ReceiptOut(BaseModel):

@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 
 from domain.message_outcomes import NotSent, SendOutcome, Sent
+from engine.provider_words import provider_id
 from engine.signatures import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -196,5 +197,4 @@ def _provider_id(answer: bytes) -> str | None:
         body = orjson.loads(answer)
     except orjson.JSONDecodeError:
         return None
-    found = body.get("id") if isinstance(body, dict) else None
-    return str(found) if found is not None else None
+    return provider_id(body.get("id")) if isinstance(body, dict) else None

@@ -279,6 +279,35 @@ async def test_a_signed_receipt_becomes_message_delivered_once_and_an_unsigned_o
     assert receipt == "delivered"
 
 
+@pytest.mark.parametrize(
+    ("receipt", "field"),
+    [
+        ({"status": "bounced", "reason": "mailbox of anna.k@example.org is full"}, "reason"),
+        ({"status": "delivered", "providerMessageId": "echo: see you Monday, Anna"}, "providerMessageId"),
+    ],
+)
+async def test_a_receipt_with_free_text_for_an_id_or_code_is_refused_and_nothing_is_kept(
+    pool: asyncpg.Pool, provider_api: httpx.AsyncClient, receipt: dict[str, str], field: str
+) -> None:
+    store = event_store(pool)
+    run_id = UUID("00000000-0000-4000-8000-0000000000e2")
+    await store.append(run_id, 0, envelopes(run_id, 0, [run_started()]))
+    [requested] = await store.append(run_id, 1, envelopes(run_id, 1, [message("welcome")]))
+    content = orjson.dumps(receipt)
+
+    refused = await provider_api.post(
+        f"/deliveries/{requested.event_id}/receipts",
+        content=content,
+        headers={SIGNATURE_HEADER: sign(RECEIPT_SECRET, content)},
+    )
+
+    assert refused.status_code == 400, refused.text
+    [problem] = refused.json()["problems"]
+    assert problem["path"] == field and "patient's data" in problem["message"]
+    assert "anna" not in refused.text.lower()
+    assert len(await store.read_stream(run_id)) == 2
+
+
 def _patient(patient_id: str, appointment_at: str) -> dict[str, object]:
     return {"id": patient_id, "age": 60, "language": "en", "appointment_at": appointment_at}
 

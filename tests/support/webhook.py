@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,18 +42,25 @@ class ScriptedWebhook:
         return self.statuses[min(index, len(self.statuses) - 1)]
 
 
+def numbered(webhook: ScriptedWebhook, body: dict[str, Any]) -> object:
+    """The provider's id for its answer: provider-1, provider-2, ..."""
+    return f"provider-{len(webhook.received)}"
+
+
 @contextmanager
-def scripted_webhook(statuses: list[int]) -> Iterator[ScriptedWebhook]:
+def scripted_webhook(
+    statuses: list[int], ids: Callable[[ScriptedWebhook, dict[str, Any]], object] = numbered
+) -> Iterator[ScriptedWebhook]:
+    """A provider answering `statuses` in turn, with the id `ids` gives for each request."""
     webhook = ScriptedWebhook(statuses)
 
     class Handler(StandInHandler):
         def do_POST(self) -> None:
-            status = webhook.answer(
-                self.headers.get("Idempotency-Key"), json.loads(self.request_body() or b"{}")
-            )
+            body = json.loads(self.request_body() or b"{}")
+            status = webhook.answer(self.headers.get("Idempotency-Key"), body)
             # a redirect names where to, as a real one would
             location = {"Location": "/messages-elsewhere"} if 300 <= status < 400 else {}
-            self.answer_json(status, {"id": f"provider-{len(webhook.received)}"}, location)
+            self.answer_json(status, {"id": ids(webhook, body)}, location)
 
     with serving(Handler) as base_url:
         webhook.url = f"{base_url}/messages"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -166,3 +168,32 @@ async def test_a_webhook_url_that_is_not_http_is_named_as_the_reason(url: str) -
     assert outcome == NotSent(
         reason="webhook unreachable (not a valid http(s) URL) after 1 attempts", attempts=1
     )
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        pytest.param(lambda body: f"echo:{body['message']}", id="the message echoed"),
+        pytest.param(lambda body: "x" * 256, id="too long"),
+        pytest.param(lambda body: {"nested": body["patientId"]}, id="not an id"),
+    ],
+)
+async def test_a_provider_answer_that_is_not_an_id_is_not_kept(
+    answered: Callable[[dict[str, Any]], object],
+) -> None:
+    with scripted_webhook([200], ids=lambda _, body: answered(body)) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == Sent(provider_message_id=None, attempts=1)
+
+
+@pytest.mark.parametrize("answered", ["SM1a2b3c", 4711, "<20261130.1@mail.example>", str(uuid.uuid4())])
+async def test_a_provider_id_is_kept(answered: object) -> None:
+    with scripted_webhook([200], ids=lambda _, body: answered) as server:
+        channel = webhook(server.url)
+        outcome = await channel.send(MESSAGE)
+        await channel.aclose()
+
+    assert outcome == Sent(provider_message_id=str(answered), attempts=1)
