@@ -63,6 +63,7 @@ def test_a_broker_not_listening_in_time_is_stopped_started_again_and_then_report
     assert kafka.up() is True  # the formatted storage is kept: an ordinary start then succeeds
     try:
         assert listener_pids(kafka.port) == {kafka.pid()}
+        assert kafka.root.stat().st_mode & 0o777 == 0o700  # the topic's segments: the owner's alone
     finally:
         kafka.down()
 

@@ -219,6 +219,8 @@ class LocalKafka:
 
     def _write_config(self, credentials: LocalCredentials) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The broker writes its log segments readable by all; none of this is anyone else's to read.
+        self.root.chmod(0o700)
         config = self.root / "server.properties"
         config.touch(mode=0o600)
         config.chmod(0o600)  # it holds the broker's own SCRAM password
