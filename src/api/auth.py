@@ -63,8 +63,10 @@ async def loopback_or_admin(
     resources: Annotated[Resources, Depends(get_resources)],
     _documented: Annotated[object, Depends(_bearer)],
 ) -> Principal | None:
-    """The ops probes: open to loopback clients (a local agent, the supervisor), else `admin` keys."""
-    if request.client is not None and is_loopback(request.client.host):
+    """The ops probes: open to loopback clients (a local agent, the supervisor) unless
+    PJS_PROBES_OPEN_FROM_LOOPBACK is off, else `admin` keys."""
+    local = request.client is not None and is_loopback(request.client.host)
+    if local and resources.probes_open_from_loopback:
         return None
     principal = await authenticate(request, resources)
     if Scope.ADMIN not in principal.scopes:

@@ -116,9 +116,11 @@ class Resources:
         tokens: TokenVerifier | None = None,
         sign_in: SignInClient | None = None,
         stall_warning_seconds: float = 30.0,
+        probes_open_from_loopback: bool = True,
     ) -> None:
         self.kafka = kafka
         self.stall_warning_seconds = stall_warning_seconds  # /ready warns of a role unheard for longer
+        self.probes_open_from_loopback = probes_open_from_loopback  # else /ready and /metrics need `admin`
         self.run_events = run_events  # the topic the AsyncAPI document describes
         self.receipt_secret = receipt_secret  # the providers' secret signing receipts; None: refuse them
         self.clock = clock

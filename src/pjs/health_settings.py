@@ -1,4 +1,5 @@
-"""The settings of the pipeline's health: how often roles say they are alive, and when /ready warns."""
+"""The settings of the pipeline's health: how often roles say they are alive, when /ready warns, and who
+may ask it."""
 
 from __future__ import annotations
 
@@ -19,4 +20,9 @@ class HealthSettings(BaseSettings):
         gt=0,
         description="How long a role may go unheard, a consumer group behind without progress, or due "
         "delays and committed events wait, before /ready warns. Keep it several heartbeats long.",
+    )
+    probes_open_from_loopback: bool = Field(
+        default=True,
+        description="Whether /ready and /metrics answer loopback clients without a key. Turn it off behind a "
+        "reverse proxy on the same host that does not send X-Forwarded-For: every client would look local.",
     )

@@ -240,6 +240,7 @@ def api_resources(settings: Settings) -> Resources:
         tokens=token_verifier(settings),
         sign_in=settings.sign_in_client() if settings.token_policy() is not None else None,
         stall_warning_seconds=settings.stall_warning_seconds,
+        probes_open_from_loopback=settings.probes_open_from_loopback,
     )
 
 

@@ -132,6 +132,21 @@ async def test_the_probes_are_open_from_loopback_without_a_key(settings: Setting
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("path", sorted(PROBES))
+async def test_with_loopback_trust_off_the_probes_need_an_admin_key_even_from_loopback(
+    settings: Settings, path: str
+) -> None:
+    behind_a_local_proxy = settings.model_copy(update={"probes_open_from_loopback": False})
+    admin = await issue_test_key(settings.resolved_database_url(), [Scope.ADMIN])
+    reader = await issue_test_key(settings.resolved_database_url(), [Scope.RUNS_READ])
+    async with app_client(behind_a_local_proxy, None) as (loopback, _):
+        keyless = await loopback.get(path)
+        not_admin = await loopback.get(path, headers=bearer(reader))
+        with_admin = await loopback.get(path, headers=bearer(admin))
+
+    assert (keyless.status_code, not_admin.status_code, with_admin.status_code) == (401, 403, 200)
+
+
 async def test_a_revoked_key_stops_working_within_a_second(
     api: httpx.AsyncClient, api_key: str, settings: Settings
 ) -> None:
