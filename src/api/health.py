@@ -26,9 +26,11 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    summary="Readiness: Postgres and Kafka are reachable",
-    description="`details` lists warnings that leave the service ready: dead letters waiting, a role not "
-    "heard from, a consumer group behind without progress, due delays not fired, events not published.",
+    summary="Readiness: the API can take work (Postgres answers); Kafka's state and warnings in the body",
+    description="503 only when Postgres does not answer. Kafka down is a warning in `details`, still 200: "
+    "triggers are kept in the outbox and published once Kafka answers. `details` also lists dead letters "
+    "waiting, a role not heard from, a consumer group behind without progress, due delays not fired, "
+    "events not published.",
     dependencies=[Depends(loopback_or_admin)],
     openapi_extra=OPEN_FROM_LOOPBACK,
 )
@@ -37,15 +39,25 @@ async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSON
         "postgres": await _postgres_answers(resources),
         "kafka": await broker_answers(resources.kafka),
     }
-    ready = all(checks.values())
+    # Only Postgres decides: without Kafka the API still takes every request (the outbox keeps what it
+    # appends), and a load balancer told "not ready" would turn a stalled pipeline into an outage.
+    ready = checks["postgres"]
     body: dict[str, object] = {
         "status": "ready" if ready else "not ready",
         "checks": {k: "ok" if v else "down" for k, v in checks.items()},
     }
-    details = await _warnings(resources) if checks["postgres"] else []
+    details = [] if checks["kafka"] else [_kafka_down(resources)]
+    details += await _warnings(resources) if checks["postgres"] else []
     if details:
         body["details"] = details
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _kafka_down(resources: Resources) -> str:
+    return (
+        f"kafka: no broker answers at {resources.kafka.bootstrap}; triggers are still taken and kept in the "
+        "outbox, and runs move on once the relay can publish them"
+    )
 
 
 async def _warnings(resources: Resources) -> list[str]:

@@ -13,10 +13,12 @@ import orjson
 import pytest
 import yaml
 
+from api.examples import SEED_JOURNEY, SEED_PATIENT
 from api.header_deadline import timeout_response
 from events.catalogue import EVENT_TYPES
 from pjs.settings import Settings
 from support.api import app_client
+from support.ports import free_port_below_ephemeral_range
 
 
 async def test_the_openapi_document_is_served_at_both_urls(api: httpx.AsyncClient) -> None:
@@ -72,6 +74,23 @@ async def test_health_and_readiness_answer_when_postgres_and_kafka_are_up(api: h
     ready = await api.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+
+
+async def test_with_kafka_down_the_api_stays_ready_and_says_so_and_still_takes_triggers(
+    settings: Settings, api_key: str
+) -> None:
+    kafka_gone = f"127.0.0.1:{free_port_below_ephemeral_range()}"
+    async with app_client(settings.model_copy(update={"kafka_bootstrap": kafka_gone}), api_key) as (api, _):
+        ready = await api.get("/ready")
+        journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+        trigger = await api.post(f"/journeys/{journey_id}/trigger", json=SEED_PATIENT)
+
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["checks"] == {"postgres": "ok", "kafka": "down"}
+    [kafka] = [line for line in ready.json()["details"] if line.startswith("kafka:")]
+    assert kafka_gone in kafka and "outbox" in kafka
+    assert trigger.status_code == 202, trigger.text
 
 
 async def test_metrics_count_pending_and_overdue_delays(api: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
