@@ -9,7 +9,7 @@ from itertools import groupby
 from prometheus_client.core import GaugeMetricFamily
 
 from api.pipeline_health import PipelineHealth
-from api.stall_warnings import live
+from api.stall_warnings import live, running
 
 
 def pipeline_gauges(health: PipelineHealth, stall_seconds: float) -> list[GaugeMetricFamily]:
@@ -49,7 +49,7 @@ def _heartbeat_gauges(health: PipelineHealth, stall_seconds: float) -> list[Gaug
     behind: dict[str, int] = defaultdict(int)
     stalled: dict[str, float] = defaultdict(float)
     for role, grouped in groupby(health.heartbeats or [], key=lambda row: row.role):
-        rows = list(grouped)
+        rows = running(list(grouped))
         heard.add_metric([role], min(row.silent_seconds for row in rows))
         silent.add_metric([role], len(rows) - len(live(rows, stall_seconds)))
         for row in live(rows, stall_seconds):

@@ -40,9 +40,18 @@ def live(rows: Sequence[Heartbeat], stall_seconds: float) -> list[Heartbeat]:
     return [row for row in rows if row.silent_seconds <= stall_seconds]
 
 
+def running(rows: Sequence[Heartbeat]) -> list[Heartbeat]:
+    """The instances not stopped as asked; all of them when every one was (the role then runs nowhere)."""
+    return [row for row in rows if row.stopped_seconds is None] or list(rows)
+
+
 def _role_warnings(role: str, rows: list[Heartbeat], stall_seconds: float) -> list[str]:
-    """`rows`: the role's instances, the most recently heard first."""
+    """`rows`: the role's instances, the most recently heard first. Instances stopped as asked count only
+    when no other is left: a role scaled down is fine, one stopped and never started again is not."""
     waits = WHAT_WAITS.get(role, "its work waits")
+    rows = running(rows)
+    if all(row.stopped_seconds is not None for row in rows):
+        return _stopped_warnings(role, rows, stall_seconds, waits)
     heard = live(rows, stall_seconds)
     if not heard:
         last = rows[0]
@@ -65,6 +74,17 @@ def _role_warnings(role: str, rows: list[Heartbeat], stall_seconds: float) -> li
                 "retried, a lock, a slow dependency)"
             )
     return warnings
+
+
+def _stopped_warnings(role: str, rows: list[Heartbeat], stall_seconds: float, waits: str) -> list[str]:
+    last = min(rows, key=lambda row: row.stopped_seconds or 0.0)
+    since = last.stopped_seconds or 0.0
+    if since <= stall_seconds:
+        return []  # a restart under way: the next process will beat
+    return [
+        f"{role}: stopped as asked {since:.0f} s ago ({last.instance}) and not running since; {waits}; "
+        f"start it (`pjs run {role}`), or, retired for good, its rows go within an hour"
+    ]
 
 
 def _timer_warnings(timer: TimerBacklog, stall_seconds: float) -> list[str]:

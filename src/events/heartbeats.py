@@ -1,4 +1,5 @@
-"""The role_heartbeats table (migration 0025): each role process's rows, written, forgotten and read.
+"""The role_heartbeats table (migrations 0025, 0027): each role process's rows, written, marked stopped,
+forgotten and read.
 
 A process writes all its roles' rows in one statement per beat, which also deletes other processes' rows
 not refreshed for `forget_after` seconds; times are the database's, so hosts' clocks cannot skew them.
@@ -50,6 +51,7 @@ class Heartbeat:
     silent_seconds: float
     records_behind: int | None
     seconds_since_progress: float | None
+    stopped_seconds: float | None = None  # since it stopped as asked; None: it was not stopped
 
     @property
     def instance(self) -> str:
@@ -75,7 +77,8 @@ async def write_heartbeats(
         ON CONFLICT (host, pid, role) DO UPDATE
         SET process_roles = excluded.process_roles, consumer_group = excluded.consumer_group,
             started_at = excluded.started_at, seen_at = excluded.seen_at,
-            records_behind = excluded.records_behind, progressed_at = excluded.progressed_at
+            records_behind = excluded.records_behind, progressed_at = excluded.progressed_at,
+            stopped_at = NULL
         """,
         process.host,
         process.pid,
@@ -89,9 +92,14 @@ async def write_heartbeats(
     )
 
 
-async def forget_heartbeats(db: Queryable, process: Process) -> None:
-    """Delete `process`'s rows: it stopped as asked, so nobody should wait for it."""
-    await db.execute("DELETE FROM role_heartbeats WHERE host = $1 AND pid = $2", process.host, process.pid)
+async def mark_stopped(db: Queryable, process: Process) -> None:
+    """Mark `process`'s rows stopped: it stopped as asked. They stay, so that a role stopped and never
+    started again is named (a new process of the host removes them: `forget_dead_neighbours`)."""
+    await db.execute(
+        "UPDATE role_heartbeats SET stopped_at = now() WHERE host = $1 AND pid = $2",
+        process.host,
+        process.pid,
+    )
 
 
 async def forget_dead_neighbours(db: Queryable, process: Process, is_dead: Callable[[int], bool]) -> None:
@@ -113,7 +121,8 @@ async def read_heartbeats(db: Queryable) -> list[Heartbeat]:
         """
         SELECT role, host, pid, process_roles, consumer_group, records_behind,
                extract(epoch FROM now() - seen_at)::float8 AS silent_seconds,
-               extract(epoch FROM now() - progressed_at)::float8 AS seconds_since_progress
+               extract(epoch FROM now() - progressed_at)::float8 AS seconds_since_progress,
+               extract(epoch FROM now() - stopped_at)::float8 AS stopped_seconds
         FROM role_heartbeats
         ORDER BY role, seen_at DESC, host, pid
         """

@@ -24,7 +24,7 @@ from events.heartbeats import (
     Process,
     RoleBeat,
     forget_dead_neighbours,
-    forget_heartbeats,
+    mark_stopped,
     write_heartbeats,
 )
 from events.pools import connect
@@ -42,7 +42,7 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class HeartbeatWriter:
-    """Run with `await writer.run(stop)`; then `forget()` on a stop as asked, or `close()` to leave the rows
+    """Run with `await writer.run(stop)`; then `stopped()` on a stop as asked, or `close()` to leave the rows
     for /ready to see going silent."""
 
     def __init__(
@@ -76,13 +76,15 @@ class HeartbeatWriter:
         self.written += 1
         return True
 
-    async def forget(self) -> None:
-        """Delete this process's rows (it stopped as asked), then close."""
+    async def stopped(self) -> None:
+        """Mark this process's rows stopped (it stopped as asked), then close."""
         try:
             async with asyncio.timeout(self._timeout):
-                await forget_heartbeats(await self._connected(), self.process)
-        except Exception as error:  # the rows then go silent, and are forgotten after an hour
-            log.warning("heartbeat rows of %s not deleted (%s)", self.process.name, type(error).__name__)
+                await mark_stopped(await self._connected(), self.process)
+        except Exception as error:  # the rows then go silent, which /ready names all the same
+            log.warning(
+                "heartbeat rows of %s not marked stopped (%s)", self.process.name, type(error).__name__
+            )
         await self.close()
 
     async def close(self) -> None:
@@ -145,8 +147,9 @@ def heartbeat_writer(roles: Sequence[str], settings: Settings) -> HeartbeatWrite
 
 @asynccontextmanager
 async def heartbeating(roles: Sequence[str], settings: Settings) -> AsyncIterator[HeartbeatWriter]:
-    """Beat while the body runs the roles. A body that returns stopped as asked: the rows are deleted. One
-    that raises (a role failed) leaves them, so /ready names the process until it is back."""
+    """Beat while the body runs the roles. A body that returns stopped as asked: the rows are marked
+    stopped. One that raises (a role failed) leaves them as they were. Either way /ready names the role
+    until a process runs it again."""
     writer = heartbeat_writer(roles, settings)
     stop = asyncio.Event()
     beating = asyncio.ensure_future(writer.run(stop))
@@ -157,4 +160,4 @@ async def heartbeating(roles: Sequence[str], settings: Settings) -> AsyncIterato
     finally:
         stop.set()
         await asyncio.wait([beating])  # at most one beat's timeout
-        await (writer.forget() if stopped_as_asked else writer.close())
+        await (writer.stopped() if stopped_as_asked else writer.close())

@@ -1,4 +1,5 @@
-"""A role process that freezes or dies is named in /ready's details; one stopped as asked leaves no trace."""
+"""A role process that freezes or dies is named in /ready's details; so is one stopped as asked, once no
+process runs its role for longer than the threshold."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ async def test_a_frozen_role_is_named_within_the_threshold_and_cleared_once_it_t
             await eventually(lambda: no_warning_starting(api, "timer"), seconds=10)
 
 
-async def test_a_role_stopped_as_asked_leaves_no_warning_while_a_killed_one_is_named(
+async def test_a_killed_role_is_named_and_one_stopped_as_asked_beside_it_is_not(
     settings: Settings, pool: asyncpg.Pool, api_key: str
 ) -> None:
     fast = beating_fast(settings)
@@ -63,7 +64,7 @@ async def test_a_role_stopped_as_asked_leaves_no_warning_while_a_killed_one_is_n
             await eventually(lambda: _beating(pool, "timer", stopped.pid, killed.pid), seconds=60)
 
             assert stopped.stop() == 0
-            assert await heartbeat_pids(pool, "timer") == {killed.pid}  # deleted on the way out
+            assert await _stopped_pids(pool, "timer") == {stopped.pid}  # kept, marked stopped
             killed.kill()
             warning = await eventually(
                 lambda: warning_starting(api, "timer: no instance heard from"), seconds=30
@@ -74,6 +75,26 @@ async def test_a_role_stopped_as_asked_leaves_no_warning_while_a_killed_one_is_n
 
     assert f"pid {killed.pid})" in warning
     assert str(stopped.pid) not in " ".join(await ready_details_of(fast, api_key))
+
+
+async def test_a_role_stopped_as_asked_and_not_started_again_is_named_until_it_runs_again(
+    settings: Settings, pool: asyncpg.Pool, api_key: str
+) -> None:
+    fast = beating_fast(settings)
+    stopped = RoleProcess("timer", fast)
+    try:
+        async with app_client(fast, api_key) as (api, _):
+            await eventually(lambda: _beating(pool, "timer", stopped.pid), seconds=60)
+            assert stopped.stop() == 0
+            assert not [line for line in await ready_details(api) if line.startswith("timer")]  # not yet
+
+            warning = await eventually(lambda: warning_starting(api, "timer: stopped as asked"), seconds=30)
+            with role_processes(fast, "timer"):  # started again, as a deploy should have
+                await eventually(lambda: no_warning_starting(api, "timer"), seconds=30)
+    finally:
+        stopped.stop()
+
+    assert f"pid {stopped.pid})" in warning and "`pjs run timer`" in warning
 
 
 async def test_a_killed_process_is_forgotten_once_a_process_of_its_host_replaces_it(
@@ -105,3 +126,10 @@ async def _only(pool: asyncpg.Pool, role: str, pid: int) -> bool:
 
 async def _beating(pool: asyncpg.Pool, role: str, *pids: int) -> bool:
     return set(pids) <= await heartbeat_pids(pool, role)
+
+
+async def _stopped_pids(pool: asyncpg.Pool, role: str) -> set[int]:
+    rows = await pool.fetch(
+        "SELECT pid FROM role_heartbeats WHERE role = $1 AND stopped_at IS NOT NULL", role
+    )
+    return {row["pid"] for row in rows}

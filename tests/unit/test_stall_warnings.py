@@ -64,3 +64,23 @@ def test_a_timer_backlog_past_the_cap_says_so_and_one_due_just_now_is_not_a_back
 def test_a_check_that_could_not_run_is_named_rather_than_passed_over() -> None:
     health = PipelineHealth(None, None, RelayBacklog(None, 0), ["role heartbeats (TimeoutError)"])
     assert stall_warnings(health, STALL) == ["pipeline check unavailable: role heartbeats (TimeoutError)"]
+
+
+def stopped(role: str, pid: int, seconds_ago: float) -> Heartbeat:
+    return Heartbeat(role, "node-a", pid, role, None, seconds_ago, None, None, stopped_seconds=seconds_ago)
+
+
+def test_a_role_stopped_as_asked_and_not_running_since_is_named_once_past_the_threshold() -> None:
+    assert warnings(stopped("engine", 7, 12.0)) == []  # a restart under way
+    assert warnings(stopped("engine", 7, 95.2), stopped("engine", 8, 400.0)) == [
+        "engine: stopped as asked 95 s ago (node-a pid 7) and not running since; runs wait for it; start it "
+        "(`pjs run engine`), or, retired for good, its rows go within an hour"
+    ]
+
+
+def test_an_instance_stopped_as_asked_beside_running_ones_is_a_scale_down_not_a_stall() -> None:
+    assert warnings(stopped("engine", 7, 95.0), beat("engine", 8, 1.0)) == []
+    assert warnings(stopped("engine", 7, 95.0), beat("engine", 8, 64.0)) == [
+        "engine: no instance heard from for 64 s (last: node-a pid 8); runs wait for it; see whether its "
+        "process runs, and its log"
+    ]
