@@ -28,6 +28,7 @@ from events.errors import EventTooLarge, PoolExhausted
 from events.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
+outages = logging.getLogger(f"{__name__}.outages")  # a line per refused request: pjs.logs quiets repeats
 
 Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished | PatientContextUnfit
 
@@ -196,12 +197,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:
-    log.warning("request failed, store unavailable: %s", type(error).__name__)
+    outages.warning("request failed, store unavailable: %s", type(error).__name__)
     return await _api_error(request, Unavailable("The service is briefly unavailable; retry shortly."))
 
 
 async def _busy(request: Request, error: Exception) -> Response:
-    log.warning("request refused: every database connection stayed busy")
+    outages.warning("request refused: every database connection stayed busy")
     message = "The service is busy: no database connection came free in time; retry shortly."
     return await _api_error(request, Unavailable(message))
 

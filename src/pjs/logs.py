@@ -6,9 +6,16 @@ import logging
 import time
 from collections.abc import Callable
 
-NOISY_LOGGERS = ("aiokafka", "asyncpg", "engine.channels.send_failures", "api.header_deadline")
+NOISY_LOGGERS = (
+    "aiokafka",
+    "asyncpg",
+    "engine.channels.send_failures",
+    "api.header_deadline",
+    "api.errors.outages",
+)
 """Loggers that log every failed connection or send attempt (while a broker or a message provider is down,
-thousands of lines a minute), or every client too slow to send its request head (a flood of them)."""
+thousands of lines a minute), every client too slow to send its request head (a flood of them), or every
+request refused while Postgres is down or saturated (one per request)."""
 
 REPEAT_WINDOW_SECONDS = 60.0
 
@@ -43,6 +50,11 @@ class QuietRepeats(logging.Filter):
             self._held_back[key] = self._held_back.get(key, 0) + 1
             return False
         self._last_shown[key] = now
+        if record.exc_info and record.exc_info[1] is not None and not record.name.startswith("pjs"):
+            # A library's expected outage (asyncpg's pool refilling while Postgres restarts): its type
+            # says enough; a traceback a minute would read like a crash.
+            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__})"
+            record.exc_info = None
         held = self._held_back.pop(key, 0)
         if held:
             record.msg = f"{record.msg} ({held} similar line(s) held back in the last {self._window:.0f} s)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from pjs.logs import QuietRepeats
 
@@ -42,3 +43,36 @@ def test_different_warnings_and_our_own_lines_are_never_held_back() -> None:
     assert quiet.filter(record("aiokafka.client", "Unable to update metadata from %s", 1))
     for _ in range(3):
         assert quiet.filter(record("events.relay", "relay reaching Kafka not done"))
+
+
+def test_a_librarys_expected_outage_is_one_line_naming_the_error_not_a_traceback() -> None:
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except ConnectionRefusedError:
+        failed = logging.LogRecord(
+            "asyncpg.pool",
+            logging.WARNING,
+            __file__,
+            1,
+            "Failed to restore the pool connection floor; retrying",
+            (),
+            sys.exc_info(),
+        )
+    assert QuietRepeats(clock=Clock()).filter(failed)
+    assert failed.exc_info is None
+    assert (
+        failed.getMessage()
+        == "Failed to restore the pool connection floor; retrying (ConnectionRefusedError)"
+    )
+
+
+def test_every_request_refused_while_postgres_is_down_is_one_line_a_window() -> None:
+    quiet = QuietRepeats(window_seconds=60, clock=Clock())
+    refused = [
+        record("api.errors.outages", "request failed, store unavailable: %s", "ConnectionRefusedError")
+    ]
+    refused += [
+        record("api.errors.outages", "request failed, store unavailable: %s", "X") for _ in range(250)
+    ]
+    assert sum(quiet.filter(line) for line in refused) == 1
+    assert quiet.filter(record("api.errors", "unhandled error on %s %s", "GET", "/journeys"))
