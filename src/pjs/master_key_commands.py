@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import typer
 from rich.console import Console
 
-from events.key_ring import ensure_key_ring, load_key_ring, save_key_ring
+from events.key_ring import KeyRing, KeyRingError, ensure_key_ring, load_key_ring, save_key_ring
 from events.patient_keys import PostgresPatientKeys
 from pjs.key_commands import keys_app
 from pjs.settings import Settings, get_settings
@@ -36,9 +38,17 @@ def init_master_command() -> None:
 
 @keys_app.command("rotate-master")
 def rotate_master_command() -> None:
-    """Make a new current master key and re-wrap every patient's data key under it."""
+    """Make a new current master key and re-wrap every patient's data key under it (the roles may run)."""
     settings = get_settings()
-    rewrapped, current = asyncio.run(rotate_master(settings))
+    try:
+        rewrapped, current = asyncio.run(rotate_master(settings))
+    except (OSError, asyncpg.PostgresError, KeyRingError) as error:
+        console.print(
+            f"[red]the rotation stopped part-way ({type(error).__name__}: {error}).[/red] Every master key a "
+            "data key is wrapped with is still in the file; once the cause is fixed, run "
+            "`pjs keys rotate-master` again to finish it."
+        )
+        raise typer.Exit(1) from None
     console.print(f"{rewrapped} data key(s) re-wrapped under master key {current}; old master keys dropped")
 
 
@@ -49,16 +59,25 @@ async def rotate_master(settings: Settings) -> tuple[int, str]:
     save_key_ring(path, ring)
     # Every role reads the file within a check; one that read it just before the write wraps at most the
     # keys of the statement it was making then.
-    await asyncio.sleep(2 * settings.master_key_check_seconds + 0.5)
+    settle = 2 * settings.master_key_check_seconds + 0.5
+    await asyncio.sleep(settle)
     pool = await create_pool(settings, admin=True)
     try:
         rewrapped = await PostgresPatientKeys(pool, ring).rewrap()
-        async with pool.acquire() as connection, connection.transaction():
-            # Waits for every transaction still making data keys, and keeps new ones out until the
-            # last re-wrap commits: none is left wrapped with a key about to be dropped.
-            await connection.execute("LOCK TABLE patient_keys IN SHARE MODE")
-            rewrapped += await PostgresPatientKeys(connection, ring).rewrap()
+        rewrapped += await _rewrap_holding_off_new_keys(pool, ring)
+        save_key_ring(path, ring.only_current())
+        # A statement that chose its ring before the first write but reached Postgres only now (a long
+        # wait for a connection) wrapped its keys with an old master key: this process still holds them.
+        await asyncio.sleep(4 * settle)
+        rewrapped += await _rewrap_holding_off_new_keys(pool, ring)
     finally:
         await pool.close()
-    save_key_ring(path, ring.only_current())
     return rewrapped, ring.current
+
+
+async def _rewrap_holding_off_new_keys(pool: asyncpg.Pool, ring: KeyRing) -> int:
+    """Re-wrap under a lock that waits for every transaction still making data keys and keeps new ones out
+    until this one commits: none is left wrapped with an old key."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("LOCK TABLE patient_keys IN SHARE MODE")
+        return await PostgresPatientKeys(connection, ring).rewrap()
