@@ -10,6 +10,8 @@ import traceback
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -32,6 +34,7 @@ from pjs.role_metrics import serve_role_metrics
 from pjs.roles import ROLES, apply_migrations, event_loop_factory
 from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
+from pjs.setting_bounds import settings_problems, source_problem
 from pjs.settings import Settings, get_settings
 from pjs.tracing import start_tracing, stop_tracing
 from pjs.wiring import REBUILDABLE
@@ -45,7 +48,25 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(asyncapi_app, name="asyncapi")
 console = Console()
+err_console = Console(stderr=True)
 log = logging.getLogger("pjs")
+
+
+@app.callback()
+def read_settings() -> None:
+    """Read the settings before any command runs: a value out of range stops it with one line per problem,
+    naming the environment variable, instead of a traceback from wherever the value was first used."""
+    try:
+        get_settings()
+    except ValidationError as error:
+        problems = settings_problems(error, Settings)
+    except SettingsError as error:  # a list setting that is not JSON
+        problems = [source_problem(error)]
+    else:
+        return
+    for problem in problems:
+        err_console.print("[bold red]error:[/]", escape(problem), highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
 
 
 def _fail(error: Exception) -> typer.Exit:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from pjs.setting_bounds import Retries
+
 
 class ConsumerSettings(BaseSettings):
     """Mixed into `pjs.settings.Settings`, whose configuration (the PJS_ prefix) applies to these fields."""
 
     # Dead letters: how often a batch failing with a non-transient error is retried before its records are
     # handled one at a time and the failing ones set aside in the dead_letters table.
-    consumer_poison_retries: int = 2
+    consumer_poison_retries: Retries = 2
 
     # Pipeline throughput (`capacity` in docs/benchmarks.md): the broker holds a consumer's fetch until it has
     # fetch_min_bytes or fetch_max_wait_ms passed; aiokafka's 1 byte / 500 ms made a fetch per relay write.

@@ -23,6 +23,7 @@ from pjs.services.credentials import (
     local_kafka_connection,
     local_postgres_url,
 )
+from pjs.setting_bounds import Count, Port, Seconds, SecondsOrNone, WholeSeconds
 from pjs.state_settings import StateSettings
 from pjs.telemetry_settings import TelemetrySettings
 from pjs.token_settings import TokenSettings
@@ -67,30 +68,30 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
     kafka_ssl_keyfile: Path | None = None
 
     run_events_topic: str = "pjs.run-events"
-    run_events_partitions: int = 12
+    run_events_partitions: Count = 12
     engine_group: str = "pjs-engine"
     projector_group: str = "pjs-projector"
     delivery_group: str = "pjs-delivery"
     audit_group: str = "pjs-audit"
     analytics_group: str = "pjs-analytics"
-    projector_batch_size: int = 1000
+    projector_batch_size: Count = 1000
 
     http_host: str = "127.0.0.1"
-    http_port: int = 8000
+    http_port: Port = 8000
 
-    relay_batch_size: int = 500
-    relay_poll_seconds: float = 1.0
+    relay_batch_size: Count = 500
+    relay_poll_seconds: Seconds = 1.0
     relay_checkpoint_interval_ms: int = Field(
         default=1000, ge=0, le=60_000, description="Least time between relay checkpoint stores, ms."
     )
-    timer_batch_size: int = 1000
-    timer_max_sleep_seconds: float = 1.0
-    engine_batch_size: int = 500
-    consumer_max_retry_seconds: float = 10.0
-    rebalance_wait_seconds: float = 10.0
-    delivery_batch_size: int = 100
-    delivery_concurrency: int = 16
-    delivery_lease_seconds: float = 60.0
+    timer_batch_size: Count = 1000
+    timer_max_sleep_seconds: Seconds = 1.0
+    engine_batch_size: Count = 500
+    consumer_max_retry_seconds: Seconds = 10.0
+    rebalance_wait_seconds: SecondsOrNone = 10.0
+    delivery_batch_size: Count = 100
+    delivery_concurrency: Count = 16
+    delivery_lease_seconds: Seconds = 60.0
 
     # Event size: the store refuses an event whose Kafka record could exceed this, so the relay can always
     # publish what was stored. Keep it below the producer's max_request_size and the broker's
@@ -99,25 +100,25 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
 
     message_channel: str = "log"
     webhook_url: str | None = None
-    webhook_timeout_seconds: float = 5.0
-    webhook_max_attempts: int = 5
-    webhook_backoff_seconds: float = 0.5
+    webhook_timeout_seconds: Seconds = 5.0
+    webhook_max_attempts: Count = 5
+    webhook_backoff_seconds: SecondsOrNone = 0.5
 
     # Supervision and timeouts: Postgres session limits (0 = none), the API's pool, role restarts, shutdown.
-    db_statement_timeout_seconds: float = 30.0
-    db_lock_timeout_seconds: float = 10.0
-    db_idle_in_transaction_seconds: float = 60.0
-    db_keepalive_idle_seconds: int = 30
-    db_keepalive_interval_seconds: int = 10
-    db_keepalive_count: int = 3
-    api_pool_size: int = Field(
+    db_statement_timeout_seconds: SecondsOrNone = 30.0
+    db_lock_timeout_seconds: SecondsOrNone = 10.0
+    db_idle_in_transaction_seconds: SecondsOrNone = 60.0
+    db_keepalive_idle_seconds: WholeSeconds = 30
+    db_keepalive_interval_seconds: WholeSeconds = 10
+    db_keepalive_count: Count = 3
+    api_pool_size: Count = Field(
         default=20, description="Each request holds one for its transaction (tenancy)."
     )
-    api_acquire_seconds: float = Field(default=2.0, description="Longest wait for a connection, then 503.")
+    api_acquire_seconds: Seconds = Field(default=2.0, description="Longest wait for a connection, then 503.")
     api_request_seconds: float = Field(
         default=10.0, gt=0, description="Longest a request may take, then 503."
     )
-    shutdown_seconds: float = Field(default=10.0, description="Longest a role may take to stop.")
+    shutdown_seconds: Seconds = Field(default=10.0, description="Longest a role may take to stop.")
     # Full collections rescanned every object start-up built; pjs.garbage_collection freezes those.
     gc_young_threshold: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."
@@ -126,9 +127,9 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
     worker_niceness: int = Field(
         default=0, ge=0, le=19, description="CPU niceness of processes without the api; 0: as started."
     )
-    restart_first_seconds: float = 0.5
-    restart_max_seconds: float = 30.0
-    restart_healthy_seconds: float = Field(default=60.0, description="Uptime that resets restart backoff.")
+    restart_first_seconds: Seconds = 0.5
+    restart_max_seconds: Seconds = 30.0
+    restart_healthy_seconds: Seconds = Field(default=60.0, description="Uptime that resets restart backoff.")
 
     # Worker pools (the API's always skips it, an admin pool never): on release, roll back an open transaction
     # but skip asyncpg's reset query (UNLISTEN *, RESET ALL, CLOSE ALL, advisory unlock): four statements per
@@ -148,10 +149,10 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
     )
 
     # Local services (`pjs services up`, `pjs dev`): their ports, and how long to wait for them to answer.
-    local_postgres_port: int = LOCAL_POSTGRES_PORT
-    local_kafka_port: int = LOCAL_KAFKA_PORT
-    local_kafka_controller_port: int = LOCAL_KAFKA_CONTROLLER_PORT
-    services_ready_timeout_seconds: float = 120.0
+    local_postgres_port: Port = LOCAL_POSTGRES_PORT
+    local_kafka_port: Port = LOCAL_KAFKA_PORT
+    local_kafka_controller_port: Port = LOCAL_KAFKA_CONTROLLER_PORT
+    services_ready_timeout_seconds: Seconds = 120.0
 
     # ---- limits at the HTTP edge (api/limits.py; docs/api.md "Limits") ----
     max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body (413).")
@@ -188,7 +189,7 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
     sms_url: str | None = Field(default=None, description="The SMS provider's send endpoint; unset = no sms.")
     sms_secret: SecretStr | None = Field(default=None, description="Signs SMS request bodies (HMAC-SHA256).")
     smtp_host: str | None = Field(default=None, description="SMTP server for email; unset = no email.")
-    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_port: Port = 25
     smtp_sender: str = "care-team@localhost"
     smtp_subject: str = "A message from your care team"
     smtp_username: str | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from pjs.setting_bounds import Port
+
 
 class TelemetrySettings(BaseSettings):
     """Mixed into `pjs.settings.Settings`, whose configuration (the PJS_ prefix) applies to these fields."""
@@ -23,7 +25,7 @@ class TelemetrySettings(BaseSettings):
     )
 
     # ---- operator metrics (pjs/role_metrics.py; docs/operations.md "Metrics and dashboard") ----
-    role_metrics_port: int | None = Field(
+    role_metrics_port: Port | None = Field(
         default=None,
         description="Port on 127.0.0.1 where a role other than the API serves its own /metrics (each role "
         "on a host its own port); unset = none. Ignored under `pjs dev`, where the API's /metrics has all.",
