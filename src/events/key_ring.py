@@ -93,7 +93,11 @@ def load_key_ring(path: Path) -> KeyRing:
         keys = {key_id: base64.b64decode(value) for key_id, value in raw["master_keys"].items()}
         ring = KeyRing(raw["current"], keys, base64.b64decode(raw["pseudonym_secret"]))
     except FileNotFoundError:
-        raise KeyRingError(f"no master key file at {path} (`pjs dev` creates one for development)") from None
+        raise KeyRingError(
+            f"no master key file at {path} (PJS_MASTER_KEY_FILE): restore it from where it is kept (your "
+            "backup or secret store). Do not create a new one unless this is a new development setup: a new "
+            "key cannot open the patient data sealed with the old one"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise KeyRingError(f"the master key file {path} cannot be read ({type(error).__name__})") from None
     if ring.current not in ring.master_keys:

@@ -36,6 +36,7 @@ from pjs.services.processes import ServiceError
 from pjs.services.stack import LocalStack
 from pjs.setting_bounds import settings_problems, source_problem
 from pjs.settings import Settings, get_settings
+from pjs.startup_errors import API_DSN, MIGRATION_DSN, WORKER_DSN, explain
 from pjs.tracing import start_tracing, stop_tracing
 from pjs.wiring import REBUILDABLE
 
@@ -133,7 +134,12 @@ def _print_status() -> None:
 @app.command("migrate")
 def migrate_command() -> None:
     """Apply the database migrations that are not applied yet (idempotent)."""
-    applied = asyncio.run(apply_migrations(get_settings()))
+    try:
+        applied = asyncio.run(apply_migrations(get_settings()))
+    except Exception as error:
+        if (reason := explain(error, get_settings(), MIGRATION_DSN)) is None:
+            raise
+        raise _fail(RuntimeError(reason)) from None
     console.print(f"applied: {', '.join(applied) or 'nothing (schema is up to date)'}")
 
 
@@ -159,7 +165,13 @@ def run_command(
         with asyncio.Runner(loop_factory=event_loop_factory(roles)) as runner:
             runner.run(run_roles(roles, get_settings()))
     except Exception as error:
-        # An exception's message may quote a record (patient data); its type and frames say where it broke.
+        dsn = API_DSN if "api" in roles else WORKER_DSN
+        if (
+            reason := explain(error, get_settings(), dsn)
+        ) is not None:  # configuration: what to fix, no frames
+            log.error("role %s failed: %s", name, reason)
+            raise typer.Exit(code=1) from None
+        # Any other message may quote a record (patient data); its type and frames say where it broke.
         frames = "".join(traceback.format_tb(error.__traceback__))
         log.error("role %s failed (%s)\n%s", name, type(error).__name__, frames)
         raise typer.Exit(code=1) from None

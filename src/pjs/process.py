@@ -13,6 +13,7 @@ from events.retry import retry_until_stopped
 from pjs.heartbeat import heartbeating
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
+from pjs.startup_errors import MIGRATING, migration_address
 
 log = logging.getLogger("pjs")
 
@@ -66,11 +67,16 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
         stop.set()  # asked to stop before the loop could hear it: start nothing, exit cleanly
     log.info("role %s starting", name)
     # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for.
+    where = migration_address(settings)
     migrating = retry_until_stopped(
-        lambda: apply_migrations(settings), stop, log=log, what=f"role {name} migrating Postgres"
+        lambda: apply_migrations(settings), stop, log=log, what=f"role {name} migrating Postgres at {where}"
     )
-    if await migrating is None:
-        return
+    try:
+        if await migrating is None:
+            return
+    except Exception as error:
+        error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own
+        raise
     async with heartbeating(names, settings):  # after migrating: the table may be new
         stopped_in_time = await run_until_stopped(names, settings, stop)
     if stopped_in_time:
