@@ -70,8 +70,10 @@ async def retry_until_stopped(
     first_wait: float = 0.2,
     max_wait: float = 10.0,
     give_up: Callable[[], bool] = lambda: False,
+    also_retry: tuple[type[BaseException], ...] = (),
 ) -> T | None:
-    """Run `operation` until it succeeds, retrying transient errors and `RetryLater` with backoff.
+    """Run `operation` until it succeeds, retrying transient errors, `RetryLater` and `also_retry` (e.g. a
+    broker not reachable yet, where the caller knows that is all it means) with backoff.
 
     Returns None, without raising, once `stop` is set or `give_up()` is true after a failed attempt (the
     caller abandons the work; whoever picks it up next does it again). Other errors propagate at once.
@@ -84,7 +86,7 @@ async def retry_until_stopped(
         await sleep_unless_stopped(stop, seconds)
 
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type(RETRY_LATER_ERRORS),
+        retry=retry_if_exception_type((*RETRY_LATER_ERRORS, *also_retry)),
         stop=finished,
         wait=wait_exponential_jitter(multiplier=first_wait, max=max_wait, jitter=first_wait),
         sleep=sleep,

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import uvicorn
 import uvloop
+from aiokafka.errors import KafkaConnectionError
 
 from api.app import create_app
 from api.header_deadline import with_header_deadline
@@ -23,6 +24,7 @@ from events.consumer_group import GroupLoop
 from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
+from events.retry import retry_until_stopped
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
@@ -64,7 +66,8 @@ def event_loop_factory(roles: Sequence[str]) -> Callable[[], asyncio.AbstractEve
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     config = RelayConfig(
         database_url=settings.resolved_worker_database_url(),
         kafka=settings.kafka_connection(),
@@ -114,17 +117,28 @@ async def _pool_for(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-async def _ensure_run_events_topic(settings: Settings) -> None:
-    await ensure_topic(
-        settings.kafka_connection(),
-        settings.run_events_topic,
-        settings.run_events_partitions,
-        retention_ms=settings.run_events_retention_hours * 3_600_000,
-    )
+async def _ensure_run_events_topic(settings: Settings, stop: asyncio.Event) -> bool:
+    """Create the topic if it is missing, waiting for a broker not reachable yet (one that starts after us,
+    on a host's reboot) until `stop`; whether the role should go on."""
+    kafka = settings.kafka_connection()
+
+    async def ensure() -> bool:
+        await ensure_topic(
+            kafka,
+            settings.run_events_topic,
+            settings.run_events_partitions,
+            retention_ms=settings.run_events_retention_hours * 3_600_000,
+        )
+        return True
+
+    what = f"creating topic {settings.run_events_topic} on Kafka at {kafka.bootstrap}"
+    ensured = retry_until_stopped(ensure, stop, log=log, what=what, also_retry=(KafkaConnectionError,))
+    return await ensured is not None
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     async with _pool_for(settings) as pool:
         engine = wiring.engine_worker(pool, settings)
         config = group_config(settings, settings.engine_group, settings.engine_batch_size, WAKE_UP_TYPES)
@@ -143,7 +157,8 @@ def message_channel(settings: Settings) -> ChannelRouter:
 
 
 async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     channel = message_channel(settings)
     async with _pool_for(settings) as pool:
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
@@ -164,7 +179,8 @@ async def run_timer(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     async with _pool_for(settings) as pool:
         config = group_config(
             settings, settings.projector_group, settings.projector_batch_size, read_side=True
@@ -173,14 +189,16 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def run_audit_subscriber(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     async with _pool_for(settings) as pool:
         config = group_config(settings, settings.audit_group, settings.projector_batch_size, read_side=True)
         await run_audit(config, pool, stop)
 
 
 async def run_analytics_subscriber(settings: Settings, stop: asyncio.Event) -> None:
-    await _ensure_run_events_topic(settings)
+    if not await _ensure_run_events_topic(settings, stop):
+        return
     config = group_config(settings, settings.analytics_group, settings.projector_batch_size, read_side=True)
     async with _pool_for(settings) as pool:  # for its dead letters only
         await run_analytics(config, wiring.analytics_files(settings), wiring.dead_letters(pool), stop)
