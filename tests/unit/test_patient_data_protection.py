@@ -64,9 +64,10 @@ def test_the_master_key_file_is_owner_only_and_rotation_still_unwraps_old_keys(t
     assert "pseudonym" not in repr(reloaded) and str(DATA_KEY) not in repr(reloaded)
 
 
-def test_a_missing_master_key_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(KeyRingError, match="pjs dev"):
+def test_a_missing_master_key_file_is_a_clear_error_that_says_to_restore_it(tmp_path: Path) -> None:
+    with pytest.raises(KeyRingError, match="restore it from where it is kept") as missing:
         load_key_ring(tmp_path / "absent.key")
+    assert "a new key cannot open the patient data sealed with the old one" in str(missing.value)
 
 
 def test_the_analytics_secret_is_made_once_owner_only(tmp_path: Path) -> None:
