@@ -5,6 +5,7 @@ Every other error keeps only its type in the log (its message might quote a reco
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -31,6 +32,7 @@ MIGRATION_DSN, API_DSN, WORKER_DSN = (
     "PJS_DATABASE_URL",
     "PJS_WORKER_DATABASE_URL",
 )
+_SOCKET_ADDRESS = re.compile(r"\('([^']+)', (\d+)\)")  # as asyncio's connection errors print one
 MIGRATING = "while migrating the schema"
 """The note on an error raised while a role's start migrated, as the schema owner."""
 
@@ -56,6 +58,8 @@ def explain(error: BaseException, settings: Settings, dsn: str) -> str | None:
         )
     if isinstance(error, KeyRingError):
         return str(error)
+    if isinstance(error, OSError) and (unreachable := _postgres_unreachable(error, settings, dsn)):
+        return unreachable
     return f"{type(error).__name__}: {error}; check the address or the file it names"
 
 
@@ -102,6 +106,22 @@ def database_url(settings: Settings, variable: str) -> tuple[str, str] | None:
     if settings.database_url is not None:
         return f"{variable} (unset, so PJS_DATABASE_URL)", url
     return f"{variable} (unset: the local services' {settings.state_dir / 'credentials.json'})", url
+
+
+def _postgres_unreachable(error: OSError, settings: Settings, dsn: str) -> str | None:
+    """A refused or failed connection to the address of the DSN `dsn`: name that DSN, else None."""
+    found = database_url(settings, dsn)
+    addresses = {(host, int(port)) for host, port in _SOCKET_ADDRESS.findall(str(error))}
+    if found is None or not addresses:
+        return None
+    variable, url = found
+    parts = urlsplit(url)
+    if (parts.hostname, parts.port or 5432) not in addresses:
+        return None
+    return (
+        f"Postgres at {postgres_address(url)} cannot be reached ({type(error).__name__}: {error}); "
+        f"check the host and port in {variable} and that the server runs"
+    )
 
 
 def _postgres_refused(error: BaseException, settings: Settings, dsn: str, advice: str) -> str:

@@ -56,6 +56,24 @@ def test_an_unset_variable_points_to_the_dsn_used_instead() -> None:
     assert reason.endswith("PJS_WORKER_DATABASE_URL (unset, so PJS_DATABASE_URL)")
 
 
+def test_a_refused_connection_to_the_roles_own_postgres_names_its_user_and_variable() -> None:
+    error = ConnectionRefusedError(111, "Connect call failed ('db.example.org', 6432)")
+
+    reason = explain(error, CONFIGURED, WORKER_DSN)
+
+    assert reason is not None and reason.startswith("Postgres at pjs_worker@db.example.org:6432/pjs cannot")
+    assert reason.endswith("check the host and port in PJS_WORKER_DATABASE_URL and that the server runs")
+
+
+def test_a_refused_connection_elsewhere_keeps_its_own_words() -> None:
+    error = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9)")
+
+    assert explain(error, CONFIGURED, WORKER_DSN) == (
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9); check the address or the "
+        "file it names"
+    )
+
+
 def test_an_unreachable_kafka_names_its_bootstrap_address() -> None:
     reason = explain(KafkaConnectionError("Unable to bootstrap"), CONFIGURED, WORKER_DSN)
 
