@@ -48,8 +48,9 @@ Kafka topic. Subscribers (analytics, audit, a clinic's own systems) read it; doc
 
 - **Key**: the run id (UTF-8 text). All of one run's events go to one partition, **in stream order**
   (`ce_pjsstreamversion` 1, 2, 3, ...); there is no order between runs.
-- **At least once**: a record can be published again (a relay retried or restarted). `ce_id` is the same for
-  the same stream slot, so dedupe on `ce_id` or on (`ce_subject`, `ce_pjsstreamversion`).
+- **At least once**: a record can be published again (a relay retried or restarted, or an operator retried it
+  from the dead-letter store: that copy also carries a `pjs_retry_of` header). `ce_id` is the same for the
+  same stream slot, so dedupe on `ce_id` or on (`ce_subject`, `ce_pjsstreamversion`).
 - **CloudEvents 1.0, binary content mode**: the attributes are `ce_*` Kafka headers (UTF-8 text), the value is
   the JSON payload (`content-type: application/json`). `ce_type` is `pjs.run.<Type>.v<schema version>`.
 - **Versions**: the relay publishes each type's current schema version (it upcasts older stored events).

@@ -1,21 +1,22 @@
 """The dead-letter store: records a consumer group set aside, kept byte for byte in `dead_letters`.
 
 A record lands here when it cannot be decoded, or when its handler kept failing on it alone with an error
-that is not transient. Operators list, show and retry them (`pjs dead-letters`); a retry puts the record
-back on its topic as it was.
+that is not transient. Operators list, show, retry (`events/dead_letter_retries.py`) and discard them
+(`pjs dead-letters`). Every group that reads a bad record files its own row; retry and discard can act on
+all the rows of one record, which share its (topic, partition, offset).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 from uuid import UUID
 
 import asyncpg
 
 from events.bad_records import Record
-from events.broker import KafkaConnection, make_producer
 from events.pg import Queryable
 from events.tenancy import TENANT_HEADER
 
@@ -42,27 +43,59 @@ class DeadLetter:
     error_type: str
     reason: str
     dead_at: datetime
-    status: str  # "waiting" or "retried"
+    status: str  # "waiting", "retried" or "discarded"
     retried_at: datetime | None
+    discarded_at: datetime | None
+    discarded_by: str | None
+    discard_reason: str | None
+    retry_of: int | None  # the row whose retry put this copy of the record on the topic
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-_COLUMNS = """dead_letter_id, consumer_group, topic, partition, record_offset, record_key, record_value,
-    header_names, header_values, error_type, reason, dead_at, status, retried_at"""
+@dataclass(frozen=True)
+class Discarded:
+    """What a discard did: the rows it moved from waiting to discarded, and the ids that name no row."""
+
+    discarded: list[int]
+    unknown: list[int]
+
+
+COLUMNS = """dead_letter_id, consumer_group, topic, partition, record_offset, record_key, record_value,
+    header_names, header_values, error_type, reason, dead_at, status, retried_at, discarded_at, discarded_by,
+    discard_reason, retry_of"""
+
+RETRY_OF_HEADER: Final = "pjs_retry_of"
+"""On a copy put back on the topic by a retry: the id of the dead letter retried (decimal text)."""
+
+_MAX_ID: Final = 2**63 - 1
 
 
 class PostgresDeadLetters:
-    """The `dead_letters` table (migration 0011)."""
+    """The `dead_letters` table (migrations 0011, 0026)."""
 
     def __init__(self, db: Queryable) -> None:
         self._db = db
 
     async def add(self, group: str, record: Record, error_type: str, reason: str) -> None:
+        """A record another group's row of which was retried already comes back as a copy, which this group
+        reads later too: its row is filed as retried, so one retry never leaves a row waiting for ever."""
         await self._db.execute(
             """
+            WITH already AS (
+                SELECT max(retried_at) AS retried_at FROM dead_letters
+                WHERE topic = $2 AND partition = $3 AND record_offset = $4 AND status = 'retried'
+            )
             INSERT INTO dead_letters (consumer_group, topic, partition, record_offset, record_key,
                                       record_value, header_names, header_values, error_type, reason,
-                                      tenant_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                      tenant_id, retry_of, status, retried_at)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                   (SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id = $12),
+                   CASE WHEN already.retried_at IS NULL THEN 'waiting' ELSE 'retried' END,
+                   CASE WHEN already.retried_at IS NULL THEN NULL ELSE now() END
+            FROM already
             ON CONFLICT (consumer_group, topic, partition, record_offset) DO NOTHING
             """,
             group,
@@ -76,29 +109,72 @@ class PostgresDeadLetters:
             error_type,
             reason,
             _tenant_of(record),
+            retry_of(record.headers),
         )
 
     async def listing(self, *, waiting_only: bool = False, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters first."""
         rows = await self._db.fetch(
-            f"SELECT {_COLUMNS} FROM dead_letters WHERE NOT $1 OR status = 'waiting'"
+            f"SELECT {COLUMNS} FROM dead_letters WHERE NOT $1 OR status = 'waiting'"
             " ORDER BY dead_letter_id DESC LIMIT $2",
             waiting_only,
             limit,
         )
-        return [_dead_letter(row) for row in rows]
+        return [dead_letter(row) for row in rows]
 
     async def get(self, dead_letter_id: int) -> DeadLetter | None:
         row = await self._db.fetchrow(
-            f"SELECT {_COLUMNS} FROM dead_letters WHERE dead_letter_id = $1", dead_letter_id
+            f"SELECT {COLUMNS} FROM dead_letters WHERE dead_letter_id = $1", dead_letter_id
         )
-        return None if row is None else _dead_letter(row)
+        return None if row is None else dead_letter(row)
 
-    async def mark_retried(self, dead_letter_id: int) -> None:
-        await self._db.execute(
-            "UPDATE dead_letters SET status = 'retried', retried_at = now() WHERE dead_letter_id = $1",
-            dead_letter_id,
+    async def same_record(self, letter: DeadLetter) -> list[DeadLetter]:
+        """Every group's row of `letter`'s record, and the rows of its copies put back by retries."""
+        rows = await self._db.fetch(
+            f"""
+            WITH record AS (
+                SELECT dead_letter_id FROM dead_letters
+                WHERE topic = $1 AND partition = $2 AND record_offset = $3
+            )
+            SELECT {COLUMNS} FROM dead_letters
+            WHERE dead_letter_id IN (SELECT dead_letter_id FROM record)
+               OR retry_of IN (SELECT dead_letter_id FROM record)
+            ORDER BY dead_letter_id
+            """,
+            letter.topic,
+            letter.partition,
+            letter.offset,
         )
+        return [dead_letter(row) for row in rows]
+
+    async def discard(self, ids: Sequence[int], *, by: str, reason: str, whole_records: bool) -> Discarded:
+        """Mark the waiting rows among `ids` discarded (with every group's row of their records if
+        `whole_records`); none if any id names no row. Rows already retried or discarded stay as they are."""
+        unknown = await self._db.fetchval(
+            "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM unnest($1::bigint[]) AS id"
+            " WHERE NOT EXISTS (SELECT FROM dead_letters d WHERE d.dead_letter_id = id)",
+            list(ids),
+        )
+        if unknown:
+            return Discarded([], list(unknown))
+        rows = await self._db.fetch(
+            """
+            WITH chosen AS (SELECT * FROM dead_letters WHERE dead_letter_id = ANY($1::bigint[]))
+            UPDATE dead_letters d
+            SET status = 'discarded', discarded_at = now(), discarded_by = $2, discard_reason = $3
+            FROM chosen c
+            WHERE d.status = 'waiting'
+              AND (d.dead_letter_id = c.dead_letter_id
+                   OR ($4 AND (d.topic, d.partition, d.record_offset)
+                              = (c.topic, c.partition, c.record_offset)))
+            RETURNING d.dead_letter_id
+            """,
+            list(ids),
+            by,
+            reason,
+            whole_records,
+        )
+        return Discarded(sorted({row["dead_letter_id"] for row in rows}), [])
 
     async def waiting_by_group(self) -> dict[str, int]:
         """How many dead letters wait for an operator, per consumer group (groups with none are absent).
@@ -109,28 +185,7 @@ class PostgresDeadLetters:
         return {row["consumer_group"]: row["waiting"] for row in rows}
 
 
-async def redeliver(kafka: KafkaConnection, letter: DeadLetter) -> None:
-    """Produce the record again, with its key, value and headers, to its topic.
-
-    A keyed record goes where its key hashes to (one run's events stay in one partition even if the topic
-    grew); an unkeyed one back to its old partition. Every group sees it again, which is harmless: every
-    consumer is idempotent by (run id, version).
-    """
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            letter.topic,
-            letter.value,
-            key=letter.key,
-            partition=None if letter.key is not None else letter.partition,
-            headers=letter.headers,
-        )
-    finally:
-        await producer.stop()
-
-
-def _dead_letter(row: asyncpg.Record) -> DeadLetter:
+def dead_letter(row: asyncpg.Record) -> DeadLetter:
     return DeadLetter(
         dead_letter_id=row["dead_letter_id"],
         consumer_group=row["consumer_group"],
@@ -145,7 +200,20 @@ def _dead_letter(row: asyncpg.Record) -> DeadLetter:
         dead_at=row["dead_at"],
         status=row["status"],
         retried_at=row["retried_at"],
+        discarded_at=row["discarded_at"],
+        discarded_by=row["discarded_by"],
+        discard_reason=row["discard_reason"],
+        retry_of=row["retry_of"],
     )
+
+
+def retry_of(headers: Sequence[tuple[str, bytes | None]]) -> int | None:
+    """The dead letter a record is a retried copy of, if its header names one that reads as an id."""
+    for name, value in headers:
+        if name == RETRY_OF_HEADER and value is not None and value.isdigit() and len(value) < 20:
+            number = int(value)
+            return number if number <= _MAX_ID else None
+    return None
 
 
 def _tenant_of(record: Record) -> UUID | None:

@@ -1,4 +1,4 @@
-"""`pjs dead-letters list|show|retry`: the operator's view of the records consumer groups set aside.
+"""`pjs dead-letters list|parked|show|retry|discard`: the operator's view of the records groups set aside.
 
 `show` prints a record's key, headers and value, which can hold patient data: it is an operator tool for
 a terminal, never for logs or tickets.
@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import asyncpg
 import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from events.dead_letters import DeadLetter, PostgresDeadLetters, redeliver
+from events.dead_letter_retries import AlreadyRetried, retry
+from events.dead_letters import DeadLetter, PostgresDeadLetters
 from events.parked import list_parked
+from pjs.listings import print_rows
 from pjs.settings import get_settings
 
 T = TypeVar("T")
@@ -29,24 +31,52 @@ dead_letters_app = typer.Typer(
     help="Records consumer groups set aside (undecodable, or failing their handler).", no_args_is_help=True
 )
 console = Console()
+hints = Console(stderr=True)  # the next step, kept off stdout so a piped listing stays rows alone
+
+MAX_REASON = 200  # as the column allows (migration 0026): a short note, never a pasted payload
+MAX_BY = 64
+_NEXT_STEP = (
+    "next: `pjs dead-letters show ID` to look; fix the cause, then `retry ID`;"
+    " or `discard ID --all-groups --reason TEXT` for a record that can never be handled"
+)
 
 
 @dead_letters_app.command("list")
 def list_command(
-    waiting: Annotated[bool, typer.Option("--waiting", help="only those not retried yet")] = False,
+    waiting: Annotated[bool, typer.Option("--waiting", help="only those waiting for an operator")] = False,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 100,
 ) -> None:
-    """List dead letters, newest first: id, group, where on the topic, error, age and status."""
+    """List dead letters, newest first: id, group, where on the topic, error, age, status and its story
+    (the row it is a retried copy of; when, by whom and why it was retried or discarded)."""
     letters = _run(lambda store: store.listing(waiting_only=waiting, limit=limit))
-    table = Table("id", "group", "record", "error", "age", "status")
     now = datetime.now(UTC)
-    for letter in letters:
-        where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
-        age = _age(now - letter.dead_at)
-        table.add_row(
-            str(letter.dead_letter_id), letter.consumer_group, where, letter.error_type, age, letter.status
-        )
-    console.print(table)
+    rows = [
+        [
+            str(letter.dead_letter_id),
+            letter.consumer_group,
+            letter.where,
+            letter.error_type,
+            _age(now - letter.dead_at),
+            letter.status,
+            "-" if letter.retry_of is None else str(letter.retry_of),
+            outcome(letter, now),
+        ]
+        for letter in letters
+    ]
+    print_rows(console, ["id", "group", "record", "error", "age", "status", "retry of", "outcome"], rows)
+    if any(letter.status == "waiting" for letter in letters):
+        hints.print(_NEXT_STEP, highlight=False)
+
+
+def outcome(letter: DeadLetter, now: datetime) -> str:
+    """What became of a row: "-" while it waits; else when it was retried, or by whom, when and why it was
+    discarded."""
+    if letter.status == "discarded" and letter.discarded_at is not None:
+        when = _age(now - letter.discarded_at)
+        return f"discarded {when} ago by {letter.discarded_by}: {letter.discard_reason}"
+    if letter.retried_at is not None:
+        return f"retried {_age(now - letter.retried_at)} ago"
+    return "-"
 
 
 @dead_letters_app.command("parked")
@@ -57,56 +87,111 @@ def parked_command(
 
     A parked event's run waits at that event; the event itself stays in the store, unchanged.
     """
-
-    table = Table("position", "event", "run", "version", "type", "reason", "age")
     now = datetime.now(UTC)
-    for event in _connected(lambda connection: list_parked(connection, limit)):
-        age = _age(now - event.parked_at) if event.parked_at is not None else "-"
-        table.add_row(
+    rows = [
+        [
             str(event.position),
             str(event.event_id),
             str(event.run_id),
             str(event.version),
             event.type,
-            escape(event.reason),
-            age,
-        )
-    console.print(table)
+            event.reason,
+            _age(now - event.parked_at) if event.parked_at is not None else "-",
+        ]
+        for event in _connected(lambda connection: list_parked(connection, limit))
+    ]
+    print_rows(console, ["position", "event", "run", "version", "type", "reason", "age"], rows)
 
 
 @dead_letters_app.command("show")
 def show_command(dead_letter_id: int) -> None:
-    """Print one dead letter with its key, headers and value (this is health data: a terminal only)."""
+    """Print one dead letter with its key, headers and value (this is health data: a terminal only), then
+    every group's row of the same record and of its retried copies, and the next step."""
     letter = _existing(dead_letter_id)
-    console.print(f"id:       {letter.dead_letter_id} ({letter.status})", highlight=False)
-    console.print(f"group:    {escape(letter.consumer_group)}", highlight=False)
-    console.print(f"record:   {escape(letter.topic)}[{letter.partition}]@{letter.offset}", highlight=False)
-    console.print(f"error:    {escape(letter.error_type)}: {escape(letter.reason)}", highlight=False)
-    console.print(f"dead at:  {letter.dead_at.isoformat()}", highlight=False)
-    if letter.retried_at is not None:
-        console.print(f"retried:  {letter.retried_at.isoformat()}", highlight=False)
-    console.print(f"key:      {escape(readable(letter.key))}", highlight=False)
-    console.print("headers:")
-    for name, value in letter.headers:
-        console.print(f"  {escape(name)}: {escape(readable(value))}", highlight=False)
-    console.print("value:")
-    console.print(escape(readable(letter.value)), highlight=False, soft_wrap=True)
+    related = _run(lambda store: store.same_record(letter))
+    now = datetime.now(UTC)
+    lines = [
+        f"id:       {letter.dead_letter_id} ({letter.status})",
+        f"group:    {letter.consumer_group}",
+        f"record:   {letter.where}",
+        f"error:    {letter.error_type}: {letter.reason}",
+        f"dead at:  {letter.dead_at.isoformat()}",
+        f"retry of: {'-' if letter.retry_of is None else letter.retry_of}",
+        f"outcome:  {outcome(letter, now)}",
+        f"key:      {readable(letter.key)}",
+        "headers:",
+        *(f"  {name}: {readable(value)}" for name, value in letter.headers),
+        "value:",
+        readable(letter.value),
+        "rows of this record and of its retried copies (id, group, record, status, retry of):",
+        *(
+            f"  {row.dead_letter_id}  {row.consumer_group}  {row.where}  {row.status}  {row.retry_of or '-'}"
+            for row in related
+        ),
+    ]
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if letter.status == "waiting":
+        hints.print(_NEXT_STEP.replace("ID", str(dead_letter_id)), highlight=False)
 
 
 @dead_letters_app.command("retry")
 def retry_command(dead_letter_id: int) -> None:
-    """Produce the record again to its topic (same key, value, headers) and mark it retried.
+    """Produce the record again to its topic (same key, value and headers, plus `pjs_retry_of: ID`) and
+    mark retried this row and every group's waiting row of the same record.
 
-    Every group reads it again; that is harmless, as every consumer is idempotent by (run id, version).
+    Every group reads the copy; that is harmless, as every consumer is idempotent by (run id, version). A
+    group that fails on it again sets it aside as a new row whose `retry of` is ID.
     """
-    letter = _existing(dead_letter_id)
+    kafka = get_settings().kafka_connection()
+    result = _connected(lambda connection: retry(connection, kafka, dead_letter_id))
+    if result is None:
+        _fail(f"no dead letter {dead_letter_id}")
+    if isinstance(result, AlreadyRetried):
+        _fail(
+            f"dead letter {dead_letter_id} was retried already; a group failing on its copy filed a new row"
+            " (`pjs dead-letters show` it to see them): retry that one"
+        )
+    marked = ", ".join(str(marked_id) for marked_id in result.marked)
+    console.print(
+        escape(f"dead letter {dead_letter_id} put back on {result.letter.topic}; marked retried: {marked}"),
+        highlight=False,
+    )
 
-    async def retry(store: PostgresDeadLetters) -> None:
-        await redeliver(get_settings().kafka_connection(), letter)
-        await store.mark_retried(letter.dead_letter_id)
 
-    _run(retry)
-    console.print(f"dead letter {dead_letter_id} put back on {escape(letter.topic)}", highlight=False)
+@dead_letters_app.command("discard")
+def discard_command(
+    dead_letter_ids: Annotated[list[int], typer.Argument(metavar="ID...", help="dead letters to discard")],
+    reason: Annotated[str, typer.Option("--reason", help=f"why, in at most {MAX_REASON} characters")],
+    all_groups: Annotated[
+        bool, typer.Option("--all-groups", help="also every other group's waiting row of the same record")
+    ] = False,
+    by: Annotated[str | None, typer.Option("--by", help="who discards (default: the OS user)")] = None,
+) -> None:
+    """Stop waiting for records that can never be handled: the rows stay, as `discarded`, with who, when and
+    why, and leave the waiting counts (`/ready`, `pjs_dead_letters_waiting`). Discarding again is harmless;
+    rows already retried or discarded are left as they are. An unknown id discards nothing (exit 1)."""
+    note, who = _bounded("--reason", reason, MAX_REASON), _bounded("--by", by or _os_user(), MAX_BY)
+    done = _run(lambda store: store.discard(dead_letter_ids, by=who, reason=note, whole_records=all_groups))
+    if done.unknown:
+        _fail(f"no dead letter {', '.join(map(str, done.unknown))}; nothing discarded")
+    listed = ", ".join(map(str, done.discarded)) or "none (already retried or discarded)"
+    console.print(f"discarded: {listed}", highlight=False)
+
+
+def _bounded(option: str, text: str, limit: int) -> str:
+    """`text` stripped, if it is one line of 1 to `limit` characters; else a usage error (exit 2)."""
+    text = text.strip()
+    if not text or len(text) > limit or any(not character.isprintable() for character in text):
+        raise typer.BadParameter(f"one line of 1 to {limit} printable characters", param_hint=option)
+    return text
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's user) and no LOGNAME/USER
+        return "unknown"
 
 
 def readable(data: bytes | None) -> str:
@@ -134,9 +219,13 @@ def _age(elapsed: timedelta) -> str:
 def _existing(dead_letter_id: int) -> DeadLetter:
     letter = _run(lambda store: store.get(dead_letter_id))
     if letter is None:
-        console.print(f"[bold red]error:[/] no dead letter {dead_letter_id}")
-        raise typer.Exit(code=1)
+        _fail(f"no dead letter {dead_letter_id}")
     return letter
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=1)
 
 
 def _run(work: Callable[[PostgresDeadLetters], Awaitable[T]]) -> T:

@@ -210,7 +210,7 @@ async def test_operators_list_show_and_retry_dead_letters_and_probes_report_thos
     assert retried.exit_code == 0, retried.output
 
     again = await eventually(lambda: _reproduced(kafka, topic, end, settings.run_events_partitions))
-    assert (again.value, again.headers) == (value, headers)
+    assert (again.value, again.headers) == (value, [*headers, ("pjs_retry_of", str(letter_id).encode())])
     assert (await dead_letters(pool).get(letter_id)).status == "retried"  # type: ignore[union-attr]
     assert "pjs_dead_letters_waiting{" not in (await api.get("/metrics")).text
     assert "details" not in (await api.get("/ready")).json()
