@@ -72,7 +72,8 @@ async def _delay_gauges(db: Queryable) -> list[GaugeMetricFamily]:
 
 
 async def waiting_dead_letters(db: Queryable) -> dict[str, int] | None:
-    """Dead letters not retried yet, per consumer group; None if Postgres cannot answer."""
+    """Dead letters waiting (neither retried nor discarded), per consumer group; None if Postgres cannot
+    answer."""
     try:
         async with asyncio.timeout(2):
             return await PostgresDeadLetters(db).waiting_by_group()
@@ -86,7 +87,7 @@ def _dead_letter_gauges(waiting: dict[str, int] | None) -> list[GaugeMetricFamil
         return []
     gauge = GaugeMetricFamily(
         "pjs_dead_letters_waiting",
-        "Records set aside by a consumer group, not retried yet.",
+        "Records set aside by a consumer group, neither retried nor discarded yet.",
         labels=["group"],
     )
     for group, count in waiting.items():
