@@ -14,15 +14,18 @@ from aiokafka import TopicPartition
 from test_dead_letter_discards import park_junk
 from test_dead_letters import GARBLED_TYPE, with_subscriber_groups
 
+from engine.delivery_worker import DeliveryConfig
 from events.broker import KafkaConnection
 from events.catalogue import RecordedEvent
 from events.consumer_group import GroupLoop
 from events.group_config import GroupConfig
+from pjs.roles import group_config
 from pjs.settings import Settings
-from pjs.wiring import dead_letters, event_store
+from pjs.wiring import dead_letters, delivery_worker, event_store
 from support import kafka as topic_support
 from support.cli import dead_letters_cli
 from support.kafka import RawRecord, ce_headers, produce, publish_everything
+from support.messaging import RecordingChannel
 from support.roles import eventually, in_process, running_tasks
 from support.workload import write_mixed_workload
 
@@ -39,9 +42,13 @@ async def test_a_retry_leaves_no_group_s_row_of_the_record_waiting_and_a_failing
     settings = with_subscriber_groups(settings, tmp_path)
     junk = RawRecord(0, b'{"node_id": "welcome"}', [("ce_type", GARBLED_TYPE), *ce_headers(None)])
     await produce(settings.kafka_connection(), settings.run_events_topic, [junk])
-    groups = ("projector", "audit", "analytics", "engine")
+    groups = ("projector", "audit", "analytics", "engine", "delivery")
+    deliveries = delivery_worker(pool, RecordingChannel(), DeliveryConfig(), settings)
+    delivery = GroupLoop(
+        group_config(settings, settings.delivery_group, 100), deliveries.handle, dead_letters(pool)
+    )
 
-    async with in_process(settings, *groups):
+    async with in_process(settings, *groups[:4]), running_tasks(delivery.run):
         await eventually(lambda: _counted(pool, {("waiting", None): len(groups)}), seconds=60)
         chosen = min((await dead_letters(pool).listing()), key=lambda letter: letter.dead_letter_id)
 
