@@ -2,7 +2,8 @@
 
 The events table is the outbox: an append and its "to publish" record are the same row, so nothing is
 published that was not committed and nothing committed is left behind. One relay leads at a time (a
-Postgres advisory lock held by its connection); others stand by and take over when that connection dies.
+Postgres advisory lock held by its connection); others stand by and take over when that connection dies,
+which Postgres also brings about when a leader stops talking on it (frozen, stuck: `events.lead_session`).
 The checkpoint is written on the lock's own connection after Kafka acknowledged (at most once a second
 while pages keep coming, `events.relay_checkpoint`), so a crash can only cause re-publication of events
 already sent, never a skip; consumers dedupe by (run id, version).
@@ -27,6 +28,7 @@ from events.broker import KafkaConnection, make_producer
 from events.envelope import StoredEvent
 from events.errors import CONNECTION_ERRORS
 from events.feed import load_checkpoint, read_feed_rows
+from events.lead_session import BusySession, lead_session_settings
 from events.parked import ParkedEvent
 from events.relay_checkpoint import CHECKPOINT_NAME, PacedCheckpoint
 from events.relay_metrics import PUBLISHED_EVENTS, RelayLagProbe
@@ -77,10 +79,12 @@ class Relay:
         self._kafka_outage = OutageLog(log, "relay reaching Kafka")
 
     async def run(self, stop: asyncio.Event) -> None:
+        standing_by = False
         while not stop.is_set():
             connection = await retry_until_stopped(
                 lambda: asyncpg.connect(
-                    self._config.database_url, server_settings=dict(self._config.server_settings)
+                    self._config.database_url,
+                    server_settings=lead_session_settings(self._config.server_settings),
                 ),
                 stop,
                 log=log,
@@ -90,16 +94,33 @@ class Relay:
                 return
             try:
                 if await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                    standing_by = False
                     await self._lead(connection, stop)
                 else:
-                    await sleep_unless_stopped(stop, _RETRY_SECONDS)  # standby: another relay leads
+                    if not standing_by:
+                        log.info("relay stands by: another relay leads; trying for the lead every second")
+                        standing_by = True
+                    await sleep_unless_stopped(stop, _RETRY_SECONDS)
             except _LOST_POSTGRES as error:
-                self._postgres_outage.failed(error)  # the lead is released with the connection
+                self._lost_postgres(error)  # the lead is released with the connection
                 await sleep_unless_stopped(stop, _RETRY_SECONDS)
             finally:
                 self.is_leader = False
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(connection.close(), 5)
+
+    def _lost_postgres(self, error: BaseException) -> None:
+        if not self.is_leader:
+            self._postgres_outage.failed(error)
+            return
+        # E.g. this relay was frozen past LEAD_IDLE_SECONDS and Postgres ended its session: another relay
+        # may lead by now. Nothing this one does can touch the checkpoint any more (it is stored only on
+        # the lost session); records it sent since are duplicates, which consumers drop (invariant 3).
+        log.warning(
+            "relay lost its lead: its Postgres session ended (%s); it no longer publishes and competes "
+            "for the lead again",
+            type(error).__name__,
+        )
 
     async def _lead(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
         self.is_leader = True
@@ -113,35 +134,39 @@ class Relay:
         publisher = PagePublisher(self._producer_factory, self._config.topic)
         one_by_one = False  # set once the broker refused a record of this page
         lag = RelayLagProbe()
+        session = BusySession(connection)  # every wait off Postgres goes through `session.around`
         try:
             while not stop.is_set():
                 try:
-                    await publisher.start()
+                    await session.around(publisher.start())
                 except KafkaError as error:
                     self._kafka_outage.failed(error)
-                    await sleep_unless_stopped(stop, _RETRY_SECONDS)
+                    await session.around(sleep_unless_stopped(stop, _RETRY_SECONDS))
                     continue
                 hinted = hint.is_set()
                 hint.clear()
                 await lag.observe(connection, progress.published)
                 rows, last = await read_feed_rows(connection, progress.published, self._config.batch_size)
+                session.used()
                 if not rows:
                     await progress.caught_up(connection)
-                    await wait_for_stop_or(
-                        stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
+                    await session.around(
+                        wait_for_stop_or(
+                            stop, hint, _RECHECK_AFTER_HINT_SECONDS if hinted else self._config.poll_seconds
+                        )
                     )
                     continue
                 try:
-                    parked = await publisher.publish(
-                        [_stored_event(row) for row in rows], one_by_one=one_by_one
+                    parked = await session.around(
+                        publisher.publish([_stored_event(row) for row in rows], one_by_one=one_by_one)
                     )
                 except (PageNotPublished, KafkaError) as error:
                     # e.g. OutOfOrderSequenceNumber: a fresh producer gets a fresh producer id and sequence.
                     self._kafka_outage.failed(error)  # the producer is rebuilt
                     if isinstance(error, PageNotPublished) and error.a_record_was_refused:
                         one_by_one = True
-                    await publisher.close()
-                    await sleep_unless_stopped(stop, _RETRY_SECONDS)
+                    await session.around(publisher.close())
+                    await session.around(sleep_unless_stopped(stop, _RETRY_SECONDS))
                     continue
                 self._kafka_outage.recovered()
                 await progress.page_published(connection, last, parked)
