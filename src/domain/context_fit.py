@@ -107,9 +107,3 @@ def context_fit(journey: JourneyDefinition) -> ContextFit:
             node_ids.setdefault(node.condition.field, []).append(node.id)
     compared_fields = (_Compared(field, frozenset(kinds[field]), tuple(node_ids[field])) for field in kinds)
     return ContextFit(journey.timezone, tuple(channels), tuple(waits_for), tuple(compared_fields))
-
-
-def context_problems(journey: JourneyDefinition, context: Mapping[str, Any]) -> list[Problem]:
-    """Everything the context lacks for this journey (`ContextFit.problems`); for many contexts, gather
-    the journey's asks once with `context_fit`."""
-    return context_fit(journey).problems(context)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domain.context_fit import context_problems
+from domain.context_fit import context_fit
 from domain.journey import JourneyDefinition, MessageNode
 
 SENDS_BOTH = JourneyDefinition(
@@ -17,7 +17,7 @@ PATIENT = {"id": "p-ch6", "age": 30, "language": "en", "phone": "+15551234567", 
 
 
 def refused_fields(**changes: object) -> list[str]:
-    return [problem.path for problem in context_problems(SENDS_BOTH, {**PATIENT, **changes})]
+    return [problem.path for problem in context_fit(SENDS_BOTH).problems({**PATIENT, **changes})]
 
 
 def test_a_plain_phone_number_and_email_address_pass() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.context_fit import context_problems
+from domain.context_fit import context_fit
 from domain.decider import decide
 from domain.journey import JourneyDefinition, MessageNode
 from domain.message_decisions import pick_template
@@ -176,10 +176,10 @@ def test_the_trigger_names_what_the_context_lacks_for_the_journey() -> None:
         msg("e", "x", "d", channel="email"),
         {"id": "d", "type": "DELAY", "until_field": "patient.appointment_at", "next_node_id": None},
     )
-    problems = context_problems(definition, {**PATIENT, "phone": "555-1234"})
+    problems = context_fit(definition).problems({**PATIENT, "phone": "555-1234"})
     assert [p.path for p in problems] == ["phone", "email", "appointment_at"]
     fit = {**PATIENT, "phone": "+15551234567", "email": "a@example.org", "appointment_at": "2026-05-01"}
-    assert context_problems(definition, fit) == []
+    assert context_fit(definition).problems(fit) == []
 
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-00000000f00e")
