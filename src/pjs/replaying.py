@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import (
@@ -31,10 +32,7 @@ async def replay_projections(settings: Settings, names: list[str], console: Cons
             started = time.monotonic()
             with _progress_bar(console) as progress:
                 task = progress.add_task(name, total=total)
-
-                def advance(events: int, task: TaskID = task) -> None:
-                    progress.advance(task, events)
-
+                advance = _advancing(progress, task, total)
                 result = await rebuild(pool, REBUILDABLE[name], advance)
             elapsed = time.monotonic() - started
             console.print(
@@ -45,6 +43,19 @@ async def replay_projections(settings: Settings, names: list[str], console: Cons
     finally:
         await pool.close()
     return results
+
+
+def _advancing(progress: Progress, task: TaskID, total: int) -> Callable[[int], None]:
+    """Advance the bar, raising its total when events appended during the rebuild pass it: the total was
+    counted at the start, and runs still moving append events meanwhile."""
+    done = 0
+
+    def advance(events: int) -> None:
+        nonlocal done
+        done += events
+        progress.update(task, advance=events, total=max(total, done))
+
+    return advance
 
 
 class EventsPerSecond(ProgressColumn):
