@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from domain.conditions import compared_kinds, is_missing, resolve
 from domain.journey import ConditionalNode, DelayNode, JourneyDefinition, MessageNode
 from domain.json_values import describe
-from domain.local_clock import parse_moment, patient_zone
+from domain.local_clock import patient_zone
 from domain.validation import Problem
+from domain.waits import FieldUnfit, field_resume_at
 
 # Matched against the whole value (fullmatch): `$` would let a trailing newline through; ASCII digits
 # only, as `\d` takes any script's digits.
@@ -35,14 +37,14 @@ class ContextFit:
 
     timezone: str | None
     channels: tuple[str, ...]
-    waits_for: tuple[str, ...]
+    waits: tuple[DelayNode, ...]  # the `until_field` DELAYs
     compared: tuple[_Compared, ...]
 
-    def problems(self, context: Mapping[str, Any]) -> list[Problem]:
-        """Everything the context lacks, one problem per field (the first found). A message never names
-        the field's value, only its kind: the context is the patient's data."""
+    def problems(self, context: Mapping[str, Any], now: datetime) -> list[Problem]:
+        """Everything the context lacks at `now`, one problem per field (the first found). A message never
+        names the field's value, only its kind: the context is the patient's data."""
         found: dict[str, Problem] = {}
-        for problem in (*self._address_problems(context), *self._wait_problems(context)):
+        for problem in (*self._address_problems(context), *self._wait_problems(context, now)):
             found.setdefault(problem.path, problem)
         for problem in self._kind_problems(context):
             found.setdefault(problem.path, problem)
@@ -59,18 +61,25 @@ class ContextFit:
                 problems.append(Problem(field, f"This journey sends by {channel}: {field} must be {kind}."))
         return problems
 
-    def _wait_problems(self, context: Mapping[str, Any]) -> list[Problem]:
-        if not self.waits_for:
+    def _wait_problems(self, context: Mapping[str, Any], now: datetime) -> list[Problem]:
+        if not self.waits:
             return []
         zone = patient_zone(context, self.timezone)
-        return [
-            Problem(
-                field.removeprefix("patient."),
-                "This journey waits for this field: an ISO 8601 date or datetime.",
-            )
-            for field in self.waits_for
-            if parse_moment(resolve(field, context), zone) is None
-        ]
+        problems = []
+        for node in self.waits:
+            assert node.until_field is not None
+            unfit = field_resume_at(node, context, zone, now)
+            if unfit is FieldUnfit.NOT_A_DATE:
+                message = "This journey waits for this field: an ISO 8601 date or datetime."
+            elif unfit is FieldUnfit.OUT_OF_RANGE:
+                message = (
+                    f"This journey waits for this field (node {node.id}): with the node's offset it must "
+                    "fall within 100 years of now, the bound of every DELAY."
+                )
+            else:
+                continue
+            problems.append(Problem(node.until_field.removeprefix("patient."), message))
+        return problems
 
     def _kind_problems(self, context: Mapping[str, Any]) -> list[Problem]:
         """A field held as another kind than its conditions compare it with (text against a number, say):
@@ -94,16 +103,16 @@ class ContextFit:
 def context_fit(journey: JourneyDefinition) -> ContextFit:
     """What `journey` asks of a patient context."""
     channels: dict[str, None] = {}
-    waits_for: dict[str, None] = {}
+    waits: list[DelayNode] = []
     kinds: dict[str, set[str]] = {}
     node_ids: dict[str, list[str]] = {}
     for node in journey.nodes:
         if isinstance(node, MessageNode) and node.channel in ADDRESS_FIELDS:
             channels[node.channel] = None
         elif isinstance(node, DelayNode) and node.until_field is not None:
-            waits_for[node.until_field] = None
+            waits.append(node)
         elif isinstance(node, ConditionalNode) and (compared := compared_kinds(node.condition)):
             kinds.setdefault(node.condition.field, set()).update(compared)
             node_ids.setdefault(node.condition.field, []).append(node.id)
     compared_fields = (_Compared(field, frozenset(kinds[field]), tuple(node_ids[field])) for field in kinds)
-    return ContextFit(journey.timezone, tuple(channels), tuple(waits_for), tuple(compared_fields))
+    return ContextFit(journey.timezone, tuple(channels), tuple(waits), tuple(compared_fields))

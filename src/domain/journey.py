@@ -10,6 +10,9 @@ from domain.local_clock import QuietHours, format_local_time
 
 # Successive waits at one `until_local_time` DELAY are at least a day apart, less a DST hour.
 LOCAL_TIME_LOOP_WAIT_SECONDS: Final = 23 * 3600
+# The longest wait of any DELAY: `duration_seconds` at save, an `until_field` instant at trigger and when
+# the wait starts. Keeps `now + wait` far inside datetime's range (year 9999) and allows any real follow-up.
+MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
 
 
 class NodeType(StrEnum):

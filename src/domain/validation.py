@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from domain.condition_validation import parse_condition, posted_condition_problems
 from domain.journey import (
+    MAX_DELAY_SECONDS,
     ConditionalNode,
     DelayNode,
     JourneyDefinition,
@@ -24,8 +25,6 @@ from domain.message_validation import (
     posted_message_problems,
 )
 
-# Keeps `now + duration` far inside datetime's range (year 9999) while allowing any real follow-up.
-MAX_DELAY_SECONDS: Final = 100 * 366 * 24 * 3600
 # Each way round a loop must wait this long, so a looping run sends at most one round of messages a minute.
 DEFAULT_MIN_LOOP_DELAY_SECONDS: Final = 60.0
 _VALID_TYPES: Final = ", ".join(node_type.value for node_type in NodeType)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from domain.conditions import resolve
-from domain.journey import DelayNode, JourneyDefinition, MessageNode
+from domain.journey import MAX_DELAY_SECONDS, DelayNode, JourneyDefinition, MessageNode
 from domain.local_clock import field_instant, next_local_time, parse_moment, patient_zone, quiet_until
 from events.catalogue import DelayStarted, RunEvent, RunFailed
 
@@ -31,18 +33,52 @@ def start_delay(
             resume_at = next_local_time(now, node.until_local_time, zone)
             return _wait(node.id, now, resume_at, UNTIL_LOCAL_TIME)
         if node.until_field is not None:
-            moment = parse_moment(resolve(node.until_field, context), zone)
-            if moment is None:
-                reason = f"until_field {node.until_field} is missing or not an ISO 8601 date or datetime."
-                return RunFailed(node_id=node.id, reason=reason)
-            resume_at = field_instant(moment, node.offset_seconds, node.at_local_time, zone)
-            if resume_at <= now:
+            moment = field_resume_at(node, context, zone, now)
+            if isinstance(moment, FieldUnfit):
+                return RunFailed(node_id=node.id, reason=_unfit_reason(node.until_field, moment))
+            if moment <= now:
                 return _wait(node.id, now, now, MOMENT_PASSED)
-            return _wait(node.id, now, resume_at, UNTIL_FIELD)
+            return _wait(node.id, now, moment, UNTIL_FIELD)
         resume_at = now + timedelta(seconds=node.duration_seconds)
     except OverflowError:
         return RunFailed(node_id=node.id, reason="The delay ends beyond year 9999.")
     return DelayStarted(node_id=node.id, duration_seconds=node.duration_seconds, resume_at=resume_at)
+
+
+class FieldUnfit(StrEnum):
+    """Why an `until_field` DELAY cannot wait for what the context holds."""
+
+    NOT_A_DATE = "not_a_date"  # missing, or not an ISO 8601 date or datetime
+    OUT_OF_RANGE = "out_of_range"  # with the node's offset, more than MAX_DELAY_SECONDS from now
+
+
+def field_resume_at(
+    node: DelayNode, context: Mapping[str, Any], zone: ZoneInfo, now: datetime
+) -> datetime | FieldUnfit:
+    """The instant an `until_field` DELAY waits until, or why there is none.
+
+    Held to the bound of every DELAY on either side of `now`: a date further ahead would park the run for
+    centuries, one further back is a placeholder (0001-01-01), not an appointment; both may lie where the
+    calendar ends once shifted into the patient's zone or by the offset.
+    """
+    assert node.until_field is not None
+    try:
+        moment = parse_moment(resolve(node.until_field, context), zone)
+        if moment is None:
+            return FieldUnfit.NOT_A_DATE
+        resume_at = field_instant(moment, node.offset_seconds, node.at_local_time, zone)
+    except OverflowError:
+        return FieldUnfit.OUT_OF_RANGE
+    if abs((resume_at - now).total_seconds()) > MAX_DELAY_SECONDS:
+        return FieldUnfit.OUT_OF_RANGE
+    return resume_at
+
+
+def _unfit_reason(field: str, unfit: FieldUnfit) -> str:
+    """RunFailed's reason: the field's path, never its value."""
+    if unfit is FieldUnfit.NOT_A_DATE:
+        return f"until_field {field} is missing or not an ISO 8601 date or datetime."
+    return f"until_field {field} is more than 100 years from now (the bound of every DELAY)."
 
 
 def quiet_wait(

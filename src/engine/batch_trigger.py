@@ -77,7 +77,7 @@ async def trigger_runs(
     first: dict[UUID, int] = {}  # run id -> the first fit item asking for it
     fit = context_fit(journey.definition)
     for index, item in enumerate(items):
-        unfit = fit.problems(item.patient_context)
+        unfit = fit.problems(item.patient_context, now)
         if unfit:
             outcomes[index] = PatientContextUnfit(tuple(unfit))
         else:

@@ -4,6 +4,7 @@ branch; and a journey comparing a field with a number written as text is refused
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
@@ -25,11 +26,12 @@ def branching_on(*conditions: Condition) -> JourneyDefinition:
     )
 
 
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OBESE = branching_on(Condition("bmi", "gt", 30))
 
 
 def test_a_bmi_sent_as_text_to_a_journey_comparing_it_with_a_number_is_refused_without_its_value() -> None:
-    [problem] = context_fit(OBESE).problems({"id": "p-1", "bmi": "31.5"})
+    [problem] = context_fit(OBESE).problems({"id": "p-1", "bmi": "31.5"}, NOW)
 
     assert problem.path == "bmi"
     assert "with a number" in problem.message and "not a string" in problem.message
@@ -38,40 +40,41 @@ def test_a_bmi_sent_as_text_to_a_journey_comparing_it_with_a_number_is_refused_w
 
 
 def test_a_bmi_sent_as_a_number_passes() -> None:
-    assert context_fit(OBESE).problems({"id": "p-1", "bmi": 31.5}) == []
+    assert context_fit(OBESE).problems({"id": "p-1", "bmi": 31.5}, NOW) == []
 
 
 def test_a_missing_or_null_field_still_takes_the_false_branch_as_documented() -> None:
-    assert context_fit(OBESE).problems({"id": "p-1"}) == []
-    assert context_fit(OBESE).problems({"id": "p-1", "bmi": None}) == []
+    assert context_fit(OBESE).problems({"id": "p-1"}, NOW) == []
+    assert context_fit(OBESE).problems({"id": "p-1", "bmi": None}, NOW) == []
 
 
 def test_a_field_written_with_the_patient_prefix_is_checked_and_named_without_it() -> None:
     journey = branching_on(Condition("patient.bmi", ">=", 30))
 
-    assert [p.path for p in context_fit(journey).problems({"bmi": True})] == ["bmi"]
+    assert [p.path for p in context_fit(journey).problems({"bmi": True}, NOW)] == ["bmi"]
 
 
 def test_a_nested_field_is_checked_at_its_path() -> None:
     journey = branching_on(Condition("labs.hba1c", "lt", 7.5))
 
-    assert [p.path for p in context_fit(journey).problems({"labs": {"hba1c": "6.1"}})] == ["labs.hba1c"]
-    assert context_fit(journey).problems({"labs": {"hba1c": 6.1}}) == []
+    assert [p.path for p in context_fit(journey).problems({"labs": {"hba1c": "6.1"}}, NOW)] == ["labs.hba1c"]
+    assert context_fit(journey).problems({"labs": {"hba1c": 6.1}}, NOW) == []
 
 
 def test_a_membership_list_of_texts_takes_text_and_a_mixed_list_takes_either_kind() -> None:
     languages = branching_on(Condition("language", "in", ("en", "fr")))
     codes = branching_on(Condition("code", "nin", (1, "A", None)))
 
-    assert [p.path for p in context_fit(languages).problems({"language": 5})] == ["language"]
-    assert context_fit(codes).problems({"code": 1}) == context_fit(codes).problems({"code": "B"}) == []
-    assert [p.path for p in context_fit(codes).problems({"code": [1]})] == ["code"]
+    assert [p.path for p in context_fit(languages).problems({"language": 5}, NOW)] == ["language"]
+    fit = context_fit(codes)
+    assert fit.problems({"code": 1}, NOW) == fit.problems({"code": "B"}, NOW) == []
+    assert [p.path for p in context_fit(codes).problems({"code": [1]}, NOW)] == ["code"]
 
 
 def test_a_yes_or_no_field_compared_with_true_refuses_the_text_yes() -> None:
     consented = branching_on(Condition("consented", "eq", True))
 
-    [problem] = context_fit(consented).problems({"consented": "yes"})
+    [problem] = context_fit(consented).problems({"consented": "yes"}, NOW)
     assert "with a boolean" in problem.message
 
 
@@ -79,11 +82,11 @@ def test_two_conditions_comparing_one_field_with_different_kinds_accept_either()
     journey = branching_on(Condition("stage", "gte", 2), Condition("stage", "eq", "unknown"))
 
     assert (
-        context_fit(journey).problems({"stage": 3})
-        == context_fit(journey).problems({"stage": "unknown"})
+        context_fit(journey).problems({"stage": 3}, NOW)
+        == context_fit(journey).problems({"stage": "unknown"}, NOW)
         == []
     )
-    [problem] = context_fit(journey).problems({"stage": False})
+    [problem] = context_fit(journey).problems({"stage": False}, NOW)
     assert "a number or a string" in problem.message and "check-0, check-1" in problem.message
 
 
@@ -101,7 +104,7 @@ def test_a_trigger_is_refused_only_when_its_value_could_never_make_the_condition
     operator: str, value: Any, items: list[Any], actual: Any
 ) -> None:
     condition = Condition("field", operator, tuple(items) if operator == "in" else value)
-    refused = context_fit(branching_on(condition)).problems({"field": actual}) != []
+    refused = context_fit(branching_on(condition)).problems({"field": actual}, NOW) != []
 
     if refused:
         assert evaluate(condition, {"field": actual}) is False

@@ -1,5 +1,7 @@
 """A journey that sends by sms or email takes only a whole phone number or email address, nothing after it."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from domain.context_fit import context_fit
@@ -13,11 +15,12 @@ SENDS_BOTH = JourneyDefinition(
         MessageNode(id="mail", message="Hi", channel="email"),
     ),
 )
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PATIENT = {"id": "p-ch6", "age": 30, "language": "en", "phone": "+15551234567", "email": "a@b.co"}
 
 
 def refused_fields(**changes: object) -> list[str]:
-    return [problem.path for problem in context_fit(SENDS_BOTH).problems({**PATIENT, **changes})]
+    return [problem.path for problem in context_fit(SENDS_BOTH).problems({**PATIENT, **changes}, NOW)]
 
 
 def test_a_plain_phone_number_and_email_address_pass() -> None:

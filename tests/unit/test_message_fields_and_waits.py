@@ -176,10 +176,10 @@ def test_the_trigger_names_what_the_context_lacks_for_the_journey() -> None:
         msg("e", "x", "d", channel="email"),
         {"id": "d", "type": "DELAY", "until_field": "patient.appointment_at", "next_node_id": None},
     )
-    problems = context_fit(definition).problems({**PATIENT, "phone": "555-1234"})
+    problems = context_fit(definition).problems({**PATIENT, "phone": "555-1234"}, NOW)
     assert [p.path for p in problems] == ["phone", "email", "appointment_at"]
     fit = {**PATIENT, "phone": "+15551234567", "email": "a@example.org", "appointment_at": "2026-05-01"}
-    assert context_fit(definition).problems(fit) == []
+    assert context_fit(definition).problems(fit, NOW) == []
 
 
 JOURNEY_ID = UUID("00000000-0000-4000-8000-00000000f00e")
