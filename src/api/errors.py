@@ -86,6 +86,12 @@ class ContentTooLarge(ApiError):
     status_code = 413
 
 
+class UnsupportedMediaType(ApiError):
+    """A body sent as another media type than the route reads (a form, text, a file)."""
+
+    status_code = 415
+
+
 class Unprocessable(ApiError):
     status_code = 422
 

@@ -9,7 +9,14 @@ import orjson
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
-from api.errors import BadRequest, ContentTooLarge, NotFound, invalid, validation_problems
+from api.errors import (
+    BadRequest,
+    ContentTooLarge,
+    NotFound,
+    UnsupportedMediaType,
+    invalid,
+    validation_problems,
+)
 from api.limits import Limits, beyond_limits, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
@@ -19,10 +26,16 @@ async def _json_body(
     request: Request, limits: Limits, what: str, max_bytes: int, setting: str, *, shared_limits: bool = True
 ) -> Any:
     """The body parsed as JSON, any JSON value within the shared limits (unless the route checks them on
-    its parts itself); the route's validator judges it."""
+    its parts itself); the route's validator judges it.
+
+    A body without a Content-Type is read as JSON: every route that reads one needs an `Authorization`
+    header, which a page of another site cannot make a browser send (unless PJS_CORS_ORIGINS names it),
+    and none takes a cookie, so a missing type cannot carry a cross-site form here."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise BadRequest(f"The request body must be JSON (Content-Type: application/json), not {media_type}.")
+        raise UnsupportedMediaType(
+            f"The request body must be JSON (Content-Type: application/json), not {media_type[:64]}."
+        )
     raw = await request.body()
     if len(raw) > max_bytes:
         raise ContentTooLarge(f"The {what} is larger than {max_bytes} bytes of JSON ({setting}).")

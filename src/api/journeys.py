@@ -40,7 +40,7 @@ Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
     status_code=201,
     summary="Create a journey (version 1)",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 413),
+    responses=error_responses(400, 413, 415),
 )
 async def create_journey(
     principal: Writer, raw: JourneyBody, resources: Deps, response: Response
@@ -59,7 +59,7 @@ async def create_journey(
     status_code=201,
     summary="Save a new version of a journey; runs already started stay on their version",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 404, 413),
+    responses=error_responses(400, 404, 413, 415),
 )
 async def update_journey(
     principal: Writer, journey_id: JourneyIdPath, raw: JourneyBody, resources: Deps, response: Response

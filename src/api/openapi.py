@@ -44,6 +44,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict with the run's state",
         413: "Too large: a body over a limit (PJS_MAX_*_BYTES), or an event over PJS_MAX_EVENT_BYTES",
+        415: "The body is not sent as JSON (Content-Type: application/json)",
         422: "Idempotency-Key reused with a different body",
         503: "Briefly unavailable; retry",
     }

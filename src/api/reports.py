@@ -87,7 +87,7 @@ async def audit(
     "/audit/search",
     summary="The audit log, oldest first, by run and/or patient (the patient id in the body)",
     openapi_extra=json_request(AuditSearchIn, AUDIT_SEARCH_EXAMPLES),
-    responses=error_responses(400),
+    responses=error_responses(400, 413, 415),
 )
 async def audit_search(
     principal: Auditor, search: Annotated[AuditSearchIn, search_body(AuditSearchIn)], resources: Deps

@@ -55,7 +55,7 @@ MAX_LIST_PAGE = 500
     status_code=202,
     summary="Start a run of the journey's latest version for one patient (the body is the patient context)",
     openapi_extra=json_request(PatientContextIn, PATIENT_EXAMPLES),
-    responses=error_responses(400, 404, 413, 422),
+    responses=error_responses(400, 404, 413, 415, 422),
 )
 async def trigger(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
@@ -176,7 +176,7 @@ async def list_runs_route(
     "/runs/search",
     summary="List runs, filtered (the patient id in the body, not the URL), by keyset pages",
     openapi_extra=json_request(RunSearchIn, SEARCH_EXAMPLES),
-    responses=error_responses(400),
+    responses=error_responses(400, 413, 415),
 )
 async def search_runs_route(
     principal: Reader, search: Annotated[RunSearchIn, search_body(RunSearchIn)], resources: Deps

@@ -86,7 +86,7 @@ BATCH_EXAMPLES: Final = {
     summary="Start runs of the journey's latest version for many patients at once (one transaction)",
     openapi_extra=json_request(BatchTriggerIn, BATCH_EXAMPLES),
     response_model=BatchTriggerOut,
-    responses=error_responses(400, 404, 413),
+    responses=error_responses(400, 404, 413, 415),
 )
 async def trigger_batch(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read

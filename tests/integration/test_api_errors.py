@@ -33,10 +33,10 @@ async def test_a_journey_that_is_not_an_object_is_a_bad_request(api: httpx.Async
     assert response.json()["problems"] == [{"path": "", "message": response.json()["problems"][0]["message"]}]
 
 
-async def test_a_body_that_is_not_json_content_is_a_bad_request(api: httpx.AsyncClient) -> None:
+async def test_a_body_that_is_not_json_content_is_an_unsupported_media_type(api: httpx.AsyncClient) -> None:
     response = await api.post("/journeys", content=b"name=x", headers={"Content-Type": "text/plain"})
 
-    assert response.status_code == 400
+    assert response.status_code == 415
     assert "application/json" in response.json()["message"]
 
 

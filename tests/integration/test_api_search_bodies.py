@@ -1,5 +1,6 @@
 """The searches read their JSON body as the trigger routes do: a body that is not JSON, malformed or too
-deep gets the same clear 400, and a `limit` that is not a whole number is refused, never coerced."""
+deep gets the same clear refusal (415 for another media type, else 400), and a `limit` that is not a whole
+number is refused, never coerced."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ async def test_malformed_json_is_named_as_such(api: httpx.AsyncClient, path: str
 async def test_a_body_that_is_not_json_names_its_content_type(api: httpx.AsyncClient, path: str) -> None:
     response = await api.post(path, content=b'{"limit": 5}', headers={"Content-Type": "text/plain"})
 
-    assert message(response) == (
+    assert response.status_code == 415, response.text
+    assert response.json()["message"] == (
         "The request body must be JSON (Content-Type: application/json), not text/plain."
     )
 

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.api_keys import Principal, Scope, parse_key
 from api.auth import count_request, is_loopback
-from api.errors import BadRequest, Forbidden, SignInRequired
+from api.errors import Forbidden, SignInRequired, UnsupportedMediaType
 from api.key_store import principal_for
 from api.resources import Resources, get_resources
 from api.ui.render import page
@@ -69,7 +69,7 @@ async def form_fields(request: Request, csrf_token: str | None) -> dict[str, str
     """A urlencoded form's fields, refused (403) unless it carries the expected CSRF token."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
-        raise BadRequest("Send this form from the run explorer's page.")
+        raise UnsupportedMediaType("Send this form from the run explorer's page.")
     raw = (await request.body()).decode("utf-8", errors="replace")
     fields = {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
     if csrf_token is None or not tokens_match(csrf_token, fields.get("csrf_token")):
