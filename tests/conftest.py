@@ -18,7 +18,7 @@ from events.broker import delete_topics, ensure_topic
 from events.key_ring import ensure_key_ring
 from pjs.roles import apply_migrations
 from pjs.settings import Settings
-from support.api import app_client
+from support.api import EVERY_CHANNEL, app_client
 from support.auth import issue_test_key
 from support.endpoints import Endpoints, kafka_settings, test_endpoints
 
@@ -163,6 +163,14 @@ async def api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClie
     """An HTTP client for the app over this test's database, with the app's lifespan running, sending
     `api_key` as a real client would."""
     async with app_client(settings, api_key) as (client, _):
+        yield client
+
+
+@pytest.fixture
+async def messaging_api(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """`api` of a service whose settings give every channel an endpoint: it saves journeys that send by
+    sms, email or webhook (an API without an endpoint for a channel refuses them)."""
+    async with app_client(settings.model_copy(update=EVERY_CHANNEL), api_key) as (client, _):
         yield client
 
 

@@ -106,7 +106,8 @@ EXAMPLE_ID: Final = "3f2c6a4e-9b1d-4c7a-8e5f-1a2b3c4d5e6f"
 JOURNEY_EXAMPLES: Final[dict[str, Any]] = {
     "seed": {"summary": "Pre-op reminders (the seed journey)", "value": SEED_JOURNEY},
     "messages": {
-        "summary": "Templates, languages, channels, the patient's clock and quiet hours",
+        "summary": "Templates, languages, channels (sms and email: needs PJS_SMS_URL and PJS_SMTP_HOST), "
+        "the patient's clock and quiet hours",
         "value": CLINIC_JOURNEY,
     },
     "invalid": {"summary": "An invalid journey: the 400 lists every problem", "value": INVALID_JOURNEY},

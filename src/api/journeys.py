@@ -119,6 +119,7 @@ def _valid_journey(raw: Any, resources: Resources) -> JourneyDefinition:
         raw,
         min_loop_delay_seconds=resources.min_loop_delay_seconds,
         max_events_per_decision=resources.max_events_per_decision,
+        unsendable_channels=resources.unsendable_channels,
     )
     if isinstance(parsed, list):
         raise invalid("journey", parsed)

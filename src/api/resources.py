@@ -117,6 +117,7 @@ class Resources:
         sign_in: SignInClient | None = None,
         stall_warning_seconds: float = 30.0,
         probes_open_from_loopback: bool = True,
+        unsendable_channels: Mapping[str, str] | None = None,
     ) -> None:
         self.kafka = kafka
         self.stall_warning_seconds = stall_warning_seconds  # /ready warns of a role unheard for longer
@@ -127,6 +128,9 @@ class Resources:
         self.ui_session_seconds = ui_session_seconds  # how long a run explorer sign-in lasts
         self.min_loop_delay_seconds = min_loop_delay_seconds
         self.max_events_per_decision = max_events_per_decision  # the engine's cap, checked when saving
+        # Channels this process's settings cannot send by (-> the setting that would configure each): a
+        # journey naming one is refused when saved. The API's own settings decide, not the delivery role's.
+        self.unsendable_channels = dict(unsendable_channels or {})
         self.limits = limits or Limits()
         self.rate_limit = rate_limit or RateLimit()
         self.allowed_hosts = allowed_hosts

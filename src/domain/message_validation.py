@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -64,6 +65,24 @@ def posted_message_problems(raw_journey: dict[str, Any]) -> Problems:
         if tag and _stored_language_tag(tag) and not is_language_tag(tag):
             problems.append((path, f"{tag!r} is not a language tag (BCP 47)."))
     return problems
+
+
+def unsendable_channel_problems(raw_journey: dict[str, Any], unsendable: Mapping[str, str]) -> Problems:
+    """Each MESSAGE naming a channel this service cannot send by: `unsendable` maps such a channel to the
+    setting that would configure it. A MESSAGE naming no channel takes the delivery role's default."""
+    raw_nodes = raw_journey.get("nodes")
+    return [
+        (
+            f"nodes[{index}].channel",
+            f"Node {node.get('id')!r} sends by {channel}, but this service has no {channel} channel: "
+            f'set {unsendable[channel]} (see docs/operations.md, "Message channels").',
+        )
+        for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else [])
+        if isinstance(node, dict)
+        and node.get("type") == "MESSAGE"
+        and isinstance(channel := node.get("channel"), str)
+        and channel in unsendable
+    ]
 
 
 def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:

@@ -1,6 +1,6 @@
 """Validate a journey posted by a clinic, collecting every problem, into a JourneyDefinition."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ from domain.message_validation import (
     journey_clock,
     message_extras,
     posted_message_problems,
+    unsendable_channel_problems,
 )
 
 # Each way round a loop must wait this long, so a looping run sends at most one round of messages a minute.
@@ -43,14 +44,20 @@ def validate_journey(
     *,
     min_loop_delay_seconds: float = DEFAULT_MIN_LOOP_DELAY_SECONDS,
     max_events_per_decision: int | None = None,
+    unsendable_channels: Mapping[str, str] | None = None,
 ) -> JourneyDefinition | list[Problem]:
     """The journey a clinic sends, or every problem with it (never just the first).
 
     Every loop must pass a DELAY of at least `min_loop_delay_seconds`; given the runs' cap
     `max_events_per_decision`, no way a run walks in one step may write more (domain.journey_paths); a
-    field the contract does not have is a problem (domain.journey_fields), never dropped in silence.
+    field the contract does not have is a problem (domain.journey_fields), never dropped in silence; no
+    MESSAGE may name a channel of `unsendable_channels` (channel -> the setting that would configure it).
     """
-    return _parse(raw, min_loop_delay_seconds, max_events_per_decision, posted=True)
+    parsed = _parse(raw, min_loop_delay_seconds, max_events_per_decision, posted=True)
+    found = unsendable_channel_problems(raw, unsendable_channels or {}) if isinstance(raw, dict) else []
+    if not found:
+        return parsed
+    return [*(parsed if isinstance(parsed, list) else []), *(Problem(path, why) for path, why in found)]
 
 
 def validate_stored_journey(raw: object) -> JourneyDefinition | list[Problem]:

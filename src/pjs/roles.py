@@ -151,7 +151,7 @@ def message_channel(settings: Settings) -> ChannelRouter:
     if settings.message_channel not in channels:
         raise ValueError(
             f"message channel {settings.message_channel!r} is unknown or not configured "
-            "(webhook needs PJS_WEBHOOK_URL, sms PJS_SMS_URL, email PJS_SMTP_HOST)"
+            f"({', '.join(f'{name} needs {setting}' for name, setting in wiring.CHANNEL_SETTINGS.items())})"
         )
     return ChannelRouter(channels, settings.message_channel)
 

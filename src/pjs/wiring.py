@@ -5,6 +5,8 @@ Nothing here connects at import time; every other package is handed what it need
 
 from __future__ import annotations
 
+from typing import Final
+
 import asyncpg
 from pydantic import SecretStr
 
@@ -37,6 +39,9 @@ from events.store import PostgresEventStore
 from pjs.settings import Settings, get_settings
 from projections.read_models import READ_MODELS
 from subscribers.analytics import DailyFiles
+
+# The setting that gives each channel but `log` its endpoint: unset, the channel cannot send.
+CHANNEL_SETTINGS: Final = {"webhook": "PJS_WEBHOOK_URL", "sms": "PJS_SMS_URL", "email": "PJS_SMTP_HOST"}
 
 REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
 """Every projection `pjs replay` can rebuild, by name."""
@@ -110,6 +115,13 @@ def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
         contexts=patient_vault(pool, settings),
         default_channel=settings.message_channel,
     )
+
+
+def unsendable_channels(settings: Settings) -> dict[str, str]:
+    """Each channel these settings give no endpoint (`message_channels` leaves it out), with the setting
+    that would give it one."""
+    endpoints = {"webhook": settings.webhook_url, "sms": settings.sms_url, "email": settings.smtp_host}
+    return {name: CHANNEL_SETTINGS[name] for name, endpoint in endpoints.items() if not endpoint}
 
 
 def message_channels(settings: Settings) -> dict[str, Channel]:
@@ -241,6 +253,7 @@ def api_resources(settings: Settings) -> Resources:
         sign_in=settings.sign_in_client() if settings.token_policy() is not None else None,
         stall_warning_seconds=settings.stall_warning_seconds,
         probes_open_from_loopback=settings.probes_open_from_loopback,
+        unsendable_channels=unsendable_channels(settings),
     )
 
 

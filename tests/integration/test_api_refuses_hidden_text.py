@@ -68,11 +68,12 @@ async def test_a_journey_whose_name_or_node_id_holds_control_characters_is_refus
 
 @pytest.mark.parametrize("field", ["phone", "email"])
 async def test_a_phone_or_email_with_a_trailing_newline_is_refused_naming_it(
-    api: httpx.AsyncClient, field: str
+    messaging_api: httpx.AsyncClient, field: str
 ) -> None:
-    journey_id = (await api.post("/journeys", json=CLINIC_JOURNEY)).json()["journeyId"]
+    saved = await messaging_api.post("/journeys", json=CLINIC_JOURNEY)
+    assert saved.status_code == 201, saved.text
     patient = {**CLINIC_PATIENT, field: f"{CLINIC_PATIENT[field]}\n"}
 
-    response = await api.post(f"/journeys/{journey_id}/trigger", json=patient)
+    response = await messaging_api.post(f"/journeys/{saved.json()['journeyId']}/trigger", json=patient)
 
     assert list(problems(response)) == [field]

@@ -14,6 +14,12 @@ from pjs.wiring import api_resources
 from support.auth import bearer
 
 LOOPBACK_CLIENT = ("127.0.0.1", 40000)
+# Endpoints for every channel (nothing listens at them): an API with these saves journeys naming any.
+EVERY_CHANNEL = {
+    "webhook_url": "http://127.0.0.1:9/hook",
+    "sms_url": "http://127.0.0.1:9/sms",
+    "smtp_host": "127.0.0.1",
+}
 
 
 @asynccontextmanager
