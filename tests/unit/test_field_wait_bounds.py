@@ -8,26 +8,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from worker_fixtures import JOURNEY_ID, engine, started_run
 
 from domain.context_fit import context_fit
 from domain.journey import MAX_DELAY_SECONDS, DelayNode, JourneyDefinition, MessageNode
 from domain.waits import start_delay
+from engine.timer import Timer, TimerConfig
 from events.catalogue import DelayStarted, RunFailed
+from support.fakes import FakeBackend
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PATIENT = {"id": "p-1", "age": 40, "language": "en", "timezone": "Asia/Tokyo"}
 
 
-def waiting_for(offset_seconds: float = 0.0) -> JourneyDefinition:
+def waiting_for(offset_seconds: float = 0.0, *, after_days: float = 0) -> JourneyDefinition:
+    """Wait for the appointment (first `after_days` days, when given), then remind."""
     wait = DelayNode(
         id="day_before",
         until_field="patient.appointment_at",
         offset_seconds=offset_seconds,
         next_node_id="reminder",
     )
-    return JourneyDefinition(
-        name="Reminders", start_node_id="day_before", nodes=(wait, MessageNode(id="reminder", message="Hi"))
-    )
+    nodes = (wait, MessageNode(id="reminder", message="Hi"))
+    if after_days:
+        nodes = (
+            DelayNode(id="first", duration_seconds=after_days * 86400, next_node_id="day_before"),
+            *nodes,
+        )
+    return JourneyDefinition(name="Reminders", start_node_id=nodes[0].id, nodes=nodes)
 
 
 def trigger_problems(appointment_at: Any, journey: JourneyDefinition | None = None) -> dict[str, str]:
@@ -97,3 +105,20 @@ def test_a_date_in_reach_still_waits_and_a_recent_past_one_still_continues_at_on
 
     assert isinstance(ahead, DelayStarted) and ahead.resume_at == datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
     assert isinstance(passed, DelayStarted) and passed.reason == "moment_already_past"
+
+
+async def test_a_date_that_falls_out_of_the_bound_while_the_run_waits_fails_the_run_in_the_engine() -> None:
+    backend = FakeBackend()
+    backend.journeys.add(JOURNEY_ID, waiting_for(after_days=2))
+    nearly_a_century_ago = backend.clock() - timedelta(seconds=MAX_DELAY_SECONDS) + timedelta(days=1)
+    context = {**PATIENT, "appointment_at": nearly_a_century_ago.isoformat()}
+    run_id = await started_run(backend, context=context)  # within the bound at the trigger
+
+    backend.clock.advance(2 * 86400)
+    await Timer(backend.delays, TimerConfig()).fire_due()
+    await engine(backend).handle(await backend.stream(run_id))
+
+    assert await backend.types(run_id) == ["RunStarted", "DelayStarted", "DelayElapsed", "RunFailed"]
+    failed = (await backend.stream(run_id))[-1].event
+    assert isinstance(failed, RunFailed) and failed.node_id == "day_before"
+    assert "patient.appointment_at" in (failed.reason or "")

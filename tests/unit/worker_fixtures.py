@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from uuid import UUID
 
 from domain.journey import JourneyDefinition
@@ -35,15 +36,18 @@ def backend_with_journey() -> FakeBackend:
     return backend
 
 
-async def started_run(backend: FakeBackend, *, decided: bool = True) -> UUID:
-    """Trigger a run; with `decided`, let the engine take it to its first delay."""
+async def started_run(
+    backend: FakeBackend, *, decided: bool = True, context: dict[str, Any] | None = None
+) -> UUID:
+    """Trigger a run (of `context`, else `patient()`); with `decided`, let the engine take it to its first
+    delay."""
     accepted = await trigger_run(
         backend.store,
         backend.heads,
         backend.journeys,
         run_id=uuid.uuid4(),
         journey_id=JOURNEY_ID,
-        patient_context=patient(),
+        patient_context=patient() if context is None else context,
         now=backend.clock(),
         sealer=backend.vault,
     )
