@@ -90,7 +90,9 @@ async def running_stack(
     port = free_loopback_port()
     with tempfile.TemporaryDirectory(prefix=f"pjs-bench-{box.prefix}-") as scratch:
         environment = {**_environment(box, topic, port, scratch), **(extra_environment or {})}
-        key = await api_key_in(box.database_url, "bench")  # the bench calls the API as a real client
+        key = await api_key_in(
+            box.migration_database_url, "bench"
+        )  # the bench calls the API as a real client
         async with contextlib.AsyncExitStack() as stack:
             processes = {
                 _label(members): await stack.enter_async_context(

@@ -91,7 +91,8 @@ class Sandbox:
 
 
 async def api_key_in(database_url: str, tenant: str) -> str:
-    """A key with every scope of `tenant` in that database, for a client that calls the API as a real one."""
+    """A key with every scope of `tenant` in that database, for a client that calls the API as a real one.
+    `database_url` is the schema owner's: the one role that may issue keys, as `pjs keys create` does."""
     connection = await asyncpg.connect(database_url)
     try:
         return (await full_access_key(connection, tenant)).key

@@ -51,7 +51,7 @@ async def run_fault(fault: Fault, sizes: Sizes, services: Services, provider: Pr
         outcome.notes.append(f"database and topic prefix {prefix}")
         return outcome
     roles = RoleSet(role_settings(box, topic, fault.name, provider.url), STATE_DIR / "logs" / prefix)
-    api = Api(await api_key_in(box.database_url, "fault-suite"))
+    api = Api(await api_key_in(box.migration_database_url, "fault-suite"))
     try:
         for name in (*ROLES, *fault.extra_roles):
             roles.start(name)

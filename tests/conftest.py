@@ -146,14 +146,14 @@ async def migration_pool(migration_database_url: str) -> AsyncIterator[asyncpg.P
 @pytest.fixture
 async def api_key(settings: Settings) -> str:
     """A key with every scope, of a tenant of its own, in this test's database."""
-    return await issue_test_key(settings.resolved_database_url())
+    return await issue_test_key(settings.resolved_migration_database_url())
 
 
 @pytest.fixture
 async def default_tenant_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the default tenant: where runs and journeys written without the API (straight through
     the store, as the workers' role) belong, so it reads what such a test wrote."""
-    key = await issue_test_key(settings.resolved_database_url(), tenant="default")
+    key = await issue_test_key(settings.resolved_migration_database_url(), tenant="default")
     async with app_client(settings, key) as (client, _):
         yield client
 

@@ -43,7 +43,8 @@ async def load_demo_journey(settings: Settings) -> UUID:
     """Make sure the demo journey is stored (a new version if its file changed) in the development tenant,
     whose key `pjs dev` prints; returns its id."""
     definition = demo_journey()
-    pool = await wiring.create_pool(settings, max_size=1)
+    # As the schema owner: it may create the tenant, which the workers' role may not (events/grants.py).
+    pool = await wiring.create_pool(settings, max_size=1, admin=True)
     try:
         async with pool.acquire() as connection, connection.transaction():
             tenant = await tenant_id_of(connection, settings.dev_tenant)

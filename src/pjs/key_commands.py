@@ -1,6 +1,7 @@
 """`pjs tenants create` and `pjs keys create|list|revoke`: who may call the API, and the dev key.
 
-A key is printed once, when it is created; the database keeps only its hash.
+A key is printed once, when it is created; the database keeps only its hash. These commands connect as the
+schema owner (PJS_MIGRATION_DATABASE_URL): neither the API's role nor the workers' may issue a key.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from api.key_store import (
 from pjs import wiring
 from pjs.listings import print_rows
 from pjs.settings import Settings, get_settings
+from pjs.startup_errors import postgres_address
 
 T = TypeVar("T")
 
@@ -130,7 +132,7 @@ async def ensure_dev_key(settings: Settings) -> str:
     """The development key in `<state dir>/dev-api-key` (mode 0600): the one there if it still works,
     else a new key with every scope of the development tenant (created if missing)."""
     path = settings.state_dir / DEV_KEY_FILE
-    pool = await wiring.create_pool(settings, max_size=1)
+    pool = await wiring.create_pool(settings, max_size=1, admin=True)
     try:
         current = _read_key(path)
         if current is not None and await key_is_active(pool, current):
@@ -151,11 +153,22 @@ def _read_key(path: Path) -> PresentedKey | None:
 
 
 def _run(action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run `action` as the schema owner (the migration DSN): the only role that may create tenants and
+    create or revoke keys; the API's role only reads them (events/grants.py)."""
+
     async def with_pool() -> T:
-        pool = await wiring.create_pool(get_settings(), max_size=1)
+        pool = await wiring.create_pool(get_settings(), max_size=1, admin=True)
         try:
             return await action(pool)
         finally:
             await pool.close()
 
-    return asyncio.run(with_pool())
+    try:
+        return asyncio.run(with_pool())
+    except asyncpg.InsufficientPrivilegeError:
+        where = postgres_address(get_settings().resolved_migration_database_url())
+        console.print(
+            f"[bold red]error:[/] {escape(where)} may not manage tenants and keys, only the schema owner "
+            "may: set PJS_MIGRATION_DATABASE_URL to its DSN"
+        )
+        raise typer.Exit(code=1) from None

@@ -69,8 +69,9 @@ async def create_pool(
     api: bool = False,
 ) -> asyncpg.Pool:
     """A pool with the session limits as the workers' role (every tenant); `api` as the API's role, bound
-    by row-level security to the tenant of each transaction; `admin` is for rebuilds instead: as the
-    schema owner (they create and swap tables), without statement and lock timeouts."""
+    by row-level security to the tenant of each transaction; `admin` is for rebuilds and for issuing
+    keys instead: as the schema owner (it creates and swaps tables, and is the one role that may write
+    tenants and keys), without statement and lock timeouts."""
     limits = session_limits(settings)
     if admin:
         url = settings.resolved_migration_database_url()

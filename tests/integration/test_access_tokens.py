@@ -62,7 +62,7 @@ def token_settings(settings: Settings, provider: IdentityProvider) -> Settings:
 @pytest.fixture
 async def clinics(settings: Settings) -> list[str]:
     """The two tenants the provider may act for, and a third it may not, as `pjs tenants create` made them."""
-    connection = await asyncpg.connect(settings.resolved_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         for name in ("st-mary", "riverside", "elsewhere"):
             await create_tenant(connection, name)
@@ -233,7 +233,7 @@ async def test_while_the_provider_never_answered_tokens_get_503_and_api_keys_sti
     token_settings: Settings, provider: IdentityProvider, clinics: list[str]
 ) -> None:
     provider.available = False
-    key = await issue_test_key(token_settings.resolved_database_url(), tenant="st-mary")
+    key = await issue_test_key(token_settings.resolved_migration_database_url(), tenant="st-mary")
     async with app_client(token_settings, None) as (api, _):
         token = await api.get(
             "/journeys", headers=bearer(provider.token(pjs_tenant="st-mary", scope=EVERY_SCOPE))

@@ -91,9 +91,9 @@ async def test_a_malformed_unknown_or_revoked_key_is_401_invalid_token(
     keyless: httpx.AsyncClient, settings: Settings, operation: tuple[str, str, tuple[str, ...]]
 ) -> None:
     method, path, _ = operation
-    key = await issue_test_key(settings.resolved_database_url())
-    revoked = await issue_test_key(settings.resolved_database_url())
-    await revoke_test_key(settings.resolved_database_url(), revoked)
+    key = await issue_test_key(settings.resolved_migration_database_url())
+    revoked = await issue_test_key(settings.resolved_migration_database_url())
+    await revoke_test_key(settings.resolved_migration_database_url(), revoked)
     wrong_secret = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
     unknown = f"pjs_live_{'0' * 16}_{'x' * 43}"
 
@@ -114,7 +114,7 @@ async def test_only_a_key_with_the_operations_scope_gets_past_403(
     (needed,) = scopes
 
     for scope in Scope:
-        key = await issue_test_key(settings.resolved_database_url(), [scope])
+        key = await issue_test_key(settings.resolved_migration_database_url(), [scope])
         response = await call(keyless, method, path, bearer(key))
 
         if scope.value == needed:
@@ -137,8 +137,8 @@ async def test_with_loopback_trust_off_the_probes_need_an_admin_key_even_from_lo
     settings: Settings, path: str
 ) -> None:
     behind_a_local_proxy = settings.model_copy(update={"probes_open_from_loopback": False})
-    admin = await issue_test_key(settings.resolved_database_url(), [Scope.ADMIN])
-    reader = await issue_test_key(settings.resolved_database_url(), [Scope.RUNS_READ])
+    admin = await issue_test_key(settings.resolved_migration_database_url(), [Scope.ADMIN])
+    reader = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_READ])
     async with app_client(behind_a_local_proxy, None) as (loopback, _):
         keyless = await loopback.get(path)
         not_admin = await loopback.get(path, headers=bearer(reader))
@@ -152,7 +152,7 @@ async def test_a_revoked_key_stops_working_within_a_second(
 ) -> None:
     assert (await api.get("/journeys")).status_code == 200
 
-    await revoke_test_key(settings.resolved_database_url(), api_key)
+    await revoke_test_key(settings.resolved_migration_database_url(), api_key)
     await refused_within(api)
 
 
@@ -184,7 +184,7 @@ async def test_a_key_over_its_burst_is_429_with_retry_after(settings: Settings, 
         # The sliding window lets one request more through when the burst straddles two fixed windows.
         beyond = [await client.get("/journeys") for _ in range(2)]
         refused = beyond[-1]
-        other_key = await issue_test_key(settings.resolved_database_url())
+        other_key = await issue_test_key(settings.resolved_migration_database_url())
         other = await client.get("/journeys", headers=bearer(other_key))
 
     assert statuses == [200] * 5
@@ -197,8 +197,8 @@ async def test_a_key_over_its_burst_is_429_with_retry_after(settings: Settings, 
 async def test_the_probes_from_elsewhere_need_the_admin_scope(
     keyless: httpx.AsyncClient, settings: Settings, path: str
 ) -> None:
-    runs_reader = await issue_test_key(settings.resolved_database_url(), [Scope.RUNS_READ])
-    admin = await issue_test_key(settings.resolved_database_url(), [Scope.ADMIN])
+    runs_reader = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_READ])
+    admin = await issue_test_key(settings.resolved_migration_database_url(), [Scope.ADMIN])
 
     assert (await keyless.get(path)).status_code == 401
     assert (await keyless.get(path, headers=bearer(runs_reader))).status_code == 403

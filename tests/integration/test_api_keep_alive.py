@@ -42,7 +42,7 @@ async def test_a_connection_idle_longer_than_a_client_pools_expiry_is_still_serv
     settings: Settings,
 ) -> None:
     settings = settings.model_copy(update={"http_port": free_port()})
-    key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
     base_url = f"http://127.0.0.1:{settings.http_port}"
     with role_processes(settings, "api"):
         await eventually(lambda: _ready(base_url), seconds=60)

@@ -44,8 +44,8 @@ async def triggered_run(api: httpx.AsyncClient, journey_id: str) -> dict[str, An
 async def test_two_tenants_on_one_api_process_each_trigger_only_their_own_latest_journey(
     settings: Settings,
 ) -> None:
-    key_a = await issue_test_key(settings.resolved_database_url())
-    key_b = await issue_test_key(settings.resolved_database_url())
+    key_a = await issue_test_key(settings.resolved_migration_database_url())
+    key_b = await issue_test_key(settings.resolved_migration_database_url())
     async with (
         app_client(settings, key_a) as (a, app),
         httpx.AsyncClient(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
+import pytest
 
 from api.api_keys import PresentedKey, parse_key
 from api.key_cache import KeyCache
@@ -18,8 +21,15 @@ class Clock:
         return self.now
 
 
+@pytest.fixture
+async def pool(api_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The API's role, which looks keys up (the workers' may not read them)."""
+    async with asyncpg.create_pool(api_database_url, min_size=1, max_size=2) as created:
+        yield created
+
+
 async def _key(settings: Settings) -> tuple[str, PresentedKey]:
-    text = await issue_test_key(settings.resolved_database_url())
+    text = await issue_test_key(settings.resolved_migration_database_url())
     presented = parse_key(text)
     assert presented is not None
     return text, presented
@@ -34,7 +44,7 @@ async def test_a_revoked_key_is_trusted_until_its_cache_time_ends_then_refused(
     principal = await cache.principal_for(pool, key)
     assert principal is not None
 
-    await revoke_test_key(settings.resolved_database_url(), text)
+    await revoke_test_key(settings.resolved_migration_database_url(), text)
     clock.now += 1.9
     still = await cache.principal_for(pool, key)
     clock.now += 0.2
@@ -61,6 +71,6 @@ async def test_with_no_cache_time_a_revocation_holds_on_the_next_request(
     text, key = await _key(settings)
     assert await cache.principal_for(pool, key) is not None
 
-    await revoke_test_key(settings.resolved_database_url(), text)
+    await revoke_test_key(settings.resolved_migration_database_url(), text)
 
     assert await cache.principal_for(pool, key) is None

@@ -84,10 +84,10 @@ class Clinic:
 
 @asynccontextmanager
 async def clinic(settings: Settings) -> AsyncIterator[Clinic]:
-    key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
     presented = parse_key(key)
     assert presented is not None
-    connection = await asyncpg.connect(settings.resolved_worker_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         tenant_id = await connection.fetchval(
             "SELECT tenant_id FROM api_keys WHERE key_id = $1", presented.key_id

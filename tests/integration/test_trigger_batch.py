@@ -127,7 +127,7 @@ async def test_a_body_that_is_not_a_batch_is_400(api: httpx.AsyncClient, journey
 async def test_an_unknown_journey_or_another_tenants_journey_is_404_and_nothing_starts(
     api: httpx.AsyncClient, journey_id: str, settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    other_key = await issue_test_key(settings.resolved_database_url())
+    other_key = await issue_test_key(settings.resolved_migration_database_url())
     async with app_client(settings, other_key) as (other, _):
         foreign = await batch(other, journey_id, item("a"))
     unknown = await batch(api, "7d7c9c52-3f0e-4c0a-9d3e-0c4c7a1b2d3e", item("a"))

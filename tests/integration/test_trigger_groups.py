@@ -31,7 +31,7 @@ TRIGGERS = 30
 @pytest.fixture
 async def two_keys(settings: Settings) -> tuple[str, str]:
     """Two keys of one clinic."""
-    url = settings.resolved_database_url()
+    url = settings.resolved_migration_database_url()
     connection = await asyncpg.connect(url)
     try:
         await create_tenant(connection, "clinic-groups")

@@ -76,8 +76,8 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], fiel
 
 
 async def _make_clinic(url: str, settings: Settings) -> Clinic:
-    key = await issue_test_key(settings.resolved_database_url())
-    other_key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
+    other_key = await issue_test_key(settings.resolved_migration_database_url())
     async with (
         httpx.AsyncClient(base_url=url, headers=bearer(key)) as api,
         httpx.AsyncClient(base_url=url, headers=bearer(other_key)) as other,
@@ -238,7 +238,7 @@ def _authorize_and_try_it_out(url: str, key: str) -> None:
 async def test_the_api_docs_render_offline_and_authorize_then_try_it_out_with_a_key(
     settings: Settings,
 ) -> None:
-    key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
     with serving(create_app(api_resources(settings))) as url:
         async with httpx.AsyncClient(base_url=url, headers=bearer(key)) as api:
             await _post(api, "/journeys", FOLLOW_UP, "journeyId")

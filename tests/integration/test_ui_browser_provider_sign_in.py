@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 async def test_a_nurse_signs_in_with_the_clinics_provider_and_lands_on_the_journeys(
     settings: Settings,
 ) -> None:
-    connection = await asyncpg.connect(settings.resolved_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         await create_tenant(connection, "st-mary")
     finally:

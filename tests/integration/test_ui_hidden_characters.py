@@ -26,7 +26,7 @@ DISGUISED_NODE = "welcome\u2066"
 @pytest.fixture
 async def default_tenant_browser(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Signed in to the explorer with a key of the tenant that rows written without the API belong to."""
-    key = await issue_test_key(settings.resolved_database_url(), tenant="default")
+    key = await issue_test_key(settings.resolved_migration_database_url(), tenant="default")
     async with app_client(settings, None) as (client, _):
         assert (await sign_in(client, key)).status_code == 303
         yield client

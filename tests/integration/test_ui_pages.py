@@ -92,7 +92,7 @@ async def test_a_key_without_the_cancel_scope_sees_no_cancel_button_and_its_post
     run_id = await started_run(api)
     tenant = await _tenant_name(settings, api)
     reader = await issue_test_key(
-        settings.resolved_database_url(), ALL_SCOPES - {Scope.RUNS_CANCEL}, tenant=tenant
+        settings.resolved_migration_database_url(), ALL_SCOPES - {Scope.RUNS_CANCEL}, tenant=tenant
     )
     await sign_in(browser, reader)
     page = await browser.get(f"/ui/runs/{run_id}")
@@ -105,7 +105,7 @@ async def test_another_tenants_run_is_not_found(
     api: httpx.AsyncClient, browser: httpx.AsyncClient, settings: Settings
 ) -> None:
     run_id = await started_run(api)
-    other_clinic = await issue_test_key(settings.resolved_database_url())
+    other_clinic = await issue_test_key(settings.resolved_migration_database_url())
     await sign_in(browser, other_clinic)
     assert (await browser.get(f"/ui/runs/{run_id}")).status_code == 404
     assert run_id not in (await browser.get("/ui/runs")).text
@@ -161,7 +161,7 @@ async def test_the_api_docs_load_their_assets_from_this_service(browser: httpx.A
 async def _tenant_name(settings: Settings, api: httpx.AsyncClient) -> str:
     """The name of the tenant behind the `api` client's key."""
     presented = api.headers["authorization"].removeprefix("Bearer ").split("_")[2]
-    connection = await asyncpg.connect(settings.resolved_worker_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())  # keys' reader
     try:
         name: str = await connection.fetchval(
             "SELECT t.name FROM api_keys k JOIN tenants t USING (tenant_id) WHERE k.key_id = $1", presented
@@ -172,17 +172,17 @@ async def _tenant_name(settings: Settings, api: httpx.AsyncClient) -> str:
 
 
 async def test_the_session_is_stored_hashed_and_ends_when_it_expires_or_its_key_is_revoked(
-    browser: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+    browser: httpx.AsyncClient, settings: Settings, migration_pool: asyncpg.Pool
 ) -> None:
-    key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
     await sign_in(browser, key)
     session_id = browser.cookies["pjs_ui_session"]
-    stored = await pool.fetchval("SELECT session_hash FROM ui_sessions")
+    stored = await migration_pool.fetchval("SELECT session_hash FROM ui_sessions")
     assert bytes(stored) == hashlib.sha256(session_id.encode()).digest()
     assert (await browser.get("/ui/journeys")).status_code == 200
-    await pool.execute("UPDATE ui_sessions SET expires_at = now() - interval '1 second'")
+    await migration_pool.execute("UPDATE ui_sessions SET expires_at = now() - interval '1 second'")
     assert (await browser.get("/ui/journeys")).status_code == 303
     await sign_in(browser, key)
     assert (await browser.get("/ui/journeys")).status_code == 200
-    await revoke_test_key(settings.resolved_database_url(), key)
+    await revoke_test_key(settings.resolved_migration_database_url(), key)
     assert (await browser.get("/ui/journeys")).status_code == 303

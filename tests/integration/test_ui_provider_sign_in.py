@@ -49,7 +49,7 @@ def _with_provider(settings: Settings, provider: IdentityProvider, **more: Any) 
 
 @pytest.fixture
 async def tenants(settings: Settings) -> None:
-    connection = await asyncpg.connect(settings.resolved_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         for name in ("st-mary", "elsewhere"):
             await create_tenant(connection, name)
@@ -78,7 +78,7 @@ async def back_from_provider(browser: httpx.AsyncClient, **tamper: str) -> httpx
 
 
 async def _sessions(settings: Settings) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(settings.resolved_worker_database_url())
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         return await connection.fetch("SELECT subject, key_id, scopes, expires_at FROM ui_sessions")
     finally:
@@ -110,7 +110,7 @@ async def test_the_sign_in_is_audited_with_the_tokens_subject(
     browser: httpx.AsyncClient, settings: Settings
 ) -> None:
     await back_from_provider(browser)
-    auditor = await issue_test_key(settings.resolved_database_url(), tenant="st-mary")
+    auditor = await issue_test_key(settings.resolved_migration_database_url(), tenant="st-mary")
 
     entries = (await browser.get("/audit", headers={"Authorization": f"Bearer {auditor}"})).json()["entries"]
 

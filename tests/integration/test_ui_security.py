@@ -51,7 +51,7 @@ async def test_pages_of_a_session_count_against_its_keys_rate_limit(settings: Se
     # A 30 s window (3 requests at 0.1/s): at 1/s, a busy machine spending a second or two on the pages let
     # the sliding window count decay far enough to admit the fifth.
     limited = settings.model_copy(update={"rate_limit_per_second": 0.1, "rate_limit_burst": 3})
-    key = await issue_test_key(settings.resolved_database_url())
+    key = await issue_test_key(settings.resolved_migration_database_url())
     async with app_client(limited, None) as (browser, _):
         await sign_in(browser, key)
         answers = [(await browser.get("/ui/journeys")).status_code for _ in range(5)]
@@ -64,7 +64,7 @@ async def test_another_tenants_journey_is_not_found_on_its_page_or_its_live_coun
     api: httpx.AsyncClient, browser: httpx.AsyncClient, settings: Settings
 ) -> None:
     journey_id, _ = await started_run(api)
-    await sign_in(browser, await issue_test_key(settings.resolved_database_url()))
+    await sign_in(browser, await issue_test_key(settings.resolved_migration_database_url()))
     assert (await browser.get(f"/ui/journeys/{journey_id}")).status_code == 404
     assert (await browser.get(f"/ui/live/journeys/{journey_id}/versions/1")).status_code == 404
 
