@@ -21,6 +21,7 @@ from engine.timer import TimerConfig
 from events.broker import ensure_topic
 from events.catalogue import WAKE_UP_TYPES, MessageRequested, RunEventClass
 from events.consumer_group import GroupLoop
+from events.grants import Duty
 from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
@@ -217,17 +218,28 @@ ROLES: dict[str, Role] = {
 
 
 async def apply_migrations(settings: Settings) -> list[str]:
-    """Migrate as the schema owner, then grant the API's and the workers' roles their DML (when they are
-    other roles)."""
+    """Migrate as the schema owner, then grant the API's and the workers' roles what each needs (when
+    they are other roles; one role serving both gets both's)."""
     limits = session_limits(settings).for_admin_work()
     connection = await connect(settings.resolved_migration_database_url(), limits)
     try:
-        owner = urlsplit(settings.resolved_migration_database_url()).username
-        users = (
-            urlsplit(url).username
-            for url in (settings.resolved_database_url(), settings.resolved_worker_database_url())
-        )
-        grantees = list(dict.fromkeys(unquote(user) for user in users if user and user != owner))
-        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, grantees)]
+        return [f"{m.number:04d}_{m.name}" for m in await migrate(connection, _grantees(settings))]
     finally:
         await connection.close()
+
+
+def _grantees(settings: Settings) -> dict[str, set[Duty]]:
+    owner = _user_of(settings.resolved_migration_database_url())
+    grantees: dict[str, set[Duty]] = {}
+    for url, duty in (
+        (settings.resolved_database_url(), Duty.API),
+        (settings.resolved_worker_database_url(), Duty.WORKERS),
+    ):
+        if (user := _user_of(url)) and user != owner:
+            grantees.setdefault(user, set()).add(duty)
+    return grantees
+
+
+def _user_of(url: str) -> str | None:
+    user = urlsplit(url).username
+    return unquote(user) if user else None

@@ -58,8 +58,9 @@ async def _create_fresh_tables(connection: Connection, fresh: dict[str, str]) ->
     for live, rebuilt in fresh.items():
         await connection.execute(f"DROP TABLE IF EXISTS {rebuilt}")
         await connection.execute(f"CREATE TABLE {rebuilt} (LIKE {live} INCLUDING ALL)")
-        # LIKE copies no row-level security: the rebuilt table gets its tenant policy as the live one had.
+        # LIKE copies neither row-level security nor privileges: the rebuilt table gets the live one's.
         await connection.execute("SELECT scope_to_tenant($1::regclass)", rebuilt)
+        await connection.execute("SELECT copy_privileges($1::regclass, $2::regclass)", live, rebuilt)
 
 
 async def _fill(

@@ -90,3 +90,21 @@ async def test_the_dev_key_is_written_once_private_and_reused_while_it_works(
     assert revoked.exit_code == 0
     replaced = await ensure_dev_key(local)
     assert replaced != first and (await api.get("/journeys", headers=bearer(replaced))).status_code == 200
+
+
+async def test_keys_are_not_issued_with_the_apis_dsn_and_the_cli_says_which_dsn_may(
+    settings: Settings,
+) -> None:
+    as_api = settings.model_copy(update={"migration_database_url": settings.resolved_database_url()})
+
+    tenant = await asyncio.to_thread(pjs_cli, as_api, "tenants", "create", "minted-by-the-api")
+    key = await asyncio.to_thread(
+        pjs_cli, as_api, "keys", "create", "--tenant", "default", "--scope", "admin"
+    )
+
+    for refused in (tenant, key):
+        assert refused.exit_code == 1
+        assert "may not manage tenants and keys" in refused.output
+        assert "PJS_MIGRATION_DATABASE_URL" in refused.output and "Traceback" not in refused.output
+    listed = await asyncio.to_thread(pjs_cli, settings, "keys", "list", "--json")
+    assert orjson.loads(listed.stdout) == []
