@@ -147,11 +147,12 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def message_channel(settings: Settings) -> ChannelRouter:
-    """Every configured channel behind one router; the default channel must be one of them."""
+    """Every configured channel behind one router; the default channel (a known name: the settings check
+    that) must be one of them."""
     channels = wiring.message_channels(settings)
     if settings.message_channel not in channels:
         raise ValueError(
-            f"message channel {settings.message_channel!r} is unknown or not configured "
+            f"message channel {settings.message_channel!r} is not configured "
             f"({', '.join(f'{name} needs {setting}' for name, setting in wiring.CHANNEL_SETTINGS.items())})"
         )
     return ChannelRouter(channels, settings.message_channel)

@@ -12,6 +12,7 @@ from domain.run_limits import DEFAULT_RUN_LIMITS
 from domain.validation import DEFAULT_MIN_LOOP_DELAY_SECONDS
 from events.broker import KafkaConnection
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
+from pjs.channel_settings import ChannelSettings
 from pjs.consumer_settings import ConsumerSettings
 from pjs.health_settings import HealthSettings
 from pjs.services.credentials import (
@@ -34,7 +35,9 @@ LOCAL_KAFKA_PORT = 29092
 LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
-class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSettings, StateSettings):
+class Settings(
+    TelemetrySettings, ConsumerSettings, ChannelSettings, HealthSettings, TokenSettings, StateSettings
+):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
     model_config = SettingsConfigDict(env_prefix="PJS_", frozen=True)
@@ -97,12 +100,6 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
     # publish what was stored. Keep it below the producer's max_request_size and the broker's
     # message.max.bytes (both about 1 MiB by default).
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, gt=0, le=1_000_000)
-
-    message_channel: str = "log"
-    webhook_url: str | None = None
-    webhook_timeout_seconds: Seconds = 5.0
-    webhook_max_attempts: Count = 5
-    webhook_backoff_seconds: SecondsOrNone = 0.5
 
     # Supervision and timeouts: Postgres session limits (0 = none), the API's pool, role restarts, shutdown.
     db_statement_timeout_seconds: SecondsOrNone = 30.0
@@ -182,22 +179,6 @@ class Settings(TelemetrySettings, ConsumerSettings, HealthSettings, TokenSetting
         default=[], description="Browser origins allowed by CORS (JSON list); empty = no CORS at all."
     )
     dev_tenant: str = Field(default="development", description="The tenant `pjs dev` keeps its key in.")
-
-    # ---- messages clinics can send (engine/channels.py, engine/email_channel.py, api/receipts.py) ----
-    # PJS_MESSAGE_CHANNEL (above) is the channel of a MESSAGE that names none: log, webhook, sms or email.
-    webhook_secret: SecretStr | None = Field(default=None, description="Signs webhook bodies (HMAC-SHA256).")
-    sms_url: str | None = Field(default=None, description="The SMS provider's send endpoint; unset = no sms.")
-    sms_secret: SecretStr | None = Field(default=None, description="Signs SMS request bodies (HMAC-SHA256).")
-    smtp_host: str | None = Field(default=None, description="SMTP server for email; unset = no email.")
-    smtp_port: Port = 25
-    smtp_sender: str = "care-team@localhost"
-    smtp_subject: str = "A message from your care team"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_start_tls: bool = False
-    receipt_secret: SecretStr | None = Field(
-        default=None, description="The providers' secret signing delivery receipts; unset = receipts refused."
-    )
 
     # ---- run explorer at /ui (api/ui/; docs/api.md "Run explorer") ----
     ui_session_minutes: int = Field(

@@ -112,3 +112,13 @@ def test_a_secret_that_breaks_a_rule_is_never_repeated() -> None:
     assert result.exit_code == 2
     assert "PJS_OIDC_CLIENT_SECRET needs PJS_OIDC_CLIENT_ID" in result.stderr
     assert "s3cret-value" not in result.output
+
+
+def test_an_unknown_message_channel_stops_a_command_naming_the_variable_and_the_channels() -> None:
+    result = pjs("run", "delivery", PJS_MESSAGE_CHANNEL="sms2")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: PJS_MESSAGE_CHANNEL: not a channel; choose one of: email, log, sms, webhook"
+    )
+    assert "Traceback" not in result.output and "ValueError" not in result.output
