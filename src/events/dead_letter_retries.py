@@ -81,8 +81,8 @@ async def redeliver(kafka: KafkaConnection, letter: DeadLetter) -> None:
     headers = [(name, value) for name, value in letter.headers if name != RETRY_OF_HEADER]
     headers.append((RETRY_OF_HEADER, str(letter.dead_letter_id).encode()))
     producer = make_producer(kafka)
-    await producer.start()
     try:
+        await producer.start()  # inside: a broker that cannot be reached leaves a producer to close
         await producer.send_and_wait(
             letter.topic,
             letter.value,

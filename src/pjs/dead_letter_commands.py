@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import getpass
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, NoReturn, TypeVar
 
 import asyncpg
 import orjson
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 
@@ -144,7 +147,15 @@ def retry_command(dead_letter_id: int) -> None:
     group that fails on it again sets it aside as a new row whose `retry of` is ID.
     """
     kafka = get_settings().kafka_connection()
-    result = _connected(lambda connection: retry(connection, kafka, dead_letter_id))
+    try:
+        with _quiet("aiokafka"):  # its per-attempt connection errors: the one line below says it all
+            result = _connected(lambda connection: retry(connection, kafka, dead_letter_id))
+    except KafkaError as error:  # the rows' transaction rolled back: nothing was marked
+        _fail(
+            f"Kafka at {kafka.bootstrap} did not take the copy ({type(error).__name__}); nothing changed, "
+            f"dead letter {dead_letter_id} still waits: check PJS_KAFKA_BOOTSTRAP and that the broker "
+            "runs, then retry"
+        )
     if result is None:
         _fail(f"no dead letter {dead_letter_id}")
     if isinstance(result, AlreadyRetried):
@@ -177,6 +188,18 @@ def discard_command(
         _fail(f"no dead letter {', '.join(map(str, done.unknown))}; nothing discarded")
     listed = ", ".join(map(str, done.discarded)) or "none (already retried or discarded)"
     console.print(f"discarded: {listed}", highlight=False)
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """`logger` silent for the block (the command has no log of its own: Python would print its lines)."""
+    library = logging.getLogger(logger)
+    level = library.level
+    library.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        library.setLevel(level)
 
 
 def _bounded(option: str, text: str, limit: int) -> str:
@@ -224,7 +247,7 @@ def _existing(dead_letter_id: int) -> DeadLetter:
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)  # one line
     raise typer.Exit(code=1)
 
 

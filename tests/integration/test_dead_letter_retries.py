@@ -26,6 +26,7 @@ from support import kafka as topic_support
 from support.cli import dead_letters_cli
 from support.kafka import RawRecord, ce_headers, produce, publish_everything
 from support.messaging import RecordingChannel
+from support.ports import free_port_below_ephemeral_range
 from support.roles import eventually, in_process, running_tasks
 from support.workload import write_mixed_workload
 
@@ -126,6 +127,26 @@ async def test_a_group_behind_that_sets_aside_a_record_already_retried_files_its
     letter = await dead_letters(pool).get(analytics)
     assert letter is not None and letter.status == "retried"  # it reads the copy later, like the others
     assert await dead_letters(pool).waiting_by_group() == {}
+
+
+async def test_a_retry_while_kafka_cannot_be_reached_exits_1_in_one_line_and_changes_nothing(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    engine, audit = await park_junk(pool, settings.run_events_topic, 51, "pjs-test-engine", "pjs-test-audit")
+    before = [await dead_letters(pool).get(letter_id) for letter_id in (engine, audit)]
+    nobody = f"127.0.0.1:{free_port_below_ephemeral_range()}"
+
+    result = await asyncio.to_thread(
+        dead_letters_cli, settings.model_copy(update={"kafka_bootstrap": nobody}), "retry", str(audit)
+    )
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: Kafka at {nobody} did not take the copy (KafkaConnectionError); nothing changed, dead letter"
+        f" {audit} still waits: check PJS_KAFKA_BOOTSTRAP and that the broker runs, then retry"
+    ]
+    assert [await dead_letters(pool).get(letter_id) for letter_id in (engine, audit)] == before
+    assert await dead_letters(pool).waiting_by_group() == {"pjs-test-engine": 1, "pjs-test-audit": 1}
 
 
 async def _counted(pool: asyncpg.Pool, expected: dict[tuple[str, int | None], int]) -> bool:
