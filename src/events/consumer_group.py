@@ -33,13 +33,11 @@ from events.dead_letters import DeadLetterStore
 from events.decoded_records import RECENTLY_DECODED
 from events.group_config import GroupConfig
 from events.group_progress import group_progress
-from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore
+from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore, stop_consumer
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
 from events.waiting import sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
-
-_STOP_COMMIT_SECONDS = 2.0  # within the role's stop budget; a commit that is not lost takes milliseconds
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ class ConsumerLoop:
                     await self._commits.commit_due(consumer)
                 await self._lag.observe(consumer)
         finally:
-            await _stop_quietly(consumer, self._commits)
+            await stop_consumer(consumer, self._commits)
 
     async def on_assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         """Seek the new partitions to the group's place; until then none of their records is handed out."""
@@ -283,16 +281,3 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
         await self._loop.on_assigned(self._consumer, assigned)
-
-
-async def _stop_quietly(consumer: AIOKafkaConsumer, commits: KafkaCommits) -> None:
-    try:
-        async with asyncio.timeout(_STOP_COMMIT_SECONDS):  # takes ms; longer means Kafka is lost
-            await commits.commit(consumer)
-    except TimeoutError:
-        log.warning("offsets not committed before stopping: those records will be read again")
-    finally:
-        try:
-            await asyncio.wait_for(consumer.stop(), 10)
-        except Exception as error:  # a consumer that cannot leave the group cleanly is dropped by the broker
-            log.warning("consumer did not stop cleanly (%s)", type(error).__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,8 @@ from events.pacing import Every
 from events.pg import Connection
 
 log = logging.getLogger(__name__)
+
+_STOP_COMMIT_SECONDS = 2.0  # within the role's stop budget; a commit that is not lost takes milliseconds
 
 
 class OffsetStore(Protocol):
@@ -128,3 +131,30 @@ async def commit_to_kafka(consumer: AIOKafkaConsumer, next_offsets: Mapping[Topi
     except (CommitFailedError, IllegalStateError, KafkaError) as error:
         # Whoever reads these records again finds nothing left to do (every consumer is idempotent).
         log.warning("offset commit skipped (%s)", type(error).__name__)
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer, commits: KafkaCommits) -> None:
+    """Commit what waits, then stop the consumer (leaving its group); never raises, unless the calling task
+    itself is cancelled."""
+    try:
+        async with asyncio.timeout(_STOP_COMMIT_SECONDS):  # takes ms; longer means Kafka is lost
+            await commits.commit(consumer)
+    except TimeoutError:
+        log.warning("offsets not committed before stopping: those records will be read again")
+    finally:
+        try:
+            await asyncio.wait_for(consumer.stop(), 10)
+        except Exception as error:  # a consumer that cannot leave the group cleanly is dropped by the broker
+            log.warning("consumer did not stop cleanly (%s)", type(error).__name__)
+        except asyncio.CancelledError:
+            if _cancelled_itself():
+                raise
+            # aiokafka's fetcher, closing, cancels its fetches still waiting for a lost broker and re-raises
+            # their cancellation (aio-libs/aiokafka#647): not ours, so the role would end "cancelled".
+            log.warning("consumer did not stop cleanly (its fetches to a lost broker were cancelled)")
+
+
+def _cancelled_itself() -> bool:
+    """Whether someone asked to cancel the running task (a role over its stop budget)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+
 NOISY_LOGGERS = (
     "aiokafka",
     "asyncpg",
@@ -61,12 +63,55 @@ class QuietRepeats(logging.Filter):
         return True
 
 
+EXPECTED_KAFKA_CONDITIONS: tuple[tuple[str, str, type[BaseException] | None], ...] = (
+    # At a group's first start the broker is still creating __consumer_offsets; the lookup is retried.
+    (
+        "Group Coordinator Request failed: %s",
+        "aiokafka.consumer.group_coordinator",
+        GroupCoordinatorNotAvailableError,
+    ),
+    # After a pause longer than the session (a stopped process, a host's suspend); the consumer rejoins.
+    ("Heartbeat session expired - marking coordinator dead", "aiokafka.consumer.group_coordinator", None),
+    # Stopping while the coordinator is gone: the broker drops the member when its session ends.
+    (
+        "LeaveGroup request failed: %s",
+        "aiokafka.consumer.group_coordinator",
+        GroupCoordinatorNotAvailableError,
+    ),
+)
+"""aiokafka's ERROR lines for conditions it recovers from by itself: (message template, logger, the error
+its argument must be, if any)."""
+
+
+class ExpectedKafkaConditions(logging.Filter):
+    """Logs aiokafka's known, self-healing conditions (`EXPECTED_KAFKA_CONDITIONS`) at WARNING instead of
+    ERROR, so an ERROR from aiokafka still means something an operator should look at."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and any(map(_matches(record), EXPECTED_KAFKA_CONDITIONS)):
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def _matches(record: logging.LogRecord) -> Callable[[tuple[str, str, type[BaseException] | None]], bool]:
+    argument = record.args[0] if isinstance(record.args, tuple) and record.args else None
+
+    def known(condition: tuple[str, str, type[BaseException] | None]) -> bool:
+        template, logger, error = condition
+        return (record.msg, record.name) == (template, logger) and (
+            error is None or isinstance(argument, error)
+        )
+
+    return known
+
+
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    quiet = QuietRepeats()
+    expected, quiet = ExpectedKafkaConditions(), QuietRepeats()
     for handler in logging.getLogger().handlers:
+        handler.addFilter(expected)  # first: a lowered line then counts among the quieted ones
         handler.addFilter(quiet)

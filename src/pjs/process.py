@@ -92,19 +92,27 @@ async def run_until_stopped(names: Sequence[str], settings: Settings, stop: asyn
     stopping: asyncio.Future[None] = asyncio.ensure_future(_stopped(stop))
     done, _ = await asyncio.wait((*roles, stopping), return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    ended_first = [task for task in roles if task in done]
+    ended_first = [] if stopping in done else [task for task in roles if task in done]  # else: a stop
     if ended_first and len(roles) > 1:
         log.warning("role %s ended; its process-mates stop too", roles[ended_first[0]])
     stop.set()
     abandoned = await _stopped_within(list(roles), settings.shutdown_seconds)
     if abandoned:
         log.warning(
-            "role %s did not stop within %.0f s; abandoning its work",
+            "role %s did not stop within its shutdown budget (%.0f s, PJS_SHUTDOWN_SECONDS) and was "
+            "cancelled; the work it had not finished is done again after its restart",
             process_name([roles[task] for task in abandoned]),
             settings.shutdown_seconds,
         )
+    # Cancelled, unasked, once told to stop: a library's stray cancellation on the way out, not a failure.
+    stray = [task for task in roles if task.cancelled() and task not in (*abandoned, *ended_first)]
+    if stray:
+        log.warning(
+            "role %s ended cancelled while it stopped, within its shutdown budget, by none of ours",
+            process_name([roles[task] for task in stray]),
+        )
     for task in dict.fromkeys([*ended_first, *roles]):
-        if task not in abandoned:
+        if task not in (*abandoned, *stray):
             _raise_if_failed(task, roles[task])
     return not abandoned
 
