@@ -9,11 +9,11 @@ import signal
 import threading
 from collections.abc import Sequence
 
-from events.retry import retry_until_stopped
 from pjs.heartbeat import heartbeating
+from pjs.postgres_waits import own_postgres_answers, until_postgres_answers
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
-from pjs.startup_errors import MIGRATING, migration_address
+from pjs.startup_errors import MIGRATING, MIGRATION_DSN, migration_address
 
 log = logging.getLogger("pjs")
 
@@ -66,10 +66,11 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     if _stop_requested_early.is_set():
         stop.set()  # asked to stop before the loop could hear it: start nothing, exit cleanly
     log.info("role %s starting", name)
-    # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for.
-    where = migration_address(settings)
-    migrating = retry_until_stopped(
-        lambda: apply_migrations(settings), stop, log=log, what=f"role {name} migrating Postgres at {where}"
+    # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for,
+    # as the schema owner, then as the roles' own user (its DSN may name another server, or a pooler).
+    what = f"role {name} migrating Postgres at {migration_address(settings)}"
+    migrating = until_postgres_answers(
+        lambda: apply_migrations(settings), stop, settings, what=what, variable=MIGRATION_DSN
     )
     try:
         if await migrating is None:
@@ -77,6 +78,8 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     except Exception as error:
         error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own
         raise
+    if not await own_postgres_answers(name, names, settings, stop):
+        return
     async with heartbeating(names, settings):  # after migrating: the table may be new
         stopped_in_time = await run_until_stopped(names, settings, stop)
     if stopped_in_time:

@@ -116,6 +116,9 @@ class Settings(
         default=10.0, gt=0, description="Longest a request may take, then 503."
     )
     shutdown_seconds: Seconds = Field(default=10.0, description="Longest a role may take to stop.")
+    startup_postgres_wait_seconds: Seconds = Field(
+        default=120.0, description="Longest a role's start waits for Postgres to answer, then exit 1."
+    )
     # Full collections rescanned every object start-up built; pjs.garbage_collection freezes those.
     gc_young_threshold: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."

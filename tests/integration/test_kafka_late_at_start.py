@@ -4,9 +4,7 @@ for, with throttled log lines naming its address, and the wait stops on SIGTERM 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from events.broker import delete_topics
 from pjs.settings import Settings
 from support.endpoints import Endpoints
+from support.forwarding import forwarding
 from support.ports import free_port_below_ephemeral_range
 from support.roles import RoleProcess, eventually
 
@@ -24,37 +23,6 @@ async def _logged(log_file: Path, text: str, seconds: float = 30) -> str:
         return log if text in log else None
 
     return await eventually(check, seconds=seconds, every=0.1)
-
-
-@contextlib.asynccontextmanager
-async def _forwarding(port: int, to: str) -> AsyncIterator[None]:
-    """A TCP forwarder on `port` to `to` (host:port): the broker 'starting' at the address a role waits on."""
-    host, target_port = to.rsplit(":", 1)
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    connections: list[asyncio.Task[object]] = []
-
-    async def forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        broker_reader, broker_writer = await asyncio.open_connection(host, int(target_port))
-        both = asyncio.gather(pipe(client_reader, broker_writer), pipe(broker_reader, client_writer))
-        connections.append(both)
-        with contextlib.suppress(asyncio.CancelledError):
-            await both
-
-    server = await asyncio.start_server(forward, "127.0.0.1", port)
-    try:
-        yield
-    finally:
-        server.close()
-        for connection in connections:
-            connection.cancel()
-        await asyncio.gather(*connections, return_exceptions=True)
 
 
 async def _topic_exists(settings: Settings, topic: str) -> bool:
@@ -80,7 +48,7 @@ async def test_a_kafka_not_up_at_start_is_waited_for_then_used_and_sigterm_stops
         await asyncio.sleep(2)
         assert role.is_running and "role engine failed" not in log_file.read_text()
 
-        async with _forwarding(port, settings.kafka_connection().bootstrap):
+        async with forwarding(port, settings.kafka_connection().bootstrap):
             assert await eventually(lambda: _topic_exists(settings, topic), seconds=30, every=0.5)
             assert role.is_running
     finally:
