@@ -29,7 +29,7 @@ from events.consumer_metrics import (
     batch_fetched,
     batch_handled,
 )
-from events.dead_letters import DeadLetterStore
+from events.dead_letters import DeadLetterStore, Filed
 from events.decoded_records import RECENTLY_DECODED
 from events.group_config import GroupConfig
 from events.group_progress import group_progress
@@ -139,17 +139,28 @@ class ConsumerLoop:
         """
         group = self._config.group
 
-        async def store() -> bool:
-            await self._dead_letters.add(group, bad.record, bad.error, bad.reason)
-            return True
+        async def store() -> tuple[Filed | None]:  # a tuple: None alone is retry_until_stopped's "stopped"
+            return (await self._dead_letters.add(group, bad.record, bad.error, bad.reason),)
 
         what = f"group {group}'s dead letter"
-        if not await retry_until_stopped(
+        stored = await retry_until_stopped(
             store, stop, log=log, what=what, max_wait=self._config.max_retry_seconds
-        ):
+        )
+        if stored is None:
             return False
         if bad.reason != HANDLING_FAILED:
             UNDECODABLE_RECORDS.labels(group=group).inc()
+        (filed,) = stored
+        if filed is not None and filed.status == "discarded":  # no operator is to look at it again
+            log.warning(
+                "group %s skips record %s: %s (%s); an operator discarded it (dead letter %d)",
+                group,
+                bad.where,
+                bad.error,
+                bad.reason,
+                filed.dead_letter_id,
+            )
+            return True
         DEAD_LETTERS.labels(group=group).inc()
         log.error("group %s sets aside record %s: %s (%s)", group, bad.where, bad.error, bad.reason)
         return True

@@ -24,8 +24,9 @@ from events.tenancy import TENANT_HEADER
 class DeadLetterStore(Protocol):
     """Where a consumer loop sets aside a record before its offsets move past it."""
 
-    async def add(self, group: str, record: Record, error_type: str, reason: str) -> None:
-        """Store the record durably; storing the same (group, record) again changes nothing."""
+    async def add(self, group: str, record: Record, error_type: str, reason: str) -> Filed | None:
+        """Store the record durably; storing the same (group, record) again changes nothing. The group's
+        row of it, whose status says whether an operator already dealt with the record."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class Filed:
+    """A group's row of a record it set aside: new, or the one it filed before."""
+
+    dead_letter_id: int
+    status: str  # "waiting"; "retried" or "discarded" when an operator already dealt with the record
+
+
+@dataclass(frozen=True)
 class Discarded:
     """What a discard did: the rows it moved from waiting to discarded, and the ids that name no row."""
 
@@ -72,32 +81,54 @@ RETRY_OF_HEADER: Final = "pjs_retry_of"
 
 _MAX_ID: Final = 2**63 - 1
 
+# The data-modifying CTE's insert is not visible to the final SELECT: it finds the row filed before, if any.
+_ADD: Final = """
+WITH record AS (
+    SELECT max(retried_at) FILTER (WHERE status = 'retried') AS retried_at FROM dead_letters
+    WHERE topic = $2 AND partition = $3 AND record_offset = $4
+), discard AS (
+    SELECT discarded_at, discarded_by, discard_reason FROM dead_letters
+    WHERE topic = $2 AND partition = $3 AND record_offset = $4 AND status = 'discarded'
+      AND discarded_for_all_groups
+    ORDER BY discarded_at DESC LIMIT 1
+), filed AS (
+    INSERT INTO dead_letters (
+        consumer_group, topic, partition, record_offset, record_key, record_value, header_names,
+        header_values, error_type, reason, tenant_id, retry_of, status, retried_at, discarded_at,
+        discarded_by, discard_reason, discarded_for_all_groups)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+           (SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id = $12),
+           CASE WHEN r.retried_at IS NOT NULL THEN 'retried'
+                WHEN d.discarded_at IS NOT NULL THEN 'discarded' ELSE 'waiting' END,
+           CASE WHEN r.retried_at IS NOT NULL THEN now() END,
+           CASE WHEN r.retried_at IS NULL THEN d.discarded_at END,
+           CASE WHEN r.retried_at IS NULL THEN d.discarded_by END,
+           CASE WHEN r.retried_at IS NULL THEN d.discard_reason END,
+           r.retried_at IS NULL AND d.discarded_at IS NOT NULL
+    FROM record r LEFT JOIN discard d ON true
+    ON CONFLICT (consumer_group, topic, partition, record_offset) DO NOTHING
+    RETURNING dead_letter_id, status
+)
+SELECT dead_letter_id, status FROM filed
+UNION ALL
+SELECT dead_letter_id, status FROM dead_letters
+WHERE (consumer_group, topic, partition, record_offset) = ($1, $2, $3, $4) AND NOT EXISTS (SELECT FROM filed)
+"""
+
 
 class PostgresDeadLetters:
-    """The `dead_letters` table (migrations 0011, 0026)."""
+    """The `dead_letters` table (migrations 0011, 0026, 0029)."""
 
     def __init__(self, db: Queryable) -> None:
         self._db = db
 
-    async def add(self, group: str, record: Record, error_type: str, reason: str) -> None:
+    async def add(self, group: str, record: Record, error_type: str, reason: str) -> Filed | None:
         """A record another group's row of which was retried already comes back as a copy, which this group
-        reads later too: its row is filed as retried, so one retry never leaves a row waiting for ever."""
-        await self._db.execute(
-            """
-            WITH already AS (
-                SELECT max(retried_at) AS retried_at FROM dead_letters
-                WHERE topic = $2 AND partition = $3 AND record_offset = $4 AND status = 'retried'
-            )
-            INSERT INTO dead_letters (consumer_group, topic, partition, record_offset, record_key,
-                                      record_value, header_names, header_values, error_type, reason,
-                                      tenant_id, retry_of, status, retried_at)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                   (SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id = $12),
-                   CASE WHEN already.retried_at IS NULL THEN 'waiting' ELSE 'retried' END,
-                   CASE WHEN already.retried_at IS NULL THEN NULL ELSE now() END
-            FROM already
-            ON CONFLICT (consumer_group, topic, partition, record_offset) DO NOTHING
-            """,
+        reads later too: its row is filed as retried, so one retry never leaves a row waiting for ever. A
+        record an operator discarded for every group is filed as discarded, with the same who, when and
+        why. The group's row of the record as it stands (None only if a racing insert hid it)."""
+        row = await self._db.fetchrow(
+            _ADD,
             group,
             record.topic,
             record.partition,
@@ -111,6 +142,7 @@ class PostgresDeadLetters:
             _tenant_of(record),
             retry_of(record.headers),
         )
+        return None if row is None else Filed(row["dead_letter_id"], row["status"])
 
     async def listing(self, *, waiting_only: bool = False, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters first."""
@@ -161,7 +193,8 @@ class PostgresDeadLetters:
             """
             WITH chosen AS (SELECT * FROM dead_letters WHERE dead_letter_id = ANY($1::bigint[]))
             UPDATE dead_letters d
-            SET status = 'discarded', discarded_at = now(), discarded_by = $2, discard_reason = $3
+            SET status = 'discarded', discarded_at = now(), discarded_by = $2, discard_reason = $3,
+                discarded_for_all_groups = $4
             FROM chosen c
             WHERE d.status = 'waiting'
               AND (d.dead_letter_id = c.dead_letter_id

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import ConsumerRecord
+from test_dead_letters import GARBLED_TYPE
 
+from events.catalogue import RecordedEvent
+from events.consumer_group import GroupLoop
+from events.dead_letters import Filed
+from pjs.roles import group_config
 from pjs.settings import Settings
 from pjs.wiring import dead_letters
 from support.cli import dead_letters_cli
+from support.kafka import RawRecord, ce_headers, produce
+from support.roles import eventually, running_tasks
 
 JUNK = b"\x00\xffnot an event at all"
 
@@ -118,3 +128,74 @@ async def test_a_discard_without_a_short_one_line_reason_is_refused(
     assert (missing.exit_code, too_long.exit_code, two_lines.exit_code) == (2, 2, 2)
     assert "--reason" in too_long.output
     assert await dead_letters(pool).waiting_by_group() == {"pjs-test-audit": 1}
+
+
+async def _sets_aside_once(settings: Settings, pool: asyncpg.Pool, group: str) -> Filed:
+    """Run `group` from the topic's start until it has set the junk record aside: its row of it."""
+    loop = GroupLoop(group_config(settings, group, 100), _ignore, dead_letters(pool))
+
+    async def filed() -> Filed | None:
+        row = await pool.fetchrow(
+            "SELECT dead_letter_id, status FROM dead_letters WHERE consumer_group = $1", group
+        )
+        return None if row is None else Filed(row["dead_letter_id"], row["status"])
+
+    async with running_tasks(loop.run):
+        return await eventually(filed, seconds=60)
+
+
+async def _ignore(_events: Sequence[RecordedEvent]) -> None:
+    return None
+
+
+async def test_a_group_behind_that_fails_on_a_record_discarded_for_every_group_skips_it_with_a_log_line(
+    settings: Settings, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    junk = RawRecord(0, JUNK, [("ce_type", GARBLED_TYPE), *ce_headers(None)])
+    await produce(settings.kafka_connection(), settings.run_events_topic, [junk])
+    ahead, behind = f"{settings.projector_group}-ahead", f"{settings.projector_group}-behind"
+    first = await _sets_aside_once(settings, pool, ahead)
+    discard = ("discard", str(first.dead_letter_id), "--all-groups", "--reason", "junk", "--by", "alice")
+    assert (await asyncio.to_thread(dead_letters_cli, settings, *discard)).exit_code == 0
+
+    with caplog.at_level(logging.INFO, logger="events.consumer_group"):
+        late = await _sets_aside_once(settings, pool, behind)
+
+    assert late.status == "discarded" and await dead_letters(pool).waiting_by_group() == {}
+    letter = await dead_letters(pool).get(late.dead_letter_id)
+    assert letter is not None and (letter.discarded_by, letter.discard_reason) == ("alice", "junk")
+    lines = [record for record in caplog.records if behind in record.getMessage()]
+    assert [record.levelname for record in lines] == ["WARNING"]
+    assert lines[0].getMessage().endswith(f"an operator discarded it (dead letter {late.dead_letter_id})")
+
+
+async def test_a_record_discarded_for_one_group_only_still_waits_for_a_group_behind_that_fails_on_it(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    await _discarded_for_audit_alone(settings, pool, 47)
+
+    [_, analytics] = await park_junk(pool, settings.run_events_topic, 47, "pjs-test-analytics")
+
+    letter = await dead_letters(pool).get(analytics)
+    assert letter is not None and letter.status == "waiting"
+    assert await dead_letters(pool).waiting_by_group() == {"pjs-test-analytics": 1}
+
+
+async def test_a_group_that_reads_again_a_record_discarded_for_it_files_nothing_new(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    audit = await _discarded_for_audit_alone(settings, pool, 48)
+    record = ConsumerRecord(settings.run_events_topic, 0, 48, 0, 0, None, JUNK, None, 0, len(JUNK), [])
+
+    again = await dead_letters(pool).add("pjs-test-audit", record, "InvalidEventPayload", "invalid")
+
+    assert again == Filed(audit, "discarded")
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
+
+
+async def _discarded_for_audit_alone(settings: Settings, pool: asyncpg.Pool, offset: int) -> int:
+    """The id of the audit group's row of a junk record at `offset`, discarded for that group only."""
+    [audit] = await park_junk(pool, settings.run_events_topic, offset, "pjs-test-audit")
+    discarded = await asyncio.to_thread(dead_letters_cli, settings, "discard", str(audit), "--reason", "junk")
+    assert discarded.exit_code == 0, discarded.output
+    return audit
