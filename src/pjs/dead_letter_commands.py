@@ -153,7 +153,7 @@ def retry_command(dead_letter_id: int) -> None:
     except KafkaError as error:  # the rows' transaction rolled back: nothing was marked
         _fail(
             f"Kafka at {kafka.bootstrap} did not take the copy ({type(error).__name__}); nothing changed, "
-            f"dead letter {dead_letter_id} still waits: check PJS_KAFKA_BOOTSTRAP and that the broker "
+            f"dead letter {dead_letter_id} is as it was: check PJS_KAFKA_BOOTSTRAP and that the broker "
             "runs, then retry"
         )
     if result is None:

@@ -143,7 +143,7 @@ async def test_a_retry_while_kafka_cannot_be_reached_exits_1_in_one_line_and_cha
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"error: Kafka at {nobody} did not take the copy (KafkaConnectionError); nothing changed, dead letter"
-        f" {audit} still waits: check PJS_KAFKA_BOOTSTRAP and that the broker runs, then retry"
+        f" {audit} is as it was: check PJS_KAFKA_BOOTSTRAP and that the broker runs, then retry"
     ]
     assert [await dead_letters(pool).get(letter_id) for letter_id in (engine, audit)] == before
     assert await dead_letters(pool).waiting_by_group() == {"pjs-test-engine": 1, "pjs-test-audit": 1}
