@@ -38,13 +38,14 @@ async def until_postgres_answers(
     environment variable, named in the exit line."""
     seconds = settings.startup_postgres_wait_seconds
     deadline = time.monotonic() + seconds
-    last: list[str] = []
+    last_error = "no answer"
 
     async def attempt() -> T:
+        nonlocal last_error
         try:
             return await operation()
         except RETRY_LATER_ERRORS as error:
-            last[:] = [type(error).__name__]
+            last_error = type(error).__name__
             raise
 
     result = await retry_until_stopped(
@@ -58,7 +59,7 @@ async def until_postgres_answers(
         where = _address(settings, variable)
         raise PostgresNotUp(
             f"Postgres at {where} did not answer within {seconds:.0f} s ({WAIT_VARIABLE}; last: "
-            f"{''.join(last) or 'no answer'}); check the host and port in {variable} and that the server runs"
+            f"{last_error}); check the host and port in {variable} and that the server runs"
         )
     return result
 
