@@ -2,6 +2,9 @@
 
 Daylight saving rules: a local time that does not exist (spring forward) moves to the first valid instant
 after it, the moment the clocks jump; an ambiguous one (fall back) takes its first occurrence.
+
+Instants lie within years 1 to 9999 (Python's calendar): `parse_moment` refuses a value beyond them (None);
+the other functions raise OverflowError when what they compute would fall beyond them.
 """
 
 from __future__ import annotations
@@ -95,23 +98,34 @@ def quiet_until(moment: datetime, quiet: QuietHours, zone: ZoneInfo) -> datetime
 
 
 def parse_moment(value: object, zone: ZoneInfo) -> datetime | None:
-    """An ISO 8601 date or datetime from the context as a UTC instant; a date or naive time is local."""
+    """An ISO 8601 date or datetime from the context as a UTC instant; a date or naive time is local.
+    None when it is not one, or when its instant lies beyond years 1 to 9999 ("9999-12-31T23:59-14:00")."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+        return local_instant(parsed.date(), parsed.time(), zone)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    return local_instant(parsed.date(), parsed.time(), zone)
 
 
 def field_instant(
     moment: datetime, offset_seconds: float, at_local_time: time | None, zone: ZoneInfo
 ) -> datetime:
-    """`moment` shifted by `offset_seconds`, then (if given) set to `at_local_time` on that local day."""
-    shifted = moment + timedelta(seconds=offset_seconds)
+    """`moment` shifted by `offset_seconds`, then (if given) set to `at_local_time` on that local day.
+
+    Whole days of the offset move the patient's calendar date and keep the wall-clock time, so -86400 is
+    "the day before" even across a daylight saving change (a day of 23 or 25 hours); the rest of the offset
+    (under a day, same sign) is then added as elapsed time: -90000 is an hour before that. Raises
+    OverflowError when the result lies beyond year 9999 (or before year 1)."""
+    days = int(offset_seconds / _DAY.total_seconds())  # toward zero: -1.5 days is a day, then 12 hours
+    shifted = moment
+    if days:
+        local = moment.astimezone(zone)
+        shifted = local_instant(local.date() + timedelta(days=days), local.time(), zone)
+    shifted += timedelta(seconds=offset_seconds) - days * _DAY
     if at_local_time is None:
         return shifted
     return local_instant(shifted.astimezone(zone).date(), at_local_time, zone)
