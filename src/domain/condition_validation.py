@@ -29,9 +29,9 @@ def parse_condition(at: str, node: dict[str, Any], problems: Problems) -> Condit
     if not isinstance(field, str) or not field:
         problems.append((f"{at}.field", "The condition needs a field: a non-empty string such as 'age'."))
     if not isinstance(operator, str) or operator not in OPERATORS:
-        problems.append(
-            (f"{at}.operator", f"Unknown operator {operator!r}; valid operators are {_VALID_OPERATORS}.")
-        )
+        shown = repr(operator) if isinstance(operator, str) else describe(operator)
+        message = f"Unknown operator {shown}; valid operators are {_VALID_OPERATORS}."
+        problems.append((f"{at}.operator", message))
     elif operator in MEMBERSHIP_OPERATORS:
         if not isinstance(value, list):
             problems.append(
@@ -57,9 +57,13 @@ def posted_condition_problems(raw_journey: dict[str, Any]) -> Problems:
     problems: Problems = []
     for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else []):
         condition = node.get("condition") if isinstance(node, dict) else None
-        if not isinstance(condition, dict) or condition.get("operator") not in ORDERING_OPERATORS:
+        if not isinstance(condition, dict):
             continue
-        value = condition.get("value")
+        operator, value = condition.get("operator"), condition.get("value")
+        # Only text is looked up: an object or a list as the operator cannot be (unhashable), and
+        # parse_condition has already named it as the operator's problem.
+        if not isinstance(operator, str) or operator not in ORDERING_OPERATORS:
+            continue
         if isinstance(value, str) and _NUMBER_AS_TEXT.fullmatch(value):
             problems.append(
                 (

@@ -176,3 +176,20 @@ async def test_out_of_range_or_malformed_parameters_are_a_bad_request(
 
     assert response.status_code == 400, response.text
     assert named in response.text
+
+
+@pytest.mark.parametrize("operator", [{"op": ">"}, [">"]], ids=["object", "list"])
+async def test_a_condition_operator_that_is_an_object_or_a_list_is_a_bad_request_naming_it(
+    api: httpx.AsyncClient, pool: asyncpg.Pool, journey_id: str, operator: Any
+) -> None:
+    nodes = [dict(node) for node in SEED_JOURNEY["nodes"]]
+    nodes[1] = {**nodes[1], "condition": {"field": "patient.age", "operator": operator, "value": 65}}
+
+    for response in (
+        await api.post("/journeys", json=journey(nodes=nodes)),
+        await api.put(f"/journeys/{journey_id}", json=journey(nodes=nodes)),
+    ):
+        assert response.status_code == 400, response.text
+        [problem] = response.json()["problems"]
+        assert problem["path"] == "nodes[1].condition.operator"
+    await assert_nothing_written(api, pool, journey_id)
