@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import body
+from api.response_start import NotedSend
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,13 @@ class RequestDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        answering = False
         arrival = _BodyArrival(receive)
-
-        async def noting_send(message: Message) -> None:
-            nonlocal answering
-            answering = answering or message["type"] == "http.response.start"
-            await send(message)
-
+        noted = NotedSend(send)
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, arrival.receive, noting_send)
+                await self.app(scope, arrival.receive, noted)
         except TimeoutError:
-            if answering:
+            if noted.started:
                 raise  # half a response is out: nothing better to do than drop the connection
             response = self._body_late(scope) if arrival.awaited else self._unanswered(scope)
             await response(scope, receive, send)

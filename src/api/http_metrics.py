@@ -6,7 +6,9 @@ import time
 
 from prometheus_client import Histogram
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.response_start import NotedSend
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -40,19 +42,13 @@ class HttpMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status: int | None = None
-
-        async def noting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        noted = NotedSend(send)
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, noting_send)
+            await self.app(scope, receive, noted)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
+            route = route_template(scope.get("route"))
             HTTP_REQUEST_SECONDS.labels(
-                method=method, route=route_template(scope.get("route")), status_class=status_class(status)
+                method=method, route=route, status_class=status_class(noted.status)
             ).observe(time.perf_counter() - started)

@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pjs.settings import Settings
+from support.connections import connection
 from support.roles import eventually, free_port, role_processes
 
 HEADER_SECONDS = 1.0
@@ -53,17 +54,6 @@ async def _healthy(port: int) -> bool | None:
             return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
     except httpx.TransportError:
         return None
-
-
-@contextlib.asynccontextmanager
-async def _connection(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        yield reader, writer
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 async def _until_closed(reader: asyncio.StreamReader, since: float = 0.0) -> tuple[bytes, float]:
@@ -115,7 +105,7 @@ async def _timeouts_counted(port: int) -> float:
 async def test_a_client_that_connects_and_sends_nothing_is_disconnected_at_the_header_timeout(
     api_process: ApiProcess,
 ) -> None:
-    async with _connection(api_process.port) as (reader, _):
+    async with connection(api_process.port) as (reader, _):
         opened = time.monotonic()
 
         async with asyncio.timeout(HEADER_SECONDS + LATE + 5):
@@ -128,7 +118,7 @@ async def test_a_client_that_connects_and_sends_nothing_is_disconnected_at_the_h
 async def test_a_client_trickling_its_headers_is_answered_408_at_the_timeout_and_nothing_it_sent_is_logged(
     api_process: ApiProcess,
 ) -> None:
-    async with _connection(api_process.port) as (reader, writer):
+    async with connection(api_process.port) as (reader, writer):
         opened = time.monotonic()
         writer.write(b"GET /runs/patient-canary-4711 HTTP/1.1\r\nAuthorization: Bearer key-canary-0815\r\n")
         # A byte every 50 ms: the head would end after 10 s; the timer must not restart with each byte.
@@ -153,7 +143,7 @@ async def test_a_client_trickling_its_headers_is_answered_408_at_the_timeout_and
 async def test_heads_sent_in_pieces_within_the_timeout_on_a_connection_idle_longer_between_are_served(
     api_process: ApiProcess,
 ) -> None:
-    async with _connection(api_process.port) as (reader, writer):
+    async with connection(api_process.port) as (reader, writer):
         statuses = []
         for request in range(3):
             if request:
@@ -172,7 +162,7 @@ async def test_two_hundred_stalled_connections_are_all_closed_while_health_answe
     async with contextlib.AsyncExitStack() as connections:
         closing = []
         for number in range(STALLED):
-            reader, writer = await connections.enter_async_context(_connection(api_process.port))
+            reader, writer = await connections.enter_async_context(connection(api_process.port))
             if number % 2:
                 writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.")  # half a head, then nothing
             closing.append(asyncio.create_task(_until_closed(reader, since=time.monotonic())))
