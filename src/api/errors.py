@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 outages = logging.getLogger(f"{__name__}.outages")  # a line per refused request: pjs.logs quiets repeats
 
 Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished | PatientContextUnfit
+STORE_FAILURES: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
+"""The store's failures (lost, busy, raced): a 503 to try again, every request's that met it, none's fault."""
+
+
+def store_failure(error: BaseException) -> bool:
+    return isinstance(error, STORE_FAILURES)
 
 
 class ApiError(Exception):
@@ -215,13 +221,26 @@ async def _busy(request: Request, error: Exception) -> Response:
     return await _api_error(request, Unavailable(message))
 
 
-async def _event_too_large(request: Request, error: Exception) -> Response:
-    assert isinstance(error, EventTooLarge)
+def _too_large(error: EventTooLarge) -> ContentTooLarge:
     message = (
         f"The request would make a {error.event_type} event of about {error.record_bytes} bytes; "
         f"an event may have at most {error.limit}."
     )
-    return await _api_error(request, ContentTooLarge(message))
+    return ContentTooLarge(message)
+
+
+async def _event_too_large(request: Request, error: Exception) -> Response:
+    assert isinstance(error, EventTooLarge)
+    return await _api_error(request, _too_large(error))
+
+
+def item_failure(error: Exception, route: str) -> ApiError:
+    """The answer for one item of a batch whose own run raised: an event too large is the 413 a single
+    request gets; anything else is logged (by `route`'s template) and an internal error, as unhandled."""
+    if isinstance(error, EventTooLarge):
+        return _too_large(error)
+    log.error("unhandled error on one item of %s", route, exc_info=error)
+    return ApiError("Internal server error.")
 
 
 async def _unstorable(request: Request, error: Exception) -> Response:
@@ -274,8 +293,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(EventTooLarge, _event_too_large)
-    failures: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
-    for failure in failures:
+    for failure in STORE_FAILURES:
         if issubclass(failure, Exception):
             app.add_exception_handler(failure, _unavailable)
     app.add_exception_handler(PoolExhausted, _busy)

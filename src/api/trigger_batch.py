@@ -2,11 +2,16 @@
 
 Each item carries its own idempotency key and patient context and gets its own answer, in request order:
 a run id (new, or the one its key started before) or an error shaped like the single trigger's. The new
-runs are appended in one transaction; every per-patient limit and check applies to each item alone.
+runs are appended in one transaction; every per-patient limit and check applies to each item alone. An
+error no check foresaw in one item's values (or its event too large) is that item's alone: the batch is
+run again in halves, each its own transaction and audit row, down to the item at fault, whose answer is
+the error (a 500 or 413 in its `status`); the others get their runs. A lost store fails the request (503)
+and a retry with the same keys finds the runs that did start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Final
 from uuid import UUID
 
@@ -16,8 +21,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
-from api.errors import ApiError, BadRequest, ContentTooLarge, body, invalid, refused
+from api.errors import (
+    ApiError,
+    BadRequest,
+    ContentTooLarge,
+    body,
+    invalid,
+    item_failure,
+    refused,
+    store_failure,
+)
 from api.examples import EXAMPLE_ID, SEED_PATIENT
+from api.group_commit import answers_apart
 from api.inputs import BatchBody, existing_id
 from api.limits import Limits, beyond_limits, json_problems, unstorable_text
 from api.openapi import error_responses, json_request
@@ -30,6 +45,7 @@ from engine.commands import RunAccepted, run_id_for_key
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
 
+ROUTE: Final = "POST /journeys/{journeyId}/trigger-batch"
 MAX_KEY_LENGTH: Final = 255
 BATCH_FIELDS: Final = ("items",)
 ITEM_FIELDS: Final = ("idempotencyKey", "patient")
@@ -106,18 +122,25 @@ async def trigger_batch(
             continue
         items.append(BatchItem(run_id_for_key(principal.tenant_id, known_id, checked[0]), checked[1]))
         positions.append(position)
-    async with resources.for_tenant(principal) as scope:
-        now = resources.clock()
-        outcomes = await trigger_runs(
-            scope.store, scope.heads, scope.journeys,
-            journey_id=known_id, items=items, now=now, sealer=scope.vault,
-        )  # fmt: skip
-        if not isinstance(outcomes, list):
-            raise refused(outcomes)
-        for position, outcome in zip(positions, outcomes, strict=True):
-            answers[position].update(_answer(outcome))
-        runs = [answer["runId"] for answer in answers if "runId" in answer]
-        await scope.audit(principal, "RunsTriggered", now, details={"runs": runs})
+
+    async def start(part: Sequence[BatchItem]) -> list[ItemOutcome]:
+        async with resources.for_tenant(principal) as scope:
+            now = resources.clock()
+            outcomes = await trigger_runs(
+                scope.store, scope.heads, scope.journeys,
+                journey_id=known_id, items=part, now=now, sealer=scope.vault,
+            )  # fmt: skip
+            if not isinstance(outcomes, list):
+                raise refused(outcomes)
+            runs = [str(outcome.run_id) for outcome in outcomes if isinstance(outcome, RunAccepted)]
+            await scope.audit(principal, "RunsTriggered", now, details={"runs": runs})
+        return outcomes
+
+    for position, outcome in zip(positions, await answers_apart(start, items, _whole_request), strict=True):
+        if isinstance(outcome, Exception) and _whole_request(outcome):
+            raise outcome
+        answers[position].update(_answer(outcome))
+    runs = [answer["runId"] for answer in answers if "runId" in answer]
     content = {"accepted": len(runs), "refused": len(answers) - len(runs), "items": answers}
     return Response(orjson.dumps(content), status_code=202, media_type="application/json")
 
@@ -177,7 +200,14 @@ def _item(key: Any, patient: Any, limits: Limits) -> tuple[str, dict[str, Any]] 
     return key, context
 
 
-def _answer(outcome: ItemOutcome) -> dict[str, Any]:
+def _whole_request(error: Exception) -> bool:
+    """A refusal of the whole request (its journey is gone) or the store's failure: not one item's fault."""
+    return isinstance(error, ApiError) or store_failure(error)
+
+
+def _answer(outcome: ItemOutcome | Exception) -> dict[str, Any]:
+    if isinstance(outcome, Exception):
+        return _error(item_failure(outcome, ROUTE))
     if isinstance(outcome, RunAccepted):
         return {"runId": str(outcome.run_id), "created": outcome.created}
     return _error(refused(outcome))

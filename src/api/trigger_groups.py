@@ -4,9 +4,11 @@ journey share transactions (`api.group_commit`), run by the code `trigger-batch`
 Up to PJS_API_TRIGGER_GROUPS_IN_FLIGHT transactions of a (tenant, journey) run at once in an API process;
 a trigger that finds fewer starts its own at once. Beyond that, the triggers that arrive wait and go
 together in the next transaction (up to PJS_API_TRIGGER_GROUP_MAX). Each request keeps its own answer,
-its own audit row naming its key, and its own trace context on its run's first events. A group that the
-store refuses as malformed (an event too large, say) is tried again one trigger at a time, so only the
-request at fault gets the refusal; a group that fails otherwise (a lost store) fails each of its requests.
+its own audit row naming its key, and its own trace context on its run's first events. A group that
+fails for the store's sake (lost, busy, a race: what is answered 503) fails each of its requests; one that
+fails otherwise, an event too large or an error no check foresaw in one request's values, is tried again
+in halves (`api.group_commit.answers_apart`), so only the request at fault gets that error and every other
+its run.
 
 A request that gives up (its deadline passed, its client left) while its group is in flight cannot take
 its run back: the other requests' runs commit with it. Its run may be started although it was answered
@@ -21,12 +23,13 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from api.api_keys import Principal
+from api.errors import store_failure
 from api.group_commit import GroupCommit
 from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
 from engine.commands import JourneyNotFound, RunAccepted
 from events import tracing
 from events.append_statement import AlongsideWrite
-from events.errors import AppendRejected, StoreUnavailable
+from events.errors import StoreUnavailable
 from subscribers.audit import accesses_alongside
 
 if TYPE_CHECKING:
@@ -57,28 +60,18 @@ class TriggerGroups:
     def __init__(self, resources: Resources, *, max_items: int, max_in_flight: int) -> None:
         self._resources = resources
         self._groups: GroupCommit[GroupKey, Trigger, TriggerOutcome] = GroupCommit(
-            self._start, max_items=max_items, max_in_flight=max_in_flight, abandoned=_abandoned
+            self._start,
+            max_items=max_items,
+            max_in_flight=max_in_flight,
+            abandoned=_abandoned,
+            shared=store_failure,
         )
 
     async def trigger(self, principal: Principal, journey_id: UUID, item: BatchItem) -> TriggerOutcome:
         """Start the item's run (or find it started by its idempotency key), or say why not."""
         return await self._groups.submit((principal.tenant_id, journey_id), Trigger(principal, item))
 
-    async def _start(self, key: GroupKey, triggers: Sequence[Trigger]) -> list[TriggerOutcome | Exception]:
-        try:
-            return list(await self._start_together(key, triggers))
-        except AppendRejected:
-            if len(triggers) == 1:
-                raise
-        answers: list[TriggerOutcome | Exception] = []
-        for trigger in triggers:  # find the one at fault: each alone, the others still start
-            try:
-                answers.extend(await self._start_together(key, [trigger]))
-            except AppendRejected as refused:
-                answers.append(refused)
-        return answers
-
-    async def _start_together(self, key: GroupKey, triggers: Sequence[Trigger]) -> Sequence[TriggerOutcome]:
+    async def _start(self, key: GroupKey, triggers: Sequence[Trigger]) -> Sequence[TriggerOutcome]:
         tenant_id, journey_id = key
         traces = [trigger.item.trace for trigger in triggers if trigger.item.trace is not None]
         # The first request's child, linking the others: the transaction's queries are in a trace.
