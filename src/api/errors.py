@@ -12,11 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.http_metrics import route_template
-from api.response_start import NotedSend
 from api.ui.render import PAGE_HEADERS
+from api.unhandled_errors import UnhandledErrors
 from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyReused,
@@ -263,31 +262,6 @@ async def _internal_then_close(request: Request, error: Exception) -> Response:
     return response
 
 
-class UnhandledErrors:
-    """The 500 for an error no handler maps, raised by a route: answered here, and the request ends there.
-
-    Left to Starlette's outermost handler, the same 500 went out and the error was raised again to the
-    server, which closes a connection whose request raised after its answer started, unannounced: a client
-    reusing its kept-alive connection met ECONNRESET. An error after the answer started cannot be answered:
-    it still goes up, and the server drops that connection, as it must."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        noted = NotedSend(send)
-        try:
-            await self.app(scope, receive, noted)
-        except Exception as error:
-            if noted.started:
-                raise
-            response = await _internal(Request(scope, receive), error)
-            await response(scope, receive, send)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
@@ -301,5 +275,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError):
         app.add_exception_handler(unstorable, _unstorable)
     # Added first, so innermost of the middleware: every middleware sees a route's 500 as an answer.
-    app.add_middleware(UnhandledErrors)
+    app.add_middleware(UnhandledErrors, answer=_internal)
     app.add_exception_handler(Exception, _internal_then_close)
