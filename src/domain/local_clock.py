@@ -3,8 +3,8 @@
 Daylight saving rules: a local time that does not exist (spring forward) moves to the first valid instant
 after it, the moment the clocks jump; an ambiguous one (fall back) takes its first occurrence.
 
-Instants lie within years 1 to 9999 (Python's calendar): `parse_moment` refuses a value beyond them (None);
-the other functions raise OverflowError when what they compute would fall beyond them.
+Instants lie within years 1 to 9999 (Python's calendar): these functions raise OverflowError when a value,
+or what they compute from it, would fall beyond them; the caller refuses it (`waits.field_resume_at`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def quiet_until(moment: datetime, quiet: QuietHours, zone: ZoneInfo) -> datetime
 
 def parse_moment(value: object, zone: ZoneInfo) -> datetime | None:
     """An ISO 8601 date or datetime from the context as a UTC instant; a date or naive time is local.
-    None when it is not one, or when its instant lies beyond years 1 to 9999 ("9999-12-31T23:59-14:00")."""
+    None when it is not one; OverflowError when its instant lies beyond years 1 to 9999
+    ("9999-12-31T23:59-14:00")."""
     if not isinstance(value, str):
         return None
     try:
@@ -107,7 +108,7 @@ def parse_moment(value: object, zone: ZoneInfo) -> datetime | None:
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
         return local_instant(parsed.date(), parsed.time(), zone)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
 
 

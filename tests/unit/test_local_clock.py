@@ -169,8 +169,11 @@ def test_the_docs_day_before_at_nine_in_madrid_lands_on_the_day_before_across_ds
         ("0001-01-01", ZoneInfo("Asia/Tokyo")),  # local midnight: 15:00 UTC in the year 0
     ],
 )
-def test_a_moment_beyond_the_calendar_is_not_a_moment(value: str, zone: ZoneInfo) -> None:
-    assert parse_moment(value, zone) is None
+def test_a_moment_beyond_the_calendar_raises_overflow_for_the_caller_to_refuse(
+    value: str, zone: ZoneInfo
+) -> None:
+    with pytest.raises(OverflowError):
+        parse_moment(value, zone)
 
 
 def test_a_wait_computed_beyond_the_calendar_raises_overflow_for_the_caller_to_refuse() -> None:
