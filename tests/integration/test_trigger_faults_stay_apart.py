@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -40,10 +41,10 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fault in the checks' code that only one patient's values reach (as the date overflow was)."""
     checked = ContextFit.problems
 
-    def problems(fit: ContextFit, context: Mapping[str, Any]) -> list[Problem]:
+    def problems(fit: ContextFit, context: Mapping[str, Any], now: datetime) -> list[Problem]:
         if context.get("id") == POISON:
             raise TypeError("unhashable type: 'dict'")
-        return checked(fit, context)
+        return checked(fit, context, now)
 
     monkeypatch.setattr(ContextFit, "problems", problems)
 
