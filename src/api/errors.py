@@ -18,6 +18,7 @@ from api.ui.render import PAGE_HEADERS
 from api.unhandled_errors import UnhandledErrors
 from domain.validation import Problem
 from engine.commands import (
+    IdempotencyKeyOfErasedRun,
     IdempotencyKeyReused,
     JourneyNotFound,
     PatientContextUnfit,
@@ -31,7 +32,14 @@ from events.retry import TRANSIENT_ERRORS
 log = logging.getLogger(__name__)
 outages = logging.getLogger(f"{__name__}.outages")  # a line per refused request: pjs.logs quiets repeats
 
-Refusal = JourneyNotFound | IdempotencyKeyReused | RunNotFound | RunAlreadyFinished | PatientContextUnfit
+Refusal = (
+    JourneyNotFound
+    | IdempotencyKeyReused
+    | IdempotencyKeyOfErasedRun
+    | RunNotFound
+    | RunAlreadyFinished
+    | PatientContextUnfit
+)
 STORE_FAILURES: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
 """The store's failures (lost, busy, raced): a 503 to try again, every request's that met it, none's fault."""
 
@@ -126,6 +134,11 @@ def refused(refusal: Refusal) -> ApiError:
             return Unprocessable(
                 f"This Idempotency-Key already started run {run_id} with a different request body; "
                 "use a new key for a new run."
+            )
+        case IdempotencyKeyOfErasedRun():
+            return Conflict(
+                "This Idempotency-Key belongs to a run whose patient was erased; it starts no run again. "
+                "Use a new key if this is a new request."
             )
         case PatientContextUnfit(problems=problems):
             return invalid("patient context", problems)

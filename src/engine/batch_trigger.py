@@ -20,6 +20,7 @@ from domain.context_fit import context_fit
 from domain.decider import StartRefused, decide_start
 from domain.run_state import RunState, StoredPatientContext, initial_state
 from engine.commands import (
+    IdempotencyKeyOfErasedRun,
     IdempotencyKeyReused,
     JourneyNotFound,
     LatestJourneys,
@@ -34,7 +35,7 @@ from events.store import AppendRequest
 
 log = logging.getLogger(__name__)
 
-ItemOutcome = RunAccepted | PatientContextUnfit | IdempotencyKeyReused
+ItemOutcome = RunAccepted | PatientContextUnfit | IdempotencyKeyReused | IdempotencyKeyOfErasedRun
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,11 @@ class _Settled:
 
 def _already_started(
     state: RunState, opened: StoredPatientContext, journey_id: UUID, patient_context: dict[str, Any]
-) -> RunAccepted | IdempotencyKeyReused:
-    """The run this key started earlier: the same journey and patient is that run, else the key is reused."""
+) -> RunAccepted | IdempotencyKeyReused | IdempotencyKeyOfErasedRun:
+    """The run this key started earlier: the same journey and patient is that run, else the key is reused.
+    An erased run's context cannot be compared, and a retry must not bring the erased patient back."""
+    if state.erased:
+        return IdempotencyKeyOfErasedRun()
     same_request = (
         state.journey_id == journey_id
         and isinstance(opened, Mapping)

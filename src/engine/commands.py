@@ -75,6 +75,12 @@ class IdempotencyKeyReused:
 
 
 @dataclass(frozen=True)
+class IdempotencyKeyOfErasedRun:
+    """The idempotency key started a run whose patient was erased since: the key starts nothing more, and
+    the answer names no run (the key may be a booking number that would re-link the erased run)."""
+
+
+@dataclass(frozen=True)
 class RunCancelAccepted:
     run_id: UUID
     version: int
