@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -128,6 +129,15 @@ async def settings(test_database: str, endpoints: Endpoints, tmp_path: Path) -> 
     await ensure_topic(endpoints.kafka, test_settings.run_events_topic, test_settings.run_events_partitions)
     yield test_settings
     await delete_topics(endpoints.kafka, [test_settings.run_events_topic])
+
+
+@pytest.fixture
+def own_key_file(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings with a master key file of the test's own (a rotation changes no other test's), looked at
+    every 0.1 s by running roles."""
+    key_file = tmp_path / "master.key"
+    shutil.copy(settings.master_key_file, key_file)
+    return settings.model_copy(update={"master_key_file": key_file, "master_key_check_seconds": 0.1})
 
 
 @pytest.fixture

@@ -41,10 +41,10 @@ async def erase(
     async with resources.for_tenant(principal) as scope:
         now = resources.clock()
         # A patient the caller's tenant never had (another tenant's, or none) is not found: never 403.
-        if not await scope.patient_known(patient_id):
+        patient = scope.vault.patient(principal.tenant_id, patient_id)
+        if not (await scope.vault.keys.key_ids_of(patient)).key_ids:
             raise NotFound("No patient with this id.")
-        keys, patient_ref = scope.vault.keys, scope.vault.patient_ref(patient_id)
-        erasure = await erase_patient(scope.store, scope.heads, keys, patient_ref=patient_ref, now=now)
+        erasure = await erase_patient(scope.store, scope.heads, scope.vault.keys, patient=patient, now=now)
         details = {"runsCancelled": erasure.runs_cancelled}
         await scope.audit(
             principal,

@@ -74,11 +74,7 @@ class TenantBackends:
     async def patient_key_ids(self, patient_id: str) -> list[UUID]:
         """The live data keys of the tenant's patient: how their runs are found by patient id. Destroyed
         keys are left out, so an erased patient's id finds none of their history (erasure unlinks it)."""
-        return (await self.vault.keys.key_ids_of(self.vault.patient_ref(patient_id))).live_key_ids
-
-    async def patient_known(self, patient_id: str) -> bool:
-        """Whether the tenant ever had this patient, erased or not (a repeated erasure is answered 202)."""
-        return bool((await self.vault.keys.key_ids_of(self.vault.patient_ref(patient_id))).key_ids)
+        return await self.vault.keys.live_key_ids(self.vault.patient_ref(patient_id))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Every step is idempotent and the steps run in an order that a retry can always finish: a crash anywhere
 leaves runs already marked (skipped on retry) and keys destroyed or not (destroyed on retry). Runs are found
-by the keys their contexts are sealed with, so the patient id itself is never looked up in clear.
+by the keys their contexts are sealed with, so the patient id itself is never looked up in clear. A destroyed
+key keeps no patient reference: only an erasure reference that the next master key rotation makes
+uncomputable (`PatientRefs`), by which a retry or a repeat finds it until then.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from domain.run_state import RunState
 from engine.commands import RunContended
 from engine.ports import RunAppends
 from events.catalogue import RunCancelled, stamp
-from events.patient_keys import PatientKeys
+from events.patient_keys import PatientKeys, PatientRefs
 from events.store import AppendRequest
 
 log = logging.getLogger(__name__)
@@ -40,23 +42,23 @@ class PatientErasure:
 
 
 async def erase_patient(
-    store: RunAppends, runs: PatientRuns, keys: PatientKeys, *, patient_ref: str, now: datetime
+    store: RunAppends, runs: PatientRuns, keys: PatientKeys, *, patient: PatientRefs, now: datetime
 ) -> PatientErasure:
-    """Erase the patient filed under `patient_ref`; a repeat finds everything done and changes nothing."""
-    cancelled = await _mark_runs(store, runs, keys, patient_ref, now)
-    await keys.destroy(patient_ref, now)
+    """Erase the patient `patient` names; a repeat finds everything done and changes nothing."""
+    cancelled = await _mark_runs(store, runs, keys, patient, now)
+    await keys.destroy(patient, now)
     # A run triggered with the key between the first pass and its destruction is marked now.
-    cancelled += await _mark_runs(store, runs, keys, patient_ref, now)
-    destroyed_at = (await keys.key_ids_of(patient_ref)).destroyed_at
+    cancelled += await _mark_runs(store, runs, keys, patient, now)
+    destroyed_at = (await keys.key_ids_of(patient)).destroyed_at
     log.info("patient erased: %d run(s) cancelled", cancelled)
     return PatientErasure(destroyed_at or now, cancelled)
 
 
 async def _mark_runs(
-    store: RunAppends, runs: PatientRuns, keys: PatientKeys, patient_ref: str, now: datetime
+    store: RunAppends, runs: PatientRuns, keys: PatientKeys, patient: PatientRefs, now: datetime
 ) -> int:
     """Cancel each open run of the patient and append PatientErased to every run not yet erased."""
-    key_ids = (await keys.key_ids_of(patient_ref)).key_ids
+    key_ids = (await keys.key_ids_of(patient)).key_ids
     cancelled = 0
     for _ in range(_MAX_ROUNDS):
         requests = [

@@ -2,8 +2,9 @@
 
 The file (PJS_MASTER_KEY_FILE, mode 0600) is JSON: {"current": id, "master_keys": {id: base64},
 "pseudonym_secret": base64}. Rotation adds a new current master key and keeps the old ones until every data
-key has been re-wrapped; only then are they dropped. The pseudonym secret never rotates: patient references
-computed with it are stored in the key store.
+key has been re-wrapped; only then are they dropped. The pseudonym secret never rotates: live keys are filed
+under patient references computed with it. A destroyed key keeps only an erasure reference, keyed by the
+master key current at the erasure, so the rotation that drops that master key unlinks it for good.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from pathlib import Path
 from uuid import UUID
 
 import orjson
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _NONCE_BYTES = 12
+_ERASURE_INFO = b"pjs patient erasure reference"
 
 
 class KeyRingError(Exception):
@@ -43,6 +47,15 @@ class KeyRing:
     def patient_ref(self, patient_id: str) -> str:
         """The keyed pseudonym the key store files a patient's keys under (HMAC-SHA256, hex)."""
         return hmac.new(self.pseudonym_secret, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    def erasure_refs(self, tenant_id: UUID, patient_id: str) -> dict[str, str]:
+        """The patient's erasure reference under each master key the ring holds, by master key id: an
+        HMAC-SHA256 of tenant and patient id keyed by that master key (HKDF), computable while it exists."""
+        message = f"{tenant_id}:{patient_id}".encode()
+        return {
+            master_key_id: hmac.new(_erasure_key(master), message, hashlib.sha256).hexdigest()
+            for master_key_id, master in self.master_keys.items()
+        }
 
     def wrap(self, key_id: UUID, data_key: bytes) -> bytes:
         """The data key encrypted under the current master key, bound to its key id."""
@@ -76,6 +89,10 @@ class KeyRing:
 
     def only_current(self) -> KeyRing:
         return KeyRing(self.current, {self.current: self.master_keys[self.current]}, self.pseudonym_secret)
+
+
+def _erasure_key(master: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ERASURE_INFO).derive(master)
 
 
 def _new_key_id() -> str:

@@ -28,6 +28,21 @@ class DataKey:
 
 
 @dataclass(frozen=True)
+class PatientRefs:
+    """How one patient's keys are found. Live keys are filed under `ref`; a destroyed key loses it and keeps
+    only the erasure reference under the master key current when it was destroyed (`erasure_ref`), so a
+    repeated erasure finds it until the rotation that drops that master key, and nothing links it after."""
+
+    ref: str
+    erasure_refs: dict[str, str]  # by master key id: one for each master key the ring holds
+    current_master_key_id: str
+
+    @property
+    def erasure_ref(self) -> str:
+        return self.erasure_refs[self.current_master_key_id]
+
+
+@dataclass(frozen=True)
 class PatientKeyIds:
     """Every key a patient was ever given, the live ones among them, and when the last of them was destroyed
     (None: one is live)."""
@@ -52,10 +67,16 @@ class PatientKeys(Protocol):
         """The live keys among `key_ids`; destroyed or unknown ones are absent."""
         ...
 
-    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds: ...
+    async def live_key_ids(self, patient_ref: str) -> list[UUID]:
+        """The ids of the patient's live keys: what a search by patient id finds runs by."""
+        ...
 
-    async def destroy(self, patient_ref: str, now: datetime) -> None:
-        """Destroy every live key of the patient (idempotent)."""
+    async def key_ids_of(self, patient: PatientRefs) -> PatientKeyIds:
+        """The patient's live keys and the destroyed ones an erasure reference still finds."""
+        ...
+
+    async def destroy(self, patient: PatientRefs, now: datetime) -> None:
+        """Destroy every live key of the patient, unlinking it from their reference (idempotent)."""
         ...
 
 
@@ -123,22 +144,33 @@ class PostgresPatientKeys:
         )
         return {row["key_id"]: self._unwrapped(row) for row in rows}
 
-    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds:
+    async def live_key_ids(self, patient_ref: str) -> list[UUID]:
         rows = await self._db.fetch(
-            "SELECT key_id, destroyed_at FROM patient_keys WHERE patient_ref = $1 ORDER BY created_at",
-            patient_ref,
+            "SELECT key_id FROM patient_keys WHERE patient_ref = $1 AND destroyed_at IS NULL", patient_ref
+        )
+        return [row["key_id"] for row in rows]
+
+    async def key_ids_of(self, patient: PatientRefs) -> PatientKeyIds:
+        rows = await self._db.fetch(
+            "SELECT key_id, destroyed_at FROM patient_keys"
+            " WHERE patient_ref = $1 OR erasure_ref = ANY($2::text[]) ORDER BY created_at",
+            patient.ref,
+            list(patient.erasure_refs.values()),
         )
         destroyed = [row["destroyed_at"] for row in rows]
         last = None if not rows or None in destroyed else max(destroyed)
         live = [row["key_id"] for row in rows if row["destroyed_at"] is None]
         return PatientKeyIds([row["key_id"] for row in rows], live, last)
 
-    async def destroy(self, patient_ref: str, now: datetime) -> None:
+    async def destroy(self, patient: PatientRefs, now: datetime) -> None:
         await self._db.execute(
-            "UPDATE patient_keys SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = $2"
+            "UPDATE patient_keys SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = $2,"
+            " patient_ref = NULL, erasure_ref = $3, erasure_master_key_id = $4"
             " WHERE patient_ref = $1 AND destroyed_at IS NULL",
-            patient_ref,
+            patient.ref,
             now,
+            patient.erasure_ref,
+            patient.current_master_key_id,
         )
 
     async def rewrap(self) -> int:
@@ -166,6 +198,15 @@ class PostgresPatientKeys:
                 ring.current,
             )
             done += len(keys)
+
+    async def forget_erasures(self) -> None:
+        """Clear the erasure references keyed by master keys other than the current one (a rotation dropped
+        them): nobody could compute those references any more, and now nobody can read them either."""
+        await self._db.execute(
+            "UPDATE patient_keys SET erasure_ref = NULL, erasure_master_key_id = NULL"
+            " WHERE erasure_master_key_id <> $1",
+            self._master_keys.ring().current,
+        )
 
     def _unwrapped(self, row: asyncpg.Record) -> DataKey:
         key_id: UUID = row["key_id"]
@@ -199,8 +240,11 @@ class KeysReadOnce:
     async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
         return await self._keys.live_keys(patient_refs)
 
-    async def key_ids_of(self, patient_ref: str) -> PatientKeyIds:
-        return await self._keys.key_ids_of(patient_ref)
+    async def live_key_ids(self, patient_ref: str) -> list[UUID]:
+        return await self._keys.live_key_ids(patient_ref)
 
-    async def destroy(self, patient_ref: str, now: datetime) -> None:
-        await self._keys.destroy(patient_ref, now)
+    async def key_ids_of(self, patient: PatientRefs) -> PatientKeyIds:
+        return await self._keys.key_ids_of(patient)
+
+    async def destroy(self, patient: PatientRefs, now: datetime) -> None:
+        await self._keys.destroy(patient, now)

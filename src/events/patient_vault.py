@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 
 from events.catalogue import PatientContext, Sealed
 from events.key_ring_file import MasterKeys
-from events.patient_keys import KeysReadOnce, PatientKeys
+from events.patient_keys import KeysReadOnce, PatientKeys, PatientRefs
 from events.sealing import open_sealed, seal
 
 K = TypeVar("K")
@@ -58,6 +58,13 @@ class PatientVault:
     def patient_ref(self, patient_id: str) -> str:
         """The keyed pseudonym a patient's keys are filed under."""
         return self._master_keys.ring().patient_ref(patient_id)
+
+    def patient(self, tenant_id: UUID, patient_id: str) -> PatientRefs:
+        """Every reference the tenant's patient's keys, live or destroyed, may be found by."""
+        ring = self._master_keys.ring()
+        return PatientRefs(
+            ring.patient_ref(patient_id), ring.erasure_refs(tenant_id, patient_id), ring.current
+        )
 
     async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
         """The context sealed with its patient's live data key (made on the patient's first run)."""

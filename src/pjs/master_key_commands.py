@@ -8,7 +8,8 @@ waits for the transactions making them), re-wraps what was made meanwhile and dr
 file. Events are never touched: they are sealed with the data keys, which do not change. A rotation that
 stops half-way is finished by running it again (the file still holds every key some data key is wrapped
 with). Dropping the old keys is what makes erasures final: a destroyed data key's wrapped copies left in
-Postgres's files, its WAL and backups were wrapped by a master key that no longer exists.
+Postgres's files, its WAL and backups were wrapped by a master key that no longer exists, and the erasure
+references of destroyed keys were keyed by it: nothing computable from a patient id finds those keys.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ async def rotate_master(settings: Settings) -> tuple[int, str]:
         # wait for a connection) wrapped its keys with an old master key: this process still holds them.
         await asyncio.sleep(4 * settle)
         rewrapped += await _rewrap_holding_off_new_keys(pool, ring)
+        await PostgresPatientKeys(pool, ring).forget_erasures()
     finally:
         await pool.close()
     return rewrapped, ring.current

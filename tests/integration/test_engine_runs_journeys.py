@@ -14,6 +14,7 @@ from engine.ports import load_head
 from engine.run_status import PostgresRunHeads
 from events.catalogue import ConditionEvaluated, DelayStarted, RecordedEvent, RunCompleted, RunFailed
 from events.patient_keys import PostgresPatientKeys
+from events.tenancy import DEFAULT_TENANT_ID
 from pjs.settings import Settings
 from pjs.wiring import event_store, key_ring, patient_vault
 from support.delays import cancel, fired_counts
@@ -215,7 +216,9 @@ async def test_a_run_whose_patient_was_erased_before_the_engine_decided_fails_wi
     sealed = await vault.seal_context(patient(patient_id="erin"))
     run_id = await start_run(event_store(pool), journey_id, journey, sealed)
     erased_at = datetime.now(UTC)
-    await PostgresPatientKeys(pool, key_ring(settings)).destroy(vault.patient_ref("erin"), erased_at)
+    await PostgresPatientKeys(pool, key_ring(settings)).destroy(
+        vault.patient(DEFAULT_TENANT_ID, "erin"), erased_at
+    )
 
     async with in_process(settings, *ROLES):
         stream = await finished(pool, run_id)

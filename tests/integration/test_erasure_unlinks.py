@@ -1,11 +1,24 @@
-"""After an erasure, the erased patient's booking (their runs' Idempotency-Key) names no run."""
+"""An erasure unlinks the patient: once the master key has rotated, nothing computable from their id finds
+what is left of their runs; their booking's idempotency key names no run."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
+import orjson
+
+from events.key_ring import load_key_ring
+from pjs.master_key_commands import rotate_master
+from pjs.settings import Settings
+from support.api import app_client
+from support.database import pg_dump
+from support.roles import eventually, in_process
 
 PATIENT_ID = "erase-me-4f1c"
 DAY_BEFORE: dict[str, Any] = {
@@ -31,6 +44,74 @@ def booked(appointment: datetime) -> dict[str, Any]:
 def an_appointment() -> datetime:
     """In ten days, at a time to the microsecond: what an exact duration would give back."""
     return datetime.now(UTC).replace(microsecond=123_456) + timedelta(days=10, minutes=17)
+
+
+async def trigger(api: httpx.AsyncClient, journey_id: str, key: str | None = None) -> httpx.Response:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return await api.post(f"/journeys/{journey_id}/trigger", json=booked(an_appointment()), headers=headers)
+
+
+def analytics_lines(directory: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = [
+        orjson.loads(line) for path in directory.glob("*.ndjson") for line in path.read_bytes().splitlines()
+    ]
+    return [line for line in lines if line["type"] == event_type]
+
+
+async def written(directory: Path, event_type: str, count: int) -> list[dict[str, Any]]:
+    """The analytics lines of `event_type`, once there are `count` of them."""
+
+    async def enough() -> list[dict[str, Any]] | None:
+        lines = analytics_lines(directory, event_type)
+        return lines if len(lines) >= count else None
+
+    return await eventually(enough, seconds=60)
+
+
+async def test_after_an_erasure_and_a_rotation_nothing_computable_from_the_patients_id_is_left(
+    own_key_file: Settings, api_key: str, pool: asyncpg.Pool, migration_pool: asyncpg.Pool
+) -> None:
+    settings = own_key_file
+    async with app_client(settings, api_key) as (api, _):
+        journey_id = (await api.post("/journeys", json=DAY_BEFORE)).json()["journeyId"]
+        tenant_id: UUID = await migration_pool.fetchval("SELECT tenant_id FROM journeys")
+        async with in_process(settings, "relay", "engine", "projector", "audit", "analytics"):
+            runs = [(await trigger(api, journey_id, key)).json()["runId"] for key in ("bk-1", "bk-2")]
+            first = await api.post(f"/patients/{PATIENT_ID}/erasure")
+            again = await api.post(f"/patients/{PATIENT_ID}/erasure")
+            await eventually(
+                lambda: pool.fetchval("SELECT count(*) = 2 FROM audit_log WHERE action = 'PatientErased'")
+            )
+            await written(settings.analytics_dir, "PatientErased", 2)
+        before = load_key_ring(settings.master_key_file)
+        dump = await pg_dump(settings.resolved_migration_database_url())
+
+        # Until the rotation only the erasure reference, keyed by the master key, finds the destroyed keys.
+        assert before.patient_ref(PATIENT_ID).encode() not in dump
+        assert before.erasure_refs(tenant_id, PATIENT_ID)[before.current].encode() in dump
+        assert first.status_code == again.status_code == 202 and first.json()["runsCancelled"] == 2
+        assert again.json() == {**first.json(), "runsCancelled": 0}  # the same erasedAt
+
+        await rotate_master(settings)
+
+        after = load_key_ring(settings.master_key_file)
+        computable = {
+            PATIENT_ID,
+            hashlib.sha256(PATIENT_ID.encode()).hexdigest(),
+            before.patient_ref(PATIENT_ID),
+            *before.erasure_refs(tenant_id, PATIENT_ID).values(),
+            *after.erasure_refs(tenant_id, PATIENT_ID).values(),
+        }
+        dump = await pg_dump(settings.resolved_migration_database_url())
+        analytics = b"".join(path.read_bytes() for path in settings.analytics_dir.glob("*.ndjson"))
+        assert [value for value in computable if value.encode() in dump + analytics] == []
+        for run_id in runs:  # the runs stay, unlinked
+            assert (await api.get(f"/journeys/runs/{run_id}")).json()["erased"] is True
+        # Final: the service no longer knows the id; the patient coming back is a new patient.
+        assert (await api.post(f"/patients/{PATIENT_ID}/erasure")).status_code == 404
+        back = (await trigger(api, journey_id)).json()["runId"]
+        listed = (await api.get("/journeys/runs", params={"patientId": PATIENT_ID})).json()["runs"]
+        assert [run["runId"] for run in listed] == [back]
 
 
 async def test_an_erased_patients_booking_key_starts_no_run_and_names_none(api: httpx.AsyncClient) -> None:

@@ -5,9 +5,7 @@ data key's leftover copy, as Postgres's files, its WAL or a backup may keep it, 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,19 +15,12 @@ import pytest
 from events.catalogue import Sealed
 from events.key_ring import KeyRingError, load_key_ring
 from events.patient_keys import PostgresPatientKeys
+from events.tenancy import DEFAULT_TENANT_ID
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from pjs.wiring import patient_vault
 from support.cli import pjs_cli
 from support.journeys import patient
-
-
-@pytest.fixture
-def own_key_file(settings: Settings, tmp_path: Path) -> Settings:
-    """Settings with a master key file of the test's own, looked at every 0.1 s by running roles."""
-    key_file = tmp_path / "master.key"
-    shutil.copy(settings.master_key_file, key_file)
-    return settings.model_copy(update={"master_key_file": key_file, "master_key_check_seconds": 0.1})
 
 
 async def test_a_role_sealing_and_opening_throughout_a_rotation_loses_no_patient(
@@ -90,7 +81,7 @@ async def test_after_a_rotation_a_destroyed_keys_leftover_copy_no_longer_unwraps
     await vault.seal_context(patient(patient_id="greta"))
     copy = await pool.fetchrow("SELECT key_id, wrapped_key, master_key_id FROM patient_keys")
     leftover = (copy["master_key_id"], copy["key_id"], bytes(copy["wrapped_key"]))
-    await vault.keys.destroy(vault.patient_ref("greta"), datetime.now(UTC))
+    await vault.keys.destroy(vault.patient(DEFAULT_TENANT_ID, "greta"), datetime.now(UTC))
 
     assert load_key_ring(own_key_file.master_key_file).unwrap(*leftover)  # erased, yet still opens
 

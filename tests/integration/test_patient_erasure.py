@@ -14,7 +14,9 @@ from domain.run_state import RunStatus, fold
 from engine.erasure import erase_patient
 from engine.run_status import PostgresRunHeads
 from events.catalogue import PatientErased, RunCancelled
+from events.patient_keys import PatientRefs
 from events.patient_vault import PatientVault
+from events.tenancy import DEFAULT_TENANT_ID
 from pjs.settings import Settings
 from pjs.wiring import event_store, patient_vault
 from support.roles import eventually, in_process
@@ -138,12 +140,15 @@ class CrashingKeys:
     async def data_keys(self, key_ids: Any) -> Any:
         return await self._keys.data_keys(key_ids)
 
-    async def key_ids_of(self, patient_ref: str) -> Any:
-        return await self._keys.key_ids_of(patient_ref)
+    async def live_key_ids(self, patient_ref: str) -> Any:
+        return await self._keys.live_key_ids(patient_ref)
 
-    async def destroy(self, patient_ref: str, now: datetime) -> None:
+    async def key_ids_of(self, patient: PatientRefs) -> Any:
+        return await self._keys.key_ids_of(patient)
+
+    async def destroy(self, patient: PatientRefs, now: datetime) -> None:
         if self._after:
-            await self._keys.destroy(patient_ref, now)
+            await self._keys.destroy(patient, now)
         raise Crash
 
 
@@ -156,14 +161,14 @@ async def test_an_erasure_that_crashed_half_way_ends_the_same_when_retried(
         run_ids = [await trigger(api, journey_id, patient("carl")) for _ in range(2)]
         await waiting(api, run_ids)
     vault = patient_vault(pool, settings)
-    store, heads, ref = event_store(pool), PostgresRunHeads(pool), vault.patient_ref("carl")
+    store, heads, ref = event_store(pool), PostgresRunHeads(pool), vault.patient(DEFAULT_TENANT_ID, "carl")
     now = datetime(2026, 5, 1, tzinfo=UTC)
     crashing_store = CrashingStore(store) if crash_at == "after appending" else store
     crashing_keys = CrashingKeys(vault, after=crash_at == "after destroying")
 
     with pytest.raises(Crash):
-        await erase_patient(crashing_store, heads, crashing_keys, patient_ref=ref, now=now)
-    await erase_patient(store, heads, vault.keys, patient_ref=ref, now=now)
+        await erase_patient(crashing_store, heads, crashing_keys, patient=ref, now=now)
+    await erase_patient(store, heads, vault.keys, patient=ref, now=now)
 
     for run_id in run_ids:
         stream = await event_store(pool).read_stream(UUID(run_id))

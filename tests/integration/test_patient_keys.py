@@ -15,6 +15,7 @@ from events.catalogue import Sealed
 from events.key_ring_file import MasterKeys
 from events.patient_keys import DataKey, PostgresPatientKeys
 from events.patient_vault import PatientVault, TextsToSeal
+from events.tenancy import DEFAULT_TENANT_ID
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from pjs.wiring import event_store, key_ring, patient_vault
@@ -100,7 +101,7 @@ async def test_a_batch_reads_each_key_once_and_the_next_batch_sees_an_erasure(
     assert await batch.open_texts({1: text}) == {1: "Hello Gina"}
     assert counted.reads == [{sealed.key_id}]  # the messages used the key the context was opened with
 
-    await vault.keys.destroy(vault.patient_ref("gina"), datetime.now(UTC))
+    await vault.keys.destroy(vault.patient(DEFAULT_TENANT_ID, "gina"), datetime.now(UTC))
     assert await batch.open_texts({1: text}) == {1: "Hello Gina"}  # the batch that read it keeps it
     assert await PatientVault(counted, ring).for_batch().open_texts({1: text}) == {1: None}
     assert counted.reads == [{sealed.key_id}, {sealed.key_id}]
