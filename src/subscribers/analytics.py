@@ -4,7 +4,9 @@ Each line is one run event: {"event", "run", "type", "node_id", "version", "hour
 are keyed pseudonyms (HMAC-SHA256 with the analytics secret, PJS_ANALYTICS_PSEUDONYM_KEY_FILE), never the
 ids the API knows; RunStarted lines add `patient` (a pseudonym of the patient's data key, so runs of one
 patient can be counted together), journey_id and journey_version: join other lines to them on `run`.
-Times are coarsened to the hour. No patient context, message text, condition result or free-text reason is
+Times are coarsened to the hour, durations too (`"format": 2`; lines without `format` held exact
+durations, which with `hour` gave back a date a wait counted to).
+No patient context, message text, condition result or free-text reason is
 written: analysts count journeys and nodes, not people. Files are the owner's only (0600) and deleted after
 PJS_ANALYTICS_RETENTION_DAYS. Delivery is at least once; dedupe on `event`.
 """
@@ -31,6 +33,8 @@ from events.group_config import GroupConfig
 
 # Payload fields that say nothing about the patient; everything else is left out.
 _KEPT_FIELDS: Final = ("journey_id", "journey_version", "attempts", "duration_seconds", "channel")
+LINE_FORMAT: Final = 2  # 2: duration_seconds rounded to whole hours
+_HOUR_SECONDS: Final = 3600
 Clock = Callable[[], datetime]
 
 
@@ -64,7 +68,10 @@ class DailyFiles:
 
     def _line(self, event: RecordedEvent) -> bytes:
         payload: dict[str, Any] = event.event.model_dump(mode="json", include=set(_KEPT_FIELDS))
+        if payload.get("duration_seconds") is not None:
+            payload["duration_seconds"] = round(payload["duration_seconds"] / _HOUR_SECONDS) * _HOUR_SECONDS
         row = {
+            "format": LINE_FORMAT,
             "event": self.pseudonym("event", event.event_id),
             "run": self.pseudonym("run", event.run_id),
             "type": event.event.type,

@@ -1,5 +1,5 @@
 """An erasure unlinks the patient: once the master key has rotated, nothing computable from their id finds
-what is left of their runs; their booking's idempotency key names no run."""
+what is left of their runs; their booking's idempotency key names no run; analytics keep no exact time."""
 
 from __future__ import annotations
 
@@ -136,3 +136,15 @@ async def test_an_erased_patients_booking_key_starts_no_run_and_names_none(api: 
     [item] = batch.json()["items"]
     assert item["status"] == 409 and "runId" not in item and run_id not in batch.text
     assert (await api.get(f"/journeys/runs/{run_id}")).json()["erased"] is True  # no new run took its place
+
+
+async def test_analytics_give_a_wait_counted_to_a_patients_date_only_to_the_hour(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    journey_id = (await api.post("/journeys", json=DAY_BEFORE)).json()["journeyId"]
+    async with in_process(settings, "relay", "engine", "analytics"):
+        assert (await trigger(api, journey_id)).status_code == 202
+        [line] = await written(settings.analytics_dir, "DelayStarted", 1)
+
+    assert line["format"] == 2
+    assert line["duration_seconds"] % 3600 == 0 and line["duration_seconds"] >= 8 * 86_400
