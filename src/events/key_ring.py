@@ -3,8 +3,9 @@
 The file (PJS_MASTER_KEY_FILE, mode 0600) is JSON: {"current": id, "master_keys": {id: base64},
 "pseudonym_secret": base64}. Rotation adds a new current master key and keeps the old ones until every data
 key has been re-wrapped; only then are they dropped. The pseudonym secret never rotates: live keys are filed
-under patient references computed with it. A destroyed key keeps only an erasure reference, keyed by the
-master key current at the erasure, so the rotation that drops that master key unlinks it for good.
+under patient references computed with it (scoped to the tenant by the key store). A destroyed key keeps
+only an erasure reference, keyed by the master key current at the erasure, so the rotation that drops
+that master key unlinks it for good.
 """
 
 from __future__ import annotations

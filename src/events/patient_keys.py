@@ -16,6 +16,13 @@ from events.pg import Queryable
 from events.tenancy import DEFAULT_TENANT_ID
 
 _REWRAP_BATCH: Final = 500
+# The reference a key is filed under: the pseudonym scoped to the tenant (migration 0030). A key filed
+# under the bare pseudonym (a role of the release before, during an upgrade) is still found and used.
+_FILED: Final = "patient_ref_in_tenant({ref}, coalesce(current_tenant(), {tenant}))"
+_OF_PATIENT: Final = (
+    "patient_ref IN (" + _FILED.format(ref="$1", tenant="{tenant}") + ", $1)"
+    " AND tenant_id = coalesce(current_tenant(), {tenant})"
+)
 
 
 @dataclass(frozen=True)
@@ -108,18 +115,25 @@ class PostgresPatientKeys:
         ring = self._master_keys.ring()  # one ring for the statement: the key it names wrapped these
         # The CTE's read sees the keys from before its insert: old keys come from it, new ones from `made`.
         rows = await self._db.fetch(
-            """
-            WITH made AS (
+            f"""
+            WITH wanted AS (
+                SELECT m.*, {_FILED.format(ref="m.ref", tenant="$5")} AS filed
+                FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS m(key_id, ref, wrapped_key)),
+            live AS (
+                SELECT w.ref, k.key_id, k.wrapped_key, k.master_key_id
+                FROM wanted w JOIN patient_keys k ON k.patient_ref IN (w.filed, w.ref)
+                WHERE k.destroyed_at IS NULL
+                  AND k.tenant_id = coalesce(current_tenant(), $5)),  -- the writer's tenant, as the insert's
+            made AS (
                 INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)
-                SELECT key_id, patient_ref, wrapped_key, $4
-                FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS m(key_id, patient_ref, wrapped_key)
+                SELECT key_id, filed, wrapped_key, $4 FROM wanted
+                WHERE ref NOT IN (SELECT ref FROM live)
                 ON CONFLICT (tenant_id, patient_ref) WHERE destroyed_at IS NULL DO NOTHING
-                RETURNING patient_ref, key_id, wrapped_key, master_key_id)
-            SELECT patient_ref, key_id, wrapped_key, master_key_id FROM made
+                RETURNING key_id, wrapped_key, master_key_id)
+            SELECT w.ref, made.key_id, made.wrapped_key, made.master_key_id
+            FROM made JOIN wanted w USING (key_id)
             UNION ALL
-            SELECT patient_ref, key_id, wrapped_key, master_key_id FROM patient_keys
-            WHERE patient_ref = ANY($2::text[]) AND destroyed_at IS NULL
-              AND tenant_id = coalesce(current_tenant(), $5)  -- the writer's tenant, as the insert's
+            SELECT ref, key_id, wrapped_key, master_key_id FROM live
             """,
             [made[ref][0] for ref in refs],
             refs,
@@ -127,11 +141,11 @@ class PostgresPatientKeys:
             ring.current,
             DEFAULT_TENANT_ID,
         )
-        return {row["patient_ref"]: self._made_or_unwrapped(row, made) for row in rows}
+        return {row["ref"]: self._made_or_unwrapped(row, made) for row in rows}
 
     def _made_or_unwrapped(self, row: asyncpg.Record, made: dict[str, tuple[UUID, bytes]]) -> DataKey:
         """A key this statement made is used as made; one made earlier is unwrapped."""
-        key_id, secret = made[row["patient_ref"]]
+        key_id, secret = made[row["ref"]]
         return DataKey(key_id, secret) if row["key_id"] == key_id else self._unwrapped(row)
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
@@ -146,16 +160,21 @@ class PostgresPatientKeys:
 
     async def live_key_ids(self, patient_ref: str) -> list[UUID]:
         rows = await self._db.fetch(
-            "SELECT key_id FROM patient_keys WHERE patient_ref = $1 AND destroyed_at IS NULL", patient_ref
+            "SELECT key_id FROM patient_keys"
+            f" WHERE {_OF_PATIENT.format(tenant='$2')} AND destroyed_at IS NULL",
+            patient_ref,
+            DEFAULT_TENANT_ID,
         )
         return [row["key_id"] for row in rows]
 
     async def key_ids_of(self, patient: PatientRefs) -> PatientKeyIds:
         rows = await self._db.fetch(
             "SELECT key_id, destroyed_at FROM patient_keys"
-            " WHERE patient_ref = $1 OR erasure_ref = ANY($2::text[]) ORDER BY created_at",
+            f" WHERE ({_OF_PATIENT.format(tenant='$3')}) OR erasure_ref = ANY($2::text[])"
+            " ORDER BY created_at",
             patient.ref,
             list(patient.erasure_refs.values()),
+            DEFAULT_TENANT_ID,
         )
         destroyed = [row["destroyed_at"] for row in rows]
         last = None if not rows or None in destroyed else max(destroyed)
@@ -166,11 +185,12 @@ class PostgresPatientKeys:
         await self._db.execute(
             "UPDATE patient_keys SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = $2,"
             " patient_ref = NULL, erasure_ref = $3, erasure_master_key_id = $4"
-            " WHERE patient_ref = $1 AND destroyed_at IS NULL",
+            f" WHERE {_OF_PATIENT.format(tenant='$5')} AND destroyed_at IS NULL",
             patient.ref,
             now,
             patient.erasure_ref,
             patient.current_master_key_id,
+            DEFAULT_TENANT_ID,
         )
 
     async def rewrap(self) -> int:

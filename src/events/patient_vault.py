@@ -56,7 +56,7 @@ class PatientVault:
         return PatientVault(KeysReadOnce(self.keys), self._master_keys)
 
     def patient_ref(self, patient_id: str) -> str:
-        """The keyed pseudonym a patient's keys are filed under."""
+        """The patient's keyed pseudonym: the key store files their keys under it, scoped to the tenant."""
         return self._master_keys.ring().patient_ref(patient_id)
 
     def patient(self, tenant_id: UUID, patient_id: str) -> PatientRefs:

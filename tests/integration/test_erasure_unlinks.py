@@ -17,6 +17,7 @@ from events.key_ring import load_key_ring
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from support.api import app_client
+from support.auth import issue_test_key
 from support.database import pg_dump
 from support.roles import eventually, in_process
 
@@ -148,3 +149,36 @@ async def test_analytics_give_a_wait_counted_to_a_patients_date_only_to_the_hour
 
     assert line["format"] == 2
     assert line["duration_seconds"] % 3600 == 0 and line["duration_seconds"] >= 8 * 86_400
+
+
+async def test_the_same_patient_id_in_two_clinics_is_filed_under_two_references_neither_the_pseudonym(
+    settings: Settings, api: httpx.AsyncClient, migration_pool: asyncpg.Pool
+) -> None:
+    other_clinic = await issue_test_key(settings.resolved_database_url())
+    async with app_client(settings, other_clinic) as (other, _):
+        for client in (api, other):
+            journey_id = (await client.post("/journeys", json=DAY_BEFORE)).json()["journeyId"]
+            assert (await trigger(client, journey_id)).status_code == 202
+
+    filed = {row["patient_ref"] for row in await migration_pool.fetch("SELECT patient_ref FROM patient_keys")}
+    assert len(filed) == 2
+    assert load_key_ring(settings.master_key_file).patient_ref(PATIENT_ID) not in filed
+
+
+async def test_a_key_filed_before_the_upgrade_is_still_the_patients_found_and_erased(
+    settings: Settings, api: httpx.AsyncClient, migration_pool: asyncpg.Pool
+) -> None:
+    journey_id = (await api.post("/journeys", json=DAY_BEFORE)).json()["journeyId"]
+    before = (await trigger(api, journey_id)).json()["runId"]
+    # As the release before filed it (or a role of it still running during the upgrade does).
+    pseudonym = load_key_ring(settings.master_key_file).patient_ref(PATIENT_ID)
+    await migration_pool.execute("UPDATE patient_keys SET patient_ref = $1", pseudonym)
+
+    after = (await trigger(api, journey_id)).json()["runId"]
+    listed = (await api.get("/journeys/runs", params={"patientId": PATIENT_ID})).json()["runs"]
+    erased = await api.post(f"/patients/{PATIENT_ID}/erasure")
+
+    assert await migration_pool.fetchval("SELECT count(*) FROM patient_keys") == 1  # the same key, used
+    assert {run["runId"] for run in listed} == {before, after}
+    assert erased.status_code == 202 and erased.json()["runsCancelled"] == 2
+    assert await migration_pool.fetchval("SELECT count(*) FROM patient_keys WHERE patient_ref IS NULL") == 1
