@@ -40,6 +40,7 @@ class RunEventsTopic:
     name: str
     partitions: int
     retention_hours: int
+    local_port: int = 29092  # where `pjs services up`'s broker listens (PJS_LOCAL_KAFKA_PORT)
 
 
 DESCRIPTION = """\
@@ -135,7 +136,7 @@ def asyncapi_document(topic: RunEventsTopic) -> dict[str, Any]:
             "description": DESCRIPTION,
         },
         "defaultContentType": CONTENT_TYPE,
-        "servers": _servers(),
+        "servers": _servers(topic),
         "channels": {_CHANNEL: _channel(topic, messages)},
         "operations": {
             "publishRunEvents": {
@@ -175,13 +176,13 @@ def document_yaml(document: dict[str, Any]) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
-def _servers() -> dict[str, Any]:
+def _servers(topic: RunEventsTopic) -> dict[str, Any]:
     return {
         "local": {
             "host": "127.0.0.1:{port}",
             "protocol": "kafka",
             "description": "The broker `pjs services up` starts; elsewhere PJS_KAFKA_BOOTSTRAP.",
-            "variables": {"port": {"default": "29092", "description": "PJS_LOCAL_KAFKA_PORT"}},
+            "variables": {"port": {"default": str(topic.local_port), "description": "PJS_LOCAL_KAFKA_PORT"}},
             "security": [{"$ref": "#/components/securitySchemes/scram"}],
         }
     }

@@ -210,7 +210,10 @@ def http_limits(settings: Settings) -> Limits:
 def run_events_topic(settings: Settings) -> RunEventsTopic:
     """The run-events topic as the AsyncAPI document describes it."""
     return RunEventsTopic(
-        settings.run_events_topic, settings.run_events_partitions, settings.run_events_retention_hours
+        settings.run_events_topic,
+        settings.run_events_partitions,
+        settings.run_events_retention_hours,
+        settings.local_kafka_port,
     )
 
 

@@ -134,3 +134,15 @@ async def test_the_asyncapi_document_of_the_configured_topic_is_served_open_as_j
     assert document["asyncapi"] == "3.0.0"
     assert document["channels"]["runEvents"]["address"] == settings.run_events_topic
     assert set(document["components"]["messages"]) == set(EVENT_TYPES)
+
+
+async def test_the_served_asyncapi_document_names_the_configured_local_broker_port(
+    settings: Settings,
+) -> None:
+    moved = settings.model_copy(update={"local_kafka_port": 24321})
+    async with app_client(moved, None, client=("203.0.113.7", 40000)) as (keyless, _):
+        document = (await keyless.get("/asyncapi.json")).json()
+
+    local = document["servers"]["local"]
+    assert local["host"] == "127.0.0.1:{port}"
+    assert local["variables"]["port"]["default"] == "24321"
