@@ -1,9 +1,11 @@
 """The analytics subscriber: de-identified run events, one newline-delimited JSON file per day.
 
-Each line is one run event: {"event", "run", "type", "node_id", "version", "hour", ...}. `run` and `event`
-are keyed pseudonyms (HMAC-SHA256 with the analytics secret, PJS_ANALYTICS_PSEUDONYM_KEY_FILE), never the
-ids the API knows; RunStarted lines add `patient` (a pseudonym of the patient's data key, so runs of one
-patient can be counted together), journey_id and journey_version: join other lines to them on `run`.
+Each line is one run event: {"event", "run", "tenant", "type", "node_id", "version", "hour", ...}. One day's
+file holds every clinic's lines: `tenant` (the clinic's tenant id, as `ce_pjstenantid` says; not patient
+data) lets it be split per clinic before any of it is shared. `run` and `event` are keyed pseudonyms
+(HMAC-SHA256 with the analytics secret, PJS_ANALYTICS_PSEUDONYM_KEY_FILE), never the ids the API knows;
+RunStarted lines add `patient` (a pseudonym of the patient's data key, so runs of one patient can be
+counted together), journey_id and journey_version: join other lines to them on `run`.
 Times are coarsened to the hour, durations too (`"format": 2`; lines without `format` held exact
 durations, which with `hour` gave back a date a wait counted to).
 No patient context, message text, condition result or free-text reason is
@@ -30,6 +32,7 @@ from events.catalogue import RecordedEvent, RunStarted, Sealed, node_of
 from events.consumer_group import GroupLoop
 from events.dead_letters import DeadLetterStore
 from events.group_config import GroupConfig
+from events.tenancy import DEFAULT_TENANT_ID
 
 # Payload fields that say nothing about the patient; everything else is left out.
 _KEPT_FIELDS: Final = ("journey_id", "journey_version", "attempts", "duration_seconds", "channel")
@@ -74,6 +77,7 @@ class DailyFiles:
             "format": LINE_FORMAT,
             "event": self.pseudonym("event", event.event_id),
             "run": self.pseudonym("run", event.run_id),
+            "tenant": str(event.tenant_id or DEFAULT_TENANT_ID),
             "type": event.event.type,
             "node_id": node_of(event.event),
             "version": event.version,
