@@ -5,12 +5,15 @@ it has already handled (at-least-once delivery: dedupe by run id and stream vers
 what it stores), handles each run's events in order, and commits offsets only after handling them. It prints
 one JSON line per new event.
 
-Configure it with environment variables (for the local broker, `pjs services status --json` shows them):
+Configure it with environment variables: the read-only subscriber user, which may read the topic but not
+write it (for the local broker, `pjs services status --json` shows it under `kafka.subscriber`):
 
-    KAFKA_BOOTSTRAP=127.0.0.1:29092 KAFKA_USERNAME=pjs KAFKA_PASSWORD=... python examples/subscriber.py
+    KAFKA_BOOTSTRAP=127.0.0.1:29092 KAFKA_USERNAME=pjs-subscriber KAFKA_PASSWORD=... \
+        python examples/subscriber.py
 
 KAFKA_SECURITY_PROTOCOL (SASL_PLAINTEXT), KAFKA_SASL_MECHANISM (SCRAM-SHA-256), RUN_EVENTS_TOPIC
-(pjs.run-events) and SUBSCRIBER_GROUP (example-subscriber) have defaults. `--exit-when-idle SECONDS` stops it
+(pjs.run-events) and SUBSCRIBER_GROUP (subscriber.example; the local broker lets that user join only groups
+named `subscriber.*`) have defaults. `--exit-when-idle SECONDS` stops it
 once no record has come for that long (for demos and tests); otherwise Ctrl-C stops it. `--database PATH`
 (subscriber.sqlite3) is where it keeps what it handled.
 """
@@ -133,7 +136,7 @@ def consumer_from_environment() -> AIOKafkaConsumer:
         sasl_mechanism=os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"),
         sasl_plain_username=os.environ.get("KAFKA_USERNAME"),
         sasl_plain_password=os.environ.get("KAFKA_PASSWORD"),
-        group_id=os.environ.get("SUBSCRIBER_GROUP", "example-subscriber"),
+        group_id=os.environ.get("SUBSCRIBER_GROUP", "subscriber.example"),
         enable_auto_commit=False,  # commit only what was handled
         auto_offset_reset="earliest",  # a new group reads the topic from its oldest record
         isolation_level="read_committed",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from typer.testing import CliRunner
 
 from events.broker import KafkaConnection, broker_answers
-from pjs.cli import app
-from pjs.settings import get_settings
 from support.endpoints import Endpoints
+from support.subscriber_access import connection_of, services_status
 
 
 @pytest.fixture(params=["api_database_url", "database_url"], ids=["api role", "worker role"])
@@ -91,13 +87,7 @@ async def test_kafka_refuses_a_client_without_credentials_or_with_a_wrong_passwo
 
 
 async def test_services_status_json_gives_credentials_that_work() -> None:
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["services", "status", "--json"], env=dict(os.environ))
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    status = json.loads(result.output)
+    status = services_status()
     postgres, kafka = status["postgres"], status["kafka"]
 
     for url in (postgres["databaseUrl"], postgres["workerDatabaseUrl"], postgres["migrationDatabaseUrl"]):
@@ -106,11 +96,6 @@ async def test_services_status_json_gives_credentials_that_work() -> None:
             assert await connection.fetchval("SELECT current_user") == urlsplit(url).username
         finally:
             await connection.close()
-    broker = KafkaConnection(
-        kafka["bootstrap"],
-        security_protocol=kafka["securityProtocol"],
-        sasl_mechanism=kafka["saslMechanism"],
-        username=kafka["username"],
-        password=kafka["password"],
-    )
-    assert await broker_answers(broker)
+    assert await broker_answers(connection_of(kafka))
+    # The read-only user for subscribers (what it may do: test_kafka_access.py).
+    assert await broker_answers(connection_of(kafka["subscriber"]))

@@ -13,18 +13,21 @@ from typing import Any
 
 import asyncpg
 
+from events.broker import KafkaConnection
 from events.catalogue import EVENT_TYPES
 from pjs.settings import Settings
 from pjs.wiring import event_store
 from support.kafka import RawRecord, produce, publish_everything, read_topic
 from support.relay import append_runs
+from support.subscriber_access import subscriber_reading
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "subscriber.py"
 
 
-async def run_example(settings: Settings, group: str, database: Path) -> tuple[list[dict[str, Any]], str]:
+async def run_example(
+    settings: Settings, kafka: KafkaConnection, group: str, database: Path
+) -> tuple[list[dict[str, Any]], str]:
     """The example's printed events and its stderr, once it has been idle for 3 seconds."""
-    kafka = settings.kafka_connection()
     environment = {
         **os.environ,
         "KAFKA_BOOTSTRAP": kafka.bootstrap,
@@ -58,7 +61,10 @@ async def test_the_example_prints_every_relayed_event_once_in_order_per_run(
     expected = await append_runs(event_store(pool), runs=5)
     await publish_everything(settings, pool)
 
-    printed, _ = await run_example(settings, f"example-{uuid.uuid4().hex[:8]}", tmp_path / "seen.sqlite3")
+    subscriber = await subscriber_reading(settings)  # the read-only user, as the guide tells a reader
+    group = f"subscriber.example-{uuid.uuid4().hex[:8]}"
+
+    printed, _ = await run_example(settings, subscriber, group, tmp_path / "seen.sqlite3")
 
     assert {line["event_id"] for line in printed} == {str(event_id) for event_id in expected}
     assert len(printed) == len(expected)
@@ -78,14 +84,15 @@ async def test_a_redelivered_record_is_skipped_even_after_a_restart_and_the_grou
     _, [first, *_] = await read_topic(
         settings.kafka_connection(), settings.run_events_topic, until=lambda events: len(events) >= 6
     )
-    group, database = f"example-{uuid.uuid4().hex[:8]}", tmp_path / "seen.sqlite3"
-    printed, _ = await run_example(settings, group, database)
+    group, database = f"subscriber.example-{uuid.uuid4().hex[:8]}", tmp_path / "seen.sqlite3"
+    subscriber = await subscriber_reading(settings)
+    printed, _ = await run_example(settings, subscriber, group, database)
 
     # The relay publishing a record again (at least once): same headers, same value, same partition.
     again = RawRecord(first.partition, first.value, list(first.headers))
     await produce(settings.kafka_connection(), settings.run_events_topic, [again] * 2)
-    after_restart, skipped = await run_example(settings, group, database)
-    elsewhere, _ = await run_example(settings, f"{group}-elsewhere", tmp_path / "elsewhere.sqlite3")
+    after_restart, skipped = await run_example(settings, subscriber, group, database)
+    elsewhere, _ = await run_example(settings, subscriber, f"{group}-2", tmp_path / "elsewhere.sqlite3")
 
     assert len(printed) == 6
     assert after_restart == []  # its group resumes after the six; the two redeliveries are skipped

@@ -91,7 +91,8 @@ def _containers() -> Iterator[Endpoints]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    credentials = LocalCredentials(*(secrets.token_urlsafe(24) for _ in range(5)))
+    fields = LocalCredentials.__dataclass_fields__
+    credentials = LocalCredentials(*(secrets.token_urlsafe(24) for _ in fields))
     with (
         PostgresContainer(
             "postgres:18",

@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 import yaml
 
 from pjs.roles import ROLES
-from pjs.services.credentials import KAFKA_SASL_MECHANISM, KAFKA_USER, POSTGRES_APP, POSTGRES_MIGRATOR
+from pjs.services.credentials import (
+    KAFKA_SASL_MECHANISM,
+    KAFKA_SUBSCRIBER_USER,
+    KAFKA_USER,
+    POSTGRES_APP,
+    POSTGRES_MIGRATOR,
+)
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -50,5 +56,22 @@ def test_kafka_starts_with_sasl_scram_on_every_client_listener() -> None:
     assert f"sasl.enabled.mechanisms={KAFKA_SASL_MECHANISM}" in script
     protocols = re.search(r"listener\.security\.protocol\.map=(.*)", script)
     assert protocols is not None
-    assert "PLAINTEXT:PLAINTEXT" not in protocols[1]  # only CONTROLLER, the node itself, goes unauthenticated
+    assert ":PLAINTEXT" not in protocols[1]  # the controller listener authenticates too (SASL/PLAIN)
     assert f'--add-scram "{KAFKA_SASL_MECHANISM}=[name=$PJS_KAFKA_USERNAME' in script
+
+
+def test_kafka_allows_nothing_without_an_acl_and_lets_the_subscriber_user_only_read() -> None:
+    script = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-start.sh").read_text()
+    access = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-access.sh").read_text()
+    kafka_users = _services()["kafka"]["environment"]
+
+    assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in script
+    assert "allow.everyone.if.no.acl.found=false" in script
+    assert "super.users=User:$PJS_KAFKA_USERNAME" in script
+    assert "CONTROLLER:SASL_PLAINTEXT" in script  # no unauthenticated listener at all
+    assert kafka_users["PJS_KAFKA_SUBSCRIBER_USERNAME"] == KAFKA_SUBSCRIBER_USER
+    assert '--add-scram "SCRAM-SHA-256=[name=$PJS_KAFKA_SUBSCRIBER_USERNAME' in script
+    assert _services()["kafka-access"]["environment"] == kafka_users
+    operations = re.findall(r"--operation (\w+)", access)
+    assert sorted(set(operations)) == ["Describe", "Read"]  # never Write
+    assert "--group subscriber. --resource-pattern-type prefixed" in access

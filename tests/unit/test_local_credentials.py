@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import stat
 from pathlib import Path
@@ -26,6 +27,25 @@ def test_local_passwords_are_generated_once_random_and_readable_by_the_owner_onl
     assert len({first.postgres_bootstrap_password, first.postgres_app_password, first.kafka_password}) == 3
     assert stat.S_IMODE((tmp_path / "credentials.json").stat().st_mode) == 0o600
     assert first.kafka_password not in repr(first)
+
+
+def test_credentials_from_before_the_kafka_subscriber_keep_their_passwords_and_gain_its_own(
+    tmp_path: Path,
+) -> None:
+    first = ensure_credentials(tmp_path)
+    path = tmp_path / "credentials.json"
+    older = json.loads(path.read_text())
+    del older["kafka_subscriber_password"]
+    path.write_text(json.dumps(older))
+
+    with pytest.raises(ServiceError, match=r"no kafka_subscriber_password yet: run `pjs services up`"):
+        load_credentials(tmp_path)
+    upgraded = ensure_credentials(tmp_path)
+
+    assert upgraded.kafka_password == first.kafka_password  # the broker's user keeps working
+    assert upgraded.kafka_subscriber_password not in (first.kafka_subscriber_password, first.kafka_password)
+    assert load_credentials(tmp_path) == upgraded
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_unset_urls_mean_the_local_roles_with_their_passwords(tmp_path: Path) -> None:

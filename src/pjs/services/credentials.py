@@ -19,7 +19,8 @@ POSTGRES_MIGRATOR = "pjs_migrator"  # owns the schema, runs DDL (`pjs migrate`, 
 POSTGRES_APP = "pjs_app"  # what the API uses: DML only, bound by row-level security to one tenant
 POSTGRES_WORKER = "pjs_worker"  # what the workers use: DML only, every tenant (BYPASSRLS)
 POSTGRES_DATABASE = "pjs"
-KAFKA_USER = "pjs"
+KAFKA_USER = "pjs"  # the service's own: a super user of the local broker, never handed to a subscriber
+KAFKA_SUBSCRIBER_USER = "pjs-subscriber"  # reads the run-events topic (groups subscriber.*), writes nothing
 KAFKA_SASL_MECHANISM = "SCRAM-SHA-256"
 
 
@@ -30,6 +31,7 @@ class LocalCredentials:
     postgres_app_password: str
     kafka_password: str
     postgres_worker_password: str
+    kafka_subscriber_password: str
 
     def __repr__(self) -> str:
         return "LocalCredentials(***)"
@@ -49,8 +51,11 @@ def load_credentials(state_dir: Path) -> LocalCredentials:
             f"no local credentials in {path}: run `pjs services up` first "
             "(or set PJS_DATABASE_URL and PJS_KAFKA_BOOTSTRAP to services of your own)"
         ) from None
-    if "postgres_worker_password" not in stored:
-        raise ServiceError(f"the local credentials in {path} predate the worker role: run `pjs services up`")
+    missing = [field for field in LocalCredentials.__dataclass_fields__ if field not in stored]
+    if missing:
+        raise ServiceError(
+            f"the local credentials in {path} have no {', '.join(missing)} yet: run `pjs services up`"
+        )
     return LocalCredentials(**stored)
 
 
@@ -58,9 +63,10 @@ def ensure_credentials(state_dir: Path) -> LocalCredentials:
     """The local passwords, generated (random, 0600 file) if this state dir has none yet."""
     path = credentials_path(state_dir)
     stored = json.loads(path.read_text()) if path.exists() else {}
-    if stored and "postgres_worker_password" in stored:
+    if stored and all(field in stored for field in LocalCredentials.__dataclass_fields__):
         return load_credentials(state_dir)
-    # A state dir from before the worker role gets its password added; the next `up` creates the role.
+    # A state dir from before a role or user (the worker role, the Kafka subscriber) gets its password
+    # added; `up` then creates the role or user.
     created = LocalCredentials(
         **{
             field: stored.get(field) or secrets.token_urlsafe(24)
@@ -93,10 +99,19 @@ def local_postgres_url(
 
 def local_kafka_connection(credentials: LocalCredentials, port: int) -> KafkaConnection:
     """How to reach the local broker: SASL/SCRAM as the service's user, on loopback."""
+    return _scram_on_loopback(port, KAFKA_USER, credentials.kafka_password)
+
+
+def local_subscriber_connection(credentials: LocalCredentials, port: int) -> KafkaConnection:
+    """How a subscriber reaches the local broker: as the read-only subscriber user."""
+    return _scram_on_loopback(port, KAFKA_SUBSCRIBER_USER, credentials.kafka_subscriber_password)
+
+
+def _scram_on_loopback(port: int, username: str, password: str) -> KafkaConnection:
     return KafkaConnection(
         f"{HOST}:{port}",
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism=KAFKA_SASL_MECHANISM,
-        username=KAFKA_USER,
-        password=credentials.kafka_password,
+        username=username,
+        password=password,
     )

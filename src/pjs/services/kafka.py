@@ -17,6 +17,8 @@ from pjs.services.credentials import (
     ensure_credentials,
 )
 from pjs.services.jvm import main_thread_stack
+from pjs.services.kafka_access import ACCESS_MARKER, KafkaTools, grant_subscriber_access
+from pjs.services.kafka_config import HOST, server_properties
 from pjs.services.ports import (
     ephemeral_ports,
     listener_pids,
@@ -33,7 +35,6 @@ from pjs.services.processes import (
     terminate,
 )
 
-HOST = "127.0.0.1"
 INFRA_DIR = Path(__file__).resolve().parents[3] / "infra" / "kafka"
 MAIN_CLASS = "kafka.Kafka"
 SASL_MARKER = "sasl-users-formatted"  # storage formatted with the service's SCRAM user
@@ -41,33 +42,6 @@ OTHERWISE = (
     "set PJS_LOCAL_KAFKA_PORT and PJS_LOCAL_KAFKA_CONTROLLER_PORT to other ports, "
     "or PJS_KAFKA_BOOTSTRAP to a broker of your own"
 )
-SERVER_PROPERTIES = """\
-# Written by `pjs services up`: a single-node KRaft broker and controller on loopback.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{host}:{controller_port}
-# Clients must authenticate (SASL/SCRAM); the controller listener is the node talking to itself.
-listeners=SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=SASL_PLAINTEXT://{host}:{port}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=SASL_PLAINTEXT
-sasl.enabled.mechanisms={mechanism}
-sasl.mechanism.inter.broker.protocol={mechanism}
-listener.name.sasl_plaintext.{mechanism_lower}.sasl.jaas.config=\
-  org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" password="{password}";
-log.dirs={data_dir}
-num.partitions=12
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=12
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-delete.topic.enable=true
-"""
 
 
 class StalledStart(ServiceError):
@@ -79,6 +53,7 @@ class LocalKafka:
     state_dir: Path
     port: int
     controller_port: int
+    run_events_topic: str = "pjs.run-events"  # the topic the read-only subscriber user may read
 
     @property
     def root(self) -> Path:
@@ -122,11 +97,31 @@ class LocalKafka:
         """
         self._refuse_unauthenticated_storage()
         credentials = ensure_credentials(self.state_dir)
+        java = _require_tool("java", "a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)")
+        started = self._run(java, credentials, timeout)
+        try:
+            self._fetch_jars()  # a broker started by an older `pjs` may predate the tools' jar
+            grant_subscriber_access(self.tools(java), credentials, self.run_events_topic)
+        except (ServiceError, KeyboardInterrupt):
+            if started:
+                self.down()
+            raise
+        return started
+
+    def tools(self, java: str) -> KafkaTools:
+        """Kafka's admin commands against this broker (its ACLs and SCRAM users)."""
+        return KafkaTools(java, self.libs_dir, INFRA_DIR / "log4j2.properties", self.root, self.bootstrap)
+
+    def _run(self, java: str, credentials: LocalCredentials, timeout: float) -> bool:
+        """Start the broker unless it runs with this version's settings; True when this call started it."""
         pid = self.pid()
         if self.is_running() and pid is not None:
-            self._confirm_listening(pid, log_size(self.log_file), timeout)
-            return False
-        java = _require_tool("java", "a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)")
+            if self._config_is_current(credentials):
+                self._confirm_listening(pid, log_size(self.log_file), timeout)
+                return False
+            # Started by an older `pjs` (e.g. before ACLs): its settings only apply after a restart.
+            print("the local Kafka runs with older settings: restarting it", file=sys.stderr, flush=True)
+            self.down()
         for port, setting in ((self.port, "PORT"), (self.controller_port, "CONTROLLER_PORT")):
             require_outside_ephemeral_range(port, "Kafka", f"PJS_LOCAL_KAFKA_{setting}", ephemeral_ports())
             require_free_port(HOST, port, "Kafka", OTHERWISE)
@@ -217,25 +212,27 @@ class LocalKafka:
                 "`pjs services reset` deletes the local data and starts over with passwords"
             )
 
+    @property
+    def config_file(self) -> Path:
+        return self.root / "server.properties"
+
+    def _config_text(self, credentials: LocalCredentials) -> str:
+        return server_properties(self.port, self.controller_port, self.data_dir, credentials)
+
+    def _config_is_current(self, credentials: LocalCredentials) -> bool:
+        try:
+            return self.config_file.read_text() == self._config_text(credentials)
+        except FileNotFoundError:
+            return False
+
     def _write_config(self, credentials: LocalCredentials) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The broker writes its log segments readable by all; none of this is anyone else's to read.
         self.root.chmod(0o700)
-        config = self.root / "server.properties"
+        config = self.config_file
         config.touch(mode=0o600)
         config.chmod(0o600)  # it holds the broker's own SCRAM password
-        config.write_text(
-            SERVER_PROPERTIES.format(
-                host=HOST,
-                port=self.port,
-                controller_port=self.controller_port,
-                data_dir=self.data_dir,
-                mechanism=KAFKA_SASL_MECHANISM,
-                mechanism_lower=KAFKA_SASL_MECHANISM.lower(),
-                user=KAFKA_USER,
-                password=credentials.kafka_password,
-            )
-        )
+        config.write_text(self._config_text(credentials))
         return config
 
     def _format_storage(self, java: str, config: Path, credentials: LocalCredentials) -> None:
@@ -266,6 +263,7 @@ class LocalKafka:
                 f"Kafka storage format failed: {result.stderr.strip() or result.stdout.strip()}"
             )
         (self.root / SASL_MARKER).write_text(f"{KAFKA_SASL_MECHANISM} {KAFKA_USER}\n")
+        (self.root / ACCESS_MARKER).unlink(missing_ok=True)  # new metadata: no user or ACL granted yet
 
 
 def new_cluster_id() -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from pjs.services.credentials import credentials_path
+from pjs.services.credentials import credentials_path, load_credentials, local_subscriber_connection
 from pjs.services.kafka import SASL_MARKER, LocalKafka
+from pjs.services.kafka_access import ACCESS_MARKER, SUBSCRIBER_GROUP_PREFIX
 from pjs.services.postgres import LocalPostgres
 from pjs.services.processes import ServiceError
 from pjs.settings import Settings
@@ -27,7 +28,10 @@ class LocalStack:
         self.settings = settings
         self.postgres = LocalPostgres(settings.state_dir, settings.local_postgres_port)
         self.kafka = LocalKafka(
-            settings.state_dir, settings.local_kafka_port, settings.local_kafka_controller_port
+            settings.state_dir,
+            settings.local_kafka_port,
+            settings.local_kafka_controller_port,
+            settings.run_events_topic,
         )
 
     def up(self) -> list[str]:
@@ -65,7 +69,8 @@ class LocalStack:
         if self.settings.kafka_bootstrap is None and self.kafka.data_dir.exists():
             shutil.rmtree(self.kafka.data_dir)
             wiped.append("kafka")
-        (self.kafka.root / SASL_MARKER).unlink(missing_ok=True)
+        for marker in (SASL_MARKER, ACCESS_MARKER):
+            (self.kafka.root / marker).unlink(missing_ok=True)
         credentials_path(self.settings.state_dir).unlink(missing_ok=True)
         return wiped
 
@@ -106,6 +111,7 @@ class LocalStack:
                 "workerDatabaseUrl": self.settings.resolved_worker_database_url(),
                 "migrationDatabaseUrl": self.settings.resolved_migration_database_url(),
             }
+            subscriber = self._subscriber_access()
         except ServiceError:  # no credentials file yet
             return {
                 "postgres": {"state": postgres.state, "pid": postgres.pid, "databaseUrl": None},
@@ -121,7 +127,26 @@ class LocalStack:
                 "saslMechanism": broker.sasl_mechanism,
                 "username": broker.username,
                 "password": broker.password,
+                "subscriber": subscriber,
             },
+        }
+
+    def _subscriber_access(self) -> dict[str, object] | None:
+        """The read-only user a subscriber connects as (the local broker's; None for a broker of your own,
+        whose operator gives subscribers a user of their own)."""
+        if self.settings.kafka_bootstrap is not None:
+            return None
+        subscriber = local_subscriber_connection(
+            load_credentials(self.settings.state_dir), self.settings.local_kafka_port
+        )
+        return {
+            "bootstrap": subscriber.bootstrap,
+            "securityProtocol": subscriber.security_protocol,
+            "saslMechanism": subscriber.sasl_mechanism,
+            "username": subscriber.username,
+            "password": subscriber.password,
+            "topic": self.settings.run_events_topic,
+            "groupPrefix": SUBSCRIBER_GROUP_PREFIX,
         }
 
 
