@@ -45,7 +45,9 @@ class RunEventsTopic:
 
 DESCRIPTION = """\
 Every event appended to a run's stream in the event store is published once committed, by the relay, to one
-Kafka topic. Subscribers (analytics, audit, a clinic's own systems) read it; docs/subscribers.md says how.
+Kafka topic, every clinic's (tenant's) runs on it (`ce_pjstenantid` names each event's clinic). Subscribers
+(analytics, audit, the hospital's own systems, never one clinic) read it with a read-only user that cannot
+write it; docs/subscribers.md says how.
 
 - **Key**: the run id (UTF-8 text). All of one run's events go to one partition, **in stream order**
   (`ce_pjsstreamversion` 1, 2, 3, ...); there is no order between runs.
@@ -153,7 +155,8 @@ def asyncapi_document(topic: RunEventsTopic) -> dict[str, Any]:
             "securitySchemes": {
                 "scram": {
                     "type": "scramSha256",
-                    "description": "SASL/SCRAM-SHA-256 (the local broker's; PJS_KAFKA_* elsewhere).",
+                    "description": "SASL/SCRAM-SHA-256: on the local broker, the read-only subscriber user "
+                    "(`pjs services status --json`, kafka.subscriber); elsewhere, your operator's.",
                 }
             },
         },
