@@ -55,12 +55,16 @@ class KafkaTools:
             str(client_config),
             *arguments,
         ]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        tool = main_class.rsplit(".", 1)[-1]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"Kafka's {tool} got no answer from {self.bootstrap} in 120 s") from None
         if result.returncode != 0:
             output = (result.stderr.strip() or result.stdout.strip())[-2000:]
             for password in (credentials.kafka_password, credentials.kafka_subscriber_password):
                 output = output.replace(password, "***")  # a tool may echo what it could not parse
-            raise ServiceError(f"Kafka's {main_class.rsplit('.', 1)[-1]} failed: {output}")
+            raise ServiceError(f"Kafka's {tool} failed: {output}")
 
     def private_file(self, name: str, text: str) -> Path:
         path = self.work_dir / name
