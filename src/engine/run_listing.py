@@ -13,10 +13,11 @@ from uuid import UUID
 
 from domain.run_state import RunState, RunStatus
 from engine.run_status import COLUMNS, state_from_row
-from events.feed import FeedPosition
+from events.feed import FeedOrder, FeedPosition, feed_arguments
 from events.pg import Queryable
 
 _BIGINT_MAX = 2**63 - 1
+_STARTS = FeedOrder("s", "position")  # the runs' RunStarted events
 
 
 class InvalidCursor(ValueError):
@@ -60,17 +61,14 @@ async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | N
         SELECT {columns}, r.patient_context::text AS context_json,
                s.transaction_id::text::bigint AS started_transaction, s.position AS started_position
         FROM events s JOIN run_status r ON r.run_id = s.run_id
-        WHERE s.version = 1
-          AND s.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          AND (s.transaction_id, s.position) > ($1::text::xid8, $2)
+        WHERE s.version = 1 AND {_STARTS.settled} AND {_STARTS.after(1)}
           AND ($3::uuid IS NULL OR r.journey_id = $3)
           AND ($4::text IS NULL OR r.status = $4)
           AND ($5::text IS NULL OR r.patient_id = $5 OR r.patient_key_id = ANY($7::uuid[]))
-        ORDER BY s.transaction_id, s.position
+        ORDER BY {_STARTS.order_by}
         LIMIT $6
         """,
-        str(after.transaction_id),
-        after.position,
+        *feed_arguments(after),
         where.journey_id,
         None if where.status is None else str(where.status),
         where.patient_id,

@@ -5,6 +5,9 @@ follows `position` alone can pass over a row that commits later with a smaller p
 orders by (transaction id, position) and only serves rows whose transaction is older than the oldest
 transaction still running (`pg_snapshot_xmin(pg_current_snapshot())`): nothing can ever commit behind a
 position the feed has served. No table lock, no sleeping on gaps.
+
+`FeedOrder` states that rule once for every table read this way: the events here, the runs listing (by
+their RunStarted events) and the audit log, whose rows carry their writer's transaction id too.
 """
 
 from __future__ import annotations
@@ -30,6 +33,37 @@ FEED_START = FeedPosition(0, 0)
 
 
 @dataclass(frozen=True)
+class FeedOrder:
+    """SQL for reading a table in feed order: `alias` names the table in the query, `position` its column
+    of insertion order; its `transaction_id` column holds each row's writer (`pg_current_xact_id()`)."""
+
+    alias: str
+    position: str
+
+    @property
+    def settled(self) -> str:
+        """Only rows whose transaction ended before the oldest one still running began."""
+        return f"{self.alias}.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+
+    def after(self, transaction_parameter: int) -> str:
+        """Only rows after the feed position passed as two parameters: transaction id (as text), position."""
+        row = f"(${transaction_parameter}::text::xid8, ${transaction_parameter + 1})"
+        return f"({self.alias}.transaction_id, {self.alias}.{self.position}) > {row}"
+
+    @property
+    def order_by(self) -> str:
+        return f"{self.alias}.transaction_id, {self.alias}.{self.position}"
+
+
+def feed_arguments(after: FeedPosition) -> tuple[str, int]:
+    """The two parameters of `FeedOrder.after`."""
+    return str(after.transaction_id), after.position
+
+
+_EVENTS = FeedOrder("events", "position")
+
+
+@dataclass(frozen=True)
 class FeedPage:
     events: list[RecordedEvent]
     last: FeedPosition  # where the next read starts; unchanged when the page is empty
@@ -51,17 +85,16 @@ async def read_feed_rows(
     `writers_locked_out`: the caller holds a lock that no appending transaction can be inside of (a
     projection swap), so every visible event is final and the open-transaction horizon need not apply.
     """
-    horizon = "" if writers_locked_out else "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+    horizon = "" if writers_locked_out else f"AND {_EVENTS.settled}"
     rows = await db.fetch(
         f"""
         SELECT transaction_id::text::bigint AS transaction_number, {EVENT_COLUMNS}
         FROM events
-        WHERE (transaction_id, position) > ($1::text::xid8, $2) {horizon}
-        ORDER BY transaction_id, position
+        WHERE {_EVENTS.after(1)} {horizon}
+        ORDER BY {_EVENTS.order_by}
         LIMIT $3
         """,
-        str(after.transaction_id),
-        after.position,
+        *feed_arguments(after),
         limit,
     )
     if not rows:
