@@ -25,12 +25,13 @@ from api.schemas import (
 from api.search_schemas import AuditSearchIn
 from engine.run_status import read_run_counts
 from projections.journey_stats import read_stats
-from subscribers.audit import read_audit
+from subscribers.audit_reads import audit_position, read_audit
 
 router = APIRouter(tags=["reports"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
 MAX_AUDIT_PAGE = 1000
+_INVALID_CURSOR = "cursor is not valid; pass back the nextCursor of a previous page."
 
 
 @router.get(
@@ -77,7 +78,10 @@ async def audit(
     run_id: Annotated[StoredText | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
     patient_id: Annotated[StoredText | None, patient_id_query("/audit/search")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
-    cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
+    cursor: Annotated[
+        StoredText | None,
+        Query(description="The nextCursor of the previous page, or the auditId of the last entry read."),
+    ] = None,
 ) -> AuditPageOut:
     search = AuditSearchIn(run_id=run_id, patient_id=patient_id, limit=limit, cursor=cursor)
     return await search_audit(resources, principal, search)
@@ -99,13 +103,16 @@ async def search_audit(resources: Resources, principal: Principal, search: Audit
     """One page of the caller's tenant's audit entries; reading the audit log is audited too."""
     run_id, after_id, limit = optional_uuid(search.run_id, "runId"), _after_id(search.cursor), search.limit
     async with resources.for_tenant(principal) as scope:
+        after = await audit_position(scope.db, after_id)
+        if after is None:
+            raise BadRequest(_INVALID_CURSOR)
         key_ids = [] if search.patient_id is None else await scope.patient_key_ids(search.patient_id)
         rows = await read_audit(
             scope.db,
             run_id=run_id,
             patient_id=search.patient_id,
             patient_key_ids=key_ids,
-            after_id=after_id,
+            after=after,
             limit=limit + 1,
         )
         details = {
@@ -134,5 +141,5 @@ def _after_id(cursor: str | None) -> int:
         return 0
     # isdecimal alone would let "²"-like digits through; an audit id is a bigint.
     if not (cursor.isascii() and cursor.isdecimal()) or int(cursor) > INT64_MAX:
-        raise BadRequest("cursor is not valid; pass back the nextCursor of a previous page.")
+        raise BadRequest(_INVALID_CURSOR)
     return int(cursor)

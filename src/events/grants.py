@@ -50,7 +50,7 @@ _BY_ACCESS: dict[tuple[str, ...], TableAccess] = {
     ("ui_sessions",): TableAccess(api=("SELECT", f"INSERT ({_SESSION_COLUMNS})", "DELETE"), workers=()),
     ("schema_migrations",): TableAccess(api=READ, workers=READ),
     # Append-only: rows are added, never changed or removed (a journey's change is a new version).
-    ("events", "audit_log", "journeys"): TableAccess(api=APPEND, workers=APPEND),
+    ("events", "audit_log", "audit_log_runs", "journeys"): TableAccess(api=APPEND, workers=APPEND),
     # Written in the API's own transactions too: the inline projections of its appends (a trigger, a
     # cancel), delivery receipts, patient keys (a trigger, an erasure), its process's heartbeat.
     ("run_status", "delays", "message_deliveries", "patient_keys", "role_heartbeats"): TableAccess(

@@ -55,7 +55,7 @@ async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
 
 
 def _details(event: RecordedEvent) -> str:
-    """What happened, without the patient context (the audit names the patient by id only)."""
+    """What happened, without the patient context (the audit never holds patient data)."""
     details = {"version": event.version, "node_id": node_of(event.event)}
     payload = payload_dict(event.event)
     payload.pop("patient_context", None)
@@ -69,39 +69,6 @@ async def run_audit(config: GroupConfig, pool: asyncpg.Pool, stop: asyncio.Event
         await record(pool, events)
 
     await GroupLoop(config, handle, PostgresDeadLetters(pool)).run(stop)
-
-
-async def read_audit(
-    db: Queryable,
-    *,
-    run_id: UUID | None,
-    patient_id: str | None,
-    after_id: int,
-    limit: int,
-    patient_key_ids: list[UUID] | None = None,
-) -> list[asyncpg.Record]:
-    """Audit entries in the order they were logged, filtered by run and/or patient.
-
-    Sealed runs are audited without the patient id (run_status no longer holds it in clear); they are
-    found by their patient's data keys. Legacy clear runs still match on patient_id.
-    """
-    return await db.fetch(
-        """
-        SELECT audit_id, source_id, run_id, patient_id, journey_id, actor, action, occurred_at, logged_at,
-               details::text AS details
-        FROM audit_log
-        WHERE audit_id > $1 AND ($2::uuid IS NULL OR run_id = $2)
-          AND ($3::text IS NULL OR patient_id = $3
-               OR run_id IN (SELECT s.run_id FROM run_status s WHERE s.patient_key_id = ANY($5::uuid[])))
-        ORDER BY audit_id
-        LIMIT $4
-        """,
-        after_id,
-        run_id,
-        patient_id,
-        limit,
-        patient_key_ids or [],
-    )
 
 
 async def record_accesses(

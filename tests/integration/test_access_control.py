@@ -45,6 +45,7 @@ async def test_the_application_role_cannot_switch_off_the_audit_logs_append_only
         "DELETE FROM events",  # events and the audit log are append-only for the application
         "UPDATE events SET data = '{}'",
         "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log_runs",
         "DELETE FROM schema_migrations",
     ],
 )

@@ -1,0 +1,115 @@
+"""The audit log as an auditor reads it, on the real stack: every act on a run found by the run and by the
+patient, acts on many runs included; each entry once to a reader tailing the log; who asked for what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from api.examples import SEED_JOURNEY, SEED_PATIENT
+from events.feed import FEED_START, read_feed
+from subscribers.audit import record, record_accesses
+from support.database import settled
+
+Entry = dict[str, Any]
+
+
+@pytest.fixture
+async def journey_id(api: httpx.AsyncClient) -> str:
+    journey_id: str = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+    return journey_id
+
+
+async def trigger(api: httpx.AsyncClient, journey_id: str, patient_id: str, key: str | None = None) -> str:
+    headers = {"Idempotency-Key": key} if key else {}
+    body = {**SEED_PATIENT, "id": patient_id}
+    response = await api.post(f"/journeys/{journey_id}/trigger", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["runId"])
+
+
+async def trigger_batch(api: httpx.AsyncClient, journey_id: str, *patient_ids: str) -> list[str]:
+    items = [{"idempotencyKey": f"key-{p}", "patient": {**SEED_PATIENT, "id": p}} for p in patient_ids]
+    response = await api.post(f"/journeys/{journey_id}/trigger-batch", json={"items": items})
+    assert response.status_code == 202, response.text
+    return [item["runId"] for item in response.json()["items"]]
+
+
+async def audit_of(api: httpx.AsyncClient, **search: str) -> list[Entry]:
+    response = await api.post("/audit/search", json={**search, "limit": 1000})
+    assert response.status_code == 200, response.text
+    entries: list[Entry] = response.json()["entries"]
+    return entries
+
+
+async def tail(api: httpx.AsyncClient, cursor: str | None) -> tuple[list[Entry], str | None]:
+    """Every entry after `cursor`, read as a reader tailing the log reads it: small pages, and where to go
+    on from, the last entry's id."""
+    entries: list[Entry] = []
+    while True:
+        response = await api.get("/audit", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        entries += page["entries"]
+        cursor = str(entries[-1]["auditId"]) if entries else cursor
+        if page["nextCursor"] is None:
+            return entries, cursor
+
+
+def actions(entries: list[Entry]) -> list[str]:
+    return [entry["action"] for entry in entries if entry["action"] != "AuditRead"]
+
+
+async def test_a_runs_audit_by_run_and_by_patient_shows_the_batch_that_started_it_and_the_listings_of_it(
+    api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
+) -> None:
+    patients = dict(zip(await trigger_batch(api, journey_id, "anna", "ben"), ("anna", "ben"), strict=True))
+    await settled(pool)
+    listed = (await api.get("/journeys/runs", params={"limit": 1})).json()["runs"][0]["runId"]
+    searched = next(run for run in patients if run != listed)  # the other run, found by its patient
+    found = (await api.post("/journeys/runs/search", json={"patientId": patients[searched]})).json()["runs"]
+    assert [run["runId"] for run in found] == [searched]
+
+    by_run = {run: await audit_of(api, runId=run) for run in patients}
+    by_patient = {run: await audit_of(api, patientId=patient) for run, patient in patients.items()}
+
+    for run in patients:
+        assert actions(by_run[run]) == actions(by_patient[run]) == ["RunsTriggered", "RunsListed"]
+        batch, listing = by_run[run]
+        assert batch["runId"] is None and batch["details"]["runs"] == list(patients)
+        assert listing["runId"] is None and listing["details"]["runs"] == [run]
+
+
+async def test_a_reader_tailing_the_log_gets_an_entry_committed_after_a_later_one_exactly_once(
+    default_tenant_api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    api, now = default_tenant_api, datetime.now(UTC)  # the workers' role writes the default tenant's rows
+    async with pool.acquire() as writer, writer.transaction():
+        await record_accesses(writer, [("key:early", None)], action="EarlyWrite", occurred_at=now)
+        # A later writer takes a higher id and commits first, while the early one is still open.
+        await record_accesses(pool, [("key:late", None)], action="LateWrite", occurred_at=now)
+        while_open, cursor = await tail(api, None)
+    after_commit, _ = await tail(api, cursor)
+
+    assert sorted(actions(while_open + after_commit)) == ["EarlyWrite", "LateWrite"]
+    assert actions(while_open) == []  # nothing is shown while a write that began before it is open
+
+
+async def test_every_entry_is_logged_no_earlier_than_the_act_it_records(
+    api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
+) -> None:
+    run_id = await trigger(api, journey_id, "anna")
+    assert (await api.get(f"/journeys/runs/{run_id}")).status_code == 200
+    await settled(pool)
+    await record(pool, (await read_feed(pool, FEED_START, 10_000)).events)
+
+    entries = await audit_of(api, runId=run_id)
+
+    assert {"RunTriggered", "RunRead", "RunStarted"} <= set(actions(entries))
+    for entry in entries:
+        logged, occurred = (datetime.fromisoformat(entry[name]) for name in ("loggedAt", "occurredAt"))
+        assert logged >= occurred, entry["action"]
