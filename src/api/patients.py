@@ -45,7 +45,8 @@ async def erase(
         if not (await scope.vault.keys.key_ids_of(patient)).key_ids:
             raise NotFound("No patient with this id.")
         erasure = await erase_patient(scope.store, scope.heads, scope.vault.keys, patient=patient, now=now)
-        details = {"runsCancelled": erasure.runs_cancelled}
+        # The runs it marked, as a listing names them: the request is found beside the cancels it caused.
+        details = {"runsCancelled": erasure.runs_cancelled, "runs": [str(run) for run in erasure.runs]}
         await scope.audit(
             principal,
             "PatientErasureRequested",

@@ -39,27 +39,35 @@ class PatientRuns(Protocol):
 class PatientErasure:
     erased_at: datetime
     runs_cancelled: int
+    runs: tuple[UUID, ...]  # the runs this erasure marked erased (a repeat finds none left to mark)
 
 
 async def erase_patient(
     store: RunAppends, runs: PatientRuns, keys: PatientKeys, *, patient: PatientRefs, now: datetime
 ) -> PatientErasure:
     """Erase the patient `patient` names; a repeat finds everything done and changes nothing."""
-    cancelled = await _mark_runs(store, runs, keys, patient, now)
+    marked: dict[UUID, int] = {}  # the runs marked erased, each with the cancels appended to it
+    await _mark_runs(store, runs, keys, patient, now, marked)
     await keys.destroy(patient, now)
     # A run triggered with the key between the first pass and its destruction is marked now.
-    cancelled += await _mark_runs(store, runs, keys, patient, now)
+    await _mark_runs(store, runs, keys, patient, now, marked)
+    cancelled = sum(marked.values())
     destroyed_at = (await keys.key_ids_of(patient)).destroyed_at
     log.info("patient erased: %d run(s) cancelled", cancelled)
-    return PatientErasure(destroyed_at or now, cancelled)
+    return PatientErasure(destroyed_at or now, cancelled, tuple(marked))
 
 
 async def _mark_runs(
-    store: RunAppends, runs: PatientRuns, keys: PatientKeys, patient: PatientRefs, now: datetime
-) -> int:
-    """Cancel each open run of the patient and append PatientErased to every run not yet erased."""
+    store: RunAppends,
+    runs: PatientRuns,
+    keys: PatientKeys,
+    patient: PatientRefs,
+    now: datetime,
+    marked: dict[UUID, int],
+) -> None:
+    """Cancel each open run of the patient and append PatientErased to every run not yet erased; note
+    each run marked in `marked` with the cancels appended to it."""
     key_ids = (await keys.key_ids_of(patient)).key_ids
-    cancelled = 0
     for _ in range(_MAX_ROUNDS):
         requests = [
             AppendRequest(
@@ -78,13 +86,11 @@ async def _mark_runs(
             if (events := decide_erase(state))
         ]
         if not requests:
-            return cancelled
+            return
         outcome = await store.append_many(requests)
-        cancelled += sum(
-            isinstance(event.event, RunCancelled)
-            for written in outcome.appended.values()
-            for event in written
-        )
+        for run_id, written in outcome.appended.items():
+            cancels = sum(isinstance(event.event, RunCancelled) for event in written)
+            marked[run_id] = marked.get(run_id, 0) + cancels
         if not outcome.conflicts:
-            return cancelled
+            return
     raise RunContended("the patient's runs kept changing while they were being erased")

@@ -99,6 +99,23 @@ async def test_a_reader_tailing_the_log_gets_an_entry_committed_after_a_later_on
     assert actions(while_open) == []  # nothing is shown while a write that began before it is open
 
 
+async def test_a_runs_audit_shows_the_erasure_request_naming_the_key_beside_the_cancel_it_caused(
+    api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
+) -> None:
+    run_id = await trigger(api, journey_id, "anna")
+    assert (await api.post("/patients/anna/erasure")).status_code == 202
+    await settled(pool)
+    await record(pool, (await read_feed(pool, FEED_START, 10_000)).events)  # the audit subscriber's work
+
+    entries = await audit_of(api, runId=run_id)
+
+    [request] = [entry for entry in entries if entry["action"] == "PatientErasureRequested"]
+    assert request["actor"].startswith("key:")
+    assert request["details"] == {"runsCancelled": 1, "runs": [run_id]}
+    later = actions(entries)[actions(entries).index("PatientErasureRequested") :]
+    assert {"RunCancelled", "PatientErased"} <= set(later)
+
+
 async def test_every_entry_is_logged_no_earlier_than_the_act_it_records(
     api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
 ) -> None:
