@@ -61,7 +61,13 @@ class TenantBackends:
             self.db, [(principal.actor, run_id)], action=action, occurred_at=now, details=details
         )
 
-    async def audit_each(self, acts: Sequence[tuple[Principal, UUID]], action: str, now: datetime) -> None:
+    async def audit_each(
+        self,
+        acts: Sequence[tuple[Principal, UUID]],
+        action: str,
+        now: datetime,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         """`audit` for many callers' acts on runs at once (triggers that shared a transaction)."""
         if acts:
             await record_accesses(
@@ -69,6 +75,7 @@ class TenantBackends:
                 [(principal.actor, run_id) for principal, run_id in acts],
                 action=action,
                 occurred_at=now,
+                details=details,
             )
 
     async def patient_key_ids(self, patient_id: str) -> list[UUID]:

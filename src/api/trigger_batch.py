@@ -132,8 +132,12 @@ async def trigger_batch(
             )  # fmt: skip
             if not isinstance(outcomes, list):
                 raise refused(outcomes)
-            runs = [str(outcome.run_id) for outcome in outcomes if isinstance(outcome, RunAccepted)]
-            await scope.audit(principal, "RunsTriggered", now, details={"runs": runs})
+            accepted = [outcome for outcome in outcomes if isinstance(outcome, RunAccepted)]
+            runs = [str(outcome.run_id) for outcome in accepted]
+            replayed = [str(outcome.run_id) for outcome in accepted if not outcome.created]
+            await scope.audit(
+                principal, "RunsTriggered", now, details={"runs": runs, "replayedRuns": replayed}
+            )
         return outcomes
 
     for position, outcome in zip(positions, await answers_apart(start, items, _whole_request), strict=True):

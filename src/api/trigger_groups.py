@@ -97,11 +97,11 @@ class TriggerGroups:
             if not isinstance(outcomes, list):
                 return [outcomes] * len(triggers)
             # The starts were audited with their append; a trigger answered with a run it did not start
-            # (its key's earlier run, or a repeat in this group) is audited here.
+            # (its key's earlier run, or a repeat in this group) is audited here, marked as such.
             found = [
                 (trigger.principal, outcome.run_id)
                 for trigger, outcome in zip(triggers, outcomes, strict=True)
                 if isinstance(outcome, RunAccepted) and not outcome.created
             ]
-            await scope.audit_each(found, TRIGGERED, now)
+            await scope.audit_each(found, TRIGGERED, now, details={"replayed": True})
         return outcomes

@@ -116,6 +116,21 @@ async def test_a_runs_audit_shows_the_erasure_request_naming_the_key_beside_the_
     assert {"RunCancelled", "PatientErased"} <= set(later)
 
 
+async def test_a_retried_trigger_is_audited_as_a_replay_unlike_the_trigger_that_started_the_run(
+    api: httpx.AsyncClient, journey_id: str
+) -> None:
+    run_id = await trigger(api, journey_id, "anna", key="booking-4711")
+    assert await trigger(api, journey_id, "anna", key="booking-4711") == run_id
+    runs = await trigger_batch(api, journey_id, "ben", "cleo")
+    assert await trigger_batch(api, journey_id, "ben", "cleo") == runs
+
+    triggered = [entry for entry in await audit_of(api, runId=run_id) if entry["action"] == "RunTriggered"]
+    batches = [entry for entry in await audit_of(api, runId=runs[0]) if entry["action"] == "RunsTriggered"]
+
+    assert [entry["details"].get("replayed", False) for entry in triggered] == [False, True]
+    assert [entry["details"].get("replayedRuns", []) for entry in batches] == [[], runs]
+
+
 async def test_every_entry_is_logged_no_earlier_than_the_act_it_records(
     api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
 ) -> None:
