@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import getpass
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from events.dead_letter_retries import AlreadyRetried, retry
 from events.dead_letters import DeadLetter, PostgresDeadLetters
 from events.parked import list_parked
 from pjs.listings import print_rows
+from pjs.operators import bounded, operator_name
 from pjs.settings import get_settings
 
 T = TypeVar("T")
@@ -37,7 +37,6 @@ console = Console()
 hints = Console(stderr=True)  # the next step, kept off stdout so a piped listing stays rows alone
 
 MAX_REASON = 200  # as the column allows (migration 0026): a short note, never a pasted payload
-MAX_BY = 64
 _NEXT_STEP = (
     "next: `pjs dead-letters show ID` to look; fix the cause, then `retry ID`;"
     " or `discard ID --all-groups --reason TEXT` for a record that can never be handled"
@@ -182,7 +181,7 @@ def discard_command(
     """Stop waiting for records that can never be handled: the rows stay, as `discarded`, with who, when and
     why, and leave the waiting counts (`/ready`, `pjs_dead_letters_waiting`). Discarding again is harmless;
     rows already retried or discarded are left as they are. An unknown id discards nothing (exit 1)."""
-    note, who = _bounded("--reason", reason, MAX_REASON), _bounded("--by", by or _os_user(), MAX_BY)
+    note, who = bounded("--reason", reason, MAX_REASON), operator_name(by)
     done = _run(lambda store: store.discard(dead_letter_ids, by=who, reason=note, whole_records=all_groups))
     if done.unknown:
         _fail(f"no dead letter {', '.join(map(str, done.unknown))}; nothing discarded")
@@ -200,21 +199,6 @@ def _quiet(logger: str) -> Iterator[None]:
         yield
     finally:
         library.setLevel(level)
-
-
-def _bounded(option: str, text: str, limit: int) -> str:
-    """`text` stripped, if it is one line of 1 to `limit` characters; else a usage error (exit 2)."""
-    text = text.strip()
-    if not text or len(text) > limit or any(not character.isprintable() for character in text):
-        raise typer.BadParameter(f"one line of 1 to {limit} printable characters", param_hint=option)
-    return text
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for the uid (a container's user) and no LOGNAME/USER
-        return "unknown"
 
 
 def readable(data: bytes | None) -> str:
