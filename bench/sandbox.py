@@ -95,7 +95,7 @@ async def api_key_in(database_url: str, tenant: str) -> str:
     `database_url` is the schema owner's: the one role that may issue keys, as `pjs keys create` does."""
     connection = await asyncpg.connect(database_url)
     try:
-        return (await full_access_key(connection, tenant)).key
+        return (await full_access_key(connection, tenant, by="operator:bench")).key
     finally:
         await connection.close()
 

@@ -16,6 +16,7 @@ from domain.validation import validate_journey
 from engine.journey_repository import PostgresJourneyRepository
 from events.tenancy import bind_tenant
 from pjs import wiring
+from pjs.operators import operator_actor
 from pjs.settings import Settings
 
 DEMO_JOURNEY_ID: Final = UUID("7d3c1e52-4b8a-4f0e-9c6d-2a5b8e1f0c37")
@@ -48,7 +49,10 @@ async def load_demo_journey(settings: Settings) -> UUID:
     try:
         async with pool.acquire() as connection, connection.transaction():
             tenant = await tenant_id_of(connection, settings.dev_tenant)
-            await bind_tenant(connection, tenant or await create_tenant(connection, settings.dev_tenant))
+            await bind_tenant(
+                connection,
+                tenant or await create_tenant(connection, settings.dev_tenant, by=operator_actor(None)),
+            )
             journeys = PostgresJourneyRepository(connection)
             latest = await journeys.latest(DEMO_JOURNEY_ID)
             now = datetime.now(UTC)

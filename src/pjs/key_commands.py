@@ -1,7 +1,9 @@
 """`pjs tenants create` and `pjs keys create|list|revoke`: who may call the API, and the dev key.
 
-A key is printed once, when it is created; the database keeps only its hash. These commands connect as the
-schema owner (PJS_MIGRATION_DATABASE_URL): neither the API's role nor the workers' may issue a key.
+A key is printed once, when it is created; the database keeps only its hash. Each change is audited in its
+tenant, naming the operator (`--by`, else the OS user), in the change's own statement (api/key_store.py).
+These commands connect as the schema owner (PJS_MIGRATION_DATABASE_URL): neither the API's role nor the
+workers' may issue a key.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from api.key_store import (
 )
 from pjs import wiring
 from pjs.listings import print_rows
+from pjs.operators import BY_HELP, operator_actor
 from pjs.settings import Settings, get_settings
 from pjs.startup_errors import postgres_address
 
@@ -46,10 +49,14 @@ DEV_KEY_FILE = "dev-api-key"
 
 
 @tenants_app.command("create")
-def create_tenant_command(name: Annotated[str, typer.Argument(help="the tenant's unique name")]) -> None:
-    """Create a tenant; prints its id."""
+def create_tenant_command(
+    name: Annotated[str, typer.Argument(help="the tenant's unique name")],
+    by: Annotated[str | None, typer.Option("--by", help=BY_HELP)] = None,
+) -> None:
+    """Create a tenant; prints its id. Audited in the tenant (`TenantCreated`, by whom)."""
+    actor = operator_actor(by)
     try:
-        tenant_id = _run(lambda pool: create_tenant(pool, name))
+        tenant_id = _run(lambda pool: create_tenant(pool, name, by=actor))
     except TenantExists:
         console.print(f"[bold red]error:[/] a tenant named {escape(name)!r} exists already")
         raise typer.Exit(code=1) from None
@@ -61,10 +68,13 @@ def create_key_command(
     tenant: Annotated[str, typer.Option("--tenant", help="the tenant's name")],
     scopes: Annotated[list[Scope], typer.Option("--scope", help="a scope the key carries (repeatable)")],
     as_json: Annotated[bool, typer.Option("--json", help='print {"key": ..., "keyId": ...}')] = False,
+    by: Annotated[str | None, typer.Option("--by", help=BY_HELP)] = None,
 ) -> None:
-    """Create a key and print it: this is the only time it is shown."""
+    """Create a key and print it: this is the only time it is shown. Audited in its tenant (`ApiKeyCreated`:
+    its id and scopes, by whom; never the key)."""
+    actor = operator_actor(by)
     try:
-        issued = _run(lambda pool: create_key(pool, tenant, scopes))
+        issued = _run(lambda pool: create_key(pool, tenant, scopes, by=actor))
     except UnknownTenant:
         console.print(f"[bold red]error:[/] no tenant named {escape(tenant)!r}; `pjs tenants create` first")
         raise typer.Exit(code=1) from None
@@ -79,7 +89,8 @@ def create_key_command(
 def list_keys_command(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per key")] = False,
 ) -> None:
-    """Every key: id, tenant, scopes, when created, revoked and last used (never the secret or its hash)."""
+    """Every key: id, tenant, scopes, when and by whom created and revoked, last used (never the secret or
+    its hash). "by" is the audit entry's actor; "-" for a key made before keys were audited."""
     keys = _run(list_keys)
     if as_json:
         print(orjson.dumps([_as_json(key) for key in keys]).decode())
@@ -96,10 +107,12 @@ def _as_json(key: KeyListing) -> dict[str, object]:
         "createdAt": key.created_at,
         "revokedAt": key.revoked_at,
         "lastUsedAt": key.last_used_at,
+        "createdBy": key.created_by,
+        "revokedBy": key.revoked_by,
     }
 
 
-_LIST_COLUMNS = ("key id", "tenant", "scopes", "created", "revoked", "last used")
+_LIST_COLUMNS = ("key id", "tenant", "scopes", "created", "created by", "revoked", "revoked by", "last used")
 
 
 def _listed(key: KeyListing) -> list[str]:
@@ -112,7 +125,9 @@ def _listed(key: KeyListing) -> list[str]:
         key.tenant,
         scopes,
         moment(key.created_at),
+        key.created_by or "-",
         moment(key.revoked_at),
+        key.revoked_by or "-",
         moment(key.last_used_at),
     ]
 
@@ -120,9 +135,12 @@ def _listed(key: KeyListing) -> list[str]:
 @keys_app.command("revoke")
 def revoke_key_command(
     key_id: Annotated[str, typer.Argument(help="the key id `pjs keys list` shows")],
+    by: Annotated[str | None, typer.Option("--by", help=BY_HELP)] = None,
 ) -> None:
-    """Revoke a key: every API process refuses it from its next request on."""
-    if not _run(lambda pool: revoke_key(pool, key_id)):
+    """Revoke a key: every API process refuses it from its next request on. Audited in its tenant
+    (`ApiKeyRevoked`, by whom); revoking it again changes nothing and adds no entry."""
+    actor = operator_actor(by)
+    if not _run(lambda pool: revoke_key(pool, key_id, by=actor)):
         console.print(f"[bold red]error:[/] no key with id {escape(key_id)!r}")
         raise typer.Exit(code=1)
     console.print(f"revoked {escape(key_id)}")
@@ -137,7 +155,7 @@ async def ensure_dev_key(settings: Settings) -> str:
         current = _read_key(path)
         if current is not None and await key_is_active(pool, current):
             return path.read_text().strip()
-        issued = await full_access_key(pool, settings.dev_tenant)
+        issued = await full_access_key(pool, settings.dev_tenant, by=operator_actor(None))
     finally:
         await pool.close()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ references of destroyed keys were keyed by it: nothing computable from a patient
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import asyncpg
 import typer
@@ -23,6 +24,7 @@ from rich.console import Console
 from events.key_ring import KeyRing, KeyRingError, ensure_key_ring, load_key_ring, save_key_ring
 from events.patient_keys import PostgresPatientKeys
 from pjs.key_commands import keys_app
+from pjs.operators import BY_HELP, operator_actor
 from pjs.settings import Settings, get_settings
 from pjs.wiring import create_pool
 
@@ -38,11 +40,13 @@ def init_master_command() -> None:
 
 
 @keys_app.command("rotate-master")
-def rotate_master_command() -> None:
-    """Make a new current master key and re-wrap every patient's data key under it (the roles may run)."""
+def rotate_master_command(by: Annotated[str | None, typer.Option("--by", help=BY_HELP)] = None) -> None:
+    """Make a new current master key and re-wrap every patient's data key under it (the roles may run).
+    Audited, once it is done, in every tenant (`MasterKeyRotated`, by whom)."""
     settings = get_settings()
+    actor = operator_actor(by)
     try:
-        rewrapped, current = asyncio.run(rotate_master(settings))
+        rewrapped, current = asyncio.run(rotate_master(settings, by=actor))
     except (OSError, asyncpg.PostgresError, KeyRingError) as error:
         console.print(
             f"[red]the rotation stopped part-way ({type(error).__name__}: {error}).[/red] Every master key a "
@@ -53,8 +57,9 @@ def rotate_master_command() -> None:
     console.print(f"{rewrapped} data key(s) re-wrapped under master key {current}; old master keys dropped")
 
 
-async def rotate_master(settings: Settings) -> tuple[int, str]:
-    """Rotate, re-wrap, then drop the old keys; returns (data keys re-wrapped, new current key id)."""
+async def rotate_master(settings: Settings, *, by: str) -> tuple[int, str]:
+    """Rotate, re-wrap, then drop the old keys; returns (data keys re-wrapped, new current key id). The
+    last re-wrap's transaction audits the rotation by `by` (the actor)."""
     path = settings.master_key_file
     ring = load_key_ring(path).rotated()
     save_key_ring(path, ring)
@@ -70,16 +75,33 @@ async def rotate_master(settings: Settings) -> tuple[int, str]:
         # A statement that chose its ring before the first write but reached Postgres only now (a long
         # wait for a connection) wrapped its keys with an old master key: this process still holds them.
         await asyncio.sleep(4 * settle)
-        rewrapped += await _rewrap_holding_off_new_keys(pool, ring)
+        rewrapped += await _rewrap_holding_off_new_keys(pool, ring, audited_by=by)
         await PostgresPatientKeys(pool, ring).forget_erasures()
     finally:
         await pool.close()
     return rewrapped, ring.current
 
 
-async def _rewrap_holding_off_new_keys(pool: asyncpg.Pool, ring: KeyRing) -> int:
+async def _rewrap_holding_off_new_keys(
+    pool: asyncpg.Pool, ring: KeyRing, *, audited_by: str | None = None
+) -> int:
     """Re-wrap under a lock that waits for every transaction still making data keys and keeps new ones out
-    until this one commits: none is left wrapped with an old key."""
+    until this one commits: none is left wrapped with an old key. With `audited_by`, the rotation's entry
+    commits with it."""
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("LOCK TABLE patient_keys IN SHARE MODE")
-        return await PostgresPatientKeys(connection, ring).rewrap()
+        rewrapped = await PostgresPatientKeys(connection, ring).rewrap()
+        if audited_by is not None:
+            await connection.execute(_AUDIT_ROTATION, ring.current, audited_by)
+        return rewrapped
+
+
+# The master key wraps every tenant's data keys, so each tenant's audit log gets the entry: an auditor
+# reads it with GET /audit like any other. It names the new key's id (a label, not the key), by whom and
+# when; no count of keys re-wrapped, which would tell each clinic how many patients all of them have.
+_AUDIT_ROTATION = """
+    INSERT INTO audit_log (source_id, actor, action, occurred_at, details, tenant_id)
+    SELECT 'master-key:' || $1::text || ':' || tenant_id, $2, 'MasterKeyRotated', now(),
+           jsonb_build_object('masterKeyId', $1::text), tenant_id
+    FROM tenants
+"""

@@ -65,7 +65,7 @@ async def clinics(settings: Settings) -> list[str]:
     connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         for name in ("st-mary", "riverside", "elsewhere"):
-            await create_tenant(connection, name)
+            await create_tenant(connection, name, by="operator:tests")
     finally:
         await connection.close()
     return ["st-mary", "riverside"]
@@ -90,7 +90,7 @@ async def test_a_token_acts_for_its_tenant_and_the_audit_log_names_its_subject(
 
     assert (journey.status_code, run.status_code, status.status_code) == (201, 202, 200)
     actors = {entry["actor"] for entry in audit.json()["entries"]}
-    assert actors == {"token:nurse-4711"}
+    assert actors == {"token:nurse-4711", "operator:tests"}  # the tenant's creation names its operator
 
 
 async def test_a_token_of_another_tenant_gets_404_for_a_run_it_does_not_own(

@@ -52,8 +52,8 @@ async def test_the_apis_role_can_neither_issue_nor_change_a_key_or_a_tenant(
     other_tenant = await as_api.fetchval("SELECT tenant_id FROM tenants WHERE name = 'default'")
 
     refused = [
-        lambda: create_tenant(as_api, "minted-by-the-api"),
-        lambda: create_key(as_api, "default", ALL_SCOPES),
+        lambda: create_tenant(as_api, "minted-by-the-api", by="operator:tests"),
+        lambda: create_key(as_api, "default", ALL_SCOPES, by="operator:tests"),
         lambda: as_api.execute("UPDATE api_keys SET scopes = '{admin}' WHERE key_id = $1", presented.key_id),
         lambda: as_api.execute("UPDATE api_keys SET revoked_at = NULL WHERE key_id = $1", presented.key_id),
         lambda: as_api.execute("UPDATE api_keys SET tenant_id = $1", other_tenant),
@@ -174,7 +174,9 @@ async def test_an_existing_database_with_keys_and_sessions_is_narrowed_by_the_up
     worker_role = urlsplit(settings.resolved_worker_database_url()).username
     async with migration_pool.acquire() as owner:
         await owner.execute(_BEFORE_0028.format(roles=f'"{api_role}", "{worker_role}"'))
-    key = await issue_test_key(settings.resolved_database_url())  # the API's role could, before
+    # Issued by the owner: issuing one also writes its audit entry in the key's tenant, which row-level
+    # security keeps from the API's role even where it holds every grant, as before 0028.
+    key = await issue_test_key(settings.resolved_migration_database_url())
     presented = parse_key(key)
     assert presented is not None
     await as_api.execute(
@@ -189,7 +191,7 @@ async def test_an_existing_database_with_keys_and_sessions_is_narrowed_by_the_up
     assert await principal_for(as_api, presented) is not None  # the key issued before still works
     assert await as_api.fetchval("SELECT count(*) FROM ui_sessions") == 1
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await create_key(as_api, "default", ALL_SCOPES)
+        await create_key(as_api, "default", ALL_SCOPES, by="operator:tests")
 
 
 # A database as 0027 left it: no 0028, and the grants of before (every table's DML to both roles).

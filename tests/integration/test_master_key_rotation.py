@@ -40,7 +40,7 @@ async def test_a_role_sealing_and_opening_throughout_a_rotation_loses_no_patient
 
     role = asyncio.create_task(busy_role())
     await asyncio.sleep(0.3)
-    rewrapped, current = await rotate_master(own_key_file)
+    rewrapped, current = await rotate_master(own_key_file, by="operator:tests")
     await asyncio.sleep(0.3)
     stop.set()
     await role  # raises what the role met: a key it could not unwrap
@@ -60,7 +60,7 @@ async def test_a_key_made_with_the_old_master_key_after_it_left_the_file_is_rewr
 ) -> None:
     key_file = own_key_file.master_key_file
     before = load_key_ring(key_file)  # what a statement held that chose its ring before the rotation
-    rotating = asyncio.create_task(rotate_master(own_key_file))
+    rotating = asyncio.create_task(rotate_master(own_key_file, by="operator:tests"))
     while len(load_key_ring(key_file).master_keys) != 1 or load_key_ring(key_file).current == before.current:
         await asyncio.sleep(0.02)  # until the old key has left the file
     late = await PostgresPatientKeys(pool, before).live_key("a-late-patient")
@@ -85,7 +85,7 @@ async def test_after_a_rotation_a_destroyed_keys_leftover_copy_no_longer_unwraps
 
     assert load_key_ring(own_key_file.master_key_file).unwrap(*leftover)  # erased, yet still opens
 
-    await rotate_master(own_key_file)
+    await rotate_master(own_key_file, by="operator:tests")
 
     with pytest.raises(KeyRingError):
         load_key_ring(own_key_file.master_key_file).unwrap(*leftover)

@@ -53,7 +53,7 @@ async def test_rotating_the_master_key_rewraps_data_keys_and_leaves_events_alone
     sealed = await patient_vault(pool, own).seal_context(patient(patient_id="emil"))
     before = await pool.fetchval("SELECT master_key_id FROM patient_keys")
 
-    rewrapped, current = await rotate_master(own)
+    rewrapped, current = await rotate_master(own, by="operator:tests")
 
     assert rewrapped == 1 and current != before
     assert await pool.fetchval("SELECT master_key_id FROM patient_keys") == current

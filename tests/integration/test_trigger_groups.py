@@ -34,7 +34,7 @@ async def two_keys(settings: Settings) -> tuple[str, str]:
     url = settings.resolved_migration_database_url()
     connection = await asyncpg.connect(url)
     try:
-        await create_tenant(connection, "clinic-groups")
+        await create_tenant(connection, "clinic-groups", by="operator:tests")
     finally:
         await connection.close()
     return (

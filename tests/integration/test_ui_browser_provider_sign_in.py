@@ -27,7 +27,7 @@ async def test_a_nurse_signs_in_with_the_clinics_provider_and_lands_on_the_journ
 ) -> None:
     connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
-        await create_tenant(connection, "st-mary")
+        await create_tenant(connection, "st-mary", by="operator:tests")
     finally:
         await connection.close()
     port = free_port()

@@ -52,7 +52,7 @@ async def tenants(settings: Settings) -> None:
     connection = await asyncpg.connect(settings.resolved_migration_database_url())
     try:
         for name in ("st-mary", "elsewhere"):
-            await create_tenant(connection, name)
+            await create_tenant(connection, name, by="operator:tests")
     finally:
         await connection.close()
 

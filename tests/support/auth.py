@@ -13,6 +13,9 @@ import httpx
 from api.api_keys import ALL_SCOPES, Scope, parse_key
 from api.key_store import create_key, create_tenant, revoke_key
 
+TEST_OPERATOR = "operator:tests"
+"""How the audit log names whoever issues the tests' keys and tenants, as `pjs keys create --by` would."""
+
 
 async def issue_test_key(
     database_url: str, scopes: Iterable[Scope] = ALL_SCOPES, *, tenant: str | None = None
@@ -23,8 +26,8 @@ async def issue_test_key(
     try:
         if tenant is None:
             tenant = f"clinic-{uuid.uuid4().hex[:8]}"
-            await create_tenant(connection, tenant)
-        return (await create_key(connection, tenant, scopes)).key
+            await create_tenant(connection, tenant, by=TEST_OPERATOR)
+        return (await create_key(connection, tenant, scopes, by=TEST_OPERATOR)).key
     finally:
         await connection.close()
 
@@ -46,7 +49,7 @@ async def revoke_test_key(database_url: str, key: str) -> None:
     assert presented is not None
     connection = await asyncpg.connect(database_url)
     try:
-        assert await revoke_key(connection, presented.key_id)
+        assert await revoke_key(connection, presented.key_id, by=TEST_OPERATOR)
     finally:
         await connection.close()
 
