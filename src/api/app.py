@@ -17,6 +17,7 @@ from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
 from api.openapi import install_docs, install_openapi
 from api.rate_limit import KeyRateLimiter
+from api.refusals import RefusalLog
 from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
 from api.search_schemas import AuditSearchIn, RunSearchIn
@@ -79,6 +80,7 @@ def create_app(resources: Resources) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app, REQUEST_MODELS)
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
+    app.state.refusal_log = RefusalLog()
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all
         app.add_middleware(

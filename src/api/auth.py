@@ -3,7 +3,7 @@ its scope (access tokens only where an identity provider is configured: api/bear
 
 `requires(scope)` is the dependency a route declares; it answers the route's `Principal` and leaves it in
 `request.state.principal`. Order: authenticate (401), count against the key's rate limit (429), then
-check the scope (403). Messages never repeat the key.
+check the scope (403). Messages never repeat the key. A 401 is logged and a 403 audited (api/refusals.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from api.bearer_tokens import TokenRefused, looks_like_a_token
 from api.errors import Forbidden, TooManyRequests, Unauthorized, Unavailable
 from api.jwks import KeySetUnavailable
 from api.rate_limit import KeyRateLimiter
+from api.refusals import audit_forbidden, refusal_log
 from api.resources import Resources, get_resources
 
 SECURITY_SCHEME: Final = "apiKey"
@@ -49,6 +50,7 @@ async def _authorized(
     principal = await authenticate(request, resources)
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
+        await audit_forbidden(request, resources, principal, missing[0])
         raise _lacks(principal, missing[0])
     return principal
 
@@ -70,13 +72,25 @@ async def loopback_or_admin(
         return None
     principal = await authenticate(request, resources)
     if Scope.ADMIN not in principal.scopes:
+        await audit_forbidden(request, resources, principal, Scope.ADMIN.value)
         raise _lacks(principal, Scope.ADMIN.value)
     return principal
 
 
 async def authenticate(request: Request, resources: Resources) -> Principal:
     """The caller behind the request's bearer key or token, counted against its rate limit; 401, 429 or
-    503 (the identity provider's keys unavailable) otherwise."""
+    503 (the identity provider's keys unavailable) otherwise. A 401 is logged (api/refusals.py)."""
+    try:
+        principal = await _authenticated(request, resources)
+    except Unauthorized as refused:
+        await refusal_log(request).unauthenticated(request, refused.message)
+        raise
+    await count_request(request, principal)
+    request.state.principal = principal
+    return principal
+
+
+async def _authenticated(request: Request, resources: Resources) -> Principal:
     header = request.headers.get("authorization")
     if header is None:
         raise Unauthorized(
@@ -87,8 +101,6 @@ async def authenticate(request: Request, resources: Resources) -> Principal:
     principal = await _principal_for(resources, credential.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
         raise _invalid("The API key is not valid: malformed, unknown or revoked.")
-    await count_request(request, principal)
-    request.state.principal = principal
     return principal
 
 

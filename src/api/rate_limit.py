@@ -35,6 +35,10 @@ class KeyRateLimiter:
         self._item = RateLimitItemPerSecond(policy.burst, window_seconds)
         self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
+    async def allows(self, key_id: str) -> bool:
+        """Whether a request of this key would be let through now; counts nothing."""
+        return await self._limiter.test(self._item, key_id)
+
     async def hit(self, key_id: str) -> int | None:
         """Count one request of this key; the whole seconds until it may retry when over the limit."""
         if await self._limiter.hit(self._item, key_id):

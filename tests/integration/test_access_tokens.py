@@ -181,7 +181,7 @@ REFUSED: dict[str, tuple[Callable[[IdentityProvider], str], str]] = {
     "HS256 with the public key": (_public_key_as_hmac_secret, "an algorithm this service does not accept"),
     "an unpublished key": (lambda p: p.token(signed_with=rsa_key("stolen")), "a key the identity provider"),
     "a subject too long": (lambda p: p.token(pjs_tenant="st-mary", sub="s" * 256), "1 to 255 printable"),
-    "three dots of garbage": (lambda p: "not.a.token", "the token is malformed"),
+    "three dots of garbage": (lambda p: "not.a.t0ken-garbage", "the token is malformed"),
 }
 
 

@@ -1,0 +1,147 @@
+"""Refused requests leave a trace an auditor can read: a 403 in the caller's tenant's audit log, a 401 as a
+bounded WARNING line, a 404 as a sampled entry with its count; none names a path's ids or a key's secret."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from api.api_keys import ALL_SCOPES, KEY_PREFIX, Scope, parse_key
+from api.key_store import create_tenant
+from pjs.settings import Settings
+from support.auth import TEST_OPERATOR, bearer, issue_test_key, refused_within, revoke_test_key, secret_of
+from support.journeys import patient
+
+REFUSALS = "api.refusals"
+JOURNEY = {"name": "j", "start_node_id": "a", "nodes": [{"id": "a", "type": "MESSAGE", "message": "hi"}]}
+
+
+async def _tenant(settings: Settings) -> str:
+    name = f"clinic-{uuid.uuid4().hex[:6]}"
+    connection = await asyncpg.connect(settings.resolved_migration_database_url())
+    try:
+        await create_tenant(connection, name, by=TEST_OPERATOR)
+    finally:
+        await connection.close()
+    return name
+
+
+async def _key(settings: Settings, tenant: str, *scopes: Scope) -> str:
+    return await issue_test_key(settings.resolved_migration_database_url(), scopes, tenant=tenant)
+
+
+async def _entries(api: httpx.AsyncClient, auditor: str, action: str) -> list[dict[str, Any]]:
+    answer = await api.get("/audit", headers=bearer(auditor), params={"limit": 1000})
+    assert answer.status_code == 200, answer.text
+    return [entry for entry in answer.json()["entries"] if entry["action"] == action]
+
+
+def _actor(key: str) -> str:
+    presented = parse_key(key)
+    assert presented is not None
+    return f"key:{presented.key_id}"
+
+
+async def test_a_key_lacking_the_scope_is_refused_and_audited_in_its_tenant_by_route_never_by_path(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    tenant = await _tenant(settings)
+    trigger_only = await _key(settings, tenant, Scope.RUNS_TRIGGER)
+    auditor = await _key(settings, tenant, Scope.AUDIT_READ)
+    run_id = str(uuid.uuid4())
+
+    read = await api.get(f"/journeys/runs/{run_id}", headers=bearer(trigger_only))
+
+    assert read.status_code == 403
+    refused = await _entries(api, auditor, "AccessRefused")
+    assert [(entry["actor"], entry["runId"], entry["details"]) for entry in refused] == [
+        (_actor(trigger_only), None, {"status": 403, "route": "GET /journeys/runs/{runId}",
+                                      "scopeNeeded": "runs:read"}),
+    ]  # fmt: skip
+    assert run_id not in str(refused)
+    others = await api.get("/audit")  # another clinic's auditor
+    assert _actor(trigger_only) not in others.text
+
+
+async def test_a_revoked_keys_requests_are_one_warning_line_a_minute_naming_its_key_id_never_its_secret(
+    settings: Settings, api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=REFUSALS)
+    key = await issue_test_key(settings.resolved_migration_database_url(), ALL_SCOPES)
+    assert (await api.get("/journeys", headers=bearer(key))).status_code == 200
+    await revoke_test_key(settings.resolved_migration_database_url(), key)
+    await refused_within(api, key)
+
+    answers = {
+        (await api.get(f"/journeys/runs/{uuid.uuid4()}", headers=bearer(key))).status_code for _ in range(30)
+    }
+
+    assert answers == {401}
+    lines = [record for record in caplog.records if record.name == REFUSALS]
+    assert [record.levelno for record in lines] == [logging.WARNING]
+    [line] = [record.getMessage() for record in lines]
+    assert f"credential={_actor(key)}" in line and "refused=401" in line
+    assert "route='GET /journeys'" in line and "reason=" in line
+    assert secret_of(key) not in caplog.text
+
+
+async def test_a_flood_of_made_up_keys_is_answered_401_and_logged_a_bounded_number_of_lines(
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=REFUSALS)
+    made_up = [f"{KEY_PREFIX}{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}" for _ in range(150)]
+
+    answers = {(await api.get("/journeys", headers=bearer(key))).status_code for key in made_up}
+    answers |= {(await api.get("/journeys", headers={"Authorization": ""})).status_code for _ in range(20)}
+
+    assert answers == {401}
+    lines = [record.getMessage() for record in caplog.records if record.name == REFUSALS]
+    # Each key once until the minute's allowance of 60 is spent; a test that straddles the edge of two of
+    # the sliding window counter's windows may get a few more.
+    assert 60 <= len(lines) <= 65
+    assert not any(secret_of(key) in caplog.text for key in made_up)
+
+
+async def test_another_clinics_run_ids_answer_404_and_a_sampled_entry_counts_them_in_the_callers_tenant(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    owner, prober = await _tenant(settings), await _tenant(settings)
+    owners_key = await _key(settings, owner, *ALL_SCOPES)
+    probing_key = await _key(settings, prober, Scope.RUNS_READ, Scope.AUDIT_READ)
+    journey = (await api.post("/journeys", json=JOURNEY, headers=bearer(owners_key))).json()["journeyId"]
+    triggered = await api.post(f"/journeys/{journey}/trigger", json=patient(), headers=bearer(owners_key))
+    run_id = triggered.json()["runId"]
+
+    answers = {(await api.get(f"/journeys/runs/{run_id}", headers=bearer(probing_key))).status_code
+               for _ in range(20)}  # fmt: skip
+
+    assert answers == {404}
+    sampled = await _entries(api, probing_key, "NotFoundAnswered")
+    assert [(entry["actor"], entry["details"]) for entry in sampled] == [
+        (_actor(probing_key), {"status": 404, "route": "GET /journeys/runs/{runId}", "count": 1})
+    ]
+    assert run_id not in str(sampled)
+    owners = (await api.get("/audit", headers=bearer(owners_key), params={"limit": 1000})).text
+    assert _actor(probing_key) not in owners
+
+
+async def test_accepted_requests_leave_no_refusal_behind(
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=REFUSALS)
+    journey = (await api.post("/journeys", json=JOURNEY)).json()["journeyId"]
+
+    for number in range(5):
+        assert (
+            await api.post(f"/journeys/{journey}/trigger", json=patient(patient_id=f"p-{number}"))
+        ).is_success
+
+    actions = {entry["action"] for entry in (await api.get("/audit")).json()["entries"]}
+    assert not actions & {"AccessRefused", "NotFoundAnswered"}
+    assert not [record for record in caplog.records if record.name == REFUSALS]
