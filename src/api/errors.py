@@ -44,10 +44,14 @@ Refusal = (
 )
 STORE_FAILURES: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
 """The store's failures (lost, busy, raced): a 503 to try again, every request's that met it, none's fault."""
+# A value the edge's limits let through but a column cannot hold: the client's to fix, so never a 503.
+# asyncpg's client-side DataError (an argument its column type cannot hold) is an InterfaceError, one of
+# the store's failures above: it is told apart first.
+UNSTORABLE: tuple[type[Exception], ...] = (asyncpg.DataError, asyncpg.exceptions._base.DataError)
 
 
 def store_failure(error: BaseException) -> bool:
-    return isinstance(error, STORE_FAILURES)
+    return isinstance(error, STORE_FAILURES) and not isinstance(error, UNSTORABLE)
 
 
 class ApiError(Exception):
@@ -260,18 +264,24 @@ async def _event_too_large(request: Request, error: Exception) -> Response:
 
 
 def item_failure(error: Exception, route: str) -> ApiError:
-    """The answer for one item of a batch whose own run raised: an event too large is the 413 a single
-    request gets; anything else is logged (by `route`'s template) and an internal error, as unhandled."""
+    """The answer for one item of a batch whose own run raised: what a single request would get for the
+    same error (an event too large, a value the store cannot hold); anything else is logged (by `route`'s
+    template) and an internal error, as unhandled."""
     if isinstance(error, EventTooLarge):
         return _too_large(error)
+    if isinstance(error, UNSTORABLE):
+        return _refused_by_store_types(error)
     log.error("unhandled error on one item of %s", route, exc_info=error)
     return ApiError("Internal server error.")
 
 
-async def _unstorable(request: Request, error: Exception) -> Response:
-    # A value the edge's limits let through but a column cannot hold: the client's to fix, so never a 503.
+def _refused_by_store_types(error: Exception) -> ApiError:
     log.warning("request refused by the store's types: %s", type(error).__name__)
-    return await _api_error(request, BadRequest("A value in the request cannot be stored (out of range)."))
+    return BadRequest("A value in the request cannot be stored (out of range).")
+
+
+async def _unstorable(request: Request, error: Exception) -> Response:
+    return await _api_error(request, _refused_by_store_types(error))
 
 
 async def _internal(request: Request, error: Exception) -> Response:
@@ -297,8 +307,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if issubclass(failure, Exception):
             app.add_exception_handler(failure, _unavailable)
     app.add_exception_handler(PoolExhausted, _busy)
-    # asyncpg's client-side DataError (an argument its column type cannot hold) is an InterfaceError.
-    for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError):
+    for unstorable in UNSTORABLE:
         app.add_exception_handler(unstorable, _unstorable)
     # Added first, so innermost of the middleware: every middleware sees a route's 500 as an answer.
     app.add_middleware(UnhandledErrors, answer=_internal)
