@@ -51,11 +51,9 @@ class PatientRefs:
 
 @dataclass(frozen=True)
 class PatientKeyIds:
-    """Every key a patient was ever given, the live ones among them, and when the last of them was destroyed
-    (None: one is live)."""
+    """Every key a patient was ever given, and when the last of them was destroyed (None: one is live)."""
 
     key_ids: list[UUID]
-    live_key_ids: list[UUID]
     destroyed_at: datetime | None
 
 
@@ -178,8 +176,7 @@ class PostgresPatientKeys:
         )
         destroyed = [row["destroyed_at"] for row in rows]
         last = None if not rows or None in destroyed else max(destroyed)
-        live = [row["key_id"] for row in rows if row["destroyed_at"] is None]
-        return PatientKeyIds([row["key_id"] for row in rows], live, last)
+        return PatientKeyIds([row["key_id"] for row in rows], last)
 
     async def destroy(self, patient: PatientRefs, now: datetime) -> None:
         await self._db.execute(
