@@ -207,6 +207,12 @@ class PostgresDeadLetters:
             reason,
             whole_records,
         )
+        if whole_records:  # a row discarded before for its group alone now speaks for every group too
+            await self._db.execute(
+                "UPDATE dead_letters SET discarded_for_all_groups = true"
+                " WHERE dead_letter_id = ANY($1::bigint[]) AND status = 'discarded'",
+                list(ids),
+            )
         return Discarded(sorted({row["dead_letter_id"] for row in rows}), [])
 
     async def waiting_by_group(self) -> dict[str, int]:

@@ -199,3 +199,17 @@ async def _discarded_for_audit_alone(settings: Settings, pool: asyncpg.Pool, off
     discarded = await asyncio.to_thread(dead_letters_cli, settings, "discard", str(audit), "--reason", "junk")
     assert discarded.exit_code == 0, discarded.output
     return audit
+
+
+async def test_a_record_discarded_for_one_group_then_for_every_group_is_skipped_by_a_group_behind(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    audit = await _discarded_for_audit_alone(settings, pool, 49)
+    every_group = ("discard", str(audit), "--all-groups", "--reason", "junk for everyone")
+    assert (await asyncio.to_thread(dead_letters_cli, settings, *every_group)).exit_code == 0
+
+    [_, analytics] = await park_junk(pool, settings.run_events_topic, 49, "pjs-test-analytics")
+
+    letter = await dead_letters(pool).get(analytics)
+    assert letter is not None and letter.status == "discarded"
+    assert await dead_letters(pool).waiting_by_group() == {}
