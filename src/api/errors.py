@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -16,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.api_keys import Principal
 from api.http_metrics import route_template
 from api.refusals import refusal_log
+from api.ui.error_page import error_page, is_ui_page
 from api.ui.render import PAGE_HEADERS
 from api.unhandled_errors import UnhandledErrors
 from domain.validation import Problem
@@ -165,9 +165,9 @@ async def _api_error(request: Request, error: Exception) -> Response:
     headers = error.headers
     if isinstance(error, Unavailable) and not headers:
         headers = {"Retry-After": "1"}
-    if _is_ui_page(request):
+    if is_ui_page(request):
         page_headers = {**PAGE_HEADERS, **(headers or {})}
-        page = _error_page(error.status_code, error.message, error.problems)
+        page = error_page(error.status_code, error.message, error.problems)
         return HTMLResponse(page, status_code=error.status_code, headers=page_headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
 
@@ -178,28 +178,6 @@ async def _note_not_found(request: Request, principal: Principal) -> None:
         await refusal_log(request).not_found(request, request.app.state.resources, principal)
     except (PoolExhausted, *TRANSIENT_ERRORS) as error:  # type: ignore[misc]
         outages.warning("a 404's audit entry not written, store unavailable: %s", type(error).__name__)
-
-
-def _is_ui_page(request: Request) -> bool:
-    """The run explorer's pages answer errors as a page a person reads; its live JSON stays JSON."""
-    path = request.url.path
-    return (path == "/ui" or path.startswith("/ui/")) and not path.startswith("/ui/live/")
-
-
-def _error_page(status_code: int, text: str, listed: Sequence[Problem]) -> str:
-    message = html.escape(text)
-    problems = "".join(
-        f"<li><code>{html.escape(p.path or '(request)')}</code>: {html.escape(p.message)}</li>"
-        for p in listed
-    )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Run explorer</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="stylesheet" href="/ui/static/ui.css"></head><body><main id="main">'
-        f'<h1>{status_code}</h1><p role="alert">{message}</p>'
-        + (f"<ul>{problems}</ul>" if problems else "")
-        + '<p><a href="/ui/journeys">Back to journeys</a></p></main></body></html>'
-    )
 
 
 async def _request_invalid(request: Request, error: Exception) -> Response:
@@ -231,8 +209,8 @@ def _said_plainly(detail: Mapping[str, Any]) -> str:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     message = "Not found." if error.status_code == 404 else str(error.detail)
-    if _is_ui_page(request):  # a person followed a link or typed a path: a page, not JSON
-        page = _error_page(error.status_code, message, ())
+    if is_ui_page(request):  # a person followed a link or typed a path: a page, not JSON
+        page = error_page(error.status_code, message, ())
         return HTMLResponse(
             page, status_code=error.status_code, headers={**PAGE_HEADERS, **(error.headers or {})}
         )

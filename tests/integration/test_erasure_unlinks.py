@@ -17,7 +17,7 @@ from events.key_ring import load_key_ring
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from support.api import app_client
-from support.auth import issue_test_key
+from support.auth import TEST_OPERATOR, issue_test_key
 from support.database import pg_dump
 from support.roles import eventually, in_process
 
@@ -93,7 +93,7 @@ async def test_after_an_erasure_and_a_rotation_nothing_computable_from_the_patie
         assert first.status_code == again.status_code == 202 and first.json()["runsCancelled"] == 2
         assert again.json() == {**first.json(), "runsCancelled": 0}  # the same erasedAt
 
-        await rotate_master(settings)
+        await rotate_master(settings, by=TEST_OPERATOR)
 
         after = load_key_ring(settings.master_key_file)
         computable = {
@@ -154,7 +154,7 @@ async def test_analytics_give_a_wait_counted_to_a_patients_date_only_to_the_hour
 async def test_the_same_patient_id_in_two_clinics_is_filed_under_two_references_neither_the_pseudonym(
     settings: Settings, api: httpx.AsyncClient, migration_pool: asyncpg.Pool
 ) -> None:
-    other_clinic = await issue_test_key(settings.resolved_database_url())
+    other_clinic = await issue_test_key(settings.resolved_migration_database_url())
     async with app_client(settings, other_clinic) as (other, _):
         for client in (api, other):
             journey_id = (await client.post("/journeys", json=DAY_BEFORE)).json()["journeyId"]
