@@ -17,7 +17,7 @@ from api.errors import (
     invalid,
     validation_problems,
 )
-from api.limits import Limits, beyond_limits, json_problems
+from api.limits import Limits, beyond_limits, exact_integers, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
 
@@ -46,7 +46,9 @@ async def _json_body(
     except orjson.JSONDecodeError as error:
         # orjson's message names the position only, never the content (which may be patient data).
         raise BadRequest(f"The request body is not valid JSON: {error}.") from None
-    problems = json_problems(value, limits) if shared_limits else []
+    if not shared_limits:
+        return exact_integers(value, raw)
+    problems = json_problems(value, limits, raw)
     if problems:
         raise beyond_limits(what, problems)
     return value

@@ -7,6 +7,7 @@ Messages name the limit and its setting, never the refused content (it may be pa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -22,6 +23,8 @@ INT32_MAX: Final = 2**31 - 1
 
 INT64_MAX: Final = 2**63 - 1
 """The largest value of a `bigint` column (audit ids, feed positions)."""
+
+_BEYOND_64_BITS: Final = "Integers must fit in 64 bits: at most 9223372036854775807 either side of 0."
 
 # Strings under these keys are identifiers or names, held to the shorter limit.
 _SHORT_FIELDS: Final = frozenset(
@@ -67,14 +70,47 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 """A path or query string that Postgres can store: no NUL, no lone surrogates."""
 
 
-def json_problems(value: Any, limits: Limits) -> list[Problem]:
-    """Every place a parsed JSON body breaks the shared limits (depth, text), at most one per path."""
+def json_problems(value: Any, limits: Limits, raw: bytes | None = None) -> list[Problem]:
+    """Every place a parsed JSON body breaks the shared limits (depth, text, integers beyond 64 bits), at
+    most one per path.
+
+    orjson reads an integer beyond 64 bits as the nearest float, so `12345678901234567890123` and
+    `...124` would be stored as one number: where the value holds an integral float that large, the
+    `raw` body it was parsed from is read again with the standard library, which keeps integers exact.
+    Only such bodies pay for the second parse."""
     problems: list[Problem] = []
-    _walk(value, "", 1, limits, problems)
+    inexact: list[str] = []
+    _walk(value, "", 1, limits, problems, inexact)
+    if inexact and raw is not None:
+        problems = []
+        _walk(_exact(raw), "", 1, limits, problems, [])
     return problems
 
 
-def _walk(value: Any, path: str, depth: int, limits: Limits, problems: list[Problem]) -> None:
+def exact_integers(value: Any, raw: bytes) -> Any:
+    """`value`, or the `raw` body it came from read again with exact integers if it may hold one beyond 64
+    bits (see `json_problems`): for a body whose parts are held to the limits one by one, later."""
+    return _exact(raw) if _inexact(value) else value
+
+
+def _exact(raw: bytes) -> Any:
+    # orjson has refused any number too long for a double, so no integer here reaches Python's digit limit.
+    return json.loads(raw)
+
+
+def _inexact(value: Any) -> bool:
+    if isinstance(value, float):
+        return abs(value) > INT64_MAX and value.is_integer()
+    if isinstance(value, list):
+        return any(_inexact(item) for item in value)
+    if isinstance(value, dict):
+        return any(_inexact(item) for item in value.values())
+    return False
+
+
+def _walk(
+    value: Any, path: str, depth: int, limits: Limits, problems: list[Problem], inexact: list[str]
+) -> None:
     if isinstance(value, dict | list) and depth > limits.max_json_depth:
         problems.append(
             Problem(path, f"Nested deeper than {limits.max_json_depth} levels (PJS_MAX_JSON_DEPTH).")
@@ -84,12 +120,17 @@ def _walk(value: Any, path: str, depth: int, limits: Limits, problems: list[Prob
         _check_text(value, path, limits, problems)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _walk(item, f"{path}[{index}]", depth + 1, limits, problems)
+            _walk(item, f"{path}[{index}]", depth + 1, limits, problems, inexact)
     elif isinstance(value, dict):
         for key, item in value.items():
             at = f"{path}.{key}" if path else str(key)
             _check_text(str(key), at, limits, problems, is_key=True)
-            _walk(item, at, depth + 1, limits, problems)
+            _walk(item, at, depth + 1, limits, problems, inexact)
+    elif isinstance(value, int):
+        if not -INT64_MAX <= value <= INT64_MAX:
+            problems.append(Problem(path, _BEYOND_64_BITS))
+    elif isinstance(value, float) and abs(value) > INT64_MAX and value.is_integer():
+        inexact.append(path)
 
 
 def _check_text(

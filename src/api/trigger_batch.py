@@ -190,14 +190,14 @@ def _item(key: Any, patient: Any, limits: Limits) -> tuple[str, dict[str, Any]] 
     """The item's key and context, checked as the single trigger checks its header and body."""
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or unstorable_text(key):
         return BadRequest(f"Each item needs an idempotencyKey: text of 1 to {MAX_KEY_LENGTH} characters.")
+    problems = json_problems(patient, limits)
+    if problems:  # first: orjson cannot measure an integer beyond 64 bits
+        return beyond_limits("patient context", problems)
     if len(orjson.dumps(patient)) > limits.max_patient_context_bytes:
         return ContentTooLarge(
             f"The patient context is larger than {limits.max_patient_context_bytes} bytes of JSON "
             "(PJS_MAX_PATIENT_CONTEXT_BYTES)."
         )
-    problems = json_problems(patient, limits)
-    if problems:
-        return beyond_limits("patient context", problems)
     context = validate_patient_context(patient)
     if isinstance(context, list):
         return invalid("patient context", context)

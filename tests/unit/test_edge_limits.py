@@ -1,19 +1,21 @@
-"""The edge's shared body checks: text Postgres can store, nesting depth, and string lengths."""
+"""The edge's shared body checks: text Postgres can store, nesting depth, string lengths, 64-bit integers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.limits import Limits, json_problems, unstorable_text
+from api.limits import INT64_MAX, Limits, exact_integers, json_problems, unstorable_text
 
 LIMITS = Limits(max_json_depth=4, max_id_length=5, max_text_length=10)
 
 storable_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=5)
+numbers = st.integers(-INT64_MAX, INT64_MAX) | st.floats(allow_nan=False)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | storable_text,
+    st.none() | st.booleans() | numbers | storable_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(storable_text, inner, max_size=3),
     max_leaves=10,
 )
@@ -73,3 +75,26 @@ def test_a_bad_key_is_reported_at_its_object_without_echoing_it() -> None:
 
     assert [problem.path for problem in problems] == ["notes", "notes"]
     assert all("secret" not in problem.message for problem in problems)
+
+
+def test_an_integer_beyond_64_bits_that_orjson_rounds_is_found_in_the_raw_body() -> None:
+    raw = b'{"ids": [1e22, 12345678901234567890123], "big": 18446744073709551615}'
+
+    problems = json_problems(orjson.loads(raw), LIMITS, raw)
+
+    assert [problem.path for problem in problems] == ["ids[1]", "big"]
+    assert all("64 bits" in problem.message for problem in problems)
+
+
+def test_large_floats_written_as_floats_break_no_limit() -> None:
+    raw = b'{"a": 1e22, "b": -1.5e300, "c": 9223372036854775807.0}'
+
+    assert json_problems(orjson.loads(raw), LIMITS, raw) == []
+
+
+def test_a_body_checked_later_gets_its_huge_integers_exact_and_others_unchanged() -> None:
+    huge = b'{"items": [{"mrn": 12345678901234567890123}]}'
+    plain = b'{"items": [{"mrn": 4711, "score": 1e22}]}'
+
+    assert exact_integers(orjson.loads(huge), huge) == {"items": [{"mrn": 12345678901234567890123}]}
+    assert exact_integers(orjson.loads(plain), plain) == {"items": [{"mrn": 4711, "score": 1e22}]}
