@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
 from api.openapi import install_docs, install_openapi
+from api.query_params import declared_query_only
 from api.rate_limit import KeyRateLimiter
 from api.refusals import RefusalLog
 from api.resources import Resources
@@ -74,7 +75,7 @@ def create_app(resources: Resources) -> FastAPI:
         metrics,
         stream_contract,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(declared_query_only)])
     install_ui(app)
     install_docs(app)
     install_error_handlers(app)

@@ -1,0 +1,53 @@
+"""Query strings held to what the route declares: a parameter it does not take, or one sent twice, is a 400.
+
+Ignoring `?journey_id=` (for `journeyId`) would widen a listing to every run of the clinic, and a client
+acting on that listing (cancelling "the patient's runs") would act on all of them; a repeated parameter
+would leave it to chance which value counts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from api.errors import BadRequest
+from domain.validation import Problem
+
+# Only names shaped like parameter names are echoed: anything else could be text the client typed.
+_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,63}")
+
+
+async def declared_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not declare, and any declared one given more than once."""
+    query = request.query_params
+    if not query:
+        return
+    route = request.scope.get("route")
+    # Walked on each request that has a query string (a few fields): APIRoute cannot key a cache.
+    declared = frozenset(_query_names(route.dependant) if isinstance(route, APIRoute) else ())
+    problems = [_problem(name, declared, len(query.getlist(name))) for name in dict.fromkeys(query.keys())]
+    refused = [problem for problem in problems if problem is not None]
+    if refused:
+        count = f"{len(refused)} problem{'s' if len(refused) != 1 else ''}"
+        raise BadRequest(f"The query string is not valid ({count}).", refused)
+
+
+def _problem(name: str, declared: frozenset[str], times: int) -> Problem | None:
+    takes = f"this operation takes {', '.join(sorted(declared))}" if declared else "it takes none"
+    if name not in declared:
+        shown = name if _NAME.fullmatch(name) else "(unnamed)"
+        return Problem(shown, f"Unknown query parameter: {takes}.")
+    if times > 1:
+        return Problem(name, f"Sent {times} times: send it once.")
+    return None
+
+
+def _query_names(dependant: Dependant) -> list[str]:
+    names = [field.alias for field in dependant.query_params]
+    for sub in dependant.dependencies:
+        names.extend(_query_names(sub))
+    return names
