@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from api.errors import (
@@ -82,6 +82,18 @@ def one_idempotency_key(request: Request) -> None:
     sent = len(request.headers.getlist("Idempotency-Key"))
     if sent > 1:
         raise BadRequest(f"Send one Idempotency-Key header, not {sent}.")
+
+
+def idempotency_key_header(retried: str) -> Any:
+    """The `Idempotency-Key` header of a write that a retry must not repeat; `retried` says what a retry
+    with the same key and body gets."""
+    return Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description=f"Retries with the same key and body {retried}; the same key with another body is 422.",
+        examples=["booking-4711"],
+    )
 
 
 async def batch_body(request: Request, resources: Annotated[Resources, Depends(get_resources)]) -> Any:

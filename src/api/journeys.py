@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
-from api.errors import NotFound, invalid
+from api.errors import NotFound, Unprocessable, invalid
 from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
-from api.inputs import JourneyBody, existing_id
-from api.limits import INT32_MAX
+from api.inputs import JourneyBody, existing_id, idempotency_key_header, one_idempotency_key
+from api.limits import INT32_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -25,7 +25,8 @@ from api.schemas import (
 )
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
-from engine.journey_repository import StoredJourney
+from engine.commands import id_for_key
+from engine.journey_repository import JourneyKeyReused, StoredJourney
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])
 
@@ -33,6 +34,7 @@ Deps = Annotated[Resources, Depends(get_resources)]
 JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
 Reader = Annotated[Principal, requires(Scope.JOURNEYS_READ)]
 Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
+OneKey = Annotated[None, Depends(one_idempotency_key)]
 
 
 @router.post(
@@ -40,15 +42,23 @@ Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
     status_code=201,
     summary="Create a journey (version 1)",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 413, 415),
+    responses=error_responses(400, 413, 415, 422),
 )
 async def create_journey(
-    principal: Writer, raw: JourneyBody, resources: Deps, response: Response
+    principal: Writer,
+    _one_key: OneKey,
+    raw: JourneyBody,
+    resources: Deps,
+    response: Response,
+    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same journey")] = None,
 ) -> JourneyCreated:
     definition = _valid_journey(raw, resources)
+    journey_id = (
+        uuid4() if idempotency_key is None else id_for_key(principal.tenant_id, "journeys", idempotency_key)
+    )
     async with resources.for_tenant(principal) as scope:
-        stored = await scope.journeys.create(
-            uuid4(), definition, now=resources.clock(), actor=principal.actor
+        stored = _saved(
+            await scope.journeys.create(journey_id, definition, now=resources.clock(), actor=principal.actor)
         )
     response.headers["Location"] = f"/journeys/{stored.journey_id}"
     return JourneyCreated(journey_id=stored.journey_id)
@@ -59,21 +69,40 @@ async def create_journey(
     status_code=201,
     summary="Save a new version of a journey; runs already started stay on their version",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 404, 413, 415),
+    responses=error_responses(400, 404, 413, 415, 422),
 )
 async def update_journey(
-    principal: Writer, journey_id: JourneyIdPath, raw: JourneyBody, resources: Deps, response: Response
+    principal: Writer,
+    _one_key: OneKey,
+    journey_id: JourneyIdPath,
+    raw: JourneyBody,
+    resources: Deps,
+    response: Response,
+    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same version")] = None,
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
     definition = _valid_journey(raw, resources)
+    request_id = None
+    if idempotency_key is not None:
+        request_id = id_for_key(principal.tenant_id, f"versions:{known_id}", idempotency_key)
     async with resources.for_tenant(principal) as scope:
-        stored = await scope.journeys.add_version(
-            known_id, definition, now=resources.clock(), actor=principal.actor
+        saved = await scope.journeys.add_version(
+            known_id, definition, now=resources.clock(), actor=principal.actor, request_id=request_id
         )
-    if stored is None:
+    if saved is None:
         raise NotFound(f"Journey {known_id} does not exist.")
+    stored = _saved(saved)
     response.headers["Location"] = f"/journeys/{known_id}?version={stored.version}"
     return JourneyVersionCreated(journey_id=known_id, version=stored.version)
+
+
+def _saved(result: StoredJourney | JourneyKeyReused) -> StoredJourney:
+    if isinstance(result, JourneyKeyReused):
+        raise Unprocessable(
+            f"This Idempotency-Key already saved journey {result.journey_id} version {result.version} with a "
+            "different body; use a new key for a new version."
+        )
+    return result
 
 
 @router.get("", summary="List journeys with their latest version", responses=error_responses())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
@@ -14,6 +14,7 @@ from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
 from api.inputs import (
     PatientContextBody,
     existing_id,
+    idempotency_key_header,
     one_idempotency_key,
     optional_uuid,
     patient_id_query,
@@ -64,16 +65,7 @@ async def trigger(
     raw: PatientContextBody,
     resources: Deps,
     response: Response,
-    idempotency_key: Annotated[
-        StoredText | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Retries with the same key and body return the same run.",
-            examples=["booking-4711"],
-        ),
-    ] = None,
+    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same run")] = None,
 ) -> RunAcceptedOut:
     known_id = existing_id(journey_id, "Journey")
     context = validate_patient_context(raw)

@@ -102,18 +102,27 @@ def run_id_for_key(tenant_id: UUID, journey_id: UUID, idempotency_key: str) -> U
     tenants makes two runs. The default tenant keeps the id it had before tenancy, so a retry of a
     request made before the upgrade still finds its run.
 
-    It is `uuid5(IDEMPOTENCY_NAMESPACE, "[tenant:]journey:key")`, hashed from the (tenant, journey)
+    It is `uuid5(IDEMPOTENCY_NAMESPACE, "[tenant:]journey:key")` (see `id_for_key`).
+    """
+    return id_for_key(tenant_id, journey_id, idempotency_key)
+
+
+def id_for_key(tenant_id: UUID, subject: UUID | str, idempotency_key: str) -> UUID:
+    """The id a write with this idempotency key gets, the same on every retry: a run's (the subject is
+    its journey), a journey's (`"journeys"`) or a journey version's (`"versions:<journey id>"`).
+
+    It is `uuid5(IDEMPOTENCY_NAMESPACE, "[tenant:]subject:key")`, hashed from the (tenant, subject)
     prefix's digest state: a batch of a thousand keys formats the two ids once, not a thousand times.
     """
-    digest = _prefix_digest(tenant_id, journey_id).copy()
+    digest = _prefix_digest(tenant_id, subject).copy()
     digest.update(idempotency_key.encode())
     return UUID(bytes=digest.digest()[:16], version=5)
 
 
 @lru_cache(maxsize=1024)
-def _prefix_digest(tenant_id: UUID, journey_id: UUID) -> hashlib._Hash:
+def _prefix_digest(tenant_id: UUID, subject: UUID | str) -> hashlib._Hash:
     scope = "" if tenant_id == DEFAULT_TENANT_ID else f"{tenant_id}:"
-    return hashlib.sha1(IDEMPOTENCY_NAMESPACE.bytes + f"{scope}{journey_id}:".encode(), usedforsecurity=False)
+    return hashlib.sha1(IDEMPOTENCY_NAMESPACE.bytes + f"{scope}{subject}:".encode(), usedforsecurity=False)
 
 
 async def cancel_run(

@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from domain.conditions import strictly_equal
 from domain.journey import JourneyDefinition
 from domain.validation import validate_stored_journey
 from events.connection_loss import unavailable_on_connection_loss
@@ -52,7 +53,20 @@ class JourneySummary:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class JourneyKeyReused:
+    """An idempotency key that already saved this journey version (or created this journey) from another
+    definition: a refusal, as the trigger's `IdempotencyKeyReused` is."""
+
+    journey_id: UUID
+    version: int
+
+
 _COLUMNS: Final = "journey_id, version, definition::text AS definition, created_at"
+
+# Writers of one journey's versions queue on this advisory lock (the two-key space, apart from the runs'
+# one-key locks), so each takes the next version in turn instead of racing for it.
+_VERSION_LOCK_CLASS: Final = 0x4A524E59
 
 # Sets the transaction-local pjs.actor ($5) that the journeys' audit trigger (0013) records, in the
 # INSERT's own statement: the SELECT runs before the AFTER INSERT trigger, and no extra round trip.
@@ -113,52 +127,73 @@ class PostgresJourneyRepository:
 
     async def create(
         self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime, actor: str = "api"
-    ) -> StoredJourney:
-        """Store version 1 of a new journey; `actor` is who the audit log names."""
+    ) -> StoredJourney | JourneyKeyReused:
+        """Store version 1 of a new journey; `actor` is who the audit log names. An id derived from an
+        idempotency key may be taken already: by this very request retried when version 1 holds the
+        same definition (that version is the answer), else the key is reused."""
         with unavailable_on_connection_loss("creating a journey"):
             row = await self._pool.fetchrow(
                 f"INSERT INTO journeys (journey_id, version, name, definition, created_at)"
-                f" SELECT $1, 1, $2, $3::jsonb, $4 FROM {_AS_ACTOR} RETURNING {_COLUMNS}",
+                f" SELECT $1, 1, $2, $3::jsonb, $4 FROM {_AS_ACTOR}"
+                f" ON CONFLICT (journey_id, version) DO NOTHING RETURNING {_COLUMNS}",
                 journey_id,
                 definition.name,
                 _encode(definition),
                 now,
                 actor,
             )
-        assert row is not None
-        return self._remember(row)
+            if row is not None:
+                return self._remember(row)
+            first = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = 1", journey_id
+            )
+        return self._replayed(first, definition) if first else JourneyKeyReused(journey_id, 1)
 
     async def add_version(
-        self, journey_id: UUID, definition: JourneyDefinition, *, now: datetime, actor: str = "api"
-    ) -> StoredJourney | None:
-        """Store the next version of an existing journey; None when the journey does not exist."""
+        self,
+        journey_id: UUID,
+        definition: JourneyDefinition,
+        *,
+        now: datetime,
+        actor: str = "api",
+        request_id: UUID | None = None,
+    ) -> StoredJourney | JourneyKeyReused | None:
+        """Store the next version of an existing journey; None when the journey does not exist. A
+        `request_id` (derived from an idempotency key) that saved a version already answers with that
+        version if it holds the same definition, else the key is reused."""
+        lock = int.from_bytes(journey_id.bytes[:4], "big", signed=True)
 
-        async def insert_next_version() -> asyncpg.Record | None:
+        async def insert_next_version() -> tuple[asyncpg.Record | None, bool]:
             try:
                 async with transaction(self._pool) as connection:  # a savepoint inside the API's transaction
-                    return await connection.fetchrow(
-                        f"""
-                    INSERT INTO journeys (journey_id, version, name, definition, created_at)
-                    SELECT $1, max(version) + 1, $2, $3::jsonb, $4 FROM journeys, {_AS_ACTOR}
-                    WHERE journey_id = $1
-                    HAVING count(*) > 0
-                    RETURNING {_COLUMNS}
-                    """,
-                        journey_id,
-                        definition.name,
-                        _encode(definition),
-                        now,
-                        actor,
+                    await connection.execute(
+                        "SELECT pg_advisory_xact_lock($1, $2)", _VERSION_LOCK_CLASS, lock
                     )
+                    if request_id is not None:
+                        saved = await connection.fetchrow(_SAVED_BY_REQUEST, journey_id, request_id)
+                        if saved is not None:
+                            return saved, True
+                    args = (journey_id, definition.name, _encode(definition), now, actor, request_id)
+                    return await connection.fetchrow(_INSERT_NEXT_VERSION, *args), False
             except asyncpg.UniqueViolationError as error:
-                # Two edits raced for the same next version: the loser tries again and takes the one after.
+                # A writer that did not queue on the lock took the version: try again, the one after.
                 raise AppendRaced(str(error)) from error
 
         # Only a lost race is retried here. A connection lost during COMMIT may have stored the version, so
         # it is the caller's StoreUnavailable (503): retrying blindly could store the edit twice.
         with unavailable_on_connection_loss("adding a journey version"):
-            row = await retry_transient(insert_next_version, retry_on=RACE_ERRORS)
-        return None if row is None else self._remember(row)
+            row, replayed = await retry_transient(insert_next_version, retry_on=RACE_ERRORS)
+        if row is None:
+            return None
+        return self._replayed(row, definition) if replayed else self._remember(row)
+
+    def _replayed(
+        self, row: asyncpg.Record, definition: JourneyDefinition
+    ) -> StoredJourney | JourneyKeyReused:
+        stored = self._remember(row)
+        if strictly_equal(stored.definition.to_json_dict(), definition.to_json_dict()):
+            return stored
+        return JourneyKeyReused(stored.journey_id, stored.version)
 
     async def get(self, journey_id: UUID, version: int) -> StoredJourney | None:
         """One version of a journey, or None."""
@@ -217,6 +252,17 @@ class PostgresJourneyRepository:
         while len(self._versions) > self._cache_size:
             self._versions.popitem(last=False)
         return StoredJourney(row["journey_id"], row["version"], definition, row["created_at"])
+
+
+_SAVED_BY_REQUEST: Final = f"SELECT {_COLUMNS} FROM journeys WHERE journey_id = $1 AND request_id = $2"
+
+_INSERT_NEXT_VERSION: Final = f"""
+    INSERT INTO journeys (journey_id, version, name, definition, created_at, request_id)
+    SELECT $1, max(version) + 1, $2, $3::jsonb, $4, $6 FROM journeys, {_AS_ACTOR}
+    WHERE journey_id = $1
+    HAVING count(*) > 0
+    RETURNING {_COLUMNS}
+"""
 
 
 def _encode(definition: JourneyDefinition) -> str:
