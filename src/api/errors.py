@@ -69,7 +69,14 @@ class ApiError(Exception):
 
 
 class BadRequest(ApiError):
+    """A 400 always lists its problems: one at path "" (the request as a whole) when none is named."""
+
     status_code = 400
+
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, problems or [Problem("", message)], headers)
 
 
 class Unauthorized(ApiError):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import Depends, Header, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from api.errors import (
     BadRequest,
@@ -17,7 +17,7 @@ from api.errors import (
     invalid,
     validation_problems,
 )
-from api.limits import Limits, beyond_limits, exact_integers, json_problems
+from api.limits import Limits, StoredText, beyond_limits, exact_integers, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
 
@@ -84,6 +84,18 @@ def one_idempotency_key(request: Request) -> None:
         raise BadRequest(f"Send one Idempotency-Key header, not {sent}.")
 
 
+def _trimmed(key: str) -> str:
+    # HTTP servers drop a header value's leading spaces and tabs: the trailing ones go too, as one rule.
+    key = key.strip(" \t")
+    if not key:
+        raise ValueError("The Idempotency-Key cannot be blank.")
+    return key
+
+
+IdempotencyKey = Annotated[StoredText, AfterValidator(_trimmed)]
+"""An `Idempotency-Key` header's value: surrounding spaces and tabs are not part of the key."""
+
+
 def idempotency_key_header(retried: str) -> Any:
     """The `Idempotency-Key` header of a write that a retry must not repeat; `retried` says what a retry
     with the same key and body gets."""
@@ -138,13 +150,15 @@ def existing_id(raw: str, what: str) -> UUID:
 
 
 def optional_uuid(raw: str | None, name: str) -> UUID | None:
-    """A UUID query filter: absent is None; anything but a UUID is a 400 naming the parameter."""
+    """A UUID filter: absent is None; anything but a UUID is a 400 naming the parameter, not echoing it
+    (a patient id sent in the wrong field would be patient data)."""
     if raw is None:
         return None
     try:
         return UUID(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be a UUID, got {raw[:64]!r}.") from None
+        message = f"{name} must be a UUID."
+        raise BadRequest(message, [Problem(name, message)]) from None
 
 
 def patient_id_query(search_path: str) -> Any:

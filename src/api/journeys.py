@@ -11,8 +11,14 @@ from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import NotFound, Unprocessable, invalid
 from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
-from api.inputs import JourneyBody, existing_id, idempotency_key_header, one_idempotency_key
-from api.limits import INT32_MAX, StoredText
+from api.inputs import (
+    IdempotencyKey,
+    JourneyBody,
+    existing_id,
+    idempotency_key_header,
+    one_idempotency_key,
+)
+from api.limits import INT32_MAX
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -35,6 +41,8 @@ JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
 Reader = Annotated[Principal, requires(Scope.JOURNEYS_READ)]
 Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
 OneKey = Annotated[None, Depends(one_idempotency_key)]
+CreateKey = Annotated[IdempotencyKey | None, idempotency_key_header("return the same journey")]
+EditKey = Annotated[IdempotencyKey | None, idempotency_key_header("return the same version")]
 
 
 @router.post(
@@ -50,7 +58,7 @@ async def create_journey(
     raw: JourneyBody,
     resources: Deps,
     response: Response,
-    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same journey")] = None,
+    idempotency_key: CreateKey = None,
 ) -> JourneyCreated:
     definition = _valid_journey(raw, resources)
     journey_id = (
@@ -78,7 +86,7 @@ async def update_journey(
     raw: JourneyBody,
     resources: Deps,
     response: Response,
-    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same version")] = None,
+    idempotency_key: EditKey = None,
 ) -> JourneyVersionCreated:
     known_id = existing_id(journey_id, "Journey")
     definition = _valid_journey(raw, resources)

@@ -23,6 +23,7 @@ from api.schemas import (
     VersionStatsOut,
 )
 from api.search_schemas import AuditSearchIn
+from domain.validation import Problem
 from engine.run_status import read_run_counts
 from projections.journey_stats import read_stats
 from subscribers.audit_reads import audit_position, read_audit
@@ -141,5 +142,5 @@ def _after_id(cursor: str | None) -> int:
         return 0
     # isdecimal alone would let "²"-like digits through; an audit id is a bigint.
     if not (cursor.isascii() and cursor.isdecimal()) or int(cursor) > INT64_MAX:
-        raise BadRequest(_INVALID_CURSOR)
+        raise BadRequest(_INVALID_CURSOR, [Problem("cursor", _INVALID_CURSOR)])
     return int(cursor)

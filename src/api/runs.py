@@ -12,6 +12,7 @@ from api.auth import requires
 from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
 from api.inputs import (
+    IdempotencyKey,
     PatientContextBody,
     existing_id,
     idempotency_key_header,
@@ -35,6 +36,7 @@ from api.search_schemas import RunSearchIn
 from api.timeline import timeline_entries
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
+from domain.validation import Problem
 from engine.batch_trigger import BatchItem
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key
 from engine.ports import load_head
@@ -65,7 +67,7 @@ async def trigger(
     raw: PatientContextBody,
     resources: Deps,
     response: Response,
-    idempotency_key: Annotated[StoredText | None, idempotency_key_header("return the same run")] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, idempotency_key_header("return the same run")] = None,
 ) -> RunAcceptedOut:
     known_id = existing_id(journey_id, "Journey")
     context = validate_patient_context(raw)
@@ -189,7 +191,7 @@ async def search_runs(resources: Resources, principal: Principal, search: RunSea
         try:
             page = await list_runs(scope.db, where, search.limit, search.cursor)
         except InvalidCursor as error:
-            raise BadRequest(str(error)) from None
+            raise BadRequest(f"{error}.", [Problem("cursor", f"{error}.")]) from None
         opened = await scope.vault.open_contexts({s.run_id: s.patient_context for s in page.runs})
         runs = [_run_out(state, opened[state.run_id]) for state in page.runs]
         details = {"runs": [str(run.run_id) for run in runs], "patientFilter": search.patient_id is not None}

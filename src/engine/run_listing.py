@@ -54,7 +54,7 @@ def decode_cursor(cursor: str) -> FeedPosition:
 
 
 async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | None = None) -> RunPage:
-    after = decode_cursor(cursor) if cursor else FeedPosition(0, 0)
+    after = decode_cursor(cursor) if cursor is not None else FeedPosition(0, 0)  # "" is no cursor
     columns = ", ".join(f"r.{column.strip()}" for column in COLUMNS.split(","))
     rows = await db.fetch(
         f"""
