@@ -26,9 +26,11 @@ from api.ui.routes import install_ui
 
 DESCRIPTION = """\
 Clinics define journeys (MESSAGE, DELAY and CONDITIONAL nodes); each trigger starts a run of one patient
-through the journey's latest version. Errors are JSON `{"message", "problems"?}`. Every operation but
-`/health` needs `Authorization: Bearer <API key>` (the Authorize button) whose key carries the scope the
-operation names; `pjs keys create` makes keys.
+through the journey's latest version. Errors are JSON `{"message", "problems"?}` (a 400 always has
+`problems`). Every operation needs `Authorization: Bearer <API key>` (the Authorize button) whose key
+carries the scope the operation names, except: `/health`; a provider's delivery receipt, signed with the
+providers' secret instead; and `/ready` and `/metrics`, open from loopback, else the `admin` scope.
+`pjs keys create` makes keys.
 """
 
 # Request bodies read as raw JSON: the OpenAPI document gets their schemas from these.

@@ -33,6 +33,10 @@ async def health() -> dict[str, str]:
     "events not published.",
     dependencies=[Depends(loopback_or_admin)],
     openapi_extra=OPEN_FROM_LOOPBACK,
+    responses={
+        200: {"description": "Ready: Postgres answers (warnings, if any, in `details`)"},
+        503: {"description": "Not ready: Postgres does not answer (the same body, `status: not ready`)"},
+    },
 )
 async def ready(resources: Annotated[Resources, Depends(get_resources)]) -> JSONResponse:
     checks = {

@@ -19,7 +19,7 @@ from api.inputs import (
     one_idempotency_key,
 )
 from api.limits import INT32_MAX
-from api.openapi import error_responses, json_request
+from api.openapi import error_responses, json_request, located
 from api.resources import Resources, get_resources
 from api.schemas import (
     JourneyCreated,
@@ -50,7 +50,7 @@ EditKey = Annotated[IdempotencyKey | None, idempotency_key_header("return the sa
     status_code=201,
     summary="Create a journey (version 1)",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 413, 415, 422),
+    responses={**error_responses(400, 413, 415, 422), **located(201, "the journey")},
 )
 async def create_journey(
     principal: Writer,
@@ -77,7 +77,7 @@ async def create_journey(
     status_code=201,
     summary="Save a new version of a journey; runs already started stay on their version",
     openapi_extra=json_request(JourneyIn, JOURNEY_EXAMPLES),
-    responses=error_responses(400, 404, 413, 415, 422),
+    responses={**error_responses(400, 404, 413, 415, 422), **located(201, "the version saved")},
 )
 async def update_journey(
     principal: Writer,

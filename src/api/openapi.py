@@ -51,6 +51,12 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": descriptions[code]} for code in (*status_codes, 503)}
 
 
+def located(status_code: int, what: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` entry documenting the `Location` header of a 201 or 202 that points at `what`."""
+    header = {"description": f"The URL of {what}.", "schema": {"type": "string"}}
+    return {status_code: {"description": f"`Location` names {what}.", "headers": {"Location": header}}}
+
+
 def _bad_requests_are_400(document: dict[str, Any]) -> None:
     """FastAPI documents a 422 for invalid parameters; this API answers those with a 400 (api/errors.py)."""
     fastapi_422 = "#/components/schemas/HTTPValidationError"

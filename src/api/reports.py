@@ -106,7 +106,7 @@ async def search_audit(resources: Resources, principal: Principal, search: Audit
     async with resources.for_tenant(principal) as scope:
         after = await audit_position(scope.db, after_id)
         if after is None:
-            raise BadRequest(_INVALID_CURSOR)
+            raise BadRequest(_INVALID_CURSOR, [Problem("cursor", _INVALID_CURSOR)])
         key_ids = [] if search.patient_id is None else await scope.patient_key_ids(search.patient_id)
         rows = await read_audit(
             scope.db,

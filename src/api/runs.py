@@ -22,7 +22,7 @@ from api.inputs import (
     search_body,
 )
 from api.limits import INT32_MAX, StoredText
-from api.openapi import error_responses, json_request
+from api.openapi import error_responses, json_request, located
 from api.resources import Resources, get_resources
 from api.schemas import (
     PatientContextIn,
@@ -58,7 +58,7 @@ MAX_LIST_PAGE = 500
     status_code=202,
     summary="Start a run of the journey's latest version for one patient (the body is the patient context)",
     openapi_extra=json_request(PatientContextIn, PATIENT_EXAMPLES),
-    responses=error_responses(400, 404, 409, 413, 415, 422),
+    responses={**error_responses(400, 404, 409, 413, 415, 422), **located(202, "the run")},
 )
 async def trigger(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read

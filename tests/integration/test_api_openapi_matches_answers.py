@@ -1,0 +1,40 @@
+"""On the real API: the OpenAPI document declares what the answers carry: the `Location` of each 201 and
+202 that sends one, /ready's 503, and which operations need no API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from api.examples import SEED_JOURNEY, SEED_PATIENT
+
+
+async def test_every_answer_that_sends_a_location_is_documented_with_it(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    created = await api.post("/journeys", json=SEED_JOURNEY)
+    journey_id = created.json()["journeyId"]
+    edited = await api.put(f"/journeys/{journey_id}", json=SEED_JOURNEY)
+    triggered = await api.post(f"/journeys/{journey_id}/trigger", json=SEED_PATIENT)
+
+    answers = [
+        ("/journeys", "post", "201", created),
+        ("/journeys/{journeyId}", "put", "201", edited),
+        ("/journeys/{journeyId}/trigger", "post", "202", triggered),
+    ]
+
+    for path, method, status, response in answers:
+        assert str(response.status_code) == status and "Location" in response.headers
+        documented: dict[str, Any] = document["paths"][path][method]["responses"][status]
+        assert "Location" in documented["headers"], (path, method)
+        assert "application/json" in documented["content"], (path, method)
+
+
+async def test_readiness_documents_its_503_and_the_description_names_the_open_operations(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+
+    assert "503" in document["paths"]["/ready"]["get"]["responses"]
+    description = document["info"]["description"]
+    assert "receipt" in description and "/ready" in description and "/metrics" in description
