@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.allowed_methods import allowed_methods
 from api.api_keys import Principal
 from api.http_metrics import route_template
 from api.refusals import refusal_log
@@ -216,12 +217,13 @@ def _said_plainly(detail: Mapping[str, Any]) -> str:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     message = "Not found." if error.status_code == 404 else str(error.detail)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
     if is_ui_page(request):  # a person followed a link or typed a path: a page, not JSON
         page = error_page(error.status_code, message, ())
-        return HTMLResponse(
-            page, status_code=error.status_code, headers={**PAGE_HEADERS, **(error.headers or {})}
-        )
-    return JSONResponse(body(message), status_code=error.status_code, headers=error.headers)
+        return HTMLResponse(page, status_code=error.status_code, headers={**PAGE_HEADERS, **headers})
+    return JSONResponse(body(message), status_code=error.status_code, headers=headers)
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:

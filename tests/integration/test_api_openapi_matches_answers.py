@@ -38,3 +38,16 @@ async def test_readiness_documents_its_503_and_the_description_names_the_open_op
     assert "503" in document["paths"]["/ready"]["get"]["responses"]
     description = document["info"]["description"]
     assert "receipt" in description and "/ready" in description and "/metrics" in description
+
+
+async def test_a_method_a_path_does_not_take_is_405_allowing_every_method_its_routes_take(
+    api: httpx.AsyncClient,
+) -> None:
+    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+
+    on_journeys = await api.options("/journeys")
+    on_one = await api.delete(f"/journeys/{journey_id}")
+
+    assert on_journeys.status_code == on_one.status_code == 405
+    assert on_journeys.headers["Allow"] == "GET, POST"
+    assert on_one.headers["Allow"] == "GET, PUT"
