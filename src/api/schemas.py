@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.message_validation import LANGUAGE_TAG_PATTERN
 from domain.run_state import RunStatus
 
 
@@ -134,9 +135,11 @@ class PatientContextIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: str = Field(min_length=1, max_length=255, description="Up to PJS_MAX_ID_LENGTH (255) characters.")
     age: float = Field(ge=0)
-    language: str = Field(description="A language tag (BCP 47).", examples=["es", "pt-BR"])
+    language: str = Field(
+        pattern=LANGUAGE_TAG_PATTERN, description="A language tag (BCP 47).", examples=["es", "pt-BR"]
+    )
     timezone: str | None = Field(default=None, description="IANA zone.", examples=["Asia/Tokyo"])
 
 

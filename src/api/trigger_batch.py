@@ -63,7 +63,9 @@ class BatchItemIn(BaseModel):
 class BatchTriggerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[BatchItemIn] = Field(description="1 to PJS_MAX_BATCH_TRIGGERS (default 1000) patients.")
+    items: list[BatchItemIn] = Field(
+        min_length=1, description="1 to PJS_MAX_BATCH_TRIGGERS (default 1000) patients."
+    )
 
 
 class BatchItemOut(BaseModel):

@@ -16,7 +16,9 @@ from domain.template_bounds import template_refusal
 CHANNELS: Final = ("sms", "email", "webhook", "log")
 DELAY_FORMS: Final = ("duration_seconds", "until_local_time", "until_field")
 # A language tag (BCP 47): a 2-3 letter language and optional subtags, e.g. "es", "pt-BR", "zh-Hant-TW".
-_LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", re.ASCII)
+LANGUAGE_TAG_PATTERN: Final = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+"""A language tag as the service takes it (BCP 47's shape: a language, then subtags)."""
+_LANGUAGE_TAG: Final = re.compile(LANGUAGE_TAG_PATTERN, re.ASCII)
 _MAX_OFFSET_SECONDS: Final = 10 * 366 * 24 * 3600
 
 # Parsing only: nothing is rendered here, so the checks stay pure.

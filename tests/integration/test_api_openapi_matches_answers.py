@@ -51,3 +51,19 @@ async def test_a_method_a_path_does_not_take_is_405_allowing_every_method_its_ro
     assert on_journeys.status_code == on_one.status_code == 405
     assert on_journeys.headers["Allow"] == "GET, POST"
     assert on_one.headers["Allow"] == "GET, PUT"
+
+
+async def test_the_patient_schema_is_as_strict_as_the_trigger_and_refuses_what_it_refuses(
+    api: httpx.AsyncClient,
+) -> None:
+    schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+    patient = schemas["PatientContextIn"]["properties"]
+    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+
+    empty_id = await api.post(f"/journeys/{journey_id}/trigger", json={**SEED_PATIENT, "id": ""})
+    bad_language = await api.post(f"/journeys/{journey_id}/trigger", json={**SEED_PATIENT, "language": "e"})
+
+    assert patient["id"]["minLength"] == 1 and patient["id"]["maxLength"] == 255
+    assert "pattern" in patient["language"]
+    assert schemas["BatchTriggerIn"]["properties"]["items"]["minItems"] == 1
+    assert empty_id.status_code == bad_language.status_code == 400
