@@ -45,9 +45,8 @@ Refusal = (
 )
 STORE_FAILURES: tuple[type[BaseException], ...] = (RunContended, *TRANSIENT_ERRORS)
 """The store's failures (lost, busy, raced): a 503 to try again, every request's that met it, none's fault."""
-# A value the edge's limits let through but a column cannot hold: the client's to fix, so never a 503.
-# asyncpg's client-side DataError (an argument its column type cannot hold) is an InterfaceError, one of
-# the store's failures above: it is told apart first.
+# A value the edge's limits let through but a column cannot hold: the client's to fix, never a 503. asyncpg's
+# client-side DataError is an InterfaceError, one of the store's failures above: it is told apart first.
 UNSTORABLE: tuple[type[Exception], ...] = (asyncpg.DataError, asyncpg.exceptions._base.DataError)
 
 
