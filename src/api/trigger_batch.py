@@ -190,6 +190,8 @@ def _unknown(what: str, key: str, known: tuple[str, ...]) -> str:
 
 def _item(key: Any, patient: Any, limits: Limits) -> tuple[str, dict[str, Any]] | ApiError:
     """The item's key and context, checked as the single trigger checks its header and body."""
+    if isinstance(key, str):
+        key = key.strip(" \t")  # surrounding spaces and tabs are not part of a key, as in the header
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or unstorable_text(key):
         return BadRequest(f"Each item needs an idempotencyKey: text of 1 to {MAX_KEY_LENGTH} characters.")
     problems = json_problems(patient, limits)

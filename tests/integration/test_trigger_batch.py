@@ -100,6 +100,22 @@ async def test_the_batch_and_the_single_trigger_share_idempotency_keys(
     assert entries == [{"idempotencyKey": "shared", "runId": single.json()["runId"], "created": False}]
 
 
+async def test_a_batch_items_key_and_the_header_are_one_key_whatever_spaces_surround_them(
+    api: httpx.AsyncClient, journey_id: str
+) -> None:
+    patient = {**SEED_PATIENT, "id": "patient-spaced"}
+    single = await api.post(
+        f"/journeys/{journey_id}/trigger", json=patient, headers={"Idempotency-Key": "spaced"}
+    )
+
+    spaced = {"idempotencyKey": " spaced\t", "patient": patient}
+    blank = {"idempotencyKey": "  ", "patient": patient}
+    entries = (await batch(api, journey_id, spaced, blank)).json()["items"]
+
+    assert entries[0] == {"idempotencyKey": " spaced\t", "runId": single.json()["runId"], "created": False}
+    assert entries[1]["status"] == 400
+
+
 async def test_more_items_than_the_limit_is_413_naming_the_setting_and_nothing_starts(
     settings: Settings, api_key: str, pool: asyncpg.Pool
 ) -> None:
