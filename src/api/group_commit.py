@@ -9,7 +9,8 @@ that only that item's caller sees.
 A group that raises an error `shared` says is the whole group's (the store lost) fails every caller it
 carried with it. Any other error may be one item's fault (a value no check foresaw), so the group is run
 again in halves (`answers_apart`), down to the item whose run alone still raises: that caller alone gets
-the error, every other its own answer.
+the error, every other its own answer. The runs again are bounded: enough to set apart a few items at
+fault; an error that more parts than that hit (likely every item's) is answered to the rest of them.
 """
 
 from __future__ import annotations
@@ -28,30 +29,86 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
+FAULTS_SET_APART = 3
+"""How many items at fault `answers_apart` is budgeted to set apart from the others of their group."""
+
+
+def runs_allowed(count: int) -> int:
+    """The runs `answers_apart` may spend on `count` items: the first, then two a level for each of up to
+    FAULTS_SET_APART failing parts over the ceil(log2 count) levels of halving. 43 for a group of 100
+    (where answering each item alone takes 199), 61 for 1,000 (1,999)."""
+    return 1 + 2 * FAULTS_SET_APART * (count - 1).bit_length()
+
+
 async def answers_apart(
     run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
     items: Sequence[T],
     shared: Callable[[Exception], bool],
 ) -> list[R | Exception]:
     """`run(items)`'s answers, one per item. When it raises an error that is not `shared`, the items are
-    run again in halves, each half apart, down to the single item whose run still raises: that item's
-    answer is the error. A `shared` error is every item's answer. `run` must be safe to repeat (the
-    triggers' is, by their run ids); k items at fault among n cost about 2k·log2(n) runs."""
+    run again in halves, level by level, each part apart, down to the single items whose run still
+    raises: such an item's answer is the error. A `shared` error is the answer of every item of the run
+    that raised it; so is the error of a run that gave the wrong number of answers (`run`'s own fault).
+
+    The runs are bounded by `runs_allowed`: enough to set apart up to FAULTS_SET_APART items at fault
+    wherever they sit (k among n cost at most 1 + 2k·ceil(log2 n) runs), so a few bad items never fail
+    the others. More failing parts than that most likely means an error every item hits (a bug, a
+    constraint every row breaks), which halving to the end would answer in 2n-1 runs: once the budget
+    is spent, the items of the parts still failing get their part's error. Stopping where both halves of
+    a part fail alike was not chosen: two bad items of one kind in different halves would fail them all.
+    `run` must be safe to repeat (the triggers' is, by their run ids)."""
+    answers: dict[int, R | Exception] = {}
+    runs_left = runs_allowed(len(items)) - 1
+    whole = range(len(items))
+    error = await _answer_part(run, items, whole, shared, answers)
+    failing = [] if error is None else [(whole, error)]
+    given_up = 0
+    if error is not None:
+        log.warning("a group of %d failed (%s); running it again in parts", len(items), type(error).__name__)
+    while failing:
+        # Level by level: when the budget runs out, every failing part has had its share of it.
+        halves = [(half, cause) for part, cause in failing for half in _halves(part)]
+        failing = []
+        for part, cause in halves:
+            if runs_left == 0:
+                answers.update(dict.fromkeys(part, cause))
+                given_up += len(part)
+                continue
+            runs_left -= 1
+            error = await _answer_part(run, items, part, shared, answers)
+            if error is not None:
+                failing.append((part, error))
+    if given_up:
+        log.warning(
+            "a group of %d: %d items answered with their part's error once %d runs were spent",
+            len(items), given_up, runs_allowed(len(items)),
+        )  # fmt: skip
+    return [answers[index] for index in whole]
+
+
+def _halves(part: range) -> tuple[range, range]:
+    middle = len(part) // 2
+    return part[:middle], part[middle:]
+
+
+async def _answer_part(
+    run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+    items: Sequence[T],
+    part: range,
+    shared: Callable[[Exception], bool],
+    answers: dict[int, R | Exception],
+) -> Exception | None:
+    """Runs the part's items and records their answers; the error to narrow down in halves, if any."""
     try:
-        answers: list[R | Exception] = list(await run(items))
+        answered: list[R | Exception] = list(await run([items[index] for index in part]))
     except Exception as error:
-        if shared(error) or len(items) <= 1:
-            return [error] * len(items)
-        log.warning("a group of %d failed (%s); running it again in halves", len(items), type(error).__name__)
-    else:
-        if len(answers) != len(items):
-            raise RuntimeError(f"a group of {len(items)} got {len(answers)} answers")
-        return answers
-    middle = len(items) // 2
-    return [
-        *await answers_apart(run, items[:middle], shared),
-        *await answers_apart(run, items[middle:], shared),
-    ]
+        if not shared(error) and len(part) > 1:
+            return error
+        answered = [error] * len(part)
+    if len(answered) != len(part):
+        answered = [RuntimeError(f"a run of {len(part)} items gave {len(answered)} answers")] * len(part)
+    answers.update(zip(part, answered, strict=True))
+    return None
 
 
 @dataclass(frozen=True)
@@ -128,7 +185,7 @@ class GroupCommit(Generic[K, T, R]):
         except asyncio.CancelledError:
             self._fail(group, self._abandoned())
             raise
-        except Exception as error:  # answers of the wrong count: a fault of run_group itself
+        except Exception as error:  # a fault of `shared` itself: the callers are answered all the same
             self._fail(group, error)
             return
         for entry, answer in zip(group, answers, strict=True):

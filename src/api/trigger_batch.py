@@ -5,7 +5,9 @@ a run id (new, or the one its key started before) or an error shaped like the si
 runs are appended in one transaction; every per-patient limit and check applies to each item alone. An
 error no check foresaw in one item's values (or its event too large) is that item's alone: the batch is
 run again in halves, each its own transaction and audit row, down to the item at fault, whose answer is
-the error (a 500 or 413 in its `status`); the others get their runs. A lost store fails the request (503)
+the error (a 500 or 413 in its `status`); the others get their runs. The halving has a budget of
+transactions (`api.group_commit.runs_allowed`) that sets a few such items apart; past it, an error that
+likely every item hits is the answer of the items still failing. A lost store fails the request (503)
 and a retry with the same keys finds the runs that did start.
 """
 

@@ -8,7 +8,7 @@ its own audit row naming its key, and its own trace context on its run's first e
 fails for the store's sake (lost, busy, a race: what is answered 503) fails each of its requests; one that
 fails otherwise, an event too large or an error no check foresaw in one request's values, is tried again
 in halves (`api.group_commit.answers_apart`), so only the request at fault gets that error and every other
-its run.
+its run (a few requests at fault are set apart; past that budget the rest still failing get the error).
 
 A request that gives up (its deadline passed, its client left) while its group is in flight cannot take
 its run back: the other requests' runs commit with it. Its run may be started although it was answered

@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from api.group_commit import GroupCommit
+from api.group_commit import GroupCommit, answers_apart, runs_allowed
 
 
 class Abandoned(Exception):
@@ -148,6 +150,80 @@ async def test_an_item_whose_group_raises_fails_alone_and_the_others_of_its_grou
     assert isinstance(results[3], TypeError) and isinstance(results[6], TypeError)
     assert ("k", [2, 3, POISON, 4, 5, POISON, 6]) in work.groups  # tried together first
     assert ("k", [POISON]) in work.groups  # then narrowed down to the item at fault
+
+
+class FailsWhereBad:
+    """A unit of work over items that raises for any part holding a bad item, else answers each doubled;
+    it counts its runs."""
+
+    def __init__(self, bad: set[int]) -> None:
+        self.bad = bad
+        self.runs = 0
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.runs += 1
+        if self.bad.intersection(items):
+            raise TypeError("unhashable type: 'dict'")
+        return [item * 2 for item in items]
+
+
+@pytest.mark.parametrize("count", [100, 1000])
+async def test_an_error_every_item_hits_answers_each_item_with_it_within_the_run_budget(count: int) -> None:
+    work = FailsWhereBad(bad=set(range(count)))  # a bug every item meets
+
+    answers = await answers_apart(work, list(range(count)), store_lost)
+
+    assert len(answers) == count and all(isinstance(answer, TypeError) for answer in answers)
+    assert work.runs <= runs_allowed(count)
+    assert runs_allowed(100) == 43 and runs_allowed(1000) == 61  # where every item alone took 199 and 1,999
+
+
+@settings(max_examples=300, database=None)
+@given(st.data())
+def test_up_to_three_bad_items_anywhere_in_a_group_fail_alone_within_the_run_budget(
+    data: st.DataObject,
+) -> None:
+    count = data.draw(st.integers(1, 300), label="count")
+    bad = data.draw(st.sets(st.integers(0, count - 1), max_size=3), label="bad")
+    work = FailsWhereBad(bad)
+
+    answers = asyncio.run(answers_apart(work, list(range(count)), store_lost))
+
+    for item, answer in enumerate(answers):
+        assert isinstance(answer, TypeError) if item in bad else answer == item * 2
+    assert work.runs <= runs_allowed(count)
+
+
+async def test_many_bad_items_past_the_budget_fail_only_items_of_parts_that_failed() -> None:
+    bad = set(range(0, 100, 10))  # ten bad items, one in every ten
+    work = FailsWhereBad(bad)
+
+    answers = await answers_apart(work, list(range(100)), store_lost)
+
+    assert work.runs <= runs_allowed(100)
+    assert all(isinstance(answers[item], TypeError) for item in bad)
+    answered = [item for item, answer in enumerate(answers) if not isinstance(answer, Exception)]
+    assert answered and all(answers[item] == item * 2 for item in answered)
+
+
+async def test_a_part_answered_with_the_wrong_count_fails_its_own_callers_and_no_others() -> None:
+    short = 7
+
+    async def work(key: str, items: Sequence[int]) -> list[int | Exception]:
+        if POISON in items:
+            raise TypeError("unhashable type: 'dict'")
+        answers: list[int | Exception] = [item * 2 for item in items]
+        return answers[:-1] if short in items else answers  # a fault of the unit of work itself
+
+    groups = GroupCommit(work, max_items=10, max_in_flight=1, abandoned=Abandoned, shared=store_lost)
+    results = await asyncio.gather(
+        *(groups.submit("k", item) for item in (1, short, 2, POISON)), return_exceptions=True
+    )
+
+    # Tried together, then in halves: [1, 7] answered one short, [2, 13] narrowed to the poison.
+    assert [type(result) for result in results[:2]] == [RuntimeError, RuntimeError]
+    assert "gave 1 answers" in str(results[0])
+    assert results[2] == 4 and isinstance(results[3], TypeError)
 
 
 async def test_a_caller_that_gave_up_before_its_group_started_is_left_out_of_it() -> None:
