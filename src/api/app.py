@@ -12,7 +12,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract, trigger_batch
 from api.deadline import RequestDeadline
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, internal_error
 from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
 from api.openapi import install_docs, install_openapi
@@ -23,6 +23,7 @@ from api.resources import Resources
 from api.schemas import JourneyIn, PatientContextIn
 from api.search_schemas import AuditSearchIn, RunSearchIn
 from api.ui.routes import install_ui
+from api.unhandled_errors import UnhandledErrors
 
 DESCRIPTION = """\
 Clinics define journeys (MESSAGE, DELAY and CONDITIONAL nodes); each trigger starts a run of one patient
@@ -84,6 +85,9 @@ def create_app(resources: Resources) -> FastAPI:
     install_openapi(app, REQUEST_MODELS)
     app.state.rate_limiter = KeyRateLimiter(resources.rate_limit)
     app.state.refusal_log = RefusalLog()
+    # The middleware, innermost first (each added wraps those before it). UnhandledErrors is added first,
+    # so innermost: every middleware outside it sees a route's unmapped error as a 500 answer.
+    app.add_middleware(UnhandledErrors, answer=internal_error)
     app.add_middleware(BodySizeLimit, max_body_bytes=resources.limits.max_body_bytes)
     if resources.cors_origins:  # closed unless origins are configured: no CORS headers at all
         app.add_middleware(

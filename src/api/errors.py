@@ -18,7 +18,6 @@ from api.http_metrics import route_template
 from api.refusals import refusal_log
 from api.ui.error_page import error_page, is_ui_page
 from api.ui.render import PAGE_HEADERS
-from api.unhandled_errors import UnhandledErrors
 from domain.validation import Problem
 from engine.commands import (
     IdempotencyKeyOfErasedRun,
@@ -270,7 +269,8 @@ async def _unstorable(request: Request, error: Exception) -> Response:
     return await _api_error(request, _refused_by_store_types(error))
 
 
-async def _internal(request: Request, error: Exception) -> Response:
+async def internal_error(request: Request, error: Exception) -> Response:
+    """The 500 for an error no handler maps (`api.unhandled_errors.UnhandledErrors` answers with it)."""
     # The route's template, not the path: `/patients/{patientId}/erasure` holds a patient id.
     log.exception("unhandled error on %s %s", request.method, route_template(request.scope.get("route")))
     return await _api_error(request, ApiError("Internal server error."))
@@ -279,7 +279,7 @@ async def _internal(request: Request, error: Exception) -> Response:
 async def _internal_then_close(request: Request, error: Exception) -> Response:
     """Starlette's outermost handler (an error outside the routes, in a middleware) raises the error again
     after this answer, and uvicorn then closes the connection: the answer says so, so no client reuses it."""
-    response = await _internal(request, error)
+    response = await internal_error(request, error)
     response.headers["Connection"] = "close"
     return response
 
@@ -295,6 +295,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolExhausted, _busy)
     for unstorable in UNSTORABLE:
         app.add_exception_handler(unstorable, _unstorable)
-    # Added first, so innermost of the middleware: every middleware sees a route's 500 as an answer.
-    app.add_middleware(UnhandledErrors, answer=_internal)
     app.add_exception_handler(Exception, _internal_then_close)
