@@ -141,12 +141,14 @@ BatchBody = Annotated[Any, Depends(batch_body)]
 PatientContextBody = Annotated[Any, Depends(patient_context_body)]
 
 
-def existing_id(raw: str, what: str) -> UUID:
-    """A path id as a UUID; anything else cannot name an existing resource, so it is a 404."""
+def existing_id(raw: str, parameter: str) -> UUID:
+    """The path parameter (`journeyId`) as a UUID; anything else cannot name an existing resource, so it
+    is a 404 naming the parameter, not echoing it (a path segment sent by mistake may be patient data)."""
     try:
         return UUID(raw)
     except ValueError:
-        raise NotFound(f"{what} {raw[:64]!r} does not exist.") from None
+        noun = parameter.removesuffix("Id")
+        raise NotFound(f"{parameter} is not a {noun} id (a UUID).") from None
 
 
 def optional_uuid(raw: str | None, name: str) -> UUID | None:

@@ -88,7 +88,7 @@ async def update_journey(
     response: Response,
     idempotency_key: EditKey = None,
 ) -> JourneyVersionCreated:
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     definition = _valid_journey(raw, resources)
     request_id = None
     if idempotency_key is not None:
@@ -141,7 +141,7 @@ async def get_journey(
         Query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),
     ] = None,
 ) -> JourneyOut:
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     async with resources.for_tenant(principal) as scope:
         journeys = scope.journeys
         stored = await (journeys.latest(known_id) if version is None else journeys.get(known_id, version))

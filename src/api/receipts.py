@@ -89,7 +89,7 @@ async def receive(
     secret = resources.receipt_secret
     if secret is None or not signature_valid(secret, body, signature):
         raise Unauthorized("The receipt is not signed with the providers' secret.")
-    known_id = existing_id(delivery_id, "Delivery")
+    known_id = existing_id(delivery_id, "deliveryId")
     try:
         parsed = ReceiptIn.model_validate_json(body)
     except ValidationError as error:

@@ -45,7 +45,7 @@ async def journey_stats(
     resources: Deps,
     principal: Annotated[Principal, requires(Scope.JOURNEYS_READ)],
 ) -> JourneyStatsOut:
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     async with resources.for_tenant(principal) as scope:
         if await scope.journeys.latest(known_id) is None:
             raise NotFound(f"Journey {known_id} does not exist.")

@@ -69,7 +69,7 @@ async def trigger(
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, idempotency_key_header("return the same run")] = None,
 ) -> RunAcceptedOut:
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     context = validate_patient_context(raw)
     if isinstance(context, list):
         raise invalid("patient context", context)
@@ -85,7 +85,7 @@ async def trigger(
 
 @router.get("/runs/{runId}", summary="A run's current status", responses=error_responses(404))
 async def get_run(run_id: RunIdPath, resources: Deps, principal: Reader) -> RunOut:
-    known_id = existing_id(run_id, "Run")
+    known_id = existing_id(run_id, "runId")
     async with resources.for_tenant(principal) as scope:
         state = await load_head(scope.heads, known_id)
         out = _run_out(state, await scope.vault.open_context(state.patient_context))
@@ -99,7 +99,7 @@ async def get_run(run_id: RunIdPath, resources: Deps, principal: Reader) -> RunO
 async def cancel(
     run_id: RunIdPath, resources: Deps, principal: Annotated[Principal, requires(Scope.RUNS_CANCEL)]
 ) -> RunCancelledOut:
-    known_id = existing_id(run_id, "Run")
+    known_id = existing_id(run_id, "runId")
     async with resources.for_tenant(principal) as scope:
         now = resources.clock()
         result = await cancel_run(scope.store, scope.heads, run_id=known_id, reason=None, now=now)
@@ -128,7 +128,7 @@ async def run_events(
         int, Query(ge=1, le=MAX_PAGE, description="Events per page (at most 1000).", examples=[100])
     ] = 100,
 ) -> RunTimelineOut:
-    known_id = existing_id(run_id, "Run")
+    known_id = existing_id(run_id, "runId")
     async with resources.for_tenant(principal) as scope:
         entries = await read_page(scope.db, scope.store, known_id, after_version, limit + 1)
         if not entries and (after_version == 0 or await scope.store.head_version(known_id) == 0):

@@ -114,7 +114,7 @@ async def trigger_batch(
     raw: BatchBody,
     resources: Annotated[Resources, Depends(get_resources)],
 ) -> Response:
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     entries = _entries(raw, resources.limits, resources.limits.max_batch_triggers)
     answers: list[dict[str, Any]] = [{"idempotencyKey": key} for key, _ in entries]
     items: list[BatchItem] = []

@@ -36,7 +36,7 @@ async def run_live(
 ) -> JSONResponse:
     """The run's status, node and resumeAt, and its timeline events after version `after` (masked)."""
     viewer.require(Scope.RUNS_READ)
-    state, rows = await run_progress(resources, viewer.principal, existing_id(run_id, "Run"), after)
+    state, rows = await run_progress(resources, viewer.principal, existing_id(run_id, "runId"), after)
     status = state.status.value if state.status else None
     content: dict[str, Any] = {
         "status": status,
@@ -66,7 +66,7 @@ async def counts_live(
 ) -> JSONResponse:
     """One journey version's node counters and runs per status."""
     viewer.require(Scope.JOURNEYS_READ)
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     await journey_version(resources, viewer.principal, known_id, version)  # 404 unless the tenant's own
     counts = await version_counts(resources, viewer.principal, known_id, version)
     return JSONResponse(jsonable_encoder(counts), headers=_NO_STORE)

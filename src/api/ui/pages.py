@@ -54,7 +54,7 @@ async def journey_page(
     version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> Response:
     viewer.require(Scope.JOURNEYS_READ)
-    known_id = existing_id(journey_id, "Journey")
+    known_id = existing_id(journey_id, "journeyId")
     stored, latest = await journey_version(resources, viewer.principal, known_id, version)
     counts = await version_counts(resources, viewer.principal, known_id, stored.version)
     context = {
@@ -127,7 +127,7 @@ async def _runs(request: Request, viewer: Viewer, resources: Resources, fields: 
 async def run_page(
     request: Request, viewer: SignedIn, resources: Deps, run_id: Annotated[str, Path(alias="runId")]
 ) -> Response:
-    return await run_page_of(request, viewer, resources, existing_id(run_id, "Run"), reveal=False)
+    return await run_page_of(request, viewer, resources, existing_id(run_id, "runId"), reveal=False)
 
 
 async def run_page_of(

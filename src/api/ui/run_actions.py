@@ -24,7 +24,7 @@ RunIdPath = Annotated[str, Path(alias="runId")]
 async def reveal(request: Request, form: Form, resources: Deps, run_id: RunIdPath) -> Response:
     """The run page with the patient's data in clear, this once; the audit log records who looked."""
     viewer, _ = form
-    return await run_page_of(request, viewer, resources, existing_id(run_id, "Run"), reveal=True)
+    return await run_page_of(request, viewer, resources, existing_id(run_id, "runId"), reveal=True)
 
 
 @router.post("/runs/{runId}/cancel")
@@ -33,6 +33,6 @@ async def cancel_from_page(form: Form, resources: Deps, run_id: RunIdPath) -> Re
     viewer, fields = form
     viewer.require(Scope.RUNS_CANCEL)
     if fields.get("confirm") != "yes":
-        return RedirectResponse(f"/ui/runs/{existing_id(run_id, 'Run')}", status_code=303)
+        return RedirectResponse(f"/ui/runs/{existing_id(run_id, 'runId')}", status_code=303)
     cancelled = await cancel(run_id, resources, viewer.principal)
     return RedirectResponse(f"/ui/runs/{cancelled.run_id}?cancelled=1", status_code=303)

@@ -1,0 +1,57 @@
+"""A path id that is not a UUID is a 404 naming the path parameter, never echoing what was sent in it."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from api.examples import SEED_PATIENT
+from engine.signatures import SIGNATURE_HEADER, sign
+from pjs.settings import Settings
+from support.api import app_client
+
+# What a caller might paste into a path by mistake: a patient's name and birth date.
+PATIENT_DATA = "Jane Roe 1950-03-14"
+RECEIPT_SECRET = "receipt-secret-for-tests"
+BATCH = {"items": [{"idempotencyKey": "booking-4711", "patient": SEED_PATIENT}]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "parameter"),
+    [
+        ("GET", "/journeys/{}", None, "journeyId is not a journey id (a UUID)."),
+        ("GET", "/journeys/{}/stats", None, "journeyId is not a journey id (a UUID)."),
+        ("POST", "/journeys/{}/trigger", SEED_PATIENT, "journeyId is not a journey id (a UUID)."),
+        ("POST", "/journeys/{}/trigger-batch", BATCH, "journeyId is not a journey id (a UUID)."),
+        ("GET", "/journeys/runs/{}", None, "runId is not a run id (a UUID)."),
+        ("GET", "/journeys/runs/{}/events", None, "runId is not a run id (a UUID)."),
+        ("POST", "/journeys/runs/{}/cancel", None, "runId is not a run id (a UUID)."),
+    ],
+)
+async def test_a_path_id_that_is_not_a_uuid_is_not_found_naming_the_parameter_not_its_value(
+    api: httpx.AsyncClient, method: str, path: str, body: object, parameter: str
+) -> None:
+    response = await api.request(method, path.format(PATIENT_DATA), json=body)
+
+    assert response.status_code == 404
+    assert response.json()["message"] == parameter
+    assert "Jane" not in response.text and "1950" not in response.text
+
+
+async def test_a_signed_receipt_for_a_delivery_id_that_is_not_a_uuid_is_not_found_without_echoing_it(
+    settings: Settings,
+) -> None:
+    with_secret = settings.model_copy(update={"receipt_secret": SecretStr(RECEIPT_SECRET)})
+    receipt = orjson.dumps({"status": "delivered", "providerMessageId": "SM1"})
+    async with app_client(with_secret, None) as (provider, _):
+        response = await provider.post(
+            f"/deliveries/{PATIENT_DATA}/receipts",
+            content=receipt,
+            headers={SIGNATURE_HEADER: sign(RECEIPT_SECRET, receipt)},
+        )
+
+    assert response.status_code == 404
+    assert response.json()["message"] == "deliveryId is not a delivery id (a UUID)."
+    assert "Jane" not in response.text
