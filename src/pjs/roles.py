@@ -147,15 +147,11 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def message_channel(settings: Settings) -> ChannelRouter:
-    """Every configured channel behind one router; the default channel (a known name: the settings check
-    that) must be one of them."""
-    channels = wiring.message_channels(settings)
-    if settings.message_channel not in channels:
-        raise ValueError(
-            f"message channel {settings.message_channel!r} is not configured "
-            f"({', '.join(f'{name} needs {setting}' for name, setting in wiring.CHANNEL_SETTINGS.items())})"
-        )
-    return ChannelRouter(channels, settings.message_channel)
+    """Every configured channel behind one router; the default channel is one of them (the settings refuse
+    a default without its endpoint: `pjs.channel_settings`)."""
+    if (problem := settings.default_channel_problem()) is not None:  # settings made without validation
+        raise ValueError(problem)
+    return ChannelRouter(wiring.message_channels(settings), settings.message_channel)
 
 
 async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:

@@ -5,6 +5,7 @@ Nothing here connects at import time; every other package is handed what it need
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import asyncpg
@@ -39,9 +40,6 @@ from events.store import PostgresEventStore
 from pjs.settings import Settings, get_settings
 from projections.read_models import READ_MODELS
 from subscribers.analytics import DailyFiles
-
-# The setting that gives each channel but `log` its endpoint: unset, the channel cannot send.
-CHANNEL_SETTINGS: Final = {"webhook": "PJS_WEBHOOK_URL", "sms": "PJS_SMS_URL", "email": "PJS_SMTP_HOST"}
 
 REBUILDABLE: dict[str, Projection] = {p.name: p for p in (*WRITE_MODELS, *READ_MODELS)}
 """Every projection `pjs replay` can rebuild, by name."""
@@ -121,32 +119,37 @@ def engine_worker(pool: asyncpg.Pool, settings: Settings) -> EngineWorker:
 def unsendable_channels(settings: Settings) -> dict[str, str]:
     """Each channel these settings give no endpoint (`message_channels` leaves it out), with the setting
     that would give it one."""
-    endpoints = {"webhook": settings.webhook_url, "sms": settings.sms_url, "email": settings.smtp_host}
-    return {name: CHANNEL_SETTINGS[name] for name, endpoint in endpoints.items() if not endpoint}
+    return settings.unsendable_channels()
 
 
 def message_channels(settings: Settings) -> dict[str, Channel]:
     """The channels the settings configure: log always; webhook, sms and email when given an endpoint."""
     channels: dict[str, Channel] = {"log": LogChannel()}
-    if settings.webhook_url:
-        channels["webhook"] = WebhookChannel(
-            _http_config(settings, settings.webhook_url, settings.webhook_secret)
-        )
-    if settings.sms_url:
-        channels["sms"] = SmsChannel(_http_config(settings, settings.sms_url, settings.sms_secret))
-    if settings.smtp_host:
-        channels["email"] = EmailChannel(
-            EmailConfig(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.smtp_sender,
-                subject=settings.smtp_subject,
-                username=settings.smtp_username,
-                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                start_tls=settings.smtp_start_tls,
-            )
-        )
+    for name, endpoint in settings.channel_endpoints().items():
+        channels[name] = _CHANNEL_MAKERS[name](settings, endpoint)
     return channels
+
+
+def _email_channel(settings: Settings, host: str) -> Channel:
+    return EmailChannel(
+        EmailConfig(
+            host=host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            subject=settings.smtp_subject,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            start_tls=settings.smtp_start_tls,
+        )
+    )
+
+
+_CHANNEL_MAKERS: Final[dict[str, Callable[[Settings, str], Channel]]] = {
+    "webhook": lambda settings, url: WebhookChannel(_http_config(settings, url, settings.webhook_secret)),
+    "sms": lambda settings, url: SmsChannel(_http_config(settings, url, settings.sms_secret)),
+    "email": _email_channel,
+}
+"""How each channel of `pjs.channel_settings.ENDPOINT_SETTINGS` is made from its endpoint."""
 
 
 def _http_config(settings: Settings, url: str, secret: SecretStr | None) -> WebhookConfig:

@@ -47,12 +47,13 @@ async def test_every_worker_in_one_process_runs_journeys_to_the_end_and_stops_cl
 
 
 async def test_a_role_that_fails_takes_its_process_mates_down_with_exit_code_1(
-    settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    # The webhook channel without a URL: delivery raises as it starts; the relay beside it was running.
-    broken = settings.model_copy(update={"shutdown_seconds": SHUTDOWN_SECONDS, "message_channel": "webhook"})
+    # The analytics directory under a file: analytics fails as it starts; the relay beside it was running.
+    (tmp_path / "a-file").touch()
+    update = {"shutdown_seconds": SHUTDOWN_SECONDS, "analytics_dir": tmp_path / "a-file" / "days"}
     started = time.monotonic()
-    together = RoleProcess(("relay", "delivery"), broken)
+    together = RoleProcess(("relay", "analytics"), settings.model_copy(update=update))
     try:
         exit_code = together.wait(timeout=60)
     finally:

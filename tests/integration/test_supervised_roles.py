@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from pathlib import Path
 
 import httpx
 
@@ -16,15 +17,16 @@ from support.journeys import patient
 from support.kafka import end_offsets
 from support.roles import eventually, free_port, role_env
 
-ROLES = ("api", "relay", "delivery")
+ROLES = ("api", "relay", "analytics")
 
 
 async def test_a_crashing_role_is_restarted_while_the_others_keep_serving(
-    settings: Settings, api_key: str
+    settings: Settings, api_key: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    # The webhook channel without a URL: the delivery role raises at every start, the others do not care.
-    broken = settings.model_copy(update={"http_port": port, "message_channel": "webhook"})
+    # The analytics directory under a file: the analytics role fails at every start, the others do not care.
+    (tmp_path / "a-file").touch()
+    broken = settings.model_copy(update={"http_port": port, "analytics_dir": tmp_path / "a-file" / "days"})
     supervisor = Supervisor(
         {role: [sys.executable, "-m", "pjs.cli", "run", role] for role in ROLES},
         role_env(broken),
@@ -39,7 +41,7 @@ async def test_a_crashing_role_is_restarted_while_the_others_keep_serving(
             await eventually(lambda: _healthy(api), seconds=60)
             api_pid = supervisor.pid("api")
 
-            await eventually(lambda: _restarted(supervisor, "delivery", times=2), seconds=90)
+            await eventually(lambda: _restarted(supervisor, "analytics", times=2), seconds=90)
             journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
             triggered = await api.post(f"/journeys/{journey_id}/trigger", json=patient())
 

@@ -123,3 +123,26 @@ def test_an_unknown_message_channel_stops_a_command_naming_the_variable_and_the_
         "error: PJS_MESSAGE_CHANNEL: not a channel; choose one of: email, log, sms, webhook"
     )
     assert "Traceback" not in result.output and "ValueError" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("channel", "needed"),
+    [("webhook", "PJS_WEBHOOK_URL"), ("sms", "PJS_SMS_URL"), ("email", "PJS_SMTP_HOST")],
+)
+def test_a_default_channel_without_its_endpoint_stops_a_command_naming_both_variables(
+    channel: str, needed: str
+) -> None:
+    result = pjs("run", "delivery", PJS_MESSAGE_CHANNEL=channel)
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: PJS_MESSAGE_CHANNEL={channel} needs {needed}: set it, or choose a configured channel "
+        "(log needs none)"
+    )
+    assert "Traceback" not in result.output and "ValueError" not in result.output
+
+
+def test_a_default_channel_with_its_endpoint_is_taken() -> None:
+    settings = Settings(message_channel="sms", sms_url="https://sms.example.org/send")
+
+    assert settings.message_channel == "sms"
