@@ -69,24 +69,6 @@ def posted_message_problems(raw_journey: dict[str, Any]) -> Problems:
     return problems
 
 
-def unsendable_channel_problems(raw_journey: dict[str, Any], unsendable: Mapping[str, str]) -> Problems:
-    """Each MESSAGE naming a channel this service cannot send by: `unsendable` maps such a channel to the
-    setting that would configure it. A MESSAGE naming no channel takes the delivery role's default."""
-    raw_nodes = raw_journey.get("nodes")
-    return [
-        (
-            f"nodes[{index}].channel",
-            f"Node {node.get('id')!r} sends by {channel}, but this service has no {channel} channel: "
-            f'set {unsendable[channel]} (see docs/operations.md, "Message channels").',
-        )
-        for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else [])
-        if isinstance(node, dict)
-        and node.get("type") == "MESSAGE"
-        and isinstance(channel := node.get("channel"), str)
-        and channel in unsendable
-    ]
-
-
 def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:
     """Each MESSAGE template of a journey, posted or stored, that is outside the bounds: (path, why)."""
     found = ((path, _refusal_of(text)) for path, text in _message_templates(raw_journey))
@@ -118,9 +100,12 @@ def _refusal_of(text: object) -> str | None:
 
 
 def message_extras(
-    at: str, raw: dict[str, Any], problems: Problems
+    at: str, raw: dict[str, Any], problems: Problems, unsendable: Mapping[str, str]
 ) -> tuple[tuple[tuple[str, str], ...], str | None]:
-    """A MESSAGE's `translations` and `channel`, each problem noted; the `message` template is checked too."""
+    """A MESSAGE's `translations` and `channel`, each problem noted; the `message` template is checked too.
+
+    `unsendable` maps each channel this service cannot send by to the setting that would configure it: a
+    MESSAGE naming one is a problem (one naming no channel takes the delivery role's default)."""
     message = raw.get("message")
     if isinstance(message, str) and (problem := template_problem(message)) is not None:
         problems.append((f"{at}.message", problem))
@@ -145,6 +130,14 @@ def message_extras(
             (f"{at}.channel", f"Unknown channel {channel!r}; valid channels are {', '.join(CHANNELS)}.")
         )
         channel = None
+    elif isinstance(channel, str) and channel in unsendable:
+        problems.append(
+            (
+                f"{at}.channel",
+                f"Node {raw.get('id')!r} sends by {channel}, but this service has no {channel} channel: "
+                f'set {unsendable[channel]} (see docs/operations.md, "Message channels").',
+            )
+        )
     return tuple(translations), channel
 
 

@@ -23,7 +23,6 @@ from domain.message_validation import (
     journey_clock,
     message_extras,
     posted_message_problems,
-    unsendable_channel_problems,
 )
 
 # Each way round a loop must wait this long, so a looping run sends at most one round of messages a minute.
@@ -53,21 +52,23 @@ def validate_journey(
     field the contract does not have is a problem (domain.journey_fields), never dropped in silence; no
     MESSAGE may name a channel of `unsendable_channels` (channel -> the setting that would configure it).
     """
-    parsed = _parse(raw, min_loop_delay_seconds, max_events_per_decision, posted=True)
-    found = unsendable_channel_problems(raw, unsendable_channels or {}) if isinstance(raw, dict) else []
-    if not found:
-        return parsed
-    return [*(parsed if isinstance(parsed, list) else []), *(Problem(path, why) for path, why in found)]
+    unsendable = unsendable_channels or {}
+    return _parse(raw, min_loop_delay_seconds, max_events_per_decision, posted=True, unsendable=unsendable)
 
 
 def validate_stored_journey(raw: object) -> JourneyDefinition | list[Problem]:
     """A stored journey, read again: any DELAY breaks a loop and the checks only a sender has to pass are
     skipped, so a rule added or tightened since it was saved never strands the runs already on it."""
-    return _parse(raw, 0, None, posted=False)
+    return _parse(raw, 0, None, posted=False, unsendable={})
 
 
 def _parse(
-    raw: object, min_loop_delay_seconds: float, max_events: int | None, *, posted: bool
+    raw: object,
+    min_loop_delay_seconds: float,
+    max_events: int | None,
+    *,
+    posted: bool,
+    unsendable: Mapping[str, str],
 ) -> JourneyDefinition | list[Problem]:
     if not isinstance(raw, dict):
         return [Problem("", f"The journey must be a JSON object, got {describe(raw)}.")]
@@ -77,14 +78,7 @@ def _parse(
         problems.append(Problem("name", "The journey needs a name: a non-empty string."))
 
     raw_nodes = raw.get("nodes")
-    nodes: list[tuple[int, JourneyNode]] = []
-    if not isinstance(raw_nodes, list) or not raw_nodes:
-        problems.append(Problem("nodes", "The journey needs a non-empty list of nodes."))
-    else:
-        for index, raw_node in enumerate(raw_nodes):
-            node = _parse_node(index, raw_node, problems)
-            if node is not None:
-                nodes.append((index, node))
+    nodes = _parse_nodes(raw_nodes, problems, unsendable)
     known_ids = _check_ids(raw_nodes if isinstance(raw_nodes, list) else [], problems)
 
     start_node_id = raw.get("start_node_id")
@@ -125,6 +119,21 @@ def _parse(
     )
 
 
+def _parse_nodes(
+    raw_nodes: object, problems: list[Problem], unsendable: Mapping[str, str]
+) -> list[tuple[int, JourneyNode]]:
+    """Each node that has an id, with its index; every node's problems noted."""
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        problems.append(Problem("nodes", "The journey needs a non-empty list of nodes."))
+        return []
+    nodes: list[tuple[int, JourneyNode]] = []
+    for index, raw_node in enumerate(raw_nodes):
+        node = _parse_node(index, raw_node, problems, unsendable)
+        if node is not None:
+            nodes.append((index, node))
+    return nodes
+
+
 def _check_ids(raw_nodes: list[Any], problems: list[Problem]) -> set[str]:
     first_index: dict[str, int] = {}
     for index, raw_node in enumerate(raw_nodes):
@@ -144,7 +153,9 @@ def _check_ids(raw_nodes: list[Any], problems: list[Problem]) -> set[str]:
     return set(first_index)
 
 
-def _parse_node(index: int, raw: object, problems: list[Problem]) -> JourneyNode | None:
+def _parse_node(
+    index: int, raw: object, problems: list[Problem], unsendable: Mapping[str, str]
+) -> JourneyNode | None:
     at = f"nodes[{index}]"
     if not isinstance(raw, dict):
         problems.append(Problem(at, f"Each node must be a JSON object, got {describe(raw)}."))
@@ -156,7 +167,7 @@ def _parse_node(index: int, raw: object, problems: list[Problem]) -> JourneyNode
     node_type = raw.get("type")
     node: JourneyNode | None = None
     if node_type == NodeType.MESSAGE:
-        node = _message(at, str(node_id), raw, problems)
+        node = _message(at, str(node_id), raw, problems, unsendable)
     elif node_type == NodeType.DELAY:
         node = _delay(at, str(node_id), raw, problems)
     elif node_type == NodeType.CONDITIONAL:
@@ -179,12 +190,14 @@ def _next_id(at: str, key: str, raw: dict[str, Any], problems: list[Problem]) ->
     return None
 
 
-def _message(at: str, node_id: str, raw: dict[str, Any], problems: list[Problem]) -> MessageNode:
+def _message(
+    at: str, node_id: str, raw: dict[str, Any], problems: list[Problem], unsendable: Mapping[str, str]
+) -> MessageNode:
     message = raw.get("message")
     if not isinstance(message, str):
         problems.append(Problem(f"{at}.message", "A MESSAGE node needs a message: a string."))
     extra_problems: Problems = []
-    translations, channel = message_extras(at, raw, extra_problems)
+    translations, channel = message_extras(at, raw, extra_problems, unsendable)
     problems.extend(Problem(path, text) for path, text in extra_problems)
     return MessageNode(
         id=node_id,
