@@ -10,10 +10,10 @@ import threading
 from collections.abc import Sequence
 
 from pjs.heartbeat import heartbeating
-from pjs.postgres_waits import own_postgres_answers, until_postgres_answers
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
 from pjs.startup_errors import MIGRATING, MIGRATION_DSN, migration_address
+from pjs.startup_waits import own_postgres_answers, until_postgres_answers
 
 log = logging.getLogger("pjs")
 

@@ -11,7 +11,6 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import uvicorn
 import uvloop
-from aiokafka.errors import KafkaConnectionError
 
 from api.app import create_app
 from api.header_deadline import with_header_deadline
@@ -25,10 +24,10 @@ from events.grants import Duty
 from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
-from events.retry import retry_until_stopped
 from events.schema import migrate
 from pjs import wiring
 from pjs.settings import Settings
+from pjs.startup_waits import until_kafka_answers
 from pjs.tracing import instrument_api
 from pjs.wiring import api_resources, create_pool, session_limits
 from projections.projector import Projector
@@ -120,7 +119,7 @@ async def _pool_for(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 async def _ensure_run_events_topic(settings: Settings, stop: asyncio.Event) -> bool:
     """Create the topic if it is missing, waiting for a broker not reachable yet (one that starts after us,
-    on a host's reboot) until `stop`; whether the role should go on."""
+    on a host's reboot) until `stop` or `PJS_STARTUP_KAFKA_WAIT_SECONDS`; whether the role should go on."""
     kafka = settings.kafka_connection()
 
     async def ensure() -> bool:
@@ -133,8 +132,7 @@ async def _ensure_run_events_topic(settings: Settings, stop: asyncio.Event) -> b
         return True
 
     what = f"creating topic {settings.run_events_topic} on Kafka at {kafka.bootstrap}"
-    ensured = retry_until_stopped(ensure, stop, log=log, what=what, also_retry=(KafkaConnectionError,))
-    return await ensured is not None
+    return await until_kafka_answers(ensure, stop, settings, what=what) is not None
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:

@@ -119,6 +119,9 @@ class Settings(
     startup_postgres_wait_seconds: Seconds = Field(
         default=120.0, description="Longest a role's start waits for Postgres to answer, then exit 1."
     )
+    startup_kafka_wait_seconds: Seconds = Field(
+        default=120.0, description="Longest a role's start waits for Kafka to answer, then exit 1."
+    )
     # Full collections rescanned every object start-up built; pjs.garbage_collection freezes those.
     gc_young_threshold: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."

@@ -17,9 +17,9 @@ from pjs.setting_bounds import settings_problems
 from pjs.settings import Settings
 
 
-class PostgresNotUp(Exception):
-    """Postgres did not answer within a start's bound (`pjs.postgres_waits`); the message says where, and
-    what to check."""
+class NotUpInTime(Exception):
+    """Postgres or Kafka did not answer within a start's bound (`pjs.startup_waits`); the message says
+    where, and which setting bounds the wait."""
 
 
 EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (
@@ -29,7 +29,7 @@ EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # a refused connection, an unknown host, a file that cannot be read
     KeyRingError,
     KafkaConnectionError,
-    PostgresNotUp,
+    NotUpInTime,
     ValidationError,  # of the settings only: see `explain`
 )
 """The errors whose message says what was wrong with the configuration and holds no patient data."""
@@ -63,7 +63,7 @@ def explain(error: BaseException, settings: Settings, dsn: str) -> str | None:
             f"Kafka at {kafka_address(settings)} cannot be reached ({error}); check PJS_KAFKA_BOOTSTRAP "
             "and that the broker runs"
         )
-    if isinstance(error, KeyRingError | PostgresNotUp):
+    if isinstance(error, KeyRingError | NotUpInTime):
         return str(error)
     if isinstance(error, OSError) and (unreachable := _postgres_unreachable(error, settings, dsn)):
         return unreachable

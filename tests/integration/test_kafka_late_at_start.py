@@ -1,5 +1,6 @@
 """A Kafka broker not reachable when a role starts (one that comes up late after a host's reboot) is waited
-for, with throttled log lines naming its address, and the wait stops on SIGTERM like any other."""
+for, with throttled log lines naming its address, and the wait stops on SIGTERM like any other; past
+PJS_STARTUP_KAFKA_WAIT_SECONDS the role exits 1 in one line naming the address and the setting."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pjs.settings import Settings
 from support.endpoints import Endpoints
 from support.forwarding import forwarding
 from support.ports import free_port_below_ephemeral_range
-from support.roles import RoleProcess, eventually
+from support.roles import RoleProcess, eventually, only_failure_line
 
 
 async def _logged(log_file: Path, text: str, seconds: float = 30) -> str:
@@ -73,3 +74,21 @@ def test_sigterm_stops_a_role_still_waiting_for_kafka(settings: Settings, tmp_pa
 
     assert exit_code == 0 and seconds < 10
     assert "role relay failed" not in log_file.read_text()
+
+
+def test_a_kafka_still_down_when_the_wait_ends_exits_1_with_one_line_naming_the_address_and_setting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port_below_ephemeral_range()  # nobody listens on it
+    log_file = tmp_path / "relay.log"
+    update = {"kafka_bootstrap": f"127.0.0.1:{port}", "startup_kafka_wait_seconds": 2.0}
+    started = time.monotonic()
+
+    role = RoleProcess("relay", settings.model_copy(update=update), log_file=log_file)
+
+    assert role.wait(timeout=60) == 1 and time.monotonic() - started < 40
+    assert (
+        f"Kafka at 127.0.0.1:{port} did not answer within 2 s (PJS_STARTUP_KAFKA_WAIT_SECONDS; last: "
+        "KafkaConnectionError); check PJS_KAFKA_BOOTSTRAP and that the broker runs"
+    ) in only_failure_line(log_file, "relay")
+    assert f"on Kafka at 127.0.0.1:{port} (waiting up to 2 s) not done" in log_file.read_text()

@@ -57,6 +57,16 @@ def with_own_subscriber_groups(settings: Settings, analytics_dir: Path, **update
     )
 
 
+def only_failure_line(log_file: Path, role: str) -> str:
+    """The `role <role> failed` line of a role's log, checked to be its one such line and its last: no stack
+    after it, no traceback anywhere."""
+    log = log_file.read_text()
+    failed = [line for line in log.splitlines() if f"role {role} failed" in line]
+    assert len(failed) == 1 and failed[0] == log.rstrip().splitlines()[-1], log
+    assert "Traceback" not in log
+    return failed[0]
+
+
 class RoleProcess:
     """`python -m pjs.cli run <role>...` as a child process (one role, or several sharing it): stop it gently
     or SIGKILL it. Its log goes to this process's stderr, or appended to `log_file`."""
