@@ -120,7 +120,11 @@ class PostgresPatientKeys:
             live AS (
                 SELECT w.ref, k.key_id, k.wrapped_key, k.master_key_id
                 FROM wanted w JOIN patient_keys k ON k.patient_ref IN (w.filed, w.ref)
-                WHERE k.destroyed_at IS NULL
+                -- The references again as one array, so they bound the index scan whatever plan is used: a
+                -- plan made while the table was near empty (cached for the session) read every key of the
+                -- tenant on each call.
+                WHERE k.patient_ref = ANY (ARRAY(SELECT filed FROM wanted UNION ALL SELECT ref FROM wanted))
+                  AND k.destroyed_at IS NULL
                   AND k.tenant_id = coalesce(current_tenant(), $5)),  -- the writer's tenant, as the insert's
             made AS (
                 INSERT INTO patient_keys (key_id, patient_ref, wrapped_key, master_key_id)

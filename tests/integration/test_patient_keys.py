@@ -15,6 +15,7 @@ from events.catalogue import Sealed
 from events.key_ring_file import MasterKeys
 from events.patient_keys import DataKey, PostgresPatientKeys
 from events.patient_vault import PatientVault, TextsToSeal
+from events.pg import tenant_transaction
 from events.tenancy import DEFAULT_TENANT_ID
 from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
@@ -122,3 +123,32 @@ async def test_a_key_made_at_first_use_is_the_key_stored_and_every_later_use_get
         assert again[ref].secret == made[ref].secret == stored[made[ref].key_id].secret
     assert again["ref-jan"].key_id not in {key.key_id for key in made.values()}
     assert await pool.fetchval("SELECT count(*) FROM patient_keys") == 3
+
+
+async def _patient_keys_rows_read(connection: asyncpg.Connection) -> int:
+    """Rows of patient_keys this transaction has read so far, by index or by scanning the table."""
+    read: int = await connection.fetchval(
+        "SELECT coalesce(sum(idx_tup_fetch + seq_tup_read), 0)::bigint FROM pg_stat_xact_user_tables"
+        " WHERE relname = 'patient_keys'"
+    )
+    return read
+
+
+async def test_finding_a_patients_key_reads_only_their_keys_even_under_a_plan_made_on_an_empty_table(
+    settings: Settings, api_database_url: str
+) -> None:
+    connection = await asyncpg.connect(api_database_url)  # the API's role, bound by row-level security
+    keys = PostgresPatientKeys(connection, key_ring(settings))
+    try:
+        async with tenant_transaction(connection, DEFAULT_TENANT_ID, generic_plans=True):
+            await keys.live_keys(["ref-first"])  # planned now, once for the session: the table is empty
+        async with tenant_transaction(connection, DEFAULT_TENANT_ID, generic_plans=True):
+            await keys.live_keys([f"ref-{number}" for number in range(2_000)])  # the clinic's other patients
+        async with tenant_transaction(connection, DEFAULT_TENANT_ID, generic_plans=True):
+            before = await _patient_keys_rows_read(connection)
+            await keys.live_keys(["ref-new", "ref-7"])
+            read = await _patient_keys_rows_read(connection) - before
+    finally:
+        await connection.close()
+
+    assert read <= 2  # ref-7's key, and no other patient's
