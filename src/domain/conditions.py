@@ -1,5 +1,6 @@
 """Evaluate a CONDITIONAL node's condition against a patient context: strict, type-aware, never raising."""
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -36,6 +37,8 @@ def evaluate(condition: Condition, context: Mapping[str, Any]) -> bool:
       key, so "patient.age" and "age" mean the same.
     - Equality is strict: 65 == 65.0, but "65" != 65 and True != 1.
     - Ordering compares numbers with numbers and strings with strings; any other pairing is false.
+    - Strings compare in Unicode's composed form (NFC): "é" typed as one character or as "e" and an accent
+      is the same text, whichever form the clinic's systems send.
     - A missing field makes every operator false, `!=` and `nin` included: a missing value means the
       condition cannot be asserted, so the run takes the false branch.
     """
@@ -111,7 +114,7 @@ def strictly_equal(left: Any, right: Any) -> bool:
             and all(strictly_equal(left[key], right[key]) for key in left)
         )
     if isinstance(left, str) or isinstance(right, str):
-        return isinstance(left, str) and isinstance(right, str) and left == right
+        return isinstance(left, str) and isinstance(right, str) and _composed(left) == _composed(right)
     return left is None and right is None
 
 
@@ -121,6 +124,8 @@ def _ordered(canonical: str, actual: Any, expected: Any) -> bool:
     )
     if not comparable:
         return False
+    if isinstance(actual, str):
+        actual, expected = _composed(actual), _composed(expected)
     match canonical:
         case "gt":
             return bool(actual > expected)
@@ -130,6 +135,10 @@ def _ordered(canonical: str, actual: Any, expected: Any) -> bool:
             return bool(actual < expected)
         case _:
             return bool(actual <= expected)
+
+
+def _composed(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def _is_number(value: Any) -> bool:

@@ -1,8 +1,11 @@
 """Condition evaluation: strict, type-aware comparisons that never raise."""
 
+import unicodedata
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.conditions import OPERATORS, evaluate
 from domain.journey import Condition
@@ -142,3 +145,27 @@ def test_equality_of_lists_and_objects_is_strict() -> None:
 def test_unknown_operator_is_rejected() -> None:
     with pytest.raises(ValueError, match="~"):
         holds("age", "~", 1)
+
+
+COMPOSED_E_ACUTE, DECOMPOSED_E_ACUTE = "\u00e9", "e\u0301"  # one character; "e" and a combining accent
+
+
+@pytest.mark.parametrize(
+    ("sent", "written"), [(COMPOSED_E_ACUTE, DECOMPOSED_E_ACUTE), (DECOMPOSED_E_ACUTE, COMPOSED_E_ACUTE)]
+)
+def test_text_typed_in_either_unicode_form_takes_the_same_branch(sent: str, written: str) -> None:
+    context = {"city": f"Gen{sent}ve"}
+    assert holds("city", "=", f"Gen{written}ve", context) is True
+    assert holds("city", "!=", f"Gen{written}ve", context) is False
+    assert holds("city", "in", ["Lyon", f"Gen{written}ve"], context) is True
+    assert holds("city", "nin", [f"Gen{written}ve"], context) is False
+    assert holds("city", ">=", f"Gen{written}ve", context) is True
+    assert holds("city", "<", f"Gen{written}ve", context) is False
+
+
+@given(st.text())
+def test_a_string_equals_its_decomposed_and_composed_forms(text: str) -> None:
+    for form in ("NFC", "NFD"):
+        written = unicodedata.normalize(form, text)
+        assert holds("name", "=", written, {"name": text}) is True
+        assert holds("name", "<=", written, {"name": text}) is True
