@@ -153,9 +153,12 @@ class PostgresPatientKeys:
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         if not key_ids:
             return {}
+        # "Live" said as `wrapped_key IS NOT NULL` (the table's CHECK makes it the same): `destroyed_at IS
+        # NULL` matches the live-keys index, which a plan made while the table was near empty then read
+        # whole, every key of every tenant, on each call; this way only the primary key fits.
         rows = await self._db.fetch(
             "SELECT key_id, wrapped_key, master_key_id FROM patient_keys"
-            " WHERE key_id = ANY($1::uuid[]) AND destroyed_at IS NULL",
+            " WHERE key_id = ANY($1::uuid[]) AND wrapped_key IS NOT NULL",
             list(set(key_ids)),
         )
         return {row["key_id"]: self._unwrapped(row) for row in rows}

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -152,3 +152,23 @@ async def test_finding_a_patients_key_reads_only_their_keys_even_under_a_plan_ma
         await connection.close()
 
     assert read <= 2  # ref-7's key, and no other patient's
+
+
+async def test_opening_sealed_data_reads_only_its_keys_even_under_a_plan_made_on_an_empty_table(
+    settings: Settings, database_url: str
+) -> None:
+    connection = await asyncpg.connect(database_url)  # the workers' role, which opens sealed data
+    keys = PostgresPatientKeys(connection, key_ring(settings))
+    await connection.execute("SET plan_cache_mode = force_generic_plan")  # as a plan cached for the session
+    try:
+        assert await keys.data_keys([uuid4()]) == {}  # planned now, on an empty table
+        made = await keys.live_keys([f"ref-{number}" for number in range(2_000)])
+        async with connection.transaction():
+            before = await _patient_keys_rows_read(connection)
+            found = await keys.data_keys([made["ref-7"].key_id, made["ref-8"].key_id])
+            read = await _patient_keys_rows_read(connection) - before
+    finally:
+        await connection.close()
+
+    assert set(found) == {made["ref-7"].key_id, made["ref-8"].key_id}
+    assert read <= 2
