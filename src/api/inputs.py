@@ -17,6 +17,7 @@ from api.errors import (
     invalid,
     validation_problems,
 )
+from api.json_keys import repeated_keys
 from api.limits import Limits, StoredText, beyond_limits, exact_integers, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
@@ -46,6 +47,9 @@ async def _json_body(
     except orjson.JSONDecodeError as error:
         # orjson's message names the position only, never the content (which may be patient data).
         raise BadRequest(f"The request body is not valid JSON: {error}.") from None
+    repeated = repeated_keys(raw)
+    if repeated:
+        raise BadRequest("The request body names a key twice in one object.", repeated)
     if not shared_limits:
         return exact_integers(value, raw)
     problems = json_problems(value, limits, raw)
