@@ -81,16 +81,25 @@ RETRY_OF_HEADER: Final = "pjs_retry_of"
 
 _MAX_ID: Final = 2**63 - 1
 
-# The data-modifying CTE's insert is not visible to the final SELECT: it finds the row filed before, if any.
+# `standing` is the record's standing, which the group's new row takes over: retried if any group's row of
+# it was (its copy is on the topic), else discarded if an operator discarded it for every group (the latest
+# such discard's who, when and why), else waiting. The data-modifying CTE's insert is not visible to the
+# final SELECT: it finds the row filed before, if any.
 _ADD: Final = """
-WITH record AS (
-    SELECT max(retried_at) FILTER (WHERE status = 'retried') AS retried_at FROM dead_letters
-    WHERE topic = $2 AND partition = $3 AND record_offset = $4
-), discard AS (
-    SELECT discarded_at, discarded_by, discard_reason FROM dead_letters
+WITH standing AS (
+    SELECT 'retried' AS status, now() AS retried_at, NULL::timestamptz AS discarded_at,
+           NULL::text AS discarded_by, NULL::text AS discard_reason, 1 AS precedence
+    FROM dead_letters
+    WHERE topic = $2 AND partition = $3 AND record_offset = $4 AND status = 'retried'
+    UNION ALL
+    SELECT 'discarded', NULL, discarded_at, discarded_by, discard_reason, 2
+    FROM dead_letters
     WHERE topic = $2 AND partition = $3 AND record_offset = $4 AND status = 'discarded'
       AND discarded_for_all_groups
-    ORDER BY discarded_at DESC LIMIT 1
+    UNION ALL
+    SELECT 'waiting', NULL, NULL, NULL, NULL, 3
+    ORDER BY precedence, discarded_at DESC
+    LIMIT 1
 ), filed AS (
     INSERT INTO dead_letters (
         consumer_group, topic, partition, record_offset, record_key, record_value, header_names,
@@ -98,14 +107,8 @@ WITH record AS (
         discarded_by, discard_reason, discarded_for_all_groups)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
            (SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id = $12),
-           CASE WHEN r.retried_at IS NOT NULL THEN 'retried'
-                WHEN d.discarded_at IS NOT NULL THEN 'discarded' ELSE 'waiting' END,
-           CASE WHEN r.retried_at IS NOT NULL THEN now() END,
-           CASE WHEN r.retried_at IS NULL THEN d.discarded_at END,
-           CASE WHEN r.retried_at IS NULL THEN d.discarded_by END,
-           CASE WHEN r.retried_at IS NULL THEN d.discard_reason END,
-           r.retried_at IS NULL AND d.discarded_at IS NOT NULL
-    FROM record r LEFT JOIN discard d ON true
+           s.status, s.retried_at, s.discarded_at, s.discarded_by, s.discard_reason, s.status = 'discarded'
+    FROM standing s
     ON CONFLICT (consumer_group, topic, partition, record_offset) DO NOTHING
     RETURNING dead_letter_id, status
 )

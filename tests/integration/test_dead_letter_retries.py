@@ -129,6 +129,25 @@ async def test_a_group_behind_that_sets_aside_a_record_already_retried_files_its
     assert await dead_letters(pool).waiting_by_group() == {}
 
 
+async def test_a_record_retried_after_a_discard_for_every_group_is_filed_as_retried_by_a_group_behind(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    [audit] = await park_junk(pool, settings.run_events_topic, 53, "pjs-test-audit")
+    discard = ("discard", str(audit), "--all-groups", "--reason", "junk", "--by", "alice")
+    assert (await asyncio.to_thread(dead_letters_cli, settings, *discard)).exit_code == 0
+    [_, analytics] = await park_junk(pool, settings.run_events_topic, 53, "pjs-test-analytics")
+    retried = await asyncio.to_thread(dead_letters_cli, settings, "retry", str(audit))
+    assert retried.exit_code == 0, retried.output
+
+    [*_, engine] = await park_junk(pool, settings.run_events_topic, 53, "pjs-test-engine")
+
+    letter = await dead_letters(pool).get(engine)
+    assert letter is not None and letter.status == "retried" and letter.retried_at is not None
+    assert (letter.discarded_at, letter.discarded_by, letter.discard_reason) == (None, None, None)
+    still_discarded = await dead_letters(pool).get(analytics)
+    assert still_discarded is not None and still_discarded.status == "discarded"
+
+
 async def test_a_retry_while_kafka_cannot_be_reached_exits_1_in_one_line_and_changes_nothing(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
