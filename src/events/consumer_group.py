@@ -35,7 +35,7 @@ from events.group_config import GroupConfig
 from events.group_progress import group_progress
 from events.offsets import KafkaCommits, KafkaOffsets, OffsetStore, stop_consumer
 from events.retry import RETRY_LATER_ERRORS, OutageLog, RetryLater, retry_until_stopped
-from events.waiting import sleep_unless_stopped, unless_stopped_for
+from events.waiting import ABANDONED, sleep_unless_stopped, unless_stopped_for
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +139,17 @@ class ConsumerLoop:
         """
         group = self._config.group
 
-        async def store() -> tuple[Filed | None]:  # a tuple: None alone is retry_until_stopped's "stopped"
-            return (await self._dead_letters.add(group, bad.record, bad.error, bad.reason),)
+        async def store() -> Filed | None:
+            return await self._dead_letters.add(group, bad.record, bad.error, bad.reason)
 
         what = f"group {group}'s dead letter"
-        stored = await retry_until_stopped(
+        filed = await retry_until_stopped(
             store, stop, log=log, what=what, max_wait=self._config.max_retry_seconds
         )
-        if stored is None:
+        if filed is ABANDONED:
             return False
         if bad.reason != HANDLING_FAILED:
             UNDECODABLE_RECORDS.labels(group=group).inc()
-        (filed,) = stored
         if filed is not None and filed.status == "discarded":  # no operator is to look at it again
             log.warning(
                 "group %s skips record %s: %s (%s); an operator discarded it (dead letter %d)",
@@ -168,11 +167,11 @@ class ConsumerLoop:
     async def _position(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         partitions = self._unpositioned & consumer.assignment()
 
-        async def attempt() -> bool:
+        async def attempt() -> None:
             await self._offsets.position(consumer, partitions)
-            return True
 
-        if await retry_until_stopped(attempt, stop, log=log, what=f"seeking for {self._config.group}"):
+        seeking = f"seeking for {self._config.group}"
+        if await retry_until_stopped(attempt, stop, log=log, what=seeking) is not ABANDONED:
             self._unpositioned -= partitions
             consumer.resume(*(partitions & consumer.assignment()))
         self._unpositioned &= consumer.assignment()
@@ -268,7 +267,7 @@ class ConsumerLoop:
             give_up=lambda: set(batch.next_offsets) <= self._revoked,
         )
         outcome = await unless_stopped_for(attempts, stop, self._config.stop_wait_seconds)
-        return False if outcome is None else outcome
+        return False if outcome is ABANDONED else outcome
 
 
 class GroupLoop(ConsumerLoop):

@@ -35,7 +35,7 @@ from events.relay_metrics import PUBLISHED_EVENTS, RelayLagProbe
 from events.relay_pages import PageNotPublished, PagePublisher
 from events.retry import OutageLog, retry_until_stopped
 from events.store import EVENTS_APPENDED_CHANNEL
-from events.waiting import sleep_unless_stopped, wait_for_stop_or
+from events.waiting import ABANDONED, sleep_unless_stopped, wait_for_stop_or
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Relay:
                 log=log,
                 what="relay connecting to Postgres",
             )
-            if connection is None:
+            if connection is ABANDONED:
                 return
             try:
                 if await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):

@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_exponential_jitter
 
 from events.errors import CONNECTION_ERRORS, AppendRaced, StoreUnavailable
-from events.waiting import sleep_unless_stopped
+from events.waiting import ABANDONED, Abandoned, sleep_unless_stopped
 
 T = TypeVar("T")
 
@@ -71,12 +71,12 @@ async def retry_until_stopped(
     max_wait: float = 10.0,
     give_up: Callable[[], bool] = lambda: False,
     also_retry: tuple[type[BaseException], ...] = (),
-) -> T | None:
+) -> T | Abandoned:
     """Run `operation` until it succeeds, retrying transient errors, `RetryLater` and `also_retry` (e.g. a
-    broker not reachable yet, where the caller knows that is all it means) with backoff.
+    broker not reachable yet, where the caller knows that is all it means) with backoff; its result.
 
-    Returns None, without raising, once `stop` is set or `give_up()` is true after a failed attempt (the
-    caller abandons the work; whoever picks it up next does it again). Other errors propagate at once.
+    Returns `ABANDONED`, without raising, once `stop` is set or `give_up()` is true after a failed attempt
+    (the caller abandons the work; whoever picks it up next does it again). Other errors propagate at once.
     """
 
     def finished(_state: RetryCallState) -> bool:
@@ -91,9 +91,9 @@ async def retry_until_stopped(
         wait=wait_exponential_jitter(multiplier=first_wait, max=max_wait, jitter=first_wait),
         sleep=sleep,
         before_sleep=_log_first_and_every_tenth(log, what),
-        retry_error_callback=lambda _state: None,
+        retry_error_callback=lambda _state: ABANDONED,
     )
-    result: T | None = await retrying(_awaiting(operation))
+    result: T | Abandoned = await retrying(_awaiting(operation))
     return result
 
 

@@ -5,9 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
+
+
+class Abandoned(Enum):
+    """The type of `ABANDONED`, alone in it, so a type checker tells it apart from any result."""
+
+    ABANDONED = "abandoned"
+
+
+ABANDONED: Final = Abandoned.ABANDONED
+"""What a stop-aware helper returns instead of the work's result when it stopped before the work was done
+(stop was set, or the caller gave up): never a value the work itself could return, None included."""
 
 
 async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
@@ -26,8 +38,10 @@ async def wait_for_stop_or(stop: asyncio.Event, wake: asyncio.Event, at_most: fl
             waiter.cancel()
 
 
-async def unless_stopped_for(work: Coroutine[Any, Any, T], stop: asyncio.Event, grace: float) -> T | None:
-    """`work`'s result; or None, with `work` cancelled, once `stop` has been set for `grace` seconds."""
+async def unless_stopped_for(
+    work: Coroutine[Any, Any, T], stop: asyncio.Event, grace: float
+) -> T | Abandoned:
+    """`work`'s result; or `ABANDONED`, with `work` cancelled, once `stop` was set `grace` seconds ago."""
     task = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
     try:
@@ -38,7 +52,7 @@ async def unless_stopped_for(work: Coroutine[Any, Any, T], stop: asyncio.Event, 
             task.cancel()
             await asyncio.wait((task,))
             if task.cancelled() or task.exception() is not None:
-                return None  # abandoned
+                return ABANDONED
         return task.result()
     finally:
         stopping.cancel()

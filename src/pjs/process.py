@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
+from events.waiting import ABANDONED
 from pjs.heartbeat import heartbeating
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
@@ -73,7 +74,7 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
         lambda: apply_migrations(settings), stop, settings, what=what, variable=MIGRATION_DSN
     )
     try:
-        if await migrating is None:
+        if await migrating is ABANDONED:
             return
     except Exception as error:
         error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own

@@ -25,6 +25,7 @@ from events.group_config import GroupConfig
 from events.pools import connect
 from events.relay import Relay, RelayConfig
 from events.schema import migrate
+from events.waiting import ABANDONED
 from pjs import wiring
 from pjs.settings import Settings
 from pjs.startup_waits import until_kafka_answers
@@ -132,7 +133,7 @@ async def _ensure_run_events_topic(settings: Settings, stop: asyncio.Event) -> b
         return True
 
     what = f"creating topic {settings.run_events_topic} on Kafka at {kafka.bootstrap}"
-    return await until_kafka_answers(ensure, stop, settings, what=what) is not None
+    return await until_kafka_answers(ensure, stop, settings, what=what) is not ABANDONED
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> None:

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from events.pools import connect
 from events.retry import RETRY_LATER_ERRORS, retry_until_stopped
+from events.waiting import ABANDONED, Abandoned
 from pjs.settings import Settings
 from pjs.startup_errors import (
     API_DSN,
@@ -41,8 +42,8 @@ async def until_postgres_answers(
     *,
     what: str,
     variable: str,
-) -> T | None:
-    """`operation`'s result, retried while Postgres cannot be reached; None once `stop` is set. Raises
+) -> T | Abandoned:
+    """`operation`'s result, retried while Postgres cannot be reached; `ABANDONED` once `stop` is set. Raises
     `NotUpInTime` when the bound passes, and any error that is not transient (a refusal) at once.
 
     `what` names the wait in its log line (the first attempt, then every tenth); `variable` is the DSN's
@@ -61,9 +62,9 @@ async def until_postgres_answers(
 
 async def until_kafka_answers(
     operation: Callable[[], Awaitable[T]], stop: asyncio.Event, settings: Settings, *, what: str
-) -> T | None:
-    """`operation`'s result, retried while the Kafka broker cannot be reached; None once `stop` is set.
-    Raises `NotUpInTime` when `PJS_STARTUP_KAFKA_WAIT_SECONDS` passes."""
+) -> T | Abandoned:
+    """`operation`'s result, retried while the Kafka broker cannot be reached; `ABANDONED` once `stop` is
+    set. Raises `NotUpInTime` when `PJS_STARTUP_KAFKA_WAIT_SECONDS` passes."""
     seconds = settings.startup_kafka_wait_seconds
 
     def not_up(last_error: str) -> NotUpInTime:
@@ -85,9 +86,9 @@ async def _within(
     what: str,
     not_up: Callable[[str], NotUpInTime],
     also_retry: tuple[type[BaseException], ...] = (),
-) -> T | None:
+) -> T | Abandoned:
     """The one bounded wait: `operation` retried (its transient errors and `also_retry`) until it succeeds,
-    `stop` is set (None) or `seconds` pass (raises `not_up` of the last error's type)."""
+    `stop` is set (`ABANDONED`) or `seconds` pass (raises `not_up` of the last error's type)."""
     deadline = time.monotonic() + seconds
     last_error = "no answer"
 
@@ -107,7 +108,7 @@ async def _within(
         give_up=lambda: time.monotonic() >= deadline,
         also_retry=also_retry,
     )
-    if result is None and not stop.is_set():
+    if result is ABANDONED and not stop.is_set():
         raise not_up(last_error)
     return result
 
@@ -126,7 +127,8 @@ async def own_postgres_answers(
         return True
 
     what = f"role {name} connecting to Postgres at {postgres_address(url)}"
-    return await until_postgres_answers(connected, stop, settings, what=what, variable=variable) is not None
+    waited = await until_postgres_answers(connected, stop, settings, what=what, variable=variable)
+    return waited is not ABANDONED
 
 
 def _address(settings: Settings, variable: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from events.errors import AppendRaced, StoreUnavailable
 from events.retry import OutageLog, RetryLater, retry_transient, retry_until_stopped
+from events.waiting import ABANDONED
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def test_retrying_until_stopped_gives_up_quietly_when_stopped() -> None:
         stop.set()
         raise RetryLater("contention")
 
-    assert await retry_until_stopped(never_done, stop, log=log, what="work", first_wait=0.0001) is None
+    assert await retry_until_stopped(never_done, stop, log=log, what="work", first_wait=0.0001) is ABANDONED
 
 
 async def test_retrying_until_stopped_gives_up_when_the_work_is_abandoned() -> None:
@@ -79,7 +80,23 @@ async def test_retrying_until_stopped_gives_up_when_the_work_is_abandoned() -> N
     result = await retry_until_stopped(
         flaky, asyncio.Event(), log=log, what="work", first_wait=0.0001, give_up=lambda: flaky.calls >= 3
     )
-    assert result is None and flaky.calls == 3
+    assert result is ABANDONED and flaky.calls == 3
+
+
+async def test_work_whose_result_is_none_is_told_apart_from_work_abandoned_when_stopped() -> None:
+    stop = asyncio.Event()
+    calls = 0
+
+    async def store_then_stop() -> None:  # e.g. a write that answers nothing
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreUnavailable("connection refused")
+        stop.set()  # stopping right after the work succeeded does not undo it
+
+    result = await retry_until_stopped(store_then_stop, stop, log=log, what="work", first_wait=0.0001)
+
+    assert result is None and calls == 2
 
 
 def test_a_loop_reporting_an_outage_logs_its_first_and_every_tenth_failure_then_the_recovery(
