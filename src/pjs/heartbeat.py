@@ -31,7 +31,7 @@ from events.pools import connect
 from events.retry import OutageLog
 from events.waiting import sleep_unless_stopped
 from pjs.settings import Settings
-from pjs.wiring import session_limits
+from pjs.wiring import own_database_url, session_limits
 
 log = logging.getLogger("pjs.heartbeat")
 
@@ -46,15 +46,24 @@ class HeartbeatWriter:
     for /ready to see going silent."""
 
     def __init__(
-        self, connect: Connect, process: Process, beats: Callable[[], list[RoleBeat]], every_seconds: float
+        self,
+        connect: Connect,
+        process: Process,
+        beats: Callable[[], list[RoleBeat]],
+        every_seconds: float,
+        *,
+        first_connection: asyncpg.Connection | None = None,
     ) -> None:
+        """`first_connection`: one already open to beat on (the start's wait opened it), closed with the
+        writer; `connect` makes the next ones."""
         self.process = process
         self.written = 0
         self._connect = connect
         self._beats = beats
         self._every = every_seconds
         self._timeout = max(every_seconds, 2.0)
-        self._connection: asyncpg.Connection | None = None
+        self._connection = first_connection
+        self._neighbours_forgotten = False
         self._outage = OutageLog(log, f"heartbeat of {process.name}")
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,9 +105,12 @@ class HeartbeatWriter:
     async def _connected(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
             self._connection = await self._connect()
+            self._neighbours_forgotten = False
+        if not self._neighbours_forgotten:
             # A process of this host that died without deleting its rows was replaced by this one or is
             # gone: its rows would only say so for an hour.
             await forget_dead_neighbours(self._connection, self.process, _is_dead)
+            self._neighbours_forgotten = True
         return self._connection
 
 
@@ -136,21 +148,30 @@ def role_beats(roles: Sequence[str], groups: dict[str, str]) -> Callable[[], lis
     return beats
 
 
-def heartbeat_writer(roles: Sequence[str], settings: Settings) -> HeartbeatWriter:
+def heartbeat_writer(
+    roles: Sequence[str], settings: Settings, *, first_connection: asyncpg.Connection | None = None
+) -> HeartbeatWriter:
     """The writer of a process running `roles`, as the API's role or the workers' (as its roles connect)."""
-    url = settings.resolved_database_url() if "api" in roles else settings.resolved_worker_database_url()
-    limits = session_limits(settings)
+    url, limits = own_database_url(roles, settings), session_limits(settings)
     process = Process(socket.gethostname(), os.getpid(), tuple(roles), datetime.now(UTC))
     beats = role_beats(roles, consumer_groups(settings))
-    return HeartbeatWriter(lambda: connect(url, limits), process, beats, settings.heartbeat_seconds)
+    return HeartbeatWriter(
+        lambda: connect(url, limits),
+        process,
+        beats,
+        settings.heartbeat_seconds,
+        first_connection=first_connection,
+    )
 
 
 @asynccontextmanager
-async def heartbeating(roles: Sequence[str], settings: Settings) -> AsyncIterator[HeartbeatWriter]:
-    """Beat while the body runs the roles. A body that returns stopped as asked: the rows are marked
-    stopped. One that raises (a role failed) leaves them as they were. Either way /ready names the role
-    until a process runs it again."""
-    writer = heartbeat_writer(roles, settings)
+async def heartbeating(
+    roles: Sequence[str], settings: Settings, *, first_connection: asyncpg.Connection | None = None
+) -> AsyncIterator[HeartbeatWriter]:
+    """Beat while the body runs the roles, on `first_connection` first if given (the writer closes it).
+    A body that returns stopped as asked: the rows are marked stopped. One that raises (a role failed)
+    leaves them as they were. Either way /ready names the role until a process runs it again."""
+    writer = heartbeat_writer(roles, settings, first_connection=first_connection)
     stop = asyncio.Event()
     beating = asyncio.ensure_future(writer.run(stop))
     stopped_as_asked = False

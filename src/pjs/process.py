@@ -14,7 +14,7 @@ from pjs.heartbeat import heartbeating
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
 from pjs.startup_errors import MIGRATING, MIGRATION_DSN, migration_address
-from pjs.startup_waits import own_postgres_answers, until_postgres_answers
+from pjs.startup_waits import own_postgres_connection, until_postgres_answers
 
 log = logging.getLogger("pjs")
 
@@ -79,9 +79,11 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     except Exception as error:
         error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own
         raise
-    if not await own_postgres_answers(name, names, settings, stop):
+    connection = await own_postgres_connection(name, names, settings, stop)
+    if connection is ABANDONED:
         return
-    async with heartbeating(names, settings):  # after migrating: the table may be new
+    # The heartbeat starts after migrating (its table may be new), on the connection the wait opened.
+    async with heartbeating(names, settings, first_connection=connection):
         stopped_in_time = await run_until_stopped(names, settings, stop)
     if stopped_in_time:
         log.info("role %s stopped", name)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+import asyncpg
 from aiokafka.errors import KafkaConnectionError
 
 from events.pools import connect
@@ -25,7 +26,7 @@ from pjs.startup_errors import (
     kafka_address,
     postgres_address,
 )
-from pjs.wiring import session_limits
+from pjs.wiring import own_database_url, session_limits
 
 log = logging.getLogger("pjs")
 
@@ -113,22 +114,20 @@ async def _within(
     return result
 
 
-async def own_postgres_answers(
+async def own_postgres_connection(
     name: str, roles: Sequence[str], settings: Settings, stop: asyncio.Event
-) -> bool:
-    """Wait until Postgres takes a connection of the roles' own DSN (the API's, else the workers'), for the
-    process `name`; whether it should go on (False: stopped while waiting)."""
+) -> asyncpg.Connection | Abandoned:
+    """A connection of the roles' own DSN (the API's, else the workers'), for the process `name`, opened
+    within the bounded wait; `ABANDONED` if stopped while waiting. The process's heartbeat beats on it
+    (`pjs.heartbeat`): what the start waited for is what it goes on with, not a connection thrown away."""
     variable = API_DSN if "api" in roles else WORKER_DSN
-    url = settings.resolved_database_url() if "api" in roles else settings.resolved_worker_database_url()
+    url = own_database_url(roles, settings)
 
-    async def connected() -> bool:
-        connection = await connect(url, session_limits(settings))
-        await connection.close()
-        return True
+    async def connected() -> asyncpg.Connection:
+        return await connect(url, session_limits(settings))
 
     what = f"role {name} connecting to Postgres at {postgres_address(url)}"
-    waited = await until_postgres_answers(connected, stop, settings, what=what, variable=variable)
-    return waited is not ABANDONED
+    return await until_postgres_answers(connected, stop, settings, what=what, variable=variable)
 
 
 def _address(settings: Settings, variable: str) -> str:

@@ -5,7 +5,7 @@ Nothing here connects at import time; every other package is handed what it need
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import asyncpg
@@ -55,6 +55,11 @@ def session_limits(settings: Settings) -> SessionLimits:
         keepalive_interval_seconds=settings.db_keepalive_interval_seconds,
         keepalive_count=settings.db_keepalive_count,
     )
+
+
+def own_database_url(roles: Sequence[str], settings: Settings) -> str:
+    """The DSN a process running `roles` connects with as itself: the API's role, else the workers'."""
+    return settings.resolved_database_url() if "api" in roles else settings.resolved_worker_database_url()
 
 
 async def create_pool(

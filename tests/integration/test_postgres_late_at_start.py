@@ -5,13 +5,17 @@ PJS_STARTUP_POSTGRES_WAIT_SECONDS; then the role exits 1 saying so. A wrong pass
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from events.waiting import ABANDONED
+from pjs.heartbeat import heartbeat_writer
 from pjs.settings import Settings
+from pjs.startup_waits import own_postgres_connection
 from support.forwarding import forwarding
 from support.ports import free_port_below_ephemeral_range
 from support.roles import RoleProcess, eventually, only_failure_line
@@ -95,3 +99,23 @@ def test_a_wrong_password_is_refused_at_once_not_waited_for(settings: Settings, 
     log = log_file.read_text()
     assert "retrying" not in log
     assert "password authentication failed" in log and "PJS_WORKER_DATABASE_URL" in log
+
+
+async def test_the_connection_the_start_waited_for_is_the_one_the_process_heartbeat_beats_on(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    connection = await own_postgres_connection("timer", ["timer"], settings, asyncio.Event())
+    assert connection is not ABANDONED
+    # Any connection the writer opened itself would go to a port nobody listens on.
+    nowhere = _with(settings.resolved_worker_database_url(), port=free_port_below_ephemeral_range())
+    later = settings.model_copy(update={"worker_database_url": nowhere})
+    writer = heartbeat_writer(["timer"], later, first_connection=connection)
+
+    try:
+        beat = await writer.beat()
+    finally:
+        await writer.close()
+
+    assert beat
+    assert await pool.fetchval("SELECT count(*) FROM role_heartbeats WHERE pid = $1", os.getpid()) == 1
+    assert connection.is_closed()  # the writer owns it: not left open beside the roles' pools
