@@ -3,7 +3,11 @@ Postgres and Kafka the way `pjs services up` does."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,9 +21,14 @@ from pjs.services.credentials import (
     KAFKA_USER,
     POSTGRES_APP,
     POSTGRES_MIGRATOR,
+    LocalCredentials,
 )
+from pjs.services.kafka_config import server_properties
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+SHARED_SETTINGS = "./src/pjs/services/kafka_broker.properties"  # the local broker's, mounted for Docker's
+ADDRESSES = {"controller.quorum.voters", "listeners", "advertised.listeners", "log.dirs"}
+PASSWORD = r"a&b\1c"  # written in as it is: neither & nor a backslash means anything to the script
 
 
 def _services() -> dict[str, Any]:
@@ -51,27 +60,115 @@ def test_postgres_wants_scram_passwords_and_gets_the_same_roles_as_the_local_one
     assert "./infra/postgres/roles.sql:/pjs/roles.sql:ro" in postgres["volumes"]
 
 
-def test_kafka_starts_with_sasl_scram_on_every_client_listener() -> None:
-    script = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-start.sh").read_text()
-    assert f"sasl.enabled.mechanisms={KAFKA_SASL_MECHANISM}" in script
-    protocols = re.search(r"listener\.security\.protocol\.map=(.*)", script)
-    assert protocols is not None
-    assert ":PLAINTEXT" not in protocols[1]  # the controller listener authenticates too (SASL/PLAIN)
-    assert f'--add-scram "{KAFKA_SASL_MECHANISM}=[name=$PJS_KAFKA_USERNAME' in script
+def test_kafka_starts_with_sasl_scram_on_every_client_listener_and_adds_its_users_once(
+    tmp_path: Path,
+) -> None:
+    started = _docker_start(tmp_path)
+
+    server = started.server
+    assert server["sasl.enabled.mechanisms"] == KAFKA_SASL_MECHANISM  # the one the roles' clients use
+    protocols = dict(pair.split(":") for pair in server["listener.security.protocol.map"].split(","))
+    listeners = [listener.split(":")[0] for listener in server["listeners"].split(",")]
+    assert {protocols[listener] for listener in listeners} == {"SASL_PLAINTEXT"}  # the controller's too
+    assert started.client["sasl.mechanism"] == KAFKA_SASL_MECHANISM
+    assert started.formatted == [
+        f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={PASSWORD}]",
+        f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_SUBSCRIBER_USER},password=subscriber-secret]",
+    ]
+    assert started.started_with == str(tmp_path / "config" / "server.properties")
+    assert _docker_start(tmp_path).formatted == []  # the storage is formatted the first time only
 
 
-def test_kafka_allows_nothing_without_an_acl_and_lets_the_subscriber_user_only_read() -> None:
-    script = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-start.sh").read_text()
+def test_kafka_allows_nothing_without_an_acl_and_lets_the_subscriber_user_only_read(tmp_path: Path) -> None:
+    server = _docker_start(tmp_path).server
     access = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-access.sh").read_text()
     kafka_users = _services()["kafka"]["environment"]
 
-    assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in script
-    assert "allow.everyone.if.no.acl.found=false" in script
-    assert "super.users=User:$PJS_KAFKA_USERNAME" in script
-    assert "CONTROLLER:SASL_PLAINTEXT" in script  # no unauthenticated listener at all
+    assert server["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert server["allow.everyone.if.no.acl.found"] == "false"
+    assert server["super.users"] == f"User:{KAFKA_USER}"
     assert kafka_users["PJS_KAFKA_SUBSCRIBER_USERNAME"] == KAFKA_SUBSCRIBER_USER
-    assert '--add-scram "SCRAM-SHA-256=[name=$PJS_KAFKA_SUBSCRIBER_USERNAME' in script
     assert _services()["kafka-access"]["environment"] == kafka_users
     operations = re.findall(r"--operation (\w+)", access)
     assert sorted(set(operations)) == ["Describe", "Read"]  # never Write
     assert "--group subscriber. --resource-pattern-type prefixed" in access
+
+
+def test_the_docker_broker_has_the_local_brokers_settings_but_its_addresses_and_a_listener_for_the_host(
+    tmp_path: Path,
+) -> None:
+    local = _properties(server_properties(9092, 9093, Path("/data"), _credentials(PASSWORD)))
+
+    docker = _docker_start(tmp_path).server
+
+    expected = {key: value for key, value in local.items() if key not in ADDRESSES}
+    expected["listener.security.protocol.map"] += ",HOST:SASL_PLAINTEXT"
+    client_listener = "listener.name.sasl_plaintext."
+    expected |= {
+        key.replace(client_listener, "listener.name.host."): value
+        for key, value in local.items()
+        if key.startswith(client_listener)
+    }
+    assert {key: value for key, value in docker.items() if key not in ADDRESSES} == expected
+    assert docker["advertised.listeners"] == "SASL_PLAINTEXT://kafka:9092,HOST://127.0.0.1:29092"
+    assert f'password="{PASSWORD}"' in docker["listener.name.host.scram-sha-256.sasl.jaas.config"]
+
+
+@dataclass(frozen=True)
+class DockerStart:
+    """What infra/kafka/docker-start.sh wrote and ran: Kafka's tools are stubs recording their arguments."""
+
+    server: dict[str, str]
+    client: dict[str, str]
+    formatted: list[str]  # the users the storage was formatted with (none: it was formatted before)
+    started_with: str
+
+
+def _docker_start(tmp_path: Path) -> DockerStart:
+    """Run the kafka service's start script with bash, as the service would (its environment and the file
+    it mounts), with Kafka's tools replaced: no Docker engine runs here."""
+    kafka = tmp_path / "kafka"
+    _stub(kafka / "bin" / "kafka-storage.sh", 'if [ "$1" = random-uuid ]; then echo a-cluster-id; exit; fi')
+    _stub(kafka / "bin" / "kafka-server-start.sh", "")
+    (kafka / "bin" / "kafka-storage.sh.args").unlink(missing_ok=True)
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in _services()["kafka"]["volumes"]}
+    environment = {
+        **_services()["kafka"]["environment"],
+        "PJS_KAFKA_PASSWORD": PASSWORD,
+        "PJS_KAFKA_SUBSCRIBER_PASSWORD": "subscriber-secret",
+        "PATH": os.environ["PATH"],
+        "PJS_KAFKA_SETTINGS": str(COMPOSE_FILE.parent / mounted["/pjs/kafka_broker.properties"]),
+        "PJS_KAFKA_CONFIG_DIR": str(tmp_path / "config"),
+        "PJS_KAFKA_HOME": str(kafka),
+    }
+    assert mounted["/pjs/kafka_broker.properties"] == SHARED_SETTINGS
+    script = COMPOSE_FILE.parent / mounted["/pjs/docker-start.sh"]
+    subprocess.run(["bash", str(script)], env=environment, check=True, capture_output=True, timeout=30)
+    formatting = kafka / "bin" / "kafka-storage.sh.args"
+    if formatting.exists():
+        (tmp_path / "config" / "data" / "meta.properties").touch()  # what a real format leaves
+    format_arguments = formatting.read_text().splitlines() if formatting.exists() else []
+    return DockerStart(
+        server=_properties((tmp_path / "config" / "server.properties").read_text()),
+        client=_properties((tmp_path / "config" / "client.properties").read_text()),
+        formatted=[value for flag, value in itertools.pairwise(format_arguments) if flag == "--add-scram"],
+        started_with=(kafka / "bin" / "kafka-server-start.sh.args").read_text().strip(),
+    )
+
+
+def _stub(path: Path, body: str) -> None:
+    """An executable that writes its arguments, one a line, to `<path>.args`, after `body`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/bash\n{body}\nprintf "%s\\n" "$@" > "$0.args"\n')
+    path.chmod(0o755)
+
+
+def _properties(text: str) -> dict[str, str]:
+    """A properties file's settings (no line continuations: neither file uses them)."""
+    pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    assert len({key for key, _ in pairs}) == len(pairs), "a setting given twice"
+    return dict(pairs)
+
+
+def _credentials(kafka_password: str) -> LocalCredentials:
+    return LocalCredentials("unused", "unused", "unused", kafka_password, "unused", "unused")
