@@ -75,12 +75,26 @@ def unbounded_template_problems(raw_journey: dict[str, Any]) -> Problems:
     return [(path, refusal) for path, refusal in found if refusal is not None]
 
 
-def _message_templates(raw_journey: dict[str, Any]) -> list[tuple[str, object]]:
+def unsendable_channel_problems(raw_journey: dict[str, Any], unsendable: Mapping[str, str]) -> Problems:
+    """Each MESSAGE of a journey, posted or stored, naming a channel of `unsendable` (channel -> the setting
+    that would configure it): (path, why), in the words of the refusal at save (`message_extras`)."""
+    found = (_unsendable_channel(at, node, unsendable) for at, node in _message_nodes(raw_journey))
+    return [problem for problem in found if problem is not None]
+
+
+def _message_nodes(raw_journey: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     raw_nodes = raw_journey.get("nodes")
     return [
-        (f"nodes[{index}].{field}", text)
+        (f"nodes[{index}]", node)
         for index, node in enumerate(raw_nodes if isinstance(raw_nodes, list) else [])
         if isinstance(node, dict) and node.get("type") == "MESSAGE"
+    ]
+
+
+def _message_templates(raw_journey: dict[str, Any]) -> list[tuple[str, object]]:
+    return [
+        (f"{at}.{field}", text)
+        for at, node in _message_nodes(raw_journey)
         for field, text in _templates_of(node)
     ]
 
@@ -130,15 +144,23 @@ def message_extras(
             (f"{at}.channel", f"Unknown channel {channel!r}; valid channels are {', '.join(CHANNELS)}.")
         )
         channel = None
-    elif isinstance(channel, str) and channel in unsendable:
-        problems.append(
-            (
-                f"{at}.channel",
-                f"Node {raw.get('id')!r} sends by {channel}, but this service has no {channel} channel: "
-                f'set {unsendable[channel]} (see docs/operations.md, "Message channels").',
-            )
-        )
+    elif (refusal := _unsendable_channel(at, raw, unsendable)) is not None:
+        problems.append(refusal)
     return tuple(translations), channel
+
+
+def _unsendable_channel(
+    at: str, raw: dict[str, Any], unsendable: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """The refusal of a MESSAGE naming a channel of `unsendable`: one text, at save and for a stored one."""
+    channel = raw.get("channel")
+    if not isinstance(channel, str) or channel not in unsendable:
+        return None
+    return (
+        f"{at}.channel",
+        f"Node {raw.get('id')!r} sends by {channel}, but this service has no {channel} channel: "
+        f'set {unsendable[channel]} (see docs/operations.md, "Message channels").',
+    )
 
 
 def delay_form(at: str, node_id: str, raw: dict[str, Any], problems: Problems) -> DelayNode | None:

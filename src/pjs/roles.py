@@ -29,6 +29,7 @@ from events.waiting import ABANDONED
 from pjs import wiring
 from pjs.settings import Settings
 from pjs.startup_waits import until_kafka_answers
+from pjs.stored_journey_checks import warn_of_unsendable_journeys
 from pjs.tracing import instrument_api
 from pjs.wiring import api_resources, create_pool, session_limits
 from projections.projector import Projector
@@ -158,6 +159,7 @@ async def run_delivery(settings: Settings, stop: asyncio.Event) -> None:
         return
     channel = message_channel(settings)
     async with _pool_for(settings) as pool:
+        await warn_of_unsendable_journeys(pool, wiring.unsendable_channels(settings))
         config = DeliveryConfig(settings.delivery_concurrency, settings.delivery_lease_seconds)
         worker = wiring.delivery_worker(pool, channel, config, settings)
         group = group_config(
