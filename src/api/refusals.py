@@ -1,5 +1,6 @@
-"""Refused requests, for an auditor: a 403 is an audit entry in the caller's tenant; a 401 a WARNING line;
-a 404 answered to a caller an audit entry at most once a minute per key and route, with its count.
+"""Refused requests, for an auditor: a 403 is an audit entry in the caller's tenant (the API's and the run
+explorer's); a 401 a WARNING line; a 404 answered to a caller an audit entry at most once a minute per key
+and route, with its count.
 
 Accepted requests pass none of this: each hook runs only on its refusal. Entries and lines name the route's
 template (`/journeys/runs/{runId}`), never the path, whose ids may be a patient's.

@@ -1,5 +1,6 @@
-"""Refused requests leave a trace an auditor can read: a 403 in the caller's tenant's audit log, a 401 as a
-bounded WARNING line, a 404 as a sampled entry with its count; none names a path's ids or a key's secret."""
+"""Refused requests leave a trace an auditor can read: a 403 (the API's or the explorer's) in the caller's
+tenant's audit log, a 401 as a bounded WARNING line, a 404 as a sampled entry with its count; none names a
+path's ids or a key's secret."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import pytest
 from api.api_keys import ALL_SCOPES, KEY_PREFIX, Scope, parse_key
 from api.key_store import create_tenant
 from pjs.settings import Settings
+from support.api import app_client
 from support.auth import TEST_OPERATOR, bearer, issue_test_key, refused_within, revoke_test_key, secret_of
 from support.journeys import patient
+from support.ui import sign_in
 
 REFUSALS = "api.refusals"
 JOURNEY = {"name": "j", "start_node_id": "a", "nodes": [{"id": "a", "type": "MESSAGE", "message": "hi"}]}
@@ -145,3 +148,29 @@ async def test_accepted_requests_leave_no_refusal_behind(
     actions = {entry["action"] for entry in (await api.get("/audit")).json()["entries"]}
     assert not actions & {"AccessRefused", "NotFoundAnswered"}
     assert not [record for record in caplog.records if record.name == REFUSALS]
+
+
+async def test_an_explorer_session_lacking_the_scope_for_a_page_is_refused_and_audited_as_the_api_refuses(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    # Given a run of a clinic, and a colleague signed in to the explorer with a key that may not read runs
+    tenant = await _tenant(settings)
+    clinic = await _key(settings, tenant, *ALL_SCOPES)
+    journey = (await api.post("/journeys", json=JOURNEY, headers=bearer(clinic))).json()["journeyId"]
+    the_patient = patient(patient_id="p-explorer-417")
+    triggered = await api.post(f"/journeys/{journey}/trigger", json=the_patient, headers=bearer(clinic))
+    run_id = triggered.json()["runId"]
+    no_runs = await _key(settings, tenant, *(ALL_SCOPES - {Scope.RUNS_READ}))
+
+    async with app_client(settings, None) as (browser, _):
+        await sign_in(browser, no_runs)
+        # When the colleague opens the run's page
+        page = await browser.get(f"/ui/runs/{run_id}")
+
+    # Then it is a 403, and the clinic's audit log names the colleague's key, the route and the scope
+    assert page.status_code == 403 and "runs:read" in page.text
+    refused = await _entries(api, clinic, "AccessRefused")
+    assert [(entry["actor"], entry["runId"], entry["details"]) for entry in refused] == [
+        (_actor(no_runs), None, {"status": 403, "route": "GET /ui/runs/{runId}", "scopeNeeded": "runs:read"}),
+    ]
+    assert run_id not in str(refused) and the_patient["id"] not in str(refused)

@@ -35,7 +35,7 @@ async def run_live(
     after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> JSONResponse:
     """The run's status, node and resumeAt, and its timeline events after version `after` (masked)."""
-    viewer.require(Scope.RUNS_READ)
+    await viewer.require(Scope.RUNS_READ)
     state, rows = await run_progress(resources, viewer.principal, existing_id(run_id, "runId"), after)
     status = state.status.value if state.status else None
     content: dict[str, Any] = {
@@ -65,7 +65,7 @@ async def counts_live(
     version: Annotated[int, Path(ge=1, le=INT32_MAX)],
 ) -> JSONResponse:
     """One journey version's node counters and runs per status."""
-    viewer.require(Scope.JOURNEYS_READ)
+    await viewer.require(Scope.JOURNEYS_READ)
     known_id = existing_id(journey_id, "journeyId")
     await journey_version(resources, viewer.principal, known_id, version)  # 404 unless the tenant's own
     counts = await version_counts(resources, viewer.principal, known_id, version)

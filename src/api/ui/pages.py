@@ -38,7 +38,7 @@ RUNS_PER_PAGE = 25
 
 @router.get("/journeys")
 async def journeys_page(request: Request, viewer: SignedIn, resources: Deps) -> Response:
-    viewer.require(Scope.JOURNEYS_READ)
+    await viewer.require(Scope.JOURNEYS_READ)
     overview = await journeys_overview(resources, viewer.principal)
     return page(
         request, "journeys.html", {"viewer": viewer, "journeys": overview, "statuses": list(RunStatus)}
@@ -53,7 +53,7 @@ async def journey_page(
     journey_id: Annotated[str, Path(alias="journeyId")],
     version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> Response:
-    viewer.require(Scope.JOURNEYS_READ)
+    await viewer.require(Scope.JOURNEYS_READ)
     known_id = existing_id(journey_id, "journeyId")
     stored, latest = await journey_version(resources, viewer.principal, known_id, version)
     counts = await version_counts(resources, viewer.principal, known_id, stored.version)
@@ -94,7 +94,7 @@ async def runs_search(request: Request, form: Form, resources: Deps) -> Response
 
 
 async def _runs(request: Request, viewer: Viewer, resources: Resources, fields: dict[str, str]) -> Response:
-    viewer.require(Scope.RUNS_READ)
+    await viewer.require(Scope.RUNS_READ)
     chosen = {name: fields.get(name, "").strip() or None for name in ("journey_id", "status", "patient_id")}
     try:
         search = RunSearchIn.model_validate(
@@ -134,7 +134,7 @@ async def run_page_of(
     request: Request, viewer: Viewer, resources: Resources, run_id: UUID, *, reveal: bool
 ) -> Response:
     """One run's page, its patient data masked unless `reveal`; its audit log for keys that may read it."""
-    viewer.require(Scope.RUNS_READ)
+    await viewer.require(Scope.RUNS_READ)
     view = await run_view(resources, viewer.principal, run_id, reveal=reveal)
     audit = await run_audit(resources, viewer.principal, run_id) if viewer.may(Scope.AUDIT_READ) else None
     return page(request, "run.html", {"viewer": viewer, "view": view, "audit": audit})

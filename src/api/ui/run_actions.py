@@ -31,7 +31,7 @@ async def reveal(request: Request, form: Form, resources: Deps, run_id: RunIdPat
 async def cancel_from_page(form: Form, resources: Deps, run_id: RunIdPath) -> Response:
     """Cancel as POST /journeys/runs/{runId}/cancel does (same refusals, same audit), then back to the run."""
     viewer, fields = form
-    viewer.require(Scope.RUNS_CANCEL)
+    await viewer.require(Scope.RUNS_CANCEL)
     if fields.get("confirm") != "yes":
         return RedirectResponse(f"/ui/runs/{existing_id(run_id, 'runId')}", status_code=303)
     cancelled = await cancel(run_id, resources, viewer.principal)

@@ -14,6 +14,7 @@ from api.api_keys import Principal, Scope, parse_key
 from api.auth import count_request, is_loopback
 from api.errors import Forbidden, SignInRequired, UnsupportedMediaType
 from api.key_store import principal_for
+from api.refusals import audit_forbidden
 from api.resources import Resources, get_resources
 from api.ui.render import page
 from api.ui.sessions import (
@@ -34,16 +35,21 @@ Deps = Annotated[Resources, Depends(get_resources)]
 
 @dataclass(frozen=True)
 class Viewer:
-    """The signed-in caller of a page, and the CSRF token its forms carry."""
+    """The signed-in caller of a page, the CSRF token its forms carry, and the request it made."""
 
     principal: Principal
     csrf_token: str
+    request: Request
+    resources: Resources
 
     def may(self, scope: Scope) -> bool:
         return scope in self.principal.scopes
 
-    def require(self, scope: Scope) -> None:
+    async def require(self, scope: Scope) -> None:
+        """A 403 unless the caller holds `scope`, audited first as the API's are (`AccessRefused`, naming the
+        session's key or subject and the route: api/refusals.py)."""
         if not self.may(scope):
+            await audit_forbidden(self.request, self.resources, self.principal, scope.value)
             signed_in_with = "API key" if self.principal.kind == "key" else "sign-in"
             raise Forbidden(f"This {signed_in_with} lacks the scope this needs: {scope.value}.")
 
@@ -59,7 +65,7 @@ async def viewer(request: Request, resources: Deps) -> Viewer:
     if session_id is None or principal is None:
         raise SignInRequired()
     await count_request(request, principal)
-    return Viewer(principal, csrf_token_of(session_id))
+    return Viewer(principal, csrf_token_of(session_id), request, resources)
 
 
 SignedIn = Annotated[Viewer, Depends(viewer)]
