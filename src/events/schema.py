@@ -10,6 +10,7 @@ from importlib import resources
 import asyncpg
 
 from events.grants import Duty, grant_to_application
+from events.pg import Connection
 
 MIGRATION_LOCK_KEY = 7_311_001  # advisory lock: concurrent starters apply migrations one at a time
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -30,6 +31,14 @@ def available_migrations() -> list[Migration]:
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text()))
     return sorted(found, key=lambda migration: migration.number)
+
+
+async def pending_migrations(connection: Connection) -> list[Migration]:
+    """The migrations shipped with the code that this database has not applied (all before the first)."""
+    if await connection.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return available_migrations()
+    done = {row["number"] for row in await connection.fetch("SELECT number FROM schema_migrations")}
+    return [migration for migration in available_migrations() if migration.number not in done]
 
 
 async def migrate(

@@ -9,11 +9,14 @@ import signal
 import threading
 from collections.abc import Sequence
 
+import asyncpg
+
+from events.schema import pending_migrations
 from events.waiting import ABANDONED
 from pjs.heartbeat import heartbeating
 from pjs.roles import ROLES, apply_migrations
 from pjs.settings import Settings
-from pjs.startup_errors import MIGRATING, MIGRATION_DSN, migration_address
+from pjs.startup_errors import MIGRATING, MIGRATION_DSN, SchemaBehind, migration_address
 from pjs.startup_waits import own_postgres_connection, until_postgres_answers
 
 log = logging.getLogger("pjs")
@@ -67,26 +70,47 @@ async def run_roles(names: Sequence[str], settings: Settings) -> None:
     if _stop_requested_early.is_set():
         stop.set()  # asked to stop before the loop could hear it: start nothing, exit cleanly
     log.info("role %s starting", name)
-    # Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for,
-    # as the schema owner, then as the roles' own user (its DSN may name another server, or a pooler).
-    what = f"role {name} migrating Postgres at {migration_address(settings)}"
-    migrating = until_postgres_answers(
-        lambda: apply_migrations(settings), stop, settings, what=what, variable=MIGRATION_DSN
-    )
-    try:
-        if await migrating is ABANDONED:
-            return
-    except Exception as error:
-        error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own
-        raise
+    if settings.migrate_at_start and not await _migrated(name, settings, stop):
+        return
     connection = await own_postgres_connection(name, names, settings, stop)
     if connection is ABANDONED:
         return
+    if not settings.migrate_at_start:
+        await _refuse_if_schema_behind(connection)
     # The heartbeat starts after migrating (its table may be new), on the connection the wait opened.
     async with heartbeating(names, settings, first_connection=connection):
         stopped_in_time = await run_until_stopped(names, settings, stop)
     if stopped_in_time:
         log.info("role %s stopped", name)
+
+
+async def _migrated(name: str, settings: Settings, stop: asyncio.Event) -> bool:
+    """Apply the pending migrations as the schema owner; whether to go on (False: stopped while waiting).
+
+    Idempotent; concurrent starters take turns on an advisory lock. A server not up yet is waited for, as
+    the schema owner, then as the roles' own user (its DSN may name another server, or a pooler)."""
+    what = f"role {name} migrating Postgres at {migration_address(settings)}"
+    migrating = until_postgres_answers(
+        lambda: apply_migrations(settings), stop, settings, what=what, variable=MIGRATION_DSN
+    )
+    try:
+        return await migrating is not ABANDONED
+    except Exception as error:
+        error.add_note(MIGRATING)  # the schema owner's DSN failed, not the role's own
+        raise
+
+
+async def _refuse_if_schema_behind(connection: asyncpg.Connection) -> None:
+    """Raise `SchemaBehind` (closing `connection`) if this release's migrations are not all applied: a role
+    told not to migrate must not run against tables older than its code."""
+    pending = await pending_migrations(connection)
+    if pending:
+        await connection.close()
+        names = ", ".join(f"{migration.number:04d}_{migration.name}" for migration in pending)
+        raise SchemaBehind(
+            f"the database lacks {len(pending)} migration(s) of this release ({names}) and "
+            "PJS_MIGRATE_AT_START is false: run `pjs migrate` with PJS_MIGRATION_DATABASE_URL first"
+        )
 
 
 async def run_until_stopped(names: Sequence[str], settings: Settings, stop: asyncio.Event) -> bool:

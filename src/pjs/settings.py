@@ -116,6 +116,12 @@ class Settings(
         default=10.0, gt=0, description="Longest a request may take, then 503."
     )
     shutdown_seconds: Seconds = Field(default=10.0, description="Longest a role may take to stop.")
+    migrate_at_start: bool = Field(
+        default=True,
+        description="Whether a role applies pending migrations at its start, as the schema owner "
+        "(PJS_MIGRATION_DATABASE_URL). False: run `pjs migrate` as a job first; the roles then need no "
+        "schema owner's DSN and refuse to start (exit 1) while a migration is pending.",
+    )
     startup_postgres_wait_seconds: Seconds = Field(
         default=120.0, description="Longest a role's start waits for Postgres to answer, then exit 1."
     )

@@ -22,6 +22,11 @@ class NotUpInTime(Exception):
     where, and which setting bounds the wait."""
 
 
+class SchemaBehind(Exception):
+    """The database lacks migrations this release ships, and the role was told not to apply them
+    (PJS_MIGRATE_AT_START=false); the message names them and the command that applies them."""
+
+
 EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InvalidAuthorizationSpecificationError,  # a wrong password, or a user the server refuses
     asyncpg.InvalidCatalogNameError,  # no such database
@@ -30,6 +35,7 @@ EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (
     KeyRingError,
     KafkaConnectionError,
     NotUpInTime,
+    SchemaBehind,
     ValidationError,  # of the settings only: see `explain`
 )
 """The errors whose message says what was wrong with the configuration and holds no patient data."""
@@ -63,7 +69,7 @@ def explain(error: BaseException, settings: Settings, dsn: str) -> str | None:
             f"Kafka at {kafka_address(settings)} cannot be reached ({error}); check PJS_KAFKA_BOOTSTRAP "
             "and that the broker runs"
         )
-    if isinstance(error, KeyRingError | NotUpInTime):
+    if isinstance(error, KeyRingError | NotUpInTime | SchemaBehind):
         return str(error)
     if isinstance(error, OSError) and (unreachable := _postgres_unreachable(error, settings, dsn)):
         return unreachable

@@ -43,12 +43,17 @@ def test_every_process_role_has_a_service_in_docker_compose() -> None:
     assert sorted(commands) == sorted(ROLES)
 
 
-def test_every_role_connects_as_the_application_role_and_migrates_as_the_migrator() -> None:
+def test_every_role_connects_as_the_application_role_and_only_the_migrate_job_as_the_migrator() -> None:
     services = _services()
+    assert urlsplit(services["migrate"]["environment"]["PJS_MIGRATION_DATABASE_URL"]).username == (
+        POSTGRES_MIGRATOR
+    )
     for name in [*ROLES, "migrate"]:
         environment = services[name]["environment"]
         assert urlsplit(environment["PJS_DATABASE_URL"]).username == POSTGRES_APP, name
-        assert urlsplit(environment["PJS_MIGRATION_DATABASE_URL"]).username == POSTGRES_MIGRATOR, name
+        if name != "migrate":  # a role holds no schema owner's DSN, and does not migrate
+            assert "PJS_MIGRATION_DATABASE_URL" not in environment, name
+            assert environment["PJS_MIGRATE_AT_START"] == "false", name
         assert environment["PJS_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
         assert environment["PJS_KAFKA_SASL_MECHANISM"] == KAFKA_SASL_MECHANISM, name
         assert environment["PJS_KAFKA_USERNAME"] == KAFKA_USER, name
