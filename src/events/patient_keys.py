@@ -29,6 +29,7 @@ _OF_PATIENT: Final = (
 class DataKey:
     key_id: UUID
     secret: bytes
+    made: bool = False  # made by the call that returned it, in the caller's transaction: nothing uses it yet
 
     def __repr__(self) -> str:
         return f"DataKey({self.key_id})"
@@ -66,6 +67,11 @@ class PatientKeys(Protocol):
 
     async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
         """`live_key` for many patients at once (a bulk trigger), in one round trip where none races."""
+        ...
+
+    async def discard_made(self, key_ids: Collection[UUID]) -> None:
+        """Delete those of `key_ids` made in the caller's transaction (`DataKey.made`), which sealed nothing
+        it keeps: a first use that came to nothing leaves no key filing the patient. Others stay."""
         ...
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
@@ -148,7 +154,14 @@ class PostgresPatientKeys:
     def _made_or_unwrapped(self, row: asyncpg.Record, made: dict[str, tuple[UUID, bytes]]) -> DataKey:
         """A key this statement made is used as made; one made earlier is unwrapped."""
         key_id, secret = made[row["ref"]]
-        return DataKey(key_id, secret) if row["key_id"] == key_id else self._unwrapped(row)
+        return DataKey(key_id, secret, made=True) if row["key_id"] == key_id else self._unwrapped(row)
+
+    async def discard_made(self, key_ids: Collection[UUID]) -> None:
+        # `created_at` defaults to now(), the transaction's start: only a key this transaction made matches,
+        # which no other transaction can have seen (a concurrent first use waits on it at the unique index).
+        await self._db.execute(
+            "DELETE FROM patient_keys WHERE key_id = ANY($1::uuid[]) AND created_at = now()", list(key_ids)
+        )
 
     async def data_keys(self, key_ids: Collection[UUID]) -> dict[UUID, DataKey]:
         if not key_ids:
@@ -263,6 +276,9 @@ class KeysReadOnce:
 
     async def live_keys(self, patient_refs: Collection[str]) -> dict[str, DataKey]:
         return await self._keys.live_keys(patient_refs)
+
+    async def discard_made(self, key_ids: Collection[UUID]) -> None:
+        await self._keys.discard_made(key_ids)
 
     async def live_key_ids(self, patient_ref: str) -> list[UUID]:
         return await self._keys.live_key_ids(patient_ref)

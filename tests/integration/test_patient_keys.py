@@ -172,3 +172,22 @@ async def test_opening_sealed_data_reads_only_its_keys_even_under_a_plan_made_on
 
     assert set(found) == {made["ref-7"].key_id, made["ref-8"].key_id}
     assert read <= 2
+
+
+async def test_discarding_made_keys_deletes_only_those_made_in_its_own_transaction(
+    settings: Settings, api_database_url: str, pool: asyncpg.Pool
+) -> None:
+    connection = await asyncpg.connect(api_database_url)  # the API's role, bound by row-level security
+    keys = PostgresPatientKeys(connection, key_ring(settings))
+    try:
+        async with tenant_transaction(connection, DEFAULT_TENANT_ID):
+            earlier = await keys.live_keys(["ref-kept"])
+        async with tenant_transaction(connection, DEFAULT_TENANT_ID):
+            found = await keys.live_keys(["ref-kept", "ref-new"])
+            await keys.discard_made([found["ref-kept"].key_id, found["ref-new"].key_id])
+    finally:
+        await connection.close()
+
+    assert (earlier["ref-kept"].made, found["ref-kept"].made, found["ref-new"].made) == (True, False, True)
+    stored = {row["key_id"] for row in await pool.fetch("SELECT key_id FROM patient_keys")}
+    assert stored == {earlier["ref-kept"].key_id}  # a key made before is never discarded, whatever is asked
