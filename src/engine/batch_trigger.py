@@ -9,7 +9,7 @@ that item's patient.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,7 +30,8 @@ from engine.commands import (
 from engine.ports import RunAppends, RunHeads
 from events import tracing
 from events.append_statement import AlongsideWrite
-from events.catalogue import Sealed, stamp
+from events.catalogue import stamp
+from events.patient_vault import SealedContexts
 from events.store import AppendRequest
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ AuditStarts = Callable[[Sequence[int]], AlongsideWrite]
 class ContextsSealer(Protocol):
     """Seals many contexts with their patients' keys at once, and opens stored ones."""
 
-    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]: ...
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> SealedContexts: ...
+
+    async def discard_made_keys(self, key_ids: Collection[UUID]) -> None: ...
 
     async def open_contexts(self, stored: Mapping[UUID, StoredPatientContext]) -> dict[UUID, Any]: ...
 
@@ -88,7 +91,7 @@ async def trigger_runs(
         return [outcomes[index] for index in range(len(items))]
     sealed = await sealer.seal_contexts([items[index].patient_context for index in starting])
     requests = []
-    for index, stored in zip(starting, sealed, strict=True):
+    for index, stored in zip(starting, sealed.contexts, strict=True):
         run_id = items[index].run_id
         decision = decide_start(
             initial_state(run_id),
@@ -103,6 +106,7 @@ async def trigger_runs(
         requests.append(AppendRequest(run_id, 0, events))
     audit = () if audit_starts is None else (audit_starts(starting),)
     appended = await store.append_many(requests, alongside=audit)
+    await _discard_unused_keys(sealer, sealed, [request.run_id for request in requests], appended.appended)
     if appended.appended:
         log.info("runs started: %d on journey %s v%d", len(appended.appended), journey_id, journey.version)
     # A conflict means the run exists: started by an earlier request with the same idempotency key.
@@ -113,6 +117,19 @@ async def trigger_runs(
         if index not in outcomes:  # fit: the first item asking for its run, or a repeat of it
             outcomes[index] = settled.answer(item, items[first[item.run_id]], index == first[item.run_id])
     return [outcomes[index] for index in range(len(items))]
+
+
+async def _discard_unused_keys(
+    sealer: ContextsSealer, sealed: SealedContexts, run_ids: Sequence[UUID], started: Collection[UUID]
+) -> None:
+    """Delete the keys made here for patients none of whose runs started (each one's run existed already):
+    kept, such a key would file the patient with nothing sealed by it, an erased patient known again or one
+    a reused Idempotency-Key named. Refusals are values, so the transaction that made it commits."""
+    sealed_for = zip(sealed.contexts, run_ids, strict=True)
+    used = {stored.key_id for stored, run_id in sealed_for if run_id in started}
+    unused = sealed.made_keys - used
+    if unused:  # only when a run existed already: starting new runs costs no round trip for this
+        await sealer.discard_made_keys(unused)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the timeline open them (`open_texts`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -44,6 +44,13 @@ class TextsToSeal(NamedTuple):
     texts: Sequence[str]
 
 
+class SealedContexts(NamedTuple):
+    """Contexts sealed in order, and the ids of the data keys made to seal them (their patients' first)."""
+
+    contexts: list[Sealed]
+    made_keys: frozenset[UUID]
+
+
 class PatientVault:
     """The patient keys and the key ring, behind the two operations the service needs."""
 
@@ -68,16 +75,22 @@ class PatientVault:
 
     async def seal_context(self, context: Mapping[str, Any]) -> Sealed:
         """The context sealed with its patient's live data key (made on the patient's first run)."""
-        return (await self.seal_contexts([context]))[0]
+        return (await self.seal_contexts([context])).contexts[0]
 
-    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]:
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> SealedContexts:
         """`seal_context` for many contexts, with one key-store round trip for all their patients."""
         refs = [self.patient_ref(str(context.get("id", ""))) for context in contexts]
         keys = await self.keys.live_keys(refs)
-        return [
+        sealed = [
             seal(dict(context), keys[ref].key_id, keys[ref].secret, PATIENT_CONTEXT)
             for context, ref in zip(contexts, refs, strict=True)
         ]
+        return SealedContexts(sealed, frozenset(key.key_id for key in keys.values() if key.made))
+
+    async def discard_made_keys(self, key_ids: Collection[UUID]) -> None:
+        """Delete keys `seal_contexts` made in this transaction whose contexts are not kept (`PatientKeys.
+        discard_made`): the patient is not filed under a key that seals nothing."""
+        await self.keys.discard_made(key_ids)
 
     async def open_contexts(self, stored: Mapping[K, StoredContext]) -> dict[K, dict[str, Any] | None]:
         """Each context in clear, with one key-store read for all; None where the key was destroyed."""

@@ -32,7 +32,7 @@ from events.catalogue import (
     ends_delay,
     stamp,
 )
-from events.patient_vault import MESSAGE_TEXT, PATIENT_CONTEXT, TextsToSeal
+from events.patient_vault import MESSAGE_TEXT, PATIENT_CONTEXT, SealedContexts, TextsToSeal
 from events.sealing import open_sealed, seal
 from events.store import AppendRequest
 from support.fake_store import InMemoryEventStore
@@ -54,8 +54,15 @@ class FakeVault:
         secret = self._secrets.setdefault(key_id, token_bytes(32))
         return seal(dict(context), key_id, secret, PATIENT_CONTEXT)
 
-    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> list[Sealed]:
-        return [await self.seal_context(context) for context in contexts]
+    async def seal_contexts(self, contexts: Sequence[Mapping[str, Any]]) -> SealedContexts:
+        known = set(self._live.values())
+        sealed = [await self.seal_context(context) for context in contexts]
+        return SealedContexts(sealed, frozenset(context.key_id for context in sealed) - known)
+
+    async def discard_made_keys(self, key_ids: Collection[UUID]) -> None:
+        self._live = {patient: key_id for patient, key_id in self._live.items() if key_id not in key_ids}
+        for key_id in key_ids:
+            self._secrets.pop(key_id, None)
 
     async def open_contexts(
         self, stored: Mapping[UUID, StoredPatientContext]
