@@ -16,6 +16,7 @@ from uuid import UUID
 
 from jinja2 import StrictUndefined, Template, UndefinedError
 
+from domain.decider import PATIENT_DATA_UNAVAILABLE
 from domain.message_decisions import DEFAULT_CHANNEL
 from domain.template_bounds import template_refusal
 from engine.bounded_templates import (
@@ -40,7 +41,7 @@ HTML_CHANNELS: Final = frozenset({"email"})
 class TextSealer(Protocol):
     """Seals rendered texts with the patient's data key (events.patient_vault.PatientVault)."""
 
-    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]: ...
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed] | None]: ...
 
 
 class RunMessages(NamedTuple):
@@ -137,6 +138,8 @@ class MessageRenderer:
         sealed = await self._sealer.seal_texts_many(to_seal)
         return [
             _with_texts(run.events, rendered, iter(ciphers))
+            if ciphers is not None
+            else _with_texts(run.events, dict.fromkeys(rendered, (PATIENT_DATA_UNAVAILABLE,)), iter(()))
             for run, rendered, ciphers in zip(batch, texts, sealed, strict=True)
         ]
 

@@ -108,18 +108,25 @@ class PatientVault:
     async def open_context(self, stored: StoredContext) -> dict[str, Any] | None:
         return (await self.open_contexts({0: stored}))[0]
 
-    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]:
-        """Each run's rendered texts sealed with the key of its context (`key_id`), else its patient's live
-        key; one key-store read for all the runs' keys."""
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed] | None]:
+        """Each run's rendered texts sealed with the key of its context (`key_id`), or for a legacy clear
+        context (no `key_id`) its patient's live key; one key-store read for all the runs' keys.
+
+        None for a run whose context's key was destroyed after the context was opened (the patient was
+        erased meanwhile): its texts are not sealed at all, since a new key made for them would file the
+        erased patient again."""
         wanted = {item.key_id for item in batch if item.texts and item.key_id is not None}
         keys = await self.keys.data_keys(wanted)
-        sealed: list[list[Sealed]] = []
+        sealed: list[list[Sealed] | None] = []
         for context, key_id, texts in batch:
-            key = keys.get(key_id) if key_id is not None and texts else None
-            if key is None and texts:  # a legacy clear context, or its key was just destroyed
+            if not texts:
+                sealed.append([])
+                continue
+            key = keys.get(key_id) if key_id is not None else None
+            if key is None and key_id is None:
                 key = await self.keys.live_key(self.patient_ref(str(context.get("id", ""))))
             sealed.append(
-                [] if key is None else [seal(t, key.key_id, key.secret, MESSAGE_TEXT) for t in texts]
+                None if key is None else [seal(t, key.key_id, key.secret, MESSAGE_TEXT) for t in texts]
             )
         return sealed
 

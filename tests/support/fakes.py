@@ -80,8 +80,14 @@ class FakeVault:
         secret = self._secrets.setdefault(key_id, token_bytes(32))
         return [seal(text, key_id, secret, MESSAGE_TEXT) for text in texts]
 
-    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed]]:
-        return [await self.seal_texts(*item) for item in batch]
+    async def seal_texts_many(self, batch: Sequence[TextsToSeal]) -> list[list[Sealed] | None]:
+        # As the real vault: a context whose key is gone (erased since it was opened) gets nothing sealed.
+        return [
+            None
+            if item.texts and item.key_id is not None and item.key_id not in self._secrets
+            else await self.seal_texts(*item)
+            for item in batch
+        ]
 
     async def open_texts(self, stored: Mapping[K, Sealed | str | None]) -> dict[K, str | None]:
         opened: dict[K, str | None] = {}
