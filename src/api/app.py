@@ -13,6 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from api import health, journeys, metrics, patients, receipts, reports, runs, stream_contract, trigger_batch
 from api.deadline import RequestDeadline
 from api.errors import install_error_handlers, internal_error
+from api.head_requests import HeadAsGet
 from api.http_metrics import HttpMetrics
 from api.limits import BodySizeLimit
 from api.openapi import install_docs, install_openapi
@@ -98,5 +99,6 @@ def create_app(resources: Resources) -> FastAPI:
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resources.allowed_hosts))
     app.add_middleware(RequestDeadline, seconds=resources.limits.request_seconds)  # bounds all below
-    app.add_middleware(HttpMetrics)  # outermost: times what the client waits for
+    app.add_middleware(HttpMetrics)  # times what the client waits for
+    app.add_middleware(HeadAsGet)  # outermost: every answer to a HEAD, whoever makes it, loses its body
     return app

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import body
+from api.head_requests import sent_method
 from api.response_start import NotedSend
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class RequestDeadline:
 
     def _unanswered(self, scope: Scope) -> JSONResponse:
         log.warning(
-            "a %s request was not answered within %.1f s; answered 503", scope["method"], self.seconds
+            "a %s request was not answered within %.1f s; answered 503", sent_method(scope), self.seconds
         )
         message = (
             f"The service did not answer within {self.seconds:g} s (PJS_API_REQUEST_SECONDS); retry shortly."
@@ -55,7 +56,7 @@ class RequestDeadline:
     def _body_late(self, scope: Scope) -> JSONResponse:
         # The client's doing (a stalled or lying Content-Length), so no warning and no 5xx in the metrics.
         log.info(
-            "a %s request's body did not arrive within %.1f s; answered 408", scope["method"], self.seconds
+            "a %s request's body did not arrive within %.1f s; answered 408", sent_method(scope), self.seconds
         )
         message = (
             f"The request body did not arrive within {self.seconds:g} s (PJS_API_REQUEST_SECONDS); "

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.allowed_methods import allowed_methods
 from api.api_keys import Principal
+from api.head_requests import sent_method
 from api.http_metrics import route_template
 from api.refusals import refusal_log
 from api.ui.error_page import error_page, is_ui_page
@@ -272,7 +273,8 @@ async def _unstorable(request: Request, error: Exception) -> Response:
 async def internal_error(request: Request, error: Exception) -> Response:
     """The 500 for an error no handler maps (`api.unhandled_errors.UnhandledErrors` answers with it)."""
     # The route's template, not the path: `/patients/{patientId}/erasure` holds a patient id.
-    log.exception("unhandled error on %s %s", request.method, route_template(request.scope.get("route")))
+    route = route_template(request.scope.get("route"))
+    log.exception("unhandled error on %s %s", sent_method(request.scope), route)
     return await _api_error(request, ApiError("Internal server error."))
 
 

@@ -8,6 +8,7 @@ from prometheus_client import Histogram
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.head_requests import sent_method
 from api.response_start import NotedSend
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -33,7 +34,8 @@ def status_class(status: int | None) -> str:
 
 
 class HttpMetrics:
-    """ASGI middleware, outermost: it times everything the client waits for, the deadline's 503 too."""
+    """ASGI middleware, outermost but for HEAD's: it times everything the client waits for, the deadline's
+    503 too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,7 +49,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, noted)
         finally:
-            method = scope["method"] if scope["method"] in METHODS else "other"
+            method = sent_method(scope) if scope["method"] in METHODS else "other"
             route = route_template(scope.get("route"))
             HTTP_REQUEST_SECONDS.labels(
                 method=method, route=route, status_class=status_class(noted.status)

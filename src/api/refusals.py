@@ -16,6 +16,7 @@ from fastapi import Request
 
 from api.api_keys import Principal, parse_key
 from api.bearer_tokens import looks_like_a_token
+from api.head_requests import sent_method
 from api.http_metrics import route_template
 from api.rate_limit import KeyRateLimiter, RateLimit
 
@@ -32,7 +33,7 @@ _ALL: Final = "all"
 
 
 def _route(request: Request) -> str:
-    return f"{request.method} {route_template(request.scope.get('route'))}"
+    return f"{sent_method(request.scope)} {route_template(request.scope.get('route'))}"
 
 
 async def audit_forbidden(request: Request, resources: Resources, principal: Principal, scope: str) -> None:

@@ -19,6 +19,7 @@ from fastapi import Request
 
 from api.api_keys import Principal
 from api.bearer_tokens import TokenVerifier
+from api.head_requests import answering_head
 from api.key_cache import KeyCache
 from api.limits import Limits
 from api.rate_limit import RateLimit
@@ -56,7 +57,10 @@ class TenantBackends:
         run_id: UUID | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Audit the caller's act, naming its key, in this transaction (so only if the act commits)."""
+        """Audit the caller's act, naming its key, in this transaction (so only if the act commits). An act
+        answering a HEAD is noted `"method": "HEAD"`: its status and headers were sent, not its body."""
+        if answering_head.get():
+            details = {**(details or {}), "method": "HEAD"}
         await record_accesses(
             self.db, [(principal.actor, run_id)], action=action, occurred_at=now, details=details
         )

@@ -49,8 +49,8 @@ async def test_a_method_a_path_does_not_take_is_405_allowing_every_method_its_ro
     on_one = await api.delete(f"/journeys/{journey_id}")
 
     assert on_journeys.status_code == on_one.status_code == 405
-    assert on_journeys.headers["Allow"] == "GET, POST"
-    assert on_one.headers["Allow"] == "GET, PUT"
+    assert on_journeys.headers["Allow"] == "GET, HEAD, POST"
+    assert on_one.headers["Allow"] == "GET, HEAD, PUT"
 
 
 async def test_the_patient_schema_is_as_strict_as_the_trigger_and_refuses_what_it_refuses(
