@@ -116,7 +116,11 @@ async def trigger_batch(
 ) -> Response:
     known_id = existing_id(journey_id, "journeyId")
     entries = _entries(raw, resources.limits, resources.limits.max_batch_triggers)
-    answers: list[dict[str, Any]] = [{"idempotencyKey": key} for key, _ in entries]
+    # A key that is not text is answered as null: the answer's schema says text or null, and the entry's
+    # place in the request order already tells the caller which item it is.
+    answers: list[dict[str, Any]] = [
+        {"idempotencyKey": key if isinstance(key, str) else None} for key, _ in entries
+    ]
     items: list[BatchItem] = []
     positions: list[int] = []
     for position, (key, patient) in enumerate(entries):

@@ -73,6 +73,20 @@ async def test_refused_items_get_a_reason_and_the_others_still_start(
     assert await runs_in_store(pool) == 2  # an item either has a run or a reason
 
 
+async def test_an_items_key_that_is_not_text_is_refused_in_its_entry_and_answered_as_null(
+    api: httpx.AsyncClient, journey_id: str
+) -> None:
+    not_text = [{"idempotencyKey": key, "patient": SEED_PATIENT} for key in ([], {"k": 1}, 7, True)]
+
+    response = await batch(api, journey_id, *not_text, item("ok"))
+
+    assert response.status_code == 202, response.text
+    entries = response.json()["items"]
+    assert [(entry["idempotencyKey"], entry.get("status")) for entry in entries] == [
+        (None, 400), (None, 400), (None, 400), (None, 400), ("ok", None),
+    ]  # fmt: skip
+
+
 async def test_a_repeated_key_returns_the_same_run_and_a_reused_key_with_another_patient_is_refused(
     api: httpx.AsyncClient, journey_id: str, pool: asyncpg.Pool
 ) -> None:
