@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 from api.errors import (
@@ -17,6 +17,7 @@ from api.errors import (
     invalid,
     validation_problems,
 )
+from api.examples import EXAMPLE_ID
 from api.json_keys import repeated_keys
 from api.limits import Limits, StoredText, beyond_limits, exact_integers, json_problems
 from api.resources import Resources, get_resources
@@ -143,6 +144,18 @@ def search_body(model: type[Search]) -> Any:
 JourneyBody = Annotated[Any, Depends(journey_body)]
 BatchBody = Annotated[Any, Depends(batch_body)]
 PatientContextBody = Annotated[Any, Depends(patient_context_body)]
+
+
+def _uuid_path(name: str) -> Any:
+    # Text, not UUID, for FastAPI: its own parsing would answer a 400 that echoes the value; existing_id
+    # answers the 404 naming the parameter. The document still says what the parameter takes.
+    return Path(alias=name, examples=[EXAMPLE_ID], json_schema_extra={"format": "uuid"})
+
+
+JourneyIdPath = Annotated[str, _uuid_path("journeyId")]
+RunIdPath = Annotated[str, _uuid_path("runId")]
+DeliveryIdPath = Annotated[str, _uuid_path("deliveryId")]
+"""Path ids: `type: string, format: uuid` in the OpenAPI document; read with `existing_id`."""
 
 
 def existing_id(raw: str, parameter: str) -> UUID:

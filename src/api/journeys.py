@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import NotFound, Unprocessable, invalid
-from api.examples import EXAMPLE_ID, JOURNEY_EXAMPLES
+from api.examples import JOURNEY_EXAMPLES
 from api.inputs import (
     IdempotencyKey,
     JourneyBody,
+    JourneyIdPath,
     existing_id,
     idempotency_key_header,
     one_idempotency_key,
@@ -37,7 +38,6 @@ from engine.journey_repository import JourneyKeyReused, StoredJourney
 router = APIRouter(prefix="/journeys", tags=["journeys"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
-JourneyIdPath = Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])]
 Reader = Annotated[Principal, requires(Scope.JOURNEYS_READ)]
 Writer = Annotated[Principal, requires(Scope.JOURNEYS_WRITE)]
 OneKey = Annotated[None, Depends(one_idempotency_key)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from api.errors import NotFound, Unauthorized, invalid
-from api.examples import EXAMPLE_ID, RECEIPT_EXAMPLES
-from api.inputs import existing_id
+from api.examples import RECEIPT_EXAMPLES
+from api.inputs import DeliveryIdPath, existing_id
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from domain.message_decisions import Receipt
@@ -77,7 +77,7 @@ class ReceiptOut(BaseModel):
     responses=error_responses(400, 401, 404),
 )
 async def receive(
-    delivery_id: Annotated[str, Path(alias="deliveryId", examples=[EXAMPLE_ID])],
+    delivery_id: DeliveryIdPath,
     request: Request,
     resources: Deps,
     signature: Annotated[

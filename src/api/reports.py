@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound
 from api.examples import AUDIT_SEARCH_EXAMPLES, EXAMPLE_ID
-from api.inputs import existing_id, optional_uuid, patient_id_query, search_body
+from api.inputs import JourneyIdPath, existing_id, optional_uuid, patient_id_query, search_body
 from api.limits import INT64_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
@@ -41,7 +41,7 @@ _INVALID_CURSOR = "cursor is not valid; pass back the nextCursor of a previous p
     responses=error_responses(404),
 )
 async def journey_stats(
-    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    journey_id: JourneyIdPath,
     resources: Deps,
     principal: Annotated[Principal, requires(Scope.JOURNEYS_READ)],
 ) -> JourneyStatsOut:

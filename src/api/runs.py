@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
@@ -13,7 +13,9 @@ from api.errors import BadRequest, NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
 from api.inputs import (
     IdempotencyKey,
+    JourneyIdPath,
     PatientContextBody,
+    RunIdPath,
     existing_id,
     idempotency_key_header,
     one_idempotency_key,
@@ -47,7 +49,6 @@ from projections.run_timeline import read_page
 router = APIRouter(prefix="/journeys", tags=["runs"])
 
 Deps = Annotated[Resources, Depends(get_resources)]
-RunIdPath = Annotated[str, Path(alias="runId", examples=[EXAMPLE_ID])]
 Reader = Annotated[Principal, requires(Scope.RUNS_READ)]
 MAX_PAGE = 1000
 MAX_LIST_PAGE = 500
@@ -63,7 +64,7 @@ MAX_LIST_PAGE = 500
 async def trigger(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
     _one_key: Annotated[None, Depends(one_idempotency_key)],
-    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    journey_id: JourneyIdPath,
     raw: PatientContextBody,
     resources: Deps,
     response: Response,

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.api_keys import Principal, Scope
@@ -33,9 +33,9 @@ from api.errors import (
     refused,
     store_failure,
 )
-from api.examples import EXAMPLE_ID, SEED_PATIENT
+from api.examples import SEED_PATIENT
 from api.group_commit import answers_apart
-from api.inputs import BatchBody, existing_id
+from api.inputs import BatchBody, JourneyIdPath, existing_id
 from api.limits import Limits, beyond_limits, json_problems, unstorable_text
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
@@ -110,7 +110,7 @@ BATCH_EXAMPLES: Final = {
 )
 async def trigger_batch(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
-    journey_id: Annotated[str, Path(alias="journeyId", examples=[EXAMPLE_ID])],
+    journey_id: JourneyIdPath,
     raw: BatchBody,
     resources: Annotated[Resources, Depends(get_resources)],
 ) -> Response:

@@ -55,3 +55,24 @@ async def test_a_signed_receipt_for_a_delivery_id_that_is_not_a_uuid_is_not_foun
     assert response.status_code == 404
     assert response.json()["message"] == "deliveryId is not a delivery id (a UUID)."
     assert "Jane" not in response.text
+
+
+async def test_the_document_declares_every_path_id_a_uuid_string_and_the_patient_id_free_text(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+
+    declared = [
+        (parameter["name"], parameter["schema"])
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"].endswith("Id")
+    ]
+
+    assert {name for name, _ in declared} == {"journeyId", "runId", "deliveryId", "patientId"}
+    for name, schema in declared:
+        if name == "patientId":  # the clinic's own id for the patient: any text, not ours
+            assert schema["type"] == "string" and "format" not in schema
+        else:
+            assert (schema["type"], schema.get("format")) == ("string", "uuid"), name
