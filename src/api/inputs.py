@@ -19,9 +19,10 @@ from api.errors import (
 )
 from api.examples import EXAMPLE_ID
 from api.json_keys import repeated_keys
-from api.limits import Limits, StoredText, beyond_limits, exact_integers, json_problems
+from api.limits import LIST_PAGE_MAX, Limits, StoredText, beyond_limits, exact_integers, json_problems
 from api.resources import Resources, get_resources
 from domain.validation import Problem
+from engine.listing_cursors import InvalidCursor
 
 
 async def _json_body(
@@ -166,6 +167,20 @@ def existing_id(raw: str, parameter: str) -> UUID:
     except ValueError:
         noun = parameter.removesuffix("Id")
         raise NotFound(f"{parameter} is not a {noun} id (a UUID).") from None
+
+
+def page_limit(noun: str) -> Any:
+    """A keyset listing's `limit` (runs, journeys): 1 to 500 `noun` a page, 50 when not sent."""
+    return Query(ge=1, le=LIST_PAGE_MAX, description=f"{noun} per page (at most {LIST_PAGE_MAX}).")
+
+
+PageCursor = Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")]
+
+
+def refused_cursor(error: InvalidCursor) -> BadRequest:
+    """A listing's `cursor` this service did not hand out: a 400 naming it (every listing says the same)."""
+    message = f"{error}."
+    return BadRequest(message, [Problem("cursor", message)])
 
 
 def optional_uuid(raw: str | None, name: str) -> UUID | None:

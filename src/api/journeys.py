@@ -15,11 +15,14 @@ from api.inputs import (
     IdempotencyKey,
     JourneyBody,
     JourneyIdPath,
+    PageCursor,
     existing_id,
     idempotency_key_header,
     one_idempotency_key,
+    page_limit,
+    refused_cursor,
 )
-from api.limits import INT32_MAX
+from api.limits import INT32_MAX, LIST_PAGE_DEFAULT
 from api.openapi import error_responses, json_request, located
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -32,8 +35,10 @@ from api.schemas import (
 )
 from domain.journey import JourneyDefinition
 from domain.validation import validate_journey
+from engine import journey_listing
 from engine.commands import id_for_key
 from engine.journey_repository import JourneyKeyReused, StoredJourney
+from engine.listing_cursors import InvalidCursor
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])
 
@@ -113,17 +118,30 @@ def _saved(result: StoredJourney | JourneyKeyReused) -> StoredJourney:
     return result
 
 
-@router.get("", summary="List journeys with their latest version", responses=error_responses())
-async def list_journeys(resources: Deps, principal: Reader) -> JourneyListOut:
+@router.get(
+    "",
+    summary="List journeys with their latest version, oldest first, by keyset pages",
+    responses=error_responses(400),
+)
+async def list_journeys(
+    resources: Deps,
+    principal: Reader,
+    limit: Annotated[int, page_limit("Journeys")] = LIST_PAGE_DEFAULT,
+    cursor: PageCursor = None,
+) -> JourneyListOut:
     async with resources.for_tenant(principal) as scope:
-        summaries = await scope.journeys.list_journeys()
+        try:
+            page = await journey_listing.list_journeys(scope.db, limit, cursor)
+        except InvalidCursor as error:
+            raise refused_cursor(error) from None
     return JourneyListOut(
         journeys=[
             JourneySummaryOut(
                 journey_id=s.journey_id, name=s.name, latest_version=s.latest_version, updated_at=s.updated_at
             )
-            for s in summaries
-        ]
+            for s in page.journeys
+        ],
+        next_cursor=page.next_cursor,
     )
 
 

@@ -24,6 +24,10 @@ INT32_MAX: Final = 2**31 - 1
 INT64_MAX: Final = 2**63 - 1
 """The largest value of a `bigint` column (audit ids, feed positions)."""
 
+LIST_PAGE_MAX: Final = 500
+LIST_PAGE_DEFAULT: Final = 50
+"""A page of runs or journeys: at most 500 (`limit`), 50 unless asked."""
+
 _BEYOND_64_BITS: Final = "Integers must fit in 64 bits: at most 9223372036854775807 either side of 0."
 
 # Strings under these keys are identifiers or names, held to the shorter limit.

@@ -9,21 +9,24 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
-from api.errors import BadRequest, NotFound, invalid, refused
+from api.errors import NotFound, invalid, refused
 from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
 from api.inputs import (
     IdempotencyKey,
     JourneyIdPath,
+    PageCursor,
     PatientContextBody,
     RunIdPath,
     existing_id,
     idempotency_key_header,
     one_idempotency_key,
     optional_uuid,
+    page_limit,
     patient_id_query,
+    refused_cursor,
     search_body,
 )
-from api.limits import INT32_MAX, StoredText
+from api.limits import INT32_MAX, LIST_PAGE_DEFAULT, StoredText
 from api.openapi import error_responses, json_request, located
 from api.resources import Resources, get_resources
 from api.schemas import (
@@ -38,11 +41,11 @@ from api.search_schemas import RunSearchIn
 from api.timeline import timeline_entries
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
-from domain.validation import Problem
 from engine.batch_trigger import BatchItem
 from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key
+from engine.listing_cursors import InvalidCursor
 from engine.ports import load_head
-from engine.run_listing import InvalidCursor, RunFilter, list_runs
+from engine.run_listing import RunFilter, list_runs
 from events import tracing
 from projections.run_timeline import read_page
 
@@ -51,7 +54,6 @@ router = APIRouter(prefix="/journeys", tags=["runs"])
 Deps = Annotated[Resources, Depends(get_resources)]
 Reader = Annotated[Principal, requires(Scope.RUNS_READ)]
 MAX_PAGE = 1000
-MAX_LIST_PAGE = 500
 
 
 @router.post(
@@ -158,8 +160,8 @@ async def list_runs_route(
     journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
     status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
     patient_id: Annotated[StoredText | None, patient_id_query("/journeys/runs/search")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST_PAGE, description="Runs per page (at most 500).")] = 50,
-    cursor: Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")] = None,
+    limit: Annotated[int, page_limit("Runs")] = LIST_PAGE_DEFAULT,
+    cursor: PageCursor = None,
 ) -> RunListOut:
     search = RunSearchIn(
         journey_id=journey_id, status=status, patient_id=patient_id, limit=limit, cursor=cursor
@@ -192,7 +194,7 @@ async def search_runs(resources: Resources, principal: Principal, search: RunSea
         try:
             page = await list_runs(scope.db, where, search.limit, search.cursor)
         except InvalidCursor as error:
-            raise BadRequest(f"{error}.", [Problem("cursor", f"{error}.")]) from None
+            raise refused_cursor(error) from None
         opened = await scope.vault.open_contexts({s.run_id: s.patient_context for s in page.runs})
         runs = [_run_out(state, opened[state.run_id]) for state in page.runs]
         details = {"runs": [str(run.run_id) for run in runs], "patientFilter": search.patient_id is not None}

@@ -187,6 +187,9 @@ class JourneySummaryOut(_Out):
 
 class JourneyListOut(_Out):
     journeys: list[JourneySummaryOut]
+    next_cursor: str | None = Field(
+        alias="nextCursor", description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class RunAcceptedOut(_Out):

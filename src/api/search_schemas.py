@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.limits import StoredText
+from api.limits import LIST_PAGE_DEFAULT, LIST_PAGE_MAX, StoredText
 from domain.run_state import RunStatus
 
 
@@ -24,7 +24,13 @@ class RunSearchIn(_Search):
 
     journey_id: StoredText | None = Field(default=None, alias="journeyId")
     status: RunStatus | None = None
-    limit: int = Field(default=50, ge=1, le=500, strict=True, description="Runs per page (at most 500).")
+    limit: int = Field(
+        default=LIST_PAGE_DEFAULT,
+        ge=1,
+        le=LIST_PAGE_MAX,
+        strict=True,
+        description="Runs per page (at most 500).",
+    )
 
 
 class AuditSearchIn(_Search):

@@ -6,22 +6,17 @@ and only once settled: a run whose start commits late can never land behind a cu
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from uuid import UUID
 
 from domain.run_state import RunState, RunStatus
+from engine.listing_cursors import decode_cursor, encode_cursor
 from engine.run_status import COLUMNS, state_from_row
 from events.feed import FeedOrder, FeedPosition, feed_arguments
 from events.pg import Queryable
 
 _BIGINT_MAX = 2**63 - 1
 _STARTS = FeedOrder("s", "position")  # the runs' RunStarted events
-
-
-class InvalidCursor(ValueError):
-    """The cursor was not one this service handed out."""
 
 
 @dataclass(frozen=True)
@@ -38,23 +33,15 @@ class RunPage:
     next_cursor: str | None
 
 
-def encode_cursor(position: FeedPosition) -> str:
-    return base64.urlsafe_b64encode(f"{position.transaction_id}:{position.position}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> FeedPosition:
-    try:
-        decoded = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
-        transaction_id, position = (int(part) for part in decoded.split(":"))
-        if not (0 <= transaction_id <= _BIGINT_MAX and 0 <= position <= _BIGINT_MAX):
-            raise ValueError("outside the feed")
-        return FeedPosition(transaction_id, position)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidCursor("cursor is not valid; pass back the nextCursor of a previous page") from None
+def _feed_position(parts: list[str]) -> FeedPosition:
+    transaction_id, position = (int(part) for part in parts)
+    if not (0 <= transaction_id <= _BIGINT_MAX and 0 <= position <= _BIGINT_MAX):
+        raise ValueError("outside the feed")
+    return FeedPosition(transaction_id, position)
 
 
 async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | None = None) -> RunPage:
-    after = decode_cursor(cursor) if cursor is not None else FeedPosition(0, 0)  # "" is no cursor
+    after = decode_cursor(cursor, _feed_position) if cursor is not None else FeedPosition(0, 0)
     columns = ", ".join(f"r.{column.strip()}" for column in COLUMNS.split(","))
     rows = await db.fetch(
         f"""
@@ -79,5 +66,5 @@ async def list_runs(db: Queryable, where: RunFilter, limit: int, cursor: str | N
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor(FeedPosition(last["started_transaction"], last["started_position"]))
+        next_cursor = encode_cursor(last["started_transaction"], last["started_position"])
     return RunPage([state_from_row(row) for row in page], next_cursor)

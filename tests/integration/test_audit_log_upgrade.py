@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from events.schema import available_migrations, migrate
+from events.schema import migrate
 from subscribers.audit import record_accesses
 from subscribers.audit_reads import audit_position, read_audit
 from support.endpoints import Endpoints
+from support.upgrades import from_on, migrated_before
 
 UPGRADE = 33
 
@@ -21,29 +22,8 @@ UPGRADE = 33
 @pytest.fixture
 async def before_upgrade(endpoints: Endpoints) -> AsyncIterator[asyncpg.Connection]:
     """The schema owner on a database of its own with every migration before UPGRADE applied."""
-    name = f"pjs_upgrade_{uuid.uuid4().hex[:12]}"
-    base, _, _ = endpoints.migration_database_url.rpartition("/")
-    owner = endpoints.migration_database_url.split("//")[1].split(":")[0]
-    admin = await asyncpg.connect(endpoints.admin_database_url)
-    await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
-    connection = await asyncpg.connect(f"{base}/{name}")
-    try:
-        await connection.execute(
-            "CREATE TABLE schema_migrations (number integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for migration in (m for m in available_migrations() if m.number < UPGRADE):
-            await connection.execute(migration.sql)
-            await connection.execute(
-                "INSERT INTO schema_migrations (number, name) VALUES ($1, $2)",
-                migration.number,
-                migration.name,
-            )
+    async with migrated_before(endpoints, UPGRADE) as connection:
         yield connection
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_entries_from_before_the_upgrade_keep_their_order_cursors_and_runs_named(
@@ -55,7 +35,7 @@ async def test_entries_from_before_the_upgrade_keep_their_order_cursors_and_runs
     await record_accesses(db, [("key:a", None)], action="RunsListed", occurred_at=now, details=listing)
     old_ids = [row[0] for row in await db.fetch("SELECT audit_id FROM audit_log ORDER BY audit_id")]
 
-    assert [m.number for m in await migrate(db)] == [UPGRADE]
+    assert [m.number for m in await migrate(db)] == from_on(UPGRADE)
     await record_accesses(db, [("key:a", run_id)], action="RunRead", occurred_at=now)
 
     start = await audit_position(db, 0)
