@@ -83,8 +83,8 @@ async def test_every_get_operation_of_the_document_and_the_explorers_pages_answe
             assert_head_of(get, head)
 
 
-async def test_a_head_is_refused_as_its_get_is_without_a_key_a_scope_or_in_another_tenant(
-    api: httpx.AsyncClient, settings: Settings
+async def test_a_head_is_refused_as_its_get_is_and_its_403_audit_entry_names_the_head(
+    api: httpx.AsyncClient, settings: Settings, migration_pool: asyncpg.Pool
 ) -> None:
     _, run_id = await run_of(api)
     no_scope = await issue_test_key(settings.resolved_migration_database_url(), [Scope.JOURNEYS_READ])
@@ -102,6 +102,14 @@ async def test_a_head_is_refused_as_its_get_is_without_a_key_a_scope_or_in_anoth
 
     assert statuses == [401, 403, 404]
     assert not_a_uuid.status_code == 404 and not_a_uuid.content == b""
+    refusals = await migration_pool.fetch(
+        "SELECT details->>'route' AS route, details->>'method' AS method FROM audit_log"
+        " WHERE action = 'AccessRefused' ORDER BY audit_id"
+    )
+    assert [(row["route"], row["method"]) for row in refusals] == [
+        ("GET /journeys/runs/{runId}", None),
+        ("HEAD /journeys/runs/{runId}", "HEAD"),
+    ]
 
 
 async def test_a_head_where_no_get_is_is_405_and_an_explorer_pages_allow_names_head(
