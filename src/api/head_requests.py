@@ -2,9 +2,10 @@
 
 FastAPI's routes take only the methods they declare (Starlette's own add HEAD to a GET, FastAPI's do not),
 so a HEAD reaches every route as a GET: the same authentication, scopes, tenancy, 4xx answers and headers,
-a `Content-Length` of the body GET would send (none if GET streams one), and no body. The request keeps
-being a HEAD for the server (it gets a copy of the scope), for the metrics, the logs and the audit log,
-which records that only the status and headers were sent (`answering_head`).
+a `Content-Length` of the body GET would send (none if GET streams one), and no body. The app is handed a
+copy of the scope, so the server's own stays a HEAD (it expects no body); the metrics, logs and the audit
+log still know the request as a HEAD (`sent_method`, `answering_head`), and the audit log records that
+only the status and headers were sent.
 """
 
 from __future__ import annotations
