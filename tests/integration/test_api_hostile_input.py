@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
+from support.database import settled
 from support.stored import events_in_store, journey_versions_in_store, runs_in_store
 
 SECRET = "patient-secret-0xC0FFEE"
@@ -58,6 +59,7 @@ async def assert_nothing_written(api: httpx.AsyncClient, pool: asyncpg.Pool, jou
     assert await runs_in_store(pool) == 0
     assert await events_in_store(pool) == 0
     assert await journey_versions_in_store(pool) == 1
+    await settled(pool)  # the journeys listing shows settled journeys only
     assert [j["journeyId"] for j in (await api.get("/journeys")).json()["journeys"]] == [journey_id]
     assert (await api.get(f"/journeys/{journey_id}", params={"version": 2})).status_code == 404
 

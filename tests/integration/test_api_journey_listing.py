@@ -50,10 +50,11 @@ async def list_all(api: httpx.AsyncClient, limit: int) -> list[str]:
 
 
 async def test_pages_of_journeys_list_each_once_oldest_first_with_its_latest_version(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     created = [await create(api, f"Journey {n}") for n in range(5)]
     await api.put(f"/journeys/{created[0]}", json=named("Journey 0, edited"))
+    await settled(pool)
 
     first = (await api.get("/journeys", params={"limit": 2})).json()
     every = await list_all(api, limit=2)
@@ -67,9 +68,10 @@ async def test_pages_of_journeys_list_each_once_oldest_first_with_its_latest_ver
 
 
 async def test_a_client_that_sends_no_paging_gets_the_journeys_and_a_null_cursor_as_before(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     created = [await create(api, f"Journey {n}") for n in range(3)]
+    await settled(pool)
 
     body = (await api.get("/journeys")).json()
 

@@ -6,10 +6,12 @@ import asyncio
 import copy
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
 from api.examples import SEED_JOURNEY
+from support.database import settled
 
 
 def renamed(name: str) -> dict[str, object]:
@@ -112,10 +114,13 @@ async def test_putting_an_unknown_journey_is_not_found(api: httpx.AsyncClient) -
     assert "does not exist" in response.json()["message"]
 
 
-async def test_the_listing_shows_each_journey_with_its_latest_version(api: httpx.AsyncClient) -> None:
+async def test_the_listing_shows_each_journey_with_its_latest_version(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
     first = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
     second = (await api.post("/journeys", json=renamed("Post-op check-in"))).json()["journeyId"]
     await api.put(f"/journeys/{first}", json=renamed("Pre-op reminders v2"))
+    await settled(pool)  # the listing shows settled journeys only
 
     response = await api.get("/journeys")
 

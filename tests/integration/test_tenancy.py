@@ -18,6 +18,7 @@ from events.tenancy import bind_tenant
 from pjs.settings import Settings
 from support.api import app_client
 from support.auth import issue_test_key
+from support.database import settled
 from support.roles import eventually, in_process
 
 # Every table whose rows belong to one tenant (migration 0015): row-level security on each.
@@ -133,7 +134,7 @@ async def test_every_operation_on_another_tenants_data_is_not_found(clinics: tup
 
 
 async def test_listings_searches_and_the_audit_log_show_only_the_callers_tenant(
-    clinics: tuple[Clinic, Clinic],
+    clinics: tuple[Clinic, Clinic], pool: asyncpg.Pool
 ) -> None:
     a, b = clinics
     ours, theirs = await a.journey(), await b.journey()
@@ -145,6 +146,7 @@ async def test_listings_searches_and_the_audit_log_show_only_the_callers_tenant(
     assert (await a.api.get(f"/journeys/runs/{our_run}")).status_code == 200
     assert (await a.api.get(f"/journeys/runs/{our_run}/events")).status_code == 200
 
+    await settled(pool)  # the journeys listing shows settled journeys only
     journeys = (await a.api.get("/journeys")).json()["journeys"]
     assert [j["journeyId"] for j in journeys] == [ours]
     await eventually_listed(a, our_run)
