@@ -1,4 +1,4 @@
-"""Journeys saved before migration 0035, on the real Postgres: after the upgrade they are listed first, in
+"""Journeys saved before migration 0034, on the real Postgres: after the upgrade they are listed first, in
 the order they were listed before (oldest version 1 first), and journeys saved after follow them."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from events.schema import migrate
 from support.endpoints import Endpoints
 from support.upgrades import from_on, migrated_before
 
-UPGRADE = 35
+UPGRADE = 34
 
 
 def named(name: str) -> JourneyDefinition:
