@@ -174,3 +174,33 @@ async def test_an_explorer_session_lacking_the_scope_for_a_page_is_refused_and_a
         (_actor(no_runs), None, {"status": 403, "route": "GET /ui/runs/{runId}", "scopeNeeded": "runs:read"}),
     ]
     assert run_id not in str(refused) and the_patient["id"] not in str(refused)
+
+
+async def test_an_explorer_session_opening_another_clinics_run_gets_the_404_page_and_a_sampled_entry(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    # Given another clinic's run, and a prober signed in to the explorer with a key that may read runs
+    owner, prober = await _tenant(settings), await _tenant(settings)
+    owners_key = await _key(settings, owner, *ALL_SCOPES)
+    journey = (await api.post("/journeys", json=JOURNEY, headers=bearer(owners_key))).json()["journeyId"]
+    triggered = await api.post(f"/journeys/{journey}/trigger", json=patient(), headers=bearer(owners_key))
+    run_id = triggered.json()["runId"]
+    session_key = await _key(settings, prober, Scope.RUNS_READ, Scope.JOURNEYS_READ)
+    auditor = await _key(settings, prober, Scope.AUDIT_READ)
+
+    async with app_client(settings, None) as (browser, _):
+        await sign_in(browser, session_key)
+        # When the prober opens that run's page again and again
+        pages = [await browser.get(f"/ui/runs/{run_id}") for _ in range(5)]
+
+    # Then each is the 404 page, and the prober's clinic's audit log has one sampled entry for the page's
+    # route naming the session's key (the other four held back for the next one's count), never the run id
+    assert {page.status_code for page in pages} == {404}
+    assert all(page.headers["content-type"].startswith("text/html") for page in pages)
+    sampled = await _entries(api, auditor, "NotFoundAnswered")
+    assert [(entry["actor"], entry["runId"], entry["details"]) for entry in sampled] == [
+        (_actor(session_key), None, {"status": 404, "route": "GET /ui/runs/{runId}", "count": 1})
+    ]
+    assert run_id not in str(sampled)
+    owners = (await api.get("/audit", headers=bearer(owners_key), params={"limit": 1000})).text
+    assert _actor(session_key) not in owners

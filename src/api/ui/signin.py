@@ -55,7 +55,9 @@ class Viewer:
 
 
 async def viewer(request: Request, resources: Deps) -> Viewer:
-    """The page's caller from its session cookie; without a live session, off to the sign-in page."""
+    """The page's caller from its session cookie; without a live session, off to the sign-in page. Left in
+    `request.state.principal`, so a 404 answered to it is sampled into its tenant's audit log as the API's
+    are (`NotFoundAnswered`: api/errors.py, api/refusals.py)."""
     session_id = request.cookies.get(SESSION_COOKIE)
     principal = None if not session_id else await session_principal(resources.pool, session_id)
     if principal is not None and principal.kind == "token":  # as the provider's settings admit it now
@@ -65,6 +67,7 @@ async def viewer(request: Request, resources: Deps) -> Viewer:
     if session_id is None or principal is None:
         raise SignInRequired()
     await count_request(request, principal)
+    request.state.principal = principal
     return Viewer(principal, csrf_token_of(session_id), request, resources)
 
 
