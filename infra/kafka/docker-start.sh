@@ -4,13 +4,12 @@
 # client listeners that need SASL/SCRAM, a controller listener that takes SASL/PLAIN, nothing allowed
 # without an ACL, the service's user the super user. Only the addresses are this script's own, and a HOST
 # listener for clients outside Docker that gets every setting of the SASL_PLAINTEXT one. The service's user
-# and the read-only subscriber user are added when the storage is formatted, the first time only; the
-# subscriber's ACLs are added by docker-access.sh (the kafka-access service) once the broker answers.
+# is added when the storage is formatted, the first time only; the read-only subscriber user and its ACLs
+# are added by docker-access.sh (the kafka-access service) once the broker answers.
 # PJS_KAFKA_SETTINGS, PJS_KAFKA_CONFIG_DIR and PJS_KAFKA_HOME say where the shared settings are read, the
 # configuration written, and Kafka installed (defaults: as docker-compose.yml and the image have them).
 set -euo pipefail
-: "${PJS_KAFKA_USERNAME:?}" "${PJS_KAFKA_PASSWORD:?}" "${PJS_KAFKA_SUBSCRIBER_USERNAME:?}"
-: "${PJS_KAFKA_SUBSCRIBER_PASSWORD:?}"
+: "${PJS_KAFKA_USERNAME:?}" "${PJS_KAFKA_PASSWORD:?}"
 settings="${PJS_KAFKA_SETTINGS:-/pjs/kafka_broker.properties}"
 config="${PJS_KAFKA_CONFIG_DIR:-/tmp/pjs}"
 kafka="${PJS_KAFKA_HOME:-/opt/kafka}"
@@ -42,6 +41,12 @@ setting() {
     done
 }
 
+# An argument as a line of a Java argument file (`java @file`): quoted, its backslashes and quotes escaped.
+java_argument() {
+    local escaped=${1//\\/\\\\}
+    printf '"%s"\n' "${escaped//\"/\\\"}"
+}
+
 mechanism="$(setting sasl.enabled.mechanisms)"
 jaas="$(setting "listener.name.sasl_plaintext.${mechanism,,}.sasl.jaas.config")"
 mkdir -p "$config/data"
@@ -56,9 +61,17 @@ umask 077
 printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=$mechanism" "sasl.jaas.config=$jaas" \
     > "$config/client.properties"
 if [ ! -f "$config/data/meta.properties" ]; then
-    "$kafka/bin/kafka-storage.sh" format -t "$("$kafka/bin/kafka-storage.sh" random-uuid)" \
-        -c "$config/server.properties" \
-        --add-scram "$mechanism=[name=$PJS_KAFKA_USERNAME,password=$PJS_KAFKA_PASSWORD]" \
-        --add-scram "$mechanism=[name=$PJS_KAFKA_SUBSCRIBER_USERNAME,password=$PJS_KAFKA_SUBSCRIBER_PASSWORD]"
+    # The broker logs in to itself as the service's user, so that user's SCRAM credential must be in the
+    # metadata before it starts, and only the storage tool's format puts it there, from its arguments. They
+    # go in a 0600 file that Java reads (`java @file`: kafka-run-class.sh hands it on after the classpath),
+    # so no command line that `ps` shows, in the container or on the host, carries the password.
+    arguments="$config/format.arguments"
+    cluster_id="$("$kafka/bin/kafka-storage.sh" random-uuid)"
+    for argument in kafka.tools.StorageTool format -t "$cluster_id" -c "$config/server.properties" \
+        --add-scram "$mechanism=[name=$PJS_KAFKA_USERNAME,password=$PJS_KAFKA_PASSWORD]"; do
+        java_argument "$argument"
+    done > "$arguments"
+    "$kafka/bin/kafka-run-class.sh" "@$arguments"
+    rm -f "$arguments"
 fi
 exec "$kafka/bin/kafka-server-start.sh" "$config/server.properties"

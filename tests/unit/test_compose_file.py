@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 SHARED_SETTINGS = "./src/pjs/services/kafka_broker.properties"  # the local broker's, mounted for Docker's
 ADDRESSES = {"controller.quorum.voters", "listeners", "advertised.listeners", "log.dirs"}
 PASSWORD = r"a&b\1c"  # written in as it is: neither & nor a backslash means anything to the script
+SUBSCRIBER_PASSWORD = r"sub\scriber&secret"
+ESCAPED_SUBSCRIBER_PASSWORD = r"sub\\scriber&secret"  # as a properties file holds it for Kafka
 
 
 def _services() -> dict[str, Any]:
@@ -76,24 +79,60 @@ def test_kafka_starts_with_sasl_scram_on_every_client_listener_and_adds_its_user
     listeners = [listener.split(":")[0] for listener in server["listeners"].split(",")]
     assert {protocols[listener] for listener in listeners} == {"SASL_PLAINTEXT"}  # the controller's too
     assert started.client["sasl.mechanism"] == KAFKA_SASL_MECHANISM
-    assert started.formatted == [
-        f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={PASSWORD}]",
-        f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_SUBSCRIBER_USER},password=subscriber-secret]",
-    ]
+    # Only the service's user: the subscriber's is kafka-access's to add, once the broker answers
+    assert started.formatted == [f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={PASSWORD}]"]
     assert started.started_with == str(tmp_path / "config" / "server.properties")
     assert _docker_start(tmp_path).formatted == []  # the storage is formatted the first time only
+
+
+def test_no_kafka_password_is_on_a_command_line_of_the_brokers_start_or_of_kafka_access(
+    tmp_path: Path,
+) -> None:
+    started = _docker_start(tmp_path)
+    accessed = _docker_access(tmp_path)
+
+    commands = [*started.ran.commands(), *accessed.commands()]
+    assert not [command for command in commands for password in (PASSWORD, SUBSCRIBER_PASSWORD)
+                if any(password in argument for argument in command)]  # fmt: skip
+    assert {command[0] for command in commands} == {
+        "kafka-storage.sh", "kafka-run-class.sh", "kafka-server-start.sh",
+        "kafka-configs.sh", "kafka-acls.sh",
+    }  # fmt: skip
+    # The storage's format read its arguments, the service's password among them, from a file only the
+    # broker's user may read, gone once the storage is formatted
+    assert started.ran.calls["kafka-run-class.sh"] == [[f"@{tmp_path / 'config' / 'format.arguments'}"]]
+    mode, _ = started.ran.files["kafka-run-class.sh"]
+    assert mode == "-rw-------" and not (tmp_path / "config" / "format.arguments").exists()
+
+
+def test_kafka_access_sets_the_subscribers_password_from_a_file_only_it_may_read(tmp_path: Path) -> None:
+    accessed = _docker_access(tmp_path)
+
+    [configs] = accessed.calls["kafka-configs.sh"]
+    scram_file = str(tmp_path / "access" / "subscriber-scram.properties")
+    assert configs[configs.index("--entity-name") + 1] == KAFKA_SUBSCRIBER_USER
+    assert configs[configs.index("--add-config-file") + 1] == scram_file
+    assert accessed.files["kafka-configs.sh"] == (
+        "-rw-------",
+        f"{KAFKA_SASL_MECHANISM}=password={ESCAPED_SUBSCRIBER_PASSWORD}\n",
+    )
+    assert not Path(scram_file).exists()
+    assert [call[call.index("--allow-principal") + 1] for call in accessed.calls["kafka-acls.sh"]] == [
+        f"User:{KAFKA_SUBSCRIBER_USER}", f"User:{KAFKA_SUBSCRIBER_USER}",
+    ]  # fmt: skip
 
 
 def test_kafka_allows_nothing_without_an_acl_and_lets_the_subscriber_user_only_read(tmp_path: Path) -> None:
     server = _docker_start(tmp_path).server
     access = (COMPOSE_FILE.parent / "infra" / "kafka" / "docker-access.sh").read_text()
-    kafka_users = _services()["kafka"]["environment"]
+    kafka_users = _services()["kafka-access"]["environment"]
 
     assert server["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
     assert server["allow.everyone.if.no.acl.found"] == "false"
     assert server["super.users"] == f"User:{KAFKA_USER}"
     assert kafka_users["PJS_KAFKA_SUBSCRIBER_USERNAME"] == KAFKA_SUBSCRIBER_USER
-    assert _services()["kafka-access"]["environment"] == kafka_users
+    assert _services()["kafka"]["environment"].items() <= kafka_users.items()
+    assert "PJS_KAFKA_SUBSCRIBER_PASSWORD" not in _services()["kafka"]["environment"]  # kafka-access's only
     operations = re.findall(r"--operation (\w+)", access)
     assert sorted(set(operations)) == ["Describe", "Read"]  # never Write
     assert "--group subscriber. --resource-pattern-type prefixed" in access
@@ -120,51 +159,114 @@ def test_the_docker_broker_has_the_local_brokers_settings_but_its_addresses_and_
 
 
 @dataclass(frozen=True)
+class Ran:
+    """What a script ran of Kafka's tools, which are stubs: each call's arguments by tool, and the mode and
+    text of the file a tool was handed (`@FILE`, or `--add-config-file FILE`) as the tool found it."""
+
+    calls: dict[str, list[list[str]]]
+    files: dict[str, tuple[str, str]]
+
+    def commands(self) -> list[list[str]]:
+        return [[tool, *arguments] for tool, calls in self.calls.items() for arguments in calls]
+
+
+@dataclass(frozen=True)
 class DockerStart:
-    """What infra/kafka/docker-start.sh wrote and ran: Kafka's tools are stubs recording their arguments."""
+    """What infra/kafka/docker-start.sh wrote and ran."""
 
     server: dict[str, str]
     client: dict[str, str]
     formatted: list[str]  # the users the storage was formatted with (none: it was formatted before)
     started_with: str
+    ran: Ran
 
 
 def _docker_start(tmp_path: Path) -> DockerStart:
     """Run the kafka service's start script with bash, as the service would (its environment and the file
     it mounts), with Kafka's tools replaced: no Docker engine runs here."""
     kafka = tmp_path / "kafka"
-    _stub(kafka / "bin" / "kafka-storage.sh", 'if [ "$1" = random-uuid ]; then echo a-cluster-id; exit; fi')
-    _stub(kafka / "bin" / "kafka-server-start.sh", "")
-    (kafka / "bin" / "kafka-storage.sh.args").unlink(missing_ok=True)
     mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in _services()["kafka"]["volumes"]}
     environment = {
         **_services()["kafka"]["environment"],
         "PJS_KAFKA_PASSWORD": PASSWORD,
-        "PJS_KAFKA_SUBSCRIBER_PASSWORD": "subscriber-secret",
-        "PATH": os.environ["PATH"],
         "PJS_KAFKA_SETTINGS": str(COMPOSE_FILE.parent / mounted["/pjs/kafka_broker.properties"]),
         "PJS_KAFKA_CONFIG_DIR": str(tmp_path / "config"),
-        "PJS_KAFKA_HOME": str(kafka),
     }
     assert mounted["/pjs/kafka_broker.properties"] == SHARED_SETTINGS
-    script = COMPOSE_FILE.parent / mounted["/pjs/docker-start.sh"]
-    subprocess.run(["bash", str(script)], env=environment, check=True, capture_output=True, timeout=30)
-    formatting = kafka / "bin" / "kafka-storage.sh.args"
-    if formatting.exists():
+    tools = {
+        "kafka-storage.sh": 'if [ "$1" = random-uuid ]; then echo a-cluster-id; exit; fi',
+        "kafka-run-class.sh": "",
+        "kafka-server-start.sh": "",
+    }
+    ran = _run(COMPOSE_FILE.parent / mounted["/pjs/docker-start.sh"], environment, kafka, tools)
+    formatting = ran.files.get("kafka-run-class.sh")
+    if formatting is not None:
         (tmp_path / "config" / "data" / "meta.properties").touch()  # what a real format leaves
-    format_arguments = formatting.read_text().splitlines() if formatting.exists() else []
+    # Java reads an argument file much as a POSIX shell reads words in double quotes (the script escapes
+    # only backslashes and quotes in them)
+    format_arguments = shlex.split(formatting[1]) if formatting is not None else []
     return DockerStart(
         server=_properties((tmp_path / "config" / "server.properties").read_text()),
         client=_properties((tmp_path / "config" / "client.properties").read_text()),
         formatted=[value for flag, value in itertools.pairwise(format_arguments) if flag == "--add-scram"],
-        started_with=(kafka / "bin" / "kafka-server-start.sh.args").read_text().strip(),
+        started_with=" ".join(ran.calls["kafka-server-start.sh"][0]),
+        ran=ran,
     )
 
 
+def _docker_access(tmp_path: Path) -> Ran:
+    """Run the kafka-access service's script with bash, as the service would, Kafka's tools stubbed."""
+    service = _services()["kafka-access"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
+    environment = {
+        **service["environment"],
+        "PJS_KAFKA_PASSWORD": PASSWORD,
+        "PJS_KAFKA_SUBSCRIBER_PASSWORD": SUBSCRIBER_PASSWORD,
+        "PJS_KAFKA_CONFIG_DIR": str(tmp_path / "access"),
+    }
+    tools = {"kafka-configs.sh": "", "kafka-acls.sh": ""}
+    script = COMPOSE_FILE.parent / mounted["/pjs/docker-access.sh"]
+    return _run(script, environment, tmp_path / "kafka", tools)
+
+
+def _run(script: Path, environment: dict[str, str], kafka: Path, tools: dict[str, str]) -> Ran:
+    """Run `script` with bash and Kafka installed at `kafka` as stubs of `tools` (name: what each then
+    runs); what the stubs saw."""
+    for tool, body in tools.items():
+        _stub(kafka / "bin" / tool, body)
+    run_with = {**environment, "PATH": os.environ["PATH"], "PJS_KAFKA_HOME": str(kafka)}
+    subprocess.run(["bash", str(script)], env=run_with, check=True, capture_output=True, timeout=30)
+    calls: dict[str, list[list[str]]] = {}
+    files: dict[str, tuple[str, str]] = {}
+    for tool in tools:
+        recorded = kafka / "bin" / f"{tool}.calls"
+        if recorded.exists():
+            calls[tool] = [call.split("\n") for call in recorded.read_text().split("\n\n")[:-1]]
+        handed = kafka / "bin" / f"{tool}.file"
+        if handed.exists():
+            mode, _, text = handed.read_text().partition("\n")
+            files[tool] = (mode, text)
+    return Ran(calls, files)
+
+
 def _stub(path: Path, body: str) -> None:
-    """An executable that writes its arguments, one a line, to `<path>.args`, after `body`."""
+    """An executable that appends its arguments, one a line and a blank line after them, to `<path>.calls`,
+    writes the mode and text of a file it is handed to `<path>.file` (both made anew), then runs `body`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'#!/bin/bash\n{body}\nprintf "%s\\n" "$@" > "$0.args"\n')
+    for record in (path.with_name(f"{path.name}.calls"), path.with_name(f"{path.name}.file")):
+        record.unlink(missing_ok=True)
+    path.write_text(
+        "#!/bin/bash\n"
+        'printf "%s\\n" "$@" "" >> "$0.calls"\n'
+        "previous=\n"
+        'for argument in "$@"; do\n'
+        "    file=\n"
+        "    if [[ $argument == @* ]]; then file=${argument#@}; fi\n"
+        "    if [[ $previous == --add-config-file ]]; then file=$argument; fi\n"
+        '    if [[ -n $file ]]; then { ls -ln "$file" | cut -c1-10; cat "$file"; } > "$0.file"; fi\n'
+        "    previous=$argument\n"
+        f"done\n{body}\n"
+    )
     path.chmod(0o755)
 
 
