@@ -15,7 +15,7 @@ from pjs.services.jvm import main_thread_stack
 from pjs.services.kafka import LocalKafka, StalledStart
 from pjs.services.ports import listener_pids
 from pjs.services.processes import spawn_detached, terminate, wait_until
-from pjs.settings import Settings
+from support.local_kafka import link_stack_jars
 from support.ports import free_port_below_ephemeral_range
 
 SLEEPER = """\
@@ -49,7 +49,7 @@ def test_a_broker_not_listening_in_time_is_stopped_started_again_and_then_report
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kafka = LocalKafka(tmp_path, free_port_below_ephemeral_range(), free_port_below_ephemeral_range())
-    _link_stack_jars(kafka)
+    link_stack_jars(kafka)
     with pytest.raises(StalledStart) as stalled:
         kafka.up(timeout=0.3)  # a JVM takes seconds to listen: both starts stall
     message = str(stalled.value)
@@ -72,10 +72,3 @@ def _java() -> str:
     java = shutil.which("java")
     assert java is not None, "the local Kafka needs Java on PATH"
     return java
-
-
-def _link_stack_jars(kafka: LocalKafka) -> None:
-    """Hard-link the running stack's broker jars, so this test does not fetch them again."""
-    stack_libs = Settings().state_dir / "kafka" / "libs"
-    if (stack_libs / ".complete").exists():
-        shutil.copytree(stack_libs, kafka.libs_dir, copy_function=os.link)

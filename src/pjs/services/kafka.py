@@ -239,29 +239,23 @@ class LocalKafka:
         if (self.data_dir / "meta.properties").exists():
             return  # formatted before: keep the data
         scram_user = f"{KAFKA_SASL_MECHANISM}=[name={KAFKA_USER},password={credentials.kafka_password}]"
-        cluster_id = new_cluster_id()
-        result = subprocess.run(
-            [
-                java,
-                f"-Dlog4j2.configurationFile={INFRA_DIR / 'log4j2.properties'}",
-                "-cp",
-                f"{self.libs_dir}/*",
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(config),
-                "--add-scram",
-                scram_user,
-            ],
-            capture_output=True,
-            text=True,
+        # The broker logs in to itself as the service's user, so that user must be in the metadata before
+        # it starts, and only the storage tool's format puts it there, from its arguments: they go in a
+        # 0600 file that Java reads (`java @FILE`), never on a command line that `ps` shows.
+        format_arguments = ("format", "-t", new_cluster_id(), "-c", str(config), "--add-scram", scram_user)
+        arguments = self.tools(java).argument_file(
+            "format.arguments", ("kafka.tools.StorageTool", *format_arguments)
         )
+        log4j = f"-Dlog4j2.configurationFile={INFRA_DIR / 'log4j2.properties'}"
+        try:
+            command = [java, log4j, "-cp", f"{self.libs_dir}/*", f"@{arguments}"]
+            result = subprocess.run(command, capture_output=True, text=True)
+        finally:
+            arguments.unlink(missing_ok=True)
         if result.returncode != 0:
-            raise ServiceError(
-                f"Kafka storage format failed: {result.stderr.strip() or result.stdout.strip()}"
-            )
+            output = result.stderr.strip() or result.stdout.strip()
+            hidden = output.replace(credentials.kafka_password, "***")  # it may echo what it could not parse
+            raise ServiceError(f"Kafka storage format failed: {hidden}")
         (self.root / SASL_MARKER).write_text(f"{KAFKA_SASL_MECHANISM} {KAFKA_USER}\n")
         (self.root / ACCESS_MARKER).unlink(missing_ok=True)  # new metadata: no user or ACL granted yet
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,12 @@ class KafkaTools:
         with os.fdopen(descriptor, "w") as file:
             file.write(text)
         return path
+
+    def argument_file(self, name: str, arguments: Sequence[str]) -> Path:
+        """A private file of `arguments` as Java reads them from `java @FILE` (each quoted, its backslashes
+        and quotes escaped): a password among them is on no command line that `ps` shows."""
+        quoted = (argument.replace("\\", "\\\\").replace('"', '\\"') for argument in arguments)
+        return self.private_file(name, "".join(f'"{argument}"\n' for argument in quoted))
 
 
 def grant_subscriber_access(tools: KafkaTools, credentials: LocalCredentials, topic: str) -> None:
