@@ -66,6 +66,7 @@ if [ ! -f "$config/data/meta.properties" ]; then
     # go in a 0600 file that Java reads (`java @file`: kafka-run-class.sh hands it on after the classpath),
     # so no command line that `ps` shows, in the container or on the host, carries the password.
     arguments="$config/format.arguments"
+    trap 'rm -f "$arguments"' EXIT
     cluster_id="$("$kafka/bin/kafka-storage.sh" random-uuid)"
     for argument in kafka.tools.StorageTool format -t "$cluster_id" -c "$config/server.properties" \
         --add-scram "$mechanism=[name=$PJS_KAFKA_USERNAME,password=$PJS_KAFKA_PASSWORD]"; do
@@ -73,5 +74,6 @@ if [ ! -f "$config/data/meta.properties" ]; then
     done > "$arguments"
     "$kafka/bin/kafka-run-class.sh" "@$arguments"
     rm -f "$arguments"
+    trap - EXIT
 fi
 exec "$kafka/bin/kafka-server-start.sh" "$config/server.properties"
