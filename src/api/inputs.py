@@ -90,6 +90,11 @@ def one_idempotency_key(request: Request) -> None:
         raise BadRequest(f"Send one Idempotency-Key header, not {sent}.")
 
 
+def idempotency_key_as_sent(request: Request) -> str | None:
+    """The `Idempotency-Key` header as it arrived, surrounding spaces and all (`api.untrimmed_keys`)."""
+    return request.headers.get("Idempotency-Key")
+
+
 def _trimmed(key: str) -> str:
     # HTTP servers drop a header value's leading spaces and tabs: the trailing ones go too, as one rule.
     key = key.strip(" \t")

@@ -18,6 +18,7 @@ from api.inputs import (
     PatientContextBody,
     RunIdPath,
     existing_id,
+    idempotency_key_as_sent,
     idempotency_key_header,
     one_idempotency_key,
     optional_uuid,
@@ -39,10 +40,11 @@ from api.schemas import (
 )
 from api.search_schemas import RunSearchIn
 from api.timeline import timeline_entries
+from api.untrimmed_keys import run_ids_for_keys
 from domain.patient_context import validate_patient_context
 from domain.run_state import RunState, RunStatus
 from engine.batch_trigger import BatchItem
-from engine.commands import RunAccepted, RunCancelAccepted, cancel_run, run_id_for_key
+from engine.commands import RunAccepted, RunCancelAccepted, cancel_run
 from engine.listing_cursors import InvalidCursor
 from engine.ports import load_head
 from engine.run_listing import RunFilter, list_runs
@@ -66,6 +68,7 @@ MAX_PAGE = 1000
 async def trigger(
     principal: Annotated[Principal, requires(Scope.RUNS_TRIGGER)],  # first: 401/403 before the body is read
     _one_key: Annotated[None, Depends(one_idempotency_key)],
+    sent_key: Annotated[str | None, Depends(idempotency_key_as_sent)],
     journey_id: JourneyIdPath,
     raw: PatientContextBody,
     resources: Deps,
@@ -76,8 +79,10 @@ async def trigger(
     context = validate_patient_context(raw)
     if isinstance(context, list):
         raise invalid("patient context", context)
-    tenant = principal.tenant_id
-    run_id = uuid4() if idempotency_key is None else run_id_for_key(tenant, known_id, idempotency_key)
+    run_id = uuid4()
+    if idempotency_key is not None:
+        keys = [(sent_key or idempotency_key, idempotency_key)]
+        run_id = (await run_ids_for_keys(resources, principal, known_id, keys))[0]
     item = BatchItem(run_id, context, trace=tracing.current())
     result = await resources.triggers.trigger(principal, known_id, item)
     if not isinstance(result, RunAccepted):

@@ -40,10 +40,11 @@ from api.limits import Limits, beyond_limits, json_problems, unstorable_text
 from api.openapi import error_responses, json_request
 from api.resources import Resources, get_resources
 from api.schemas import ErrorOut, PatientContextIn
+from api.untrimmed_keys import run_ids_for_keys
 from domain.patient_context import validate_patient_context
 from domain.validation import Problem
 from engine.batch_trigger import BatchItem, ItemOutcome, trigger_runs
-from engine.commands import RunAccepted, run_id_for_key
+from engine.commands import RunAccepted
 
 router = APIRouter(prefix="/journeys", tags=["runs"])
 
@@ -121,15 +122,19 @@ async def trigger_batch(
     answers: list[dict[str, Any]] = [
         {"idempotencyKey": key if isinstance(key, str) else None} for key, _ in entries
     ]
-    items: list[BatchItem] = []
+    keys: list[tuple[str, str]] = []
+    contexts: list[dict[str, Any]] = []
     positions: list[int] = []
     for position, (key, patient) in enumerate(entries):
         checked = _item(key, patient, resources.limits)
         if isinstance(checked, ApiError):
             answers[position].update(_error(checked))
             continue
-        items.append(BatchItem(run_id_for_key(principal.tenant_id, known_id, checked[0]), checked[1]))
+        keys.append((key, checked[0]))
+        contexts.append(checked[1])
         positions.append(position)
+    run_ids = await run_ids_for_keys(resources, principal, known_id, keys)
+    items = [BatchItem(run_id, context) for run_id, context in zip(run_ids, contexts, strict=True)]
 
     async def start(part: Sequence[BatchItem]) -> list[ItemOutcome]:
         async with resources.for_tenant(principal) as scope:
