@@ -24,6 +24,7 @@ from api.inputs import (
 )
 from api.limits import INT32_MAX, LIST_PAGE_DEFAULT
 from api.openapi import error_responses, json_request, located
+from api.query_params import QueryInt
 from api.resources import Resources, get_resources
 from api.schemas import (
     JourneyCreated,
@@ -155,7 +156,7 @@ async def get_journey(
     resources: Deps,
     principal: Reader,
     version: Annotated[
-        int | None,
+        QueryInt | None,
         Query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),
     ] = None,
 ) -> JourneyOut:

@@ -1,4 +1,5 @@
-"""Query strings held to what the route declares: a parameter it does not take, or one sent twice, is a 400.
+"""Query strings held to what the route declares: a parameter it does not take, or one sent twice, is a 400;
+an integer parameter is its digits (`QueryInt`).
 
 Ignoring `?journey_id=` (for `journeyId`) would widen a listing to every run of the clinic, and a client
 acting on that listing (cancelling "the patient's runs") would act on all of them; a repeated parameter
@@ -8,17 +9,35 @@ would leave it to chance which value counts.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Annotated, Final
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from api.errors import BadRequest
 from domain.validation import Problem
 
 # Only names shaped like parameter names are echoed: anything else could be text the client typed.
 _NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,63}")
+_DIGITS: Final = re.compile(r"-?[0-9]+")
+
+
+def _written_as_digits(value: object) -> object:
+    # pydantic's lax mode would read 75.0, 7_5, +75 and " 75 " as 75: a client sending them likely means
+    # something else (a float, a template left unfilled), and the limits table promises a 400.
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise PydanticCustomError(
+            "int_digits", "Must be an integer written as digits, with a minus sign if negative (e.g. 75)."
+        )
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_written_as_digits)]
+"""An integer query parameter: ASCII digits with an optional leading `-`; anything else is a 400 naming
+it (no `+`, point, exponent, underscore or space). Its OpenAPI schema stays `integer`."""
 
 
 async def declared_query_only(request: Request) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.api_keys import Scope
 from api.inputs import existing_id
 from api.limits import INT32_MAX
+from api.query_params import QueryInt
 from api.resources import Resources, get_resources
 from api.ui.signin import SignedIn
 from api.ui.views import journey_version, run_progress, version_counts
@@ -32,7 +33,7 @@ async def run_live(
     viewer: SignedIn,
     resources: Deps,
     run_id: Annotated[str, Path(alias="runId")],
-    after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    after: Annotated[QueryInt, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> JSONResponse:
     """The run's status, node and resumeAt, and its timeline events after version `after` (masked)."""
     await viewer.require(Scope.RUNS_READ)

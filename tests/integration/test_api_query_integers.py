@@ -1,0 +1,109 @@
+"""On the real API: an integer in a query string is its digits, with a minus sign if negative; `75.0`,
+`7_5`, `+75` and the like are a 400 naming the parameter, as the limits table says, never read as 75."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from api.examples import SEED_JOURNEY, SEED_PATIENT
+from pjs.settings import Settings
+from support.api import app_client
+from support.ui import sign_in
+
+# Every integer query parameter of the API, with a value it takes.
+PARAMETERS = [
+    ("/journeys/{journey_id}", "version", "1"),
+    ("/journeys/runs", "limit", "75"),
+    ("/journeys/runs/{run_id}/events", "limit", "75"),
+    ("/journeys/runs/{run_id}/events", "afterVersion", "0"),
+    ("/audit", "limit", "75"),
+]
+# The run explorer's, which its pages and their script send.
+EXPLORER_PARAMETERS = [
+    ("/ui/journeys/{journey_id}", "version", "1"),
+    ("/ui/live/runs/{run_id}", "after", "0"),
+]
+NOT_DIGITS = ["75.0", "7.5e1", "7_5", "+75", " 75", "0x4b", "\u0667\u0665", ""]
+
+
+@pytest.fixture
+async def ids(api: httpx.AsyncClient) -> dict[str, str]:
+    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+    run_id = (await api.post(f"/journeys/{journey_id}/trigger", json=SEED_PATIENT)).json()["runId"]
+    return {"journey_id": journey_id, "run_id": run_id}
+
+
+@pytest.mark.parametrize("written", NOT_DIGITS)
+@pytest.mark.parametrize(("path", "name", "taken"), PARAMETERS)
+async def test_a_query_integer_written_other_than_as_digits_is_a_400_naming_the_parameter(
+    api: httpx.AsyncClient, ids: dict[str, str], path: str, name: str, taken: str, written: str
+) -> None:
+    response = await api.get(path.format(**ids), params={name: written})
+
+    assert response.status_code == 400, response.text
+    [problem] = response.json()["problems"]
+    assert problem["path"] == name
+    assert "digits" in problem["message"]
+
+
+@pytest.mark.parametrize(("path", "name", "taken"), PARAMETERS)
+async def test_a_query_integer_written_as_digits_is_taken(
+    api: httpx.AsyncClient, ids: dict[str, str], path: str, name: str, taken: str
+) -> None:
+    response = await api.get(path.format(**ids), params={name: taken})
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("path", "name", "taken"), PARAMETERS)
+async def test_a_negative_query_integer_is_read_as_one_and_held_to_the_parameters_range(
+    api: httpx.AsyncClient, ids: dict[str, str], path: str, name: str, taken: str
+) -> None:
+    response = await api.get(path.format(**ids), params={name: "-1"})
+
+    assert response.status_code == 400, response.text
+    [problem] = response.json()["problems"]
+    assert problem["path"] == name
+    assert "greater than or equal to" in problem["message"]
+
+
+async def test_leading_zeros_are_still_digits(api: httpx.AsyncClient, ids: dict[str, str]) -> None:
+    response = await api.get("/journeys/runs", params={"limit": "0001"})
+
+    assert response.status_code == 200, response.text
+    assert len(response.json()["runs"]) == 1
+    assert response.json()["nextCursor"] is None
+
+
+async def test_the_openapi_document_still_calls_every_query_integer_an_integer(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+
+    for path, name, _ in PARAMETERS:
+        template = path.replace("{journey_id}", "{journeyId}").replace("{run_id}", "{runId}")
+        [parameter] = [p for p in document["paths"][template]["get"]["parameters"] if p["name"] == name]
+        schema = parameter["schema"]
+        assert "integer" in {schema.get("type"), *(s.get("type") for s in schema.get("anyOf", []))}, schema
+
+
+@pytest.fixture
+async def browser(settings: Settings, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings, None) as (client, _):
+        await sign_in(client, api_key)
+        yield client
+
+
+@pytest.mark.parametrize(("path", "name", "taken"), EXPLORER_PARAMETERS)
+async def test_the_run_explorers_query_integers_are_digits_too(
+    browser: httpx.AsyncClient, ids: dict[str, str], path: str, name: str, taken: str
+) -> None:
+    url = path.format(**ids)
+
+    refused = [(await browser.get(url, params={name: written})).status_code for written in NOT_DIGITS]
+
+    assert refused == [400] * len(NOT_DIGITS)
+    assert (await browser.get(url, params={name: taken})).status_code == 200
