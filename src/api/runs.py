@@ -80,8 +80,9 @@ async def trigger(
     context = validate_patient_context(raw)
     if isinstance(context, list):
         raise invalid("patient context", context)
-    run_id = uuid4()
-    if idempotency_key is not None:
+    if idempotency_key is None:
+        run_id = uuid4()
+    else:
         keys = [(sent_key or idempotency_key, idempotency_key)]
         run_id = (await run_ids_for_keys(resources, principal, known_id, keys))[0]
     item = BatchItem(run_id, context, trace=tracing.current())
