@@ -20,6 +20,7 @@ from api.errors import (
 from api.examples import EXAMPLE_ID
 from api.json_keys import repeated_keys
 from api.limits import LIST_PAGE_MAX, Limits, StoredText, beyond_limits, exact_integers, json_problems
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from domain.validation import Problem
 from engine.listing_cursors import InvalidCursor
@@ -176,7 +177,7 @@ def existing_id(raw: str, parameter: str) -> UUID:
 
 def page_limit(noun: str) -> Any:
     """A keyset listing's `limit` (runs, journeys): 1 to 500 `noun` a page, 50 when not sent."""
-    return Query(ge=1, le=LIST_PAGE_MAX, description=f"{noun} per page (at most {LIST_PAGE_MAX}).")
+    return integer_query(ge=1, le=LIST_PAGE_MAX, description=f"{noun} per page (at most {LIST_PAGE_MAX}).")
 
 
 PageCursor = Annotated[StoredText | None, Query(description="The nextCursor of the previous page.")]

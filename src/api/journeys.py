@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from api.api_keys import Principal, Scope
 from api.auth import requires
@@ -24,7 +24,7 @@ from api.inputs import (
 )
 from api.limits import INT32_MAX, LIST_PAGE_DEFAULT
 from api.openapi import error_responses, json_request, located
-from api.query_params import QueryInt
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from api.schemas import (
     JourneyCreated,
@@ -156,8 +156,8 @@ async def get_journey(
     resources: Deps,
     principal: Reader,
     version: Annotated[
-        QueryInt | None,
-        Query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),
+        int | None,
+        integer_query(ge=1, le=INT32_MAX, description="A version; the latest when omitted.", examples=[1]),
     ] = None,
 ) -> JourneyOut:
     known_id = existing_id(journey_id, "journeyId")

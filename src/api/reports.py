@@ -14,7 +14,7 @@ from api.examples import AUDIT_SEARCH_EXAMPLES, EXAMPLE_ID
 from api.inputs import JourneyIdPath, existing_id, optional_uuid, patient_id_query, search_body
 from api.limits import INT64_MAX, StoredText
 from api.openapi import error_responses, json_request
-from api.query_params import QueryInt
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from api.schemas import (
     AuditEntryOut,
@@ -79,7 +79,7 @@ async def audit(
     principal: Auditor,
     run_id: Annotated[StoredText | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
     patient_id: Annotated[StoredText | None, patient_id_query("/audit/search")] = None,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
+    limit: Annotated[int, integer_query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
     cursor: Annotated[
         StoredText | None,
         Query(description="The nextCursor of the previous page, or the auditId of the last entry read."),

@@ -29,7 +29,7 @@ from api.inputs import (
 )
 from api.limits import INT32_MAX, LIST_PAGE_DEFAULT, StoredText
 from api.openapi import error_responses, json_request, located
-from api.query_params import QueryInt
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from api.schemas import (
     PatientContextIn,
@@ -129,13 +129,13 @@ async def run_events(
     resources: Deps,
     principal: Reader,
     after_version: Annotated[
-        QueryInt,
-        Query(
+        int,
+        integer_query(
             alias="afterVersion", ge=0, le=INT32_MAX, description="Events after this version.", examples=[0]
         ),
     ] = 0,
     limit: Annotated[
-        QueryInt, Query(ge=1, le=MAX_PAGE, description="Events per page (at most 1000).", examples=[100])
+        int, integer_query(ge=1, le=MAX_PAGE, description="Events per page (at most 1000).", examples=[100])
     ] = 100,
 ) -> RunTimelineOut:
     known_id = existing_id(run_id, "runId")

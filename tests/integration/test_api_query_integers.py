@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -78,16 +81,46 @@ async def test_leading_zeros_are_still_digits(api: httpx.AsyncClient, ids: dict[
     assert response.json()["nextCursor"] is None
 
 
-async def test_the_openapi_document_still_calls_every_query_integer_an_integer(
+def integer_query_parameters(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(method, path template, name, schema) of every query parameter the document calls an integer."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                integer = next(
+                    (s for s in [schema, *schema.get("anyOf", [])] if s.get("type") == "integer"), None
+                )
+                if parameter["in"] == "query" and integer is not None:
+                    found.append((method, path, parameter["name"], integer))
+    return found
+
+
+async def test_the_openapi_document_still_gives_every_query_integer_as_an_integer_with_its_bounds(
     api: httpx.AsyncClient,
 ) -> None:
     document = (await api.get("/openapi.json")).json()
 
+    found = integer_query_parameters(document)
+
+    templates = {(path, name) for _, path, name, _ in found}
     for path, name, _ in PARAMETERS:
-        template = path.replace("{journey_id}", "{journeyId}").replace("{run_id}", "{runId}")
-        [parameter] = [p for p in document["paths"][template]["get"]["parameters"] if p["name"] == name]
-        schema = parameter["schema"]
-        assert "integer" in {schema.get("type"), *(s.get("type") for s in schema.get("anyOf", []))}, schema
+        assert (path.replace("{journey_id}", "{journeyId}").replace("{run_id}", "{runId}"), name) in templates
+    for _, _, _, schema in found:
+        assert {"minimum", "maximum"} <= schema.keys() and not {"ge", "le"} & schema.keys(), schema
+
+
+async def test_every_query_integer_in_the_openapi_document_refuses_one_written_as_a_float(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+
+    for method, path, name, _ in integer_query_parameters(document):
+        url = re.sub(r"\{[^}]+\}", str(uuid4()), path)
+        response = await api.request(method, url, params={name: "75.0"})
+
+        assert response.status_code == 400, (method, path, name, response.text)
+        assert [problem["path"] for problem in response.json()["problems"]] == [name]
 
 
 @pytest.fixture

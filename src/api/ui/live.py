@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api.api_keys import Scope
 from api.inputs import existing_id
 from api.limits import INT32_MAX
-from api.query_params import QueryInt
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from api.ui.signin import SignedIn
 from api.ui.views import journey_version, run_progress, version_counts
@@ -33,7 +33,7 @@ async def run_live(
     viewer: SignedIn,
     resources: Deps,
     run_id: Annotated[str, Path(alias="runId")],
-    after: Annotated[QueryInt, Query(ge=0, le=INT32_MAX)] = 0,
+    after: Annotated[int, integer_query(ge=0, le=INT32_MAX)] = 0,
 ) -> JSONResponse:
     """The run's status, node and resumeAt, and its timeline events after version `after` (masked)."""
     await viewer.require(Scope.RUNS_READ)

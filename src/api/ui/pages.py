@@ -13,7 +13,7 @@ from api.api_keys import Scope
 from api.errors import BadRequest
 from api.inputs import existing_id
 from api.limits import INT32_MAX, StoredText
-from api.query_params import QueryInt
+from api.query_params import integer_query
 from api.resources import Resources, get_resources
 from api.runs import search_runs
 from api.search_schemas import RunSearchIn
@@ -52,7 +52,7 @@ async def journey_page(
     viewer: SignedIn,
     resources: Deps,
     journey_id: Annotated[str, Path(alias="journeyId")],
-    version: Annotated[QueryInt | None, Query(ge=1, le=INT32_MAX)] = None,
+    version: Annotated[int | None, integer_query(ge=1, le=INT32_MAX)] = None,
 ) -> Response:
     await viewer.require(Scope.JOURNEYS_READ)
     known_id = existing_id(journey_id, "journeyId")
