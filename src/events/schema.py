@@ -57,10 +57,7 @@ async def migrate(
     applied: list[Migration] = []
     await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
-        done = {row["number"] for row in await connection.fetch("SELECT number FROM schema_migrations")}
-        for migration in available_migrations():
-            if migration.number in done:
-                continue
+        for migration in await pending_migrations(connection):
             async with connection.transaction():
                 await connection.execute(migration.sql)
                 await connection.execute(
