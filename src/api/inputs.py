@@ -84,14 +84,14 @@ async def patient_context_body(
     )
 
 
-def one_idempotency_key(request: Request) -> None:
+async def one_idempotency_key(request: Request) -> None:
     """Two Idempotency-Key headers would leave it to chance which run a retry maps to: refuse them."""
     sent = len(request.headers.getlist("Idempotency-Key"))
     if sent > 1:
         raise BadRequest(f"Send one Idempotency-Key header, not {sent}.")
 
 
-def idempotency_key_as_sent(request: Request) -> str | None:
+async def idempotency_key_as_sent(request: Request) -> str | None:
     """The `Idempotency-Key` header as it arrived, surrounding spaces and all (`api.untrimmed_keys`)."""
     return request.headers.get("Idempotency-Key")
 
