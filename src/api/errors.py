@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.allowed_methods import allowed_methods
-from api.api_keys import Principal
 from api.head_requests import sent_method
 from api.http_metrics import route_template
 from api.refusals import refusal_log
@@ -167,8 +166,8 @@ def body(message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     principal = getattr(request.state, "principal", None)
-    if isinstance(error, NotFound) and principal is not None:
-        await _note_not_found(request, principal)
+    if isinstance(error, NotFound) and principal is not None:  # sampled; never changes this answer
+        await refusal_log(request).not_found(request, request.app.state.resources, principal)
     headers = error.headers
     if isinstance(error, Unavailable) and not headers:
         headers = {"Retry-After": "1"}
@@ -177,14 +176,6 @@ async def _api_error(request: Request, error: Exception) -> Response:
         page = error_page(error.status_code, error.message, error.problems)
         return HTMLResponse(page, status_code=error.status_code, headers=page_headers)
     return JSONResponse(body(error.message, error.problems), status_code=error.status_code, headers=headers)
-
-
-async def _note_not_found(request: Request, principal: Principal) -> None:
-    """The 404's sampled audit entry; a store that cannot take it now does not change the answer."""
-    try:
-        await refusal_log(request).not_found(request, request.app.state.resources, principal)
-    except (PoolExhausted, *TRANSIENT_ERRORS) as error:  # type: ignore[misc]
-        outages.warning("a 404's audit entry not written, store unavailable: %s", type(error).__name__)
 
 
 async def _request_invalid(request: Request, error: Exception) -> Response:

@@ -1,9 +1,10 @@
 """Refused requests, for an auditor: a 403 is an audit entry in the caller's tenant (the API's and the run
-explorer's); a 401 a WARNING line; a 404 answered to a caller an audit entry at most once a minute per key
-and route, with its count.
+explorer's, a form's CSRF token among them); a 401 a WARNING line; a 404 answered to a caller an audit entry
+at most once a minute per key and route, with its count.
 
 Accepted requests pass none of this: each hook runs only on its refusal. Entries and lines name the route's
-template (`/journeys/runs/{runId}`), never the path, whose ids may be a patient's.
+template (`/journeys/runs/{runId}`), never the path, whose ids may be a patient's. An entry that cannot be
+written leaves the refusal's answer as it is: it is a log line and `pjs_refusal_entries_unwritten_total`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,33 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from fastapi import Request
+from prometheus_client import Counter
 
 from api.api_keys import Principal, parse_key
 from api.bearer_tokens import looks_like_a_token
 from api.head_requests import sent_method
 from api.http_metrics import route_template
 from api.rate_limit import KeyRateLimiter, RateLimit
+from events.errors import PoolExhausted
+from events.retry import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:  # api.errors imports this module, and api.resources (through api.limits) imports it
     from api.resources import Resources
 
 log = logging.getLogger(__name__)
+unwritten = logging.getLogger(f"{__name__}.unwritten")  # pjs.logs quiets its repeats
+
+REFUSAL_ACTIONS: Final = ("AccessRefused", "NotFoundAnswered")
+UNWRITTEN_CAUSES: Final = ("store_unavailable", "error")
+REFUSAL_ENTRIES_UNWRITTEN = Counter(
+    "pjs_refusal_entries_unwritten",
+    "Refusals' audit entries the API could not write (the refusal was answered all the same), by action "
+    "and cause: store_unavailable (down, busy, raced) or error (a privilege, a constraint, a bug).",
+    ["action", "cause"],
+)
+for _action in REFUSAL_ACTIONS:  # exported at 0, so an alert on its increase sees the first one
+    for _cause in UNWRITTEN_CAUSES:
+        REFUSAL_ENTRIES_UNWRITTEN.labels(action=_action, cause=_cause)
 
 ONE_A_MINUTE: Final = RateLimit(per_second=1 / 60, burst=1)
 LINES_A_MINUTE: Final = RateLimit(per_second=1, burst=60)
@@ -40,9 +57,34 @@ async def audit_forbidden(request: Request, resources: Resources, principal: Pri
     """An `AccessRefused` entry in the caller's tenant naming its key, the route and the scope it lacked,
     committed before the 403 is answered. One per refusal: the key's rate limit, counted before the scope
     is checked, bounds them as it bounds the entries of the reads it may make."""
-    async with resources.for_tenant(principal) as bound:
-        details = {"status": 403, "route": _route(request), "scopeNeeded": scope}
-        await bound.audit(principal, "AccessRefused", resources.clock(), details=details)
+    details = {"status": 403, "route": _route(request), "scopeNeeded": scope}
+    await _write_entry(resources, principal, "AccessRefused", details)
+
+
+async def audit_forged_form(request: Request, resources: Resources, principal: Principal) -> None:
+    """An `AccessRefused` entry for a run explorer form posted without its session's CSRF token (`"reason":
+    "csrfToken"`): what a page of another site posting through a signed-in browser looks like."""
+    details = {"status": 403, "route": _route(request), "reason": "csrfToken"}
+    await _write_entry(resources, principal, "AccessRefused", details)
+
+
+async def _write_entry(
+    resources: Resources, principal: Principal, action: str, details: dict[str, object]
+) -> bool:
+    """Write a refusal's entry in the caller's tenant; whether it was written. A failure never changes the
+    refusal's answer (a 4xx is never made a 5xx by its bookkeeping): it is counted, and logged by its
+    class alone, at ERROR unless the store is down or busy (then WARNING, as the requests it fails are)."""
+    try:
+        async with resources.for_tenant(principal) as bound:
+            await bound.audit(principal, action, resources.clock(), details=details)
+    except Exception as error:
+        transient = isinstance(error, (PoolExhausted, *TRANSIENT_ERRORS))
+        cause = "store_unavailable" if transient else "error"
+        REFUSAL_ENTRIES_UNWRITTEN.labels(action=action, cause=cause).inc()
+        level = logging.WARNING if transient else logging.ERROR
+        unwritten.log(level, "a refusal's audit entry (%s) not written: %s", action, type(error).__name__)
+        return False
+    return True
 
 
 @dataclass
@@ -82,9 +124,10 @@ class RefusalLog:
         if await self._per_caller_route.hit(pair) is not None:
             self._not_found_held_back[pair] = count
             return
-        async with resources.for_tenant(principal) as bound:
-            details = {"status": 404, "route": route, "count": count}
-            await bound.audit(principal, "NotFoundAnswered", resources.clock(), details=details)
+        details = {"status": 404, "route": route, "count": count}
+        if not await _write_entry(resources, principal, "NotFoundAnswered", details):
+            held_back = self._not_found_held_back
+            held_back[pair] = held_back.get(pair, 0) + count  # the next entry counts them
 
 
 def _credential(header: str | None) -> str:

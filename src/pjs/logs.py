@@ -14,10 +14,12 @@ NOISY_LOGGERS = (
     "engine.channels.send_failures",
     "api.header_deadline",
     "api.errors.outages",
+    "api.refusals.unwritten",
 )
 """Loggers that log every failed connection or send attempt (while a broker or a message provider is down,
 thousands of lines a minute), every client too slow to send its request head (a flood of them), or every
-request refused while Postgres is down or saturated (one per request)."""
+request refused while Postgres is down or saturated (one per request), or every refusal whose audit entry
+cannot be written."""
 
 REPEAT_WINDOW_SECONDS = 60.0
 
