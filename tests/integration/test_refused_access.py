@@ -45,6 +45,17 @@ async def _entries(api: httpx.AsyncClient, auditor: str, action: str) -> list[di
     return [entry for entry in answer.json()["entries"] if entry["action"] == action]
 
 
+async def _clinics_run(settings: Settings, api: httpx.AsyncClient, patient_id: str) -> tuple[str, str, str]:
+    """A clinic of its own, a key of it with every scope, and the id of a run of the patient it started."""
+    tenant = await _tenant(settings)
+    clinic = await _key(settings, tenant, *ALL_SCOPES)
+    journey = (await api.post("/journeys", json=JOURNEY, headers=bearer(clinic))).json()["journeyId"]
+    triggered = await api.post(
+        f"/journeys/{journey}/trigger", json=patient(patient_id=patient_id), headers=bearer(clinic)
+    )
+    return tenant, clinic, triggered.json()["runId"]
+
+
 def _actor(key: str) -> str:
     presented = parse_key(key)
     assert presented is not None
@@ -154,12 +165,7 @@ async def test_an_explorer_session_lacking_the_scope_for_a_page_is_refused_and_a
     settings: Settings, api: httpx.AsyncClient
 ) -> None:
     # Given a run of a clinic, and a colleague signed in to the explorer with a key that may not read runs
-    tenant = await _tenant(settings)
-    clinic = await _key(settings, tenant, *ALL_SCOPES)
-    journey = (await api.post("/journeys", json=JOURNEY, headers=bearer(clinic))).json()["journeyId"]
-    the_patient = patient(patient_id="p-explorer-417")
-    triggered = await api.post(f"/journeys/{journey}/trigger", json=the_patient, headers=bearer(clinic))
-    run_id = triggered.json()["runId"]
+    tenant, clinic, run_id = await _clinics_run(settings, api, "p-explorer-417")
     no_runs = await _key(settings, tenant, *(ALL_SCOPES - {Scope.RUNS_READ}))
 
     async with app_client(settings, None) as (browser, _):
@@ -173,7 +179,7 @@ async def test_an_explorer_session_lacking_the_scope_for_a_page_is_refused_and_a
     assert [(entry["actor"], entry["runId"], entry["details"]) for entry in refused] == [
         (_actor(no_runs), None, {"status": 403, "route": "GET /ui/runs/{runId}", "scopeNeeded": "runs:read"}),
     ]
-    assert run_id not in str(refused) and the_patient["id"] not in str(refused)
+    assert run_id not in str(refused) and "p-explorer-417" not in str(refused)
 
 
 async def test_an_explorer_session_opening_another_clinics_run_gets_the_404_page_and_a_sampled_entry(
@@ -204,3 +210,37 @@ async def test_an_explorer_session_opening_another_clinics_run_gets_the_404_page
     assert run_id not in str(sampled)
     owners = (await api.get("/audit", headers=bearer(owners_key), params={"limit": 1000})).text
     assert _actor(session_key) not in owners
+
+
+@pytest.mark.parametrize(
+    ("form", "posted"),
+    [
+        ("cancel", {"confirm": "yes"}),  # another site's page posting through the signed-in browser
+        ("cancel", {"confirm": "yes", "csrf_token": "0" * 64}),
+        ("reveal", {"csrf_token": ""}),
+    ],
+)
+async def test_an_explorer_form_refused_for_its_csrf_token_is_audited_with_that_reason(
+    settings: Settings, api: httpx.AsyncClient, form: str, posted: dict[str, str]
+) -> None:
+    # Given a run of a clinic, and a colleague signed in to the explorer with a key that may do anything
+    tenant, clinic, run_id = await _clinics_run(settings, api, "p-explorer-418")
+    colleague = await _key(settings, tenant, *ALL_SCOPES)
+
+    async with app_client(settings, None) as (browser, _):
+        await sign_in(browser, colleague)
+        # When a form of the run's page arrives without the session's CSRF token
+        refused = await browser.post(f"/ui/runs/{run_id}/{form}", data=posted)
+
+    # Then it is refused, nothing was done, and the clinic's audit log names the colleague's key, the
+    # form's route and the CSRF token as the reason, never the run or the patient
+    assert refused.status_code == 403 and "CSRF token" in refused.text
+    assert (await api.get(f"/journeys/runs/{run_id}", headers=bearer(clinic))).json()["status"] != "cancelled"
+    entries = await _entries(api, clinic, "AccessRefused")
+    assert [(entry["actor"], entry["runId"], entry["details"]) for entry in entries] == [
+        (_actor(colleague), None, {"status": 403, "route": f"POST /ui/runs/{{runId}}/{form}",
+                                   "reason": "csrfToken"}),
+    ]  # fmt: skip
+    assert run_id not in str(entries) and "p-explorer-418" not in str(entries)
+    reads = await _entries(api, clinic, "RunRead")
+    assert _actor(colleague) not in str(reads)  # the reveal showed nothing

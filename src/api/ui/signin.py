@@ -14,7 +14,7 @@ from api.api_keys import Principal, Scope, parse_key
 from api.auth import count_request, is_loopback
 from api.errors import Forbidden, SignInRequired, UnsupportedMediaType
 from api.key_store import principal_for
-from api.refusals import audit_forbidden
+from api.refusals import audit_forbidden, audit_forged_form
 from api.resources import Resources, get_resources
 from api.ui.render import page
 from api.ui.sessions import (
@@ -31,6 +31,7 @@ from api.ui.sessions import (
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 Deps = Annotated[Resources, Depends(get_resources)]
+_FORGED = "The form's CSRF token is missing or wrong; reload the page and try again."
 
 
 @dataclass(frozen=True)
@@ -75,20 +76,31 @@ SignedIn = Annotated[Viewer, Depends(viewer)]
 
 
 async def form_fields(request: Request, csrf_token: str | None) -> dict[str, str]:
-    """A urlencoded form's fields, refused (403) unless it carries the expected CSRF token."""
+    """A urlencoded form's fields, refused (403) unless it carries the expected CSRF token. Not audited:
+    before a session (the sign-in form) no tenant is known to audit it in; `checked_form` audits the rest."""
+    fields = await _posted_fields(request)
+    if csrf_token is None or not tokens_match(csrf_token, fields.get("csrf_token")):
+        raise Forbidden(_FORGED)
+    return fields
+
+
+async def _posted_fields(request: Request) -> dict[str, str]:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("Send this form from the run explorer's page.")
     raw = (await request.body()).decode("utf-8", errors="replace")
-    fields = {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
-    if csrf_token is None or not tokens_match(csrf_token, fields.get("csrf_token")):
-        raise Forbidden("The form's CSRF token is missing or wrong; reload the page and try again.")
-    return fields
+    return {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
 async def checked_form(request: Request, signed_in: SignedIn) -> tuple[Viewer, dict[str, str]]:
-    """The dependency of every POST behind sign-in: the caller, and its form with a valid CSRF token."""
-    return signed_in, await form_fields(request, signed_in.csrf_token)
+    """The dependency of every POST behind sign-in: the caller, and its form with a valid CSRF token. A
+    missing or wrong token is a 403 audited as the scope refusals are (`AccessRefused`, reason
+    `csrfToken`): what another site's page posting through a signed-in browser looks like."""
+    fields = await _posted_fields(request)
+    if not tokens_match(signed_in.csrf_token, fields.get("csrf_token")):
+        await audit_forged_form(request, signed_in.resources, signed_in.principal)
+        raise Forbidden(_FORGED)
+    return signed_in, fields
 
 
 Form = Annotated[tuple[Viewer, dict[str, str]], Depends(checked_form)]
