@@ -7,7 +7,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import Depends, Header, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError, WithJsonSchema
 
 from api.errors import (
     BadRequest,
@@ -199,6 +199,16 @@ def optional_uuid(raw: str | None, name: str) -> UUID | None:
     except ValueError:
         message = f"{name} must be a UUID."
         raise BadRequest(message, [Problem(name, message)]) from None
+
+
+def uuid_query(name: str) -> Any:
+    """`Query(...)` for an id filter (`Annotated[str | None, uuid_query("journeyId")]`), read with
+    `optional_uuid`: `type: string, format: uuid` in the OpenAPI document (no null: an absent filter is
+    simply not sent), text for FastAPI, so a value that is not a UUID is `optional_uuid`'s 400 naming the
+    parameter, not FastAPI's echoing it."""
+    parameter = Query(alias=name)
+    parameter.metadata.append(WithJsonSchema({"type": "string", "format": "uuid", "examples": [EXAMPLE_ID]}))
+    return parameter
 
 
 def patient_id_query(search_path: str) -> Any:

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Depends, Query
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import BadRequest, NotFound
-from api.examples import AUDIT_SEARCH_EXAMPLES, EXAMPLE_ID
-from api.inputs import JourneyIdPath, existing_id, optional_uuid, patient_id_query, search_body
+from api.examples import AUDIT_SEARCH_EXAMPLES
+from api.inputs import (
+    JourneyIdPath,
+    existing_id,
+    optional_uuid,
+    patient_id_query,
+    search_body,
+    uuid_query,
+)
 from api.limits import INT64_MAX, StoredText
 from api.openapi import error_responses, json_request
 from api.query_params import integer_query
@@ -77,7 +84,7 @@ Auditor = Annotated[Principal, requires(Scope.AUDIT_READ)]
 async def audit(
     resources: Deps,
     principal: Auditor,
-    run_id: Annotated[StoredText | None, Query(alias="runId", examples=[EXAMPLE_ID])] = None,
+    run_id: Annotated[StoredText | None, uuid_query("runId")] = None,
     patient_id: Annotated[StoredText | None, patient_id_query("/audit/search")] = None,
     limit: Annotated[int, integer_query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
     cursor: Annotated[

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.api_keys import Principal, Scope
 from api.auth import requires
 from api.errors import NotFound, invalid, refused
-from api.examples import EXAMPLE_ID, PATIENT_EXAMPLES, SEARCH_EXAMPLES
+from api.examples import PATIENT_EXAMPLES, SEARCH_EXAMPLES
 from api.inputs import (
     IdempotencyKey,
     JourneyIdPath,
@@ -26,6 +26,7 @@ from api.inputs import (
     patient_id_query,
     refused_cursor,
     search_body,
+    uuid_query,
 )
 from api.limits import INT32_MAX, LIST_PAGE_DEFAULT, StoredText
 from api.openapi import error_responses, json_request, located
@@ -164,7 +165,7 @@ async def run_events(
 async def list_runs_route(
     resources: Deps,
     principal: Reader,
-    journey_id: Annotated[str | None, Query(alias="journeyId", examples=[EXAMPLE_ID])] = None,
+    journey_id: Annotated[str | None, uuid_query("journeyId")] = None,
     status: Annotated[RunStatus | None, Query(description="One of the run statuses.")] = None,
     patient_id: Annotated[StoredText | None, patient_id_query("/journeys/runs/search")] = None,
     limit: Annotated[int, page_limit("Runs")] = LIST_PAGE_DEFAULT,
