@@ -1,5 +1,5 @@
 """Query strings held to what the route declares: a parameter it does not take, or one sent twice, is a 400;
-an integer parameter is its digits (`integer_query`).
+an integer parameter is its digits (`integer_query`, and `integer_path` for the rare integer in a path).
 
 Ignoring `?journey_id=` (for `journeyId`) would widen a listing to every run of the clinic, and a client
 acting on that listing (cancelling "the patient's runs") would act on all of them; a repeated parameter
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
@@ -52,6 +52,14 @@ def integer_query(
     parameter = Query(alias=alias, ge=ge, le=le, description=description, examples=examples)
     # The check goes after the bounds: pydantic (2.14) documents bounds laid over a validator wrapping an
     # int as `ge`/`le`, words JSON Schema lacks, and only those of a bare int as `minimum`/`maximum`.
+    parameter.metadata.append(_WRITTEN_AS_DIGITS)
+    return parameter
+
+
+def integer_path(*, ge: int, le: int) -> Any:
+    """`Path(...)` for an integer path segment, held to `integer_query`'s rule: `1.0`, `+1`, ` 1` are a 400
+    naming it, as `abc` is; leading zeros are digits (`01` is 1), as in a query."""
+    parameter = Path(ge=ge, le=le)
     parameter.metadata.append(_WRITTEN_AS_DIGITS)
     return parameter
 

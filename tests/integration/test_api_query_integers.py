@@ -1,11 +1,13 @@
-"""On the real API: an integer in a query string is its digits, with a minus sign if negative; `75.0`,
-`7_5`, `+75` and the like are a 400 naming the parameter, as the limits table says, never read as 75."""
+"""On the real API: an integer in a query string (or the run explorer's one integer path segment) is its
+digits, with a minus sign if negative; `75.0`, `7_5`, `+75` and the like are a 400 naming the parameter, as
+the limits table says, never read as 75."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import httpx
@@ -140,3 +142,35 @@ async def test_the_run_explorers_query_integers_are_digits_too(
 
     assert refused == [400] * len(NOT_DIGITS)
     assert (await browser.get(url, params={name: taken})).status_code == 200
+
+
+LIVE_COUNTS = "/ui/live/journeys/{journey_id}/versions/{version}"
+
+
+@pytest.mark.parametrize("written", ["1.0", "+1", " 1", "1 ", "1_0", "1e0", "\u0661", "abc"])
+async def test_the_version_in_the_live_counters_path_is_its_digits_as_a_query_integer_is(
+    browser: httpx.AsyncClient, ids: dict[str, str], written: str
+) -> None:
+    response = await browser.get(LIVE_COUNTS.format(journey_id=ids["journey_id"], version=quote(written)))
+
+    assert response.status_code == 400, response.text
+    [problem] = response.json()["problems"]
+    assert problem == {
+        "path": "version",
+        "message": "Must be an integer written as digits, with a minus sign if negative (e.g. 75).",
+    }
+
+
+async def test_the_live_counters_version_takes_digits_leading_zeros_included_and_holds_its_range(
+    browser: httpx.AsyncClient, ids: dict[str, str]
+) -> None:
+    def counts(version: str) -> str:
+        return LIVE_COUNTS.format(journey_id=ids["journey_id"], version=version)
+
+    first, padded = await browser.get(counts("1")), await browser.get(counts("001"))
+    below = [await browser.get(counts(written)) for written in ("0", "-1")]
+
+    assert (first.status_code, padded.status_code) == (200, 200)
+    assert padded.json() == first.json() and first.json()["runs"] == {"in_progress": 1}
+    assert [response.status_code for response in below] == [400, 400]
+    assert {response.json()["problems"][0]["path"] for response in below} == {"version"}

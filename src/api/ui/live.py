@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from api.api_keys import Scope
 from api.inputs import existing_id
 from api.limits import INT32_MAX
-from api.query_params import integer_query
+from api.query_params import integer_path, integer_query
 from api.resources import Resources, get_resources
 from api.ui.signin import SignedIn
 from api.ui.views import journey_version, run_progress, version_counts
@@ -63,7 +63,7 @@ async def counts_live(
     viewer: SignedIn,
     resources: Deps,
     journey_id: Annotated[str, Path(alias="journeyId")],
-    version: Annotated[int, Path(ge=1, le=INT32_MAX)],
+    version: Annotated[int, integer_path(ge=1, le=INT32_MAX)],
 ) -> JSONResponse:
     """One journey version's node counters and runs per status."""
     await viewer.require(Scope.JOURNEYS_READ)
