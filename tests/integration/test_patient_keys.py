@@ -21,6 +21,7 @@ from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from pjs.wiring import event_store, key_ring, patient_vault
 from support.journeys import message, patient, save_journey, start_run
+from support.plans import GENERIC_PLANS, rows_read_in_transaction
 
 JOURNEY = {
     "name": "One message",
@@ -125,15 +126,6 @@ async def test_a_key_made_at_first_use_is_the_key_stored_and_every_later_use_get
     assert await pool.fetchval("SELECT count(*) FROM patient_keys") == 3
 
 
-async def _patient_keys_rows_read(connection: asyncpg.Connection) -> int:
-    """Rows of patient_keys this transaction has read so far, by index or by scanning the table."""
-    read: int = await connection.fetchval(
-        "SELECT coalesce(sum(idx_tup_fetch + seq_tup_read), 0)::bigint FROM pg_stat_xact_user_tables"
-        " WHERE relname = 'patient_keys'"
-    )
-    return read
-
-
 async def test_finding_a_patients_key_reads_only_their_keys_even_under_a_plan_made_on_an_empty_table(
     settings: Settings, api_database_url: str
 ) -> None:
@@ -145,9 +137,9 @@ async def test_finding_a_patients_key_reads_only_their_keys_even_under_a_plan_ma
         async with tenant_transaction(connection, DEFAULT_TENANT_ID, generic_plans=True):
             await keys.live_keys([f"ref-{number}" for number in range(2_000)])  # the clinic's other patients
         async with tenant_transaction(connection, DEFAULT_TENANT_ID, generic_plans=True):
-            before = await _patient_keys_rows_read(connection)
+            before = await rows_read_in_transaction(connection, "patient_keys")
             await keys.live_keys(["ref-new", "ref-7"])
-            read = await _patient_keys_rows_read(connection) - before
+            read = await rows_read_in_transaction(connection, "patient_keys") - before
     finally:
         await connection.close()
 
@@ -159,14 +151,14 @@ async def test_opening_sealed_data_reads_only_its_keys_even_under_a_plan_made_on
 ) -> None:
     connection = await asyncpg.connect(database_url)  # the workers' role, which opens sealed data
     keys = PostgresPatientKeys(connection, key_ring(settings))
-    await connection.execute("SET plan_cache_mode = force_generic_plan")  # as a plan cached for the session
+    await connection.execute(GENERIC_PLANS)  # as a plan cached for the session
     try:
         assert await keys.data_keys([uuid4()]) == {}  # planned now, on an empty table
         made = await keys.live_keys([f"ref-{number}" for number in range(2_000)])
         async with connection.transaction():
-            before = await _patient_keys_rows_read(connection)
+            before = await rows_read_in_transaction(connection, "patient_keys")
             found = await keys.data_keys([made["ref-7"].key_id, made["ref-8"].key_id])
-            read = await _patient_keys_rows_read(connection) - before
+            read = await rows_read_in_transaction(connection, "patient_keys") - before
     finally:
         await connection.close()
 
