@@ -64,11 +64,13 @@ async def apply(connection: Connection, events: Sequence[RecordedEvent], table: 
     if outcomes:
         await _finish(connection, outcomes, table)
     if receipts:
+        # The ids again as `= ANY($1)`, which bounds the scan whatever plan is used (as in `_finish`).
         await connection.execute(
             f"""
             UPDATE {table} AS d SET receipt = r.receipt
             FROM unnest($1::uuid[], $2::text[]) AS r(request_event_id, receipt)
-            WHERE d.request_event_id = r.request_event_id AND d.receipt IS NULL
+            WHERE d.request_event_id = ANY($1::uuid[]) AND d.request_event_id = r.request_event_id
+              AND d.receipt IS NULL
             """,
             [e.causation_id for e in receipts],
             [_receipt_of(e.event) for e in receipts],
@@ -96,6 +98,9 @@ async def _finish(connection: Connection, outcomes: Sequence[RecordedEvent], tab
     for outcome in outcomes:
         first.setdefault(outcome.causation_id, outcome)
     finished = list(first.values())
+    # The request ids again as `= ANY($1)`, on the unique index, so they bound the scan whatever plan is
+    # used: joined to the unnest alone, a plan made while the table was near empty (cached for the
+    # session) hashed every delivery of every run on each batch.
     await connection.execute(
         f"""
         UPDATE {table} AS d
@@ -103,7 +108,8 @@ async def _finish(connection: Connection, outcomes: Sequence[RecordedEvent], tab
             reason = o.reason, outcome_version = o.outcome_version
         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[])
              AS o(request_event_id, status, attempts, provider_message_id, reason, outcome_version)
-        WHERE d.request_event_id = o.request_event_id AND d.status = ANY($7::text[])
+        WHERE d.request_event_id = ANY($1::uuid[]) AND d.request_event_id = o.request_event_id
+          AND d.status = ANY($7::text[])
         """,
         [e.causation_id for e in finished],
         ["delivered" if isinstance(e.event, MessageDelivered) else "failed" for e in finished],
@@ -177,9 +183,11 @@ class PostgresDeliveryLedger:
             others = [r.event_id for r in requests if r.event_id not in ours]
             busy = 0
             if others:
+                # The status is counted, not filtered on: `status = 'sending'` matches the open-deliveries
+                # index, which a plan made while the table was near empty then read whole.
                 busy = await self._pool.fetchval(
-                    "SELECT count(*) FROM message_deliveries"
-                    " WHERE request_event_id = ANY($1::uuid[]) AND status = 'sending'",
+                    "SELECT count(*) FILTER (WHERE status = 'sending') FROM message_deliveries"
+                    " WHERE request_event_id = ANY($1::uuid[])",
                     others,
                 )
         except asyncpg.TransactionRollbackError as error:  # a deadlock broken by Postgres: nothing claimed
