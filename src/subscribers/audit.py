@@ -25,11 +25,14 @@ from events.pg import Queryable
 from events.tenancy import DEFAULT_TENANT_ID
 
 
-async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
+async def record(db: Queryable, events: Sequence[RecordedEvent]) -> None:
     """Insert one audit row per event; an event audited before is skipped (its id is the row's source)."""
     if not events:
         return
-    await pool.execute(
+    # Each event's run is looked up on its own, by the primary key (the LIMIT keeps Postgres from folding
+    # the lookup into a join): joined to the events, a plan made while run_status was near empty (cached
+    # for the session) hashed every run's status on each batch.
+    await db.execute(
         """
         INSERT INTO audit_log (source_id, run_id, patient_id, journey_id, actor, action, occurred_at, details,
                                tenant_id)
@@ -39,7 +42,9 @@ async def record(pool: asyncpg.Pool, events: Sequence[RecordedEvent]) -> None:
                     $7::uuid[])
              WITH ORDINALITY
              AS t(source_id, run_id, actor, action, occurred_at, details, tenant_id, batch_order)
-        LEFT JOIN run_status s ON s.run_id = t.run_id
+        LEFT JOIN LATERAL (
+            SELECT r.patient_id, r.journey_id FROM run_status r WHERE r.run_id = t.run_id LIMIT 1
+        ) s ON true
         ORDER BY t.batch_order
         ON CONFLICT (source_id) DO NOTHING
         """,

@@ -3,6 +3,7 @@ patient, acts on many runs included; each entry once to a reader tailing the log
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,14 @@ import httpx
 import pytest
 
 from api.examples import SEED_JOURNEY, SEED_PATIENT
+from events.catalogue import RecordedEvent
 from events.feed import FEED_START, read_feed
+from events.store import AppendRequest
+from pjs.wiring import event_store
 from subscribers.audit import record, record_accesses
 from support.database import settled
+from support.plans import GENERIC_PLANS, rows_read_in_transaction
+from support.runs import JOURNEY_ID, envelopes, run_started
 
 Entry = dict[str, Any]
 
@@ -148,3 +154,41 @@ async def test_every_entry_is_logged_no_earlier_than_the_act_it_records(
     for entry in entries:
         logged, occurred = (datetime.fromisoformat(entry[name]) for name in ("loggedAt", "occurredAt"))
         assert logged >= occurred, entry["action"]
+
+
+async def test_auditing_a_runs_events_reads_only_that_runs_status_even_under_a_plan_made_on_an_empty_table(
+    database_url: str,
+) -> None:
+    connection = await asyncpg.connect(database_url)  # the audit subscriber's role
+    await connection.execute(GENERIC_PLANS)  # as a plan cached for the session
+    store = event_store(connection)
+    stray = uuid.uuid4()
+    try:
+        # Planned now: a run whose status no one stored yet, while run_status is empty.
+        await record(
+            connection,
+            [RecordedEvent(**dict(event), position=1) for event in envelopes(stray, 0, [run_started()])],
+        )
+        others = [uuid.uuid4() for _ in range(2_000)]  # the other runs of the clinics
+        await store.append_many(
+            [AppendRequest(r, 0, envelopes(r, 0, [run_started(f"p-{r}")])) for r in others]
+        )
+        run_id = uuid.uuid4()
+        events = await store.append(run_id, 0, envelopes(run_id, 0, [run_started("anna")]))
+        assert isinstance(events, list)
+        async with connection.transaction():
+            before = await rows_read_in_transaction(connection, "run_status")
+            await record(connection, events)
+            read = await rows_read_in_transaction(connection, "run_status") - before
+        status = await connection.fetchrow(
+            "SELECT patient_id, journey_id FROM run_status WHERE run_id = $1", run_id
+        )
+        audited = await connection.fetchrow(
+            "SELECT patient_id, journey_id FROM audit_log WHERE source_id = $1", f"event:{events[0].event_id}"
+        )
+    finally:
+        await connection.close()
+
+    assert status is not None and audited is not None
+    assert tuple(audited) == tuple(status) and audited["journey_id"] == JOURNEY_ID
+    assert read <= 1
