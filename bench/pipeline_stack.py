@@ -53,6 +53,8 @@ class RunningStack:
     pool: asyncpg.Pool
     scratch: Path
     pids: dict[str, int]  # role -> process id (for a profiler to attach to)
+    topic: str  # the run events' topic the roles read and write
+    groups: dict[str, str]  # role -> its consumer group
 
 
 def free_loopback_port() -> int:
@@ -61,13 +63,12 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _environment(box: Sandbox, topic: str, port: int, scratch: str) -> dict[str, str]:
+def _environment(box: Sandbox, topic: str, groups: dict[str, str], port: int, scratch: str) -> dict[str, str]:
     return {
         **box.role_environment(topic),
         "PJS_HTTP_HOST": "127.0.0.1",
         "PJS_HTTP_PORT": str(port),
-        **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in ("engine", "delivery", "projector")},
-        **{f"PJS_{role.upper()}_GROUP": box.group(role) for role in SUBSCRIBER_ROLES},
+        **{f"PJS_{role.upper()}_GROUP": group for role, group in groups.items()},
         "PJS_ANALYTICS_DIR": str(Path(scratch) / "analytics"),
         "PJS_MESSAGE_CHANNEL": "log",
         "PJS_STATE_DIR": scratch,
@@ -87,9 +88,10 @@ async def running_stack(
     """Start `roles` (each `python -m pjs.cli run <role>`, or with BENCH_WORKERS_TOGETHER=1 the workers in one
     process as `pjs dev --together` runs them) against the sandbox; stop them together after."""
     topic = await box.topic("run-events")
+    groups = {role: box.group(role) for role in ("engine", "delivery", "projector", *SUBSCRIBER_ROLES)}
     port = free_loopback_port()
     with tempfile.TemporaryDirectory(prefix=f"pjs-bench-{box.prefix}-") as scratch:
-        environment = {**_environment(box, topic, port, scratch), **(extra_environment or {})}
+        environment = {**_environment(box, topic, groups, port, scratch), **(extra_environment or {})}
         key = await api_key_in(
             box.migration_database_url, "bench"
         )  # the bench calls the API as a real client
@@ -112,7 +114,7 @@ async def running_stack(
             ):
                 try:
                     pids = {role: process.pid for role, process in processes.items()}
-                    yield RunningStack(box, watch, client, key, pool, Path(scratch), pids)
+                    yield RunningStack(box, watch, client, key, pool, Path(scratch), pids, topic, groups)
                 finally:  # stop the roles together, while their logs are still drained
                     await asyncio.gather(*(stop(p) for p in processes.values()))
 

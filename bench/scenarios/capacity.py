@@ -6,10 +6,11 @@ patient data as in production. After an unmeasured 3 s warm-up at the first rate
 offered rate steps up (full: 20, 40, 60, ... runs/s, 15 s each; quick: two short low steps); each step's
 runs are awaited to completion before the next starts. A step is sustained when every trigger was
 accepted, the generator kept up with the offered rate, the end-to-end p99 (due time -> RunCompleted
-recorded) stayed within the journey's delay + 500 ms, and the runs all completed within a drain limit (a
-growing backlog fails the latency bound or the limit). Stepping stops at the first step not sustained.
-CPU per run counts every role, this sandbox's Postgres backends and the whole Kafka broker, from the
-step's first trigger to its last completion; the load generator (`bench.loadgen`, on aiohttp) is not
+recorded) stayed within the journey's delay + 500 ms, the runs all completed within a drain limit (a
+growing backlog fails the latency bound or the limit), and the read side (projector, audit, analytics),
+which no run waits for, then handled every record within that limit too (`bench.read_side`). Stepping
+stops at the first step not sustained. CPU per run counts every role, this sandbox's Postgres backends and
+the whole Kafka broker, from the step's first trigger until the read side has caught up; the load generator (`bench.loadgen`, on aiohttp) is not
 counted: `generator_cpu_ms_per_run` shows what it took from the machine at the step the CPU is shown for.
 Each step also reports where its runs' end-to-end time went between the engine's wake-ups and its
 decisions: `start_hop` (RunStarted -> the run's next event) and `resume_hop` (DelayElapsed -> the next).
@@ -34,8 +35,10 @@ from bench.pipeline_stack import (
     requests_in,
     running_stack,
 )
+from bench.read_side import read_side_behind
 from bench.scenario import Figures, Scenario, ScenarioContext
 from bench.scenarios.pipeline import REFERENCE_JOURNEY, start_up
+from bench.topics import end_offsets
 
 DELAY_MS = 1000.0 * sum(n.get("duration_seconds", 0) for n in REFERENCE_JOURNEY["nodes"])
 P99_BOUND_MS = DELAY_MS + 500.0
@@ -65,6 +68,7 @@ class Step:
     cpu_ms_per_run_by_process: dict[str, float]
     generator_cpu_ms_per_run: float  # the load generator's, not in cpu_ms_per_run
     hops_ms: Figures  # wake-up -> the engine's next event, p50 and p99 (`hop_figures`)
+    read_side_after_ms: float  # from the last run's completion until the read side had every record
 
 
 def steps_for(quick: bool) -> tuple[tuple[float, ...], float]:
@@ -90,6 +94,24 @@ async def _completed(running: RunningStack, run_ids: list[UUID]) -> bool:
     return bool(row["completed"] == len(run_ids))
 
 
+async def _read_side_caught_up(running: RunningStack, limit: float) -> float | None:
+    """Seconds until the projector, audit and analytics groups have handled every record on the topic
+    (as it stands when called); None if they still have not after `limit` seconds."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    box = running.box
+    ends = await end_offsets(box.kafka, running.topic, box.partitions)
+    while any(
+        (await read_side_behind(box.kafka, running.pool, running.topic, running.groups, ends)).values()
+    ):
+        if (exited := running.watch.exited()) is not None:
+            raise BenchFailure(exited)
+        if loop.time() - started > limit:
+            return None
+        await asyncio.sleep(0.2)
+    return loop.time() - started
+
+
 async def _drained(running: RunningStack, run_ids: list[UUID], limit: float) -> bool:
     """True once every run completed; False past `limit` seconds (a role that exits fails the scenario)."""
     deadline = asyncio.get_running_loop().time() + limit
@@ -102,7 +124,9 @@ async def _drained(running: RunningStack, run_ids: list[UUID], limit: float) -> 
     return True
 
 
-def _why_not_sustained(load: Load, accepted: int, sent_per_s: float, drained: bool, p99_ms: float) -> str:
+def _why_not_sustained(
+    load: Load, accepted: int, sent_per_s: float, drained: bool, read_side_s: float | None, p99_ms: float
+) -> str:
     """Why a step does not count as sustained; empty when it does."""
     if accepted != load.runs:
         return f"{accepted} of {load.runs} triggers accepted"
@@ -110,6 +134,8 @@ def _why_not_sustained(load: Load, accepted: int, sent_per_s: float, drained: bo
         return f"the generator sent only {sent_per_s}/s"
     if not drained:
         return f"not drained {_DRAIN_SECONDS:.0f} s after the last trigger"
+    if read_side_s is None:
+        return f"the read side still behind {_DRAIN_SECONDS:.0f} s after the last run completed"
     if p99_ms > P99_BOUND_MS:
         return f"e2e p99 {p99_ms:.0f} ms > {P99_BOUND_MS:.0f} ms"
     return ""
@@ -127,6 +153,7 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
     accepted = [r for r in requests if r["status"] == 202]
     run_ids = [UUID(r["run_id"]) for r in accepted]
     drained = await _drained(running, run_ids, _DRAIN_SECONDS)
+    read_side_s = await _read_side_caught_up(running, _DRAIN_SECONDS) if drained else None
     cpu = {**running.watch.cpu_since_mark(), **services.since_mark()}
     rows = await running.pool.fetch(
         "SELECT run_id, recorded_at FROM events WHERE type = 'RunCompleted' AND run_id = ANY($1::uuid[])",
@@ -141,7 +168,9 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
     events = int(await running.pool.fetchval("SELECT count(*) FROM events")) - events_before
     window = max(completed_at.values(), default=0.0) - min((r["due"] for r in accepted), default=0.0)
     p99 = percentile(e2e_ms, 0.99)
-    why_not = _why_not_sustained(load, len(accepted), float(summary["sent_rate_per_s"]), drained, p99)
+    why_not = _why_not_sustained(
+        load, len(accepted), float(summary["sent_rate_per_s"]), drained, read_side_s, p99
+    )
     runs = max(len(accepted), 1)
     return Step(
         offered_per_s=offered,
@@ -157,6 +186,7 @@ async def _step(running: RunningStack, journey_id: str, offered: float, seconds:
         cpu_ms_per_run_by_process={name: round(s * 1000 / runs, 2) for name, s in cpu.items()},
         generator_cpu_ms_per_run=round(float(summary["load_cpu_s"]) * 1000 / runs, 2),
         hops_ms=await hop_figures(running.pool, run_ids),
+        read_side_after_ms=round(1000 * read_side_s, 1) if read_side_s is not None else -1.0,
     )
 
 
@@ -195,6 +225,7 @@ def _figures(steps: list[Step]) -> Figures:
                 f"{name}_e2e_p99_ms": step.e2e_p99_ms,
                 f"{name}_trigger_p99_ms": step.trigger_p99_ms,
                 f"{name}_cpu_ms_per_run": step.cpu_ms_per_run,
+                f"{name}_read_side_after_ms": step.read_side_after_ms,
                 **{f"{name}_{hop}": ms for hop, ms in step.hops_ms.items()},
             }
         )
