@@ -227,11 +227,13 @@ class PostgresPatientKeys:
             if not rows:
                 return done
             keys = [self._unwrapped(row) for row in rows]
+            # The batch's ids again as = ANY, and "live" as in data_keys: `destroyed_at IS NULL` matches the
+            # live-keys index, so a plan made while the table had no statistics hashed every live key.
             await self._db.execute(
                 """
                 UPDATE patient_keys k SET wrapped_key = t.wrapped_key, master_key_id = $3
                 FROM unnest($1::uuid[], $2::bytea[]) AS t(key_id, wrapped_key)
-                WHERE k.key_id = t.key_id AND k.destroyed_at IS NULL
+                WHERE k.key_id = t.key_id AND k.key_id = ANY ($1::uuid[]) AND k.wrapped_key IS NOT NULL
                 """,
                 [key.key_id for key in keys],
                 [ring.wrap(key.key_id, key.secret) for key in keys],

@@ -6,12 +6,15 @@ import shutil
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import pytest
 
 from events.catalogue import Sealed
+from events.key_ring import load_key_ring
 from events.key_ring_file import MasterKeys
 from events.patient_keys import DataKey, PostgresPatientKeys
 from events.patient_vault import PatientVault, TextsToSeal
@@ -21,8 +24,9 @@ from pjs.master_key_commands import rotate_master
 from pjs.settings import Settings
 from pjs.wiring import event_store, key_ring, patient_vault
 from support.journeys import message, patient, save_journey, start_run
-from support.plans import GENERIC_PLANS, rows_read_in_transaction
+from support.plans import GENERIC_PLANS, rows_read, rows_read_in_transaction
 
+CUSTOM_PLANS = "SET plan_cache_mode = force_custom_plan"
 JOURNEY = {
     "name": "One message",
     "start_node_id": "hello",
@@ -183,3 +187,48 @@ async def test_discarding_made_keys_deletes_only_those_made_in_its_own_transacti
     assert (earlier["ref-kept"].made, found["ref-kept"].made, found["ref-new"].made) == (True, False, True)
     stored = {row["key_id"] for row in await pool.fetch("SELECT key_id FROM patient_keys")}
     assert stored == {earlier["ref-kept"].key_id}  # a key made before is never discarded, whatever is asked
+
+
+class RewrapReads(asyncpg.Connection):
+    """A connection noting the rows of patient_keys each UPDATE it runs reads: a re-wrapped batch's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rewraps: list[int] = []
+
+    async def execute(self, query: str, *args: Any, **options: Any) -> str:
+        if not query.lstrip().startswith("UPDATE"):
+            return await super().execute(query, *args, **options)
+        before = await rows_read(self, "patient_keys")
+        done = await super().execute(query, *args, **options)
+        self.rewraps.append(await rows_read(self, "patient_keys") - before)
+        return done
+
+
+@pytest.mark.parametrize("plans", [CUSTOM_PLANS, GENERIC_PLANS], ids=["custom plan", "generic plan"])
+async def test_each_batch_of_a_rotation_reads_only_its_own_keys_to_rewrap_them(
+    settings: Settings, migration_database_url: str, pool: asyncpg.Pool, plans: str
+) -> None:
+    first = load_key_ring(settings.master_key_file)
+    second = first.rotated()
+    third = second.rotated()
+    # The rotation's role, which reads every tenant's keys, on a table that has no statistics yet.
+    connection = await asyncpg.connect(migration_database_url, connection_class=RewrapReads)
+    await connection.execute(plans)
+    try:
+        await PostgresPatientKeys(pool, first).live_key("ref-first")
+        await PostgresPatientKeys(connection, second).rewrap()  # a generic plan is made now, on one key
+        made = await PostgresPatientKeys(pool, second).live_keys([f"ref-{number}" for number in range(2_000)])
+        connection.rewraps.clear()
+        rewrapped = await PostgresPatientKeys(connection, third).rewrap()
+    finally:
+        await connection.close()
+
+    unwrapped = await PostgresPatientKeys(pool, third.only_current()).data_keys(
+        [key.key_id for key in made.values()]
+    )
+    assert {key_id: key.secret for key_id, key in unwrapped.items()} == {
+        key.key_id: key.secret for key in made.values()
+    }
+    assert rewrapped == 2_001
+    assert connection.rewraps == [500, 500, 500, 500, 1]
