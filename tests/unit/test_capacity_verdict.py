@@ -24,6 +24,7 @@ def _step(offered: float, sustained: bool, cpu_ms: float = 30.0) -> Step:
         cpu_ms_per_run_by_process={"engine": cpu_ms / 2, "kafka": cpu_ms / 2},
         generator_cpu_ms_per_run=cpu_ms / 10,
         hops_ms={"start_hop_p50_ms": 250.0, "start_hop_p99_ms": offered * 10},
+        read_side_after_ms=offered * 20,
     )
 
 
@@ -34,14 +35,15 @@ def test_the_bound_is_the_reference_journeys_delay_plus_half_a_second() -> None:
 
 
 def test_a_step_within_every_bound_is_sustained() -> None:
-    assert _why_not_sustained(LOAD, 300, 19.5, True, 1499.0) == ""
+    assert _why_not_sustained(LOAD, 300, 19.5, True, 2.5, 1499.0) == ""
 
 
 def test_a_step_fails_on_each_bound_it_misses() -> None:
-    assert "299 of 300 triggers accepted" in _why_not_sustained(LOAD, 299, 20.0, True, 1200.0)
-    assert "generator" in _why_not_sustained(LOAD, 300, 18.0, True, 1200.0)
-    assert "not drained" in _why_not_sustained(LOAD, 300, 20.0, False, 1200.0)
-    assert "e2e p99 1501 ms" in _why_not_sustained(LOAD, 300, 20.0, True, 1501.0)
+    assert "299 of 300 triggers accepted" in _why_not_sustained(LOAD, 299, 20.0, True, 2.5, 1200.0)
+    assert "generator" in _why_not_sustained(LOAD, 300, 18.0, True, 2.5, 1200.0)
+    assert "not drained" in _why_not_sustained(LOAD, 300, 20.0, False, None, 1200.0)
+    assert "read side still behind" in _why_not_sustained(LOAD, 300, 20.0, True, None, 1200.0)
+    assert "e2e p99 1501 ms" in _why_not_sustained(LOAD, 300, 20.0, True, 2.5, 1501.0)
 
 
 def test_the_figures_name_the_last_sustained_step_and_why_stepping_stopped() -> None:
@@ -55,6 +57,7 @@ def test_the_figures_name_the_last_sustained_step_and_why_stepping_stopped() -> 
     assert figures["stopped_because"] == "e2e p99 2000 ms > 1500 ms"
     assert figures["step_60_sustained"] is False
     assert (figures["step_40_start_hop_p50_ms"], figures["step_60_start_hop_p99_ms"]) == (250.0, 600.0)
+    assert figures["step_40_read_side_after_ms"] == 800.0  # the read side's catching up, per step
 
 
 def test_no_sustained_step_reports_zero_and_the_first_steps_breakdown() -> None:
