@@ -1,5 +1,6 @@
 """A refusal whose audit entry cannot be written is answered as it would be (a 404 stays that 404, a 403
-that 403, never a 500), and the failure is an ERROR line naming the error's class and a count on /metrics."""
+that 403, never a 500 nor a 503), and the failure is a line naming the error's class (ERROR, WARNING when the
+store is down or busy) and a count on /metrics."""
 
 from __future__ import annotations
 
@@ -42,15 +43,15 @@ async def audit_log_closed_to_the_api(settings: Settings) -> AsyncIterator[None]
         await owner.close()
 
 
-async def unwritten(client: httpx.AsyncClient, action: str) -> float:
-    """The count of `action`'s entries not written for an error, as a scrape of /metrics reads it."""
+async def unwritten(client: httpx.AsyncClient, action: str, cause: str = "error") -> float:
+    """The count of `action`'s entries not written for `cause`, as a scrape of /metrics reads it."""
     scraped = await client.get("/metrics")
     assert scraped.status_code == 200, scraped.text
     for family in text_string_to_metric_families(scraped.text):
         for sample in family.samples:
-            if sample.name == f"{UNWRITTEN}_total" and sample.labels == {"action": action, "cause": "error"}:
+            if sample.name == f"{UNWRITTEN}_total" and sample.labels == {"action": action, "cause": cause}:
                 return sample.value
-    raise AssertionError(f"{UNWRITTEN}_total{{action={action!r}, cause='error'}} is not on /metrics")
+    raise AssertionError(f"{UNWRITTEN}_total{{action={action!r}, cause={cause!r}}} is not on /metrics")
 
 
 def failure_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -98,8 +99,9 @@ async def test_the_explorers_404_page_stays_a_404_page_when_its_audit_entry_cann
 
 
 async def test_a_403_whose_audit_entry_cannot_be_written_is_still_the_403_and_the_failure_is_counted(
-    settings: Settings, api: httpx.AsyncClient
+    settings: Settings, api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
     trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
     before = await unwritten(api, "AccessRefused")
     async with audit_log_closed_to_the_api(settings):
@@ -108,6 +110,50 @@ async def test_a_403_whose_audit_entry_cannot_be_written_is_still_the_403_and_th
     assert answer.status_code == 403
     assert answer.json() == {"message": "This API key lacks the scope this operation needs: runs:read."}
     assert await unwritten(api, "AccessRefused") == before + 1
+    [line] = failure_lines(caplog)
+    assert (line.levelno, line.getMessage()) == (
+        logging.ERROR,
+        "a refusal's audit entry (AccessRefused) not written: InsufficientPrivilegeError",
+    )
+
+
+async def test_a_403_while_every_database_connection_is_busy_is_still_the_403_and_leaves_no_entry(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a clinic's key that may only trigger runs, refused once while the store answers (its key is
+    # then in the API's cache), and an API whose two connections are then all held
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
+    small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+    async with app_client(small, trigger_only) as (api, app):
+        assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
+        before = await unwritten(api, "AccessRefused", "store_unavailable")
+        pool = app.state.resources.pool
+        held = [await pool.acquire() for _ in range(2)]
+        try:
+            # When the key asks again for what its scope does not cover
+            answer = await api.get(f"/journeys/runs/{uuid.uuid4()}")
+        finally:
+            for connection in held:
+                await pool.release(connection)
+        after = await unwritten(api, "AccessRefused", "store_unavailable")
+    owner = await asyncpg.connect(settings.resolved_migration_database_url())
+    try:
+        refused = await owner.fetchval("SELECT count(*) FROM audit_log WHERE action = 'AccessRefused'")
+    finally:
+        await owner.close()
+
+    # Then it is the same 403, not a 503 to retry; the refusal is a WARNING line and a count, as the
+    # outage's other lines are, and only the refusal made while the store answered is in the audit log
+    assert answer.status_code == 403
+    assert answer.json() == {"message": "This API key lacks the scope this operation needs: runs:read."}
+    assert after == before + 1
+    [line] = failure_lines(caplog)
+    assert (line.levelno, line.getMessage()) == (
+        logging.WARNING,
+        "a refusal's audit entry (AccessRefused) not written: PoolExhausted",
+    )
+    assert refused == 1
 
 
 async def test_once_the_grant_is_back_the_next_sampled_entry_counts_the_404s_whose_entry_was_lost(
