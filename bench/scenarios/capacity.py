@@ -10,8 +10,9 @@ recorded) stayed within the journey's delay + 500 ms, the runs all completed wit
 growing backlog fails the latency bound or the limit), and the read side (projector, audit, analytics),
 which no run waits for, then handled every record within that limit too (`bench.read_side`). Stepping
 stops at the first step not sustained. CPU per run counts every role, this sandbox's Postgres backends and
-the whole Kafka broker, from the step's first trigger until the read side has caught up; the load generator (`bench.loadgen`, on aiohttp) is not
-counted: `generator_cpu_ms_per_run` shows what it took from the machine at the step the CPU is shown for.
+the whole Kafka broker, from the step's first trigger until the read side has caught up; the load
+generator (`bench.loadgen`, on aiohttp) is not counted: `generator_cpu_ms_per_run` shows what it took
+from the machine at the step the CPU is shown for.
 Each step also reports where its runs' end-to-end time went between the engine's wake-ups and its
 decisions: `start_hop` (RunStarted -> the run's next event) and `resume_hop` (DelayElapsed -> the next).
 """
