@@ -63,7 +63,8 @@ async def audit_forbidden(request: Request, resources: Resources, principal: Pri
 
 async def audit_forged_form(request: Request, resources: Resources, principal: Principal) -> None:
     """An `AccessRefused` entry for a run explorer form posted without its session's CSRF token (`"reason":
-    "csrfToken"`): what a page of another site posting through a signed-in browser looks like."""
+    "csrfToken"`): a page of an earlier session, or a forged form from a page of the same site (another
+    site's post carries no session cookie: it is SameSite=Strict)."""
     details = {"status": 403, "route": _route(request), "reason": "csrfToken"}
     await _write_entry(resources, principal, "AccessRefused", details)
 

@@ -19,7 +19,7 @@ from pjs.settings import Settings
 from support.api import app_client
 from support.auth import TEST_OPERATOR, bearer, issue_test_key, refused_within, revoke_test_key, secret_of
 from support.journeys import patient
-from support.ui import sign_in
+from support.ui import csrf_token, sign_in
 
 REFUSALS = "api.refusals"
 JOURNEY = {"name": "j", "start_node_id": "a", "nodes": [{"id": "a", "type": "MESSAGE", "message": "hi"}]}
@@ -215,7 +215,7 @@ async def test_an_explorer_session_opening_another_clinics_run_gets_the_404_page
 @pytest.mark.parametrize(
     ("form", "posted"),
     [
-        ("cancel", {"confirm": "yes"}),  # another site's page posting through the signed-in browser
+        ("cancel", {"confirm": "yes"}),  # a forged form, from a page of the same site
         ("cancel", {"confirm": "yes", "csrf_token": "0" * 64}),
         ("reveal", {"csrf_token": ""}),
     ],
@@ -244,3 +244,32 @@ async def test_an_explorer_form_refused_for_its_csrf_token_is_audited_with_that_
     assert run_id not in str(entries) and "p-explorer-418" not in str(entries)
     reads = await _entries(api, clinic, "RunRead")
     assert _actor(colleague) not in str(reads)  # the reveal showed nothing
+
+
+async def test_a_form_from_a_page_of_an_earlier_session_is_refused_and_audited_for_its_csrf_token(
+    settings: Settings, api: httpx.AsyncClient
+) -> None:
+    # Given a run's page opened in one session, then a sign-out and a new sign-in from the same browser
+    # (another tab): what most such entries are, since the session cookie (SameSite=Strict) is not sent
+    # with another site's posts at all
+    tenant, clinic, run_id = await _clinics_run(settings, api, "p-explorer-419")
+    colleague = await _key(settings, tenant, *ALL_SCOPES)
+    async with app_client(settings, None) as (browser, _):
+        await sign_in(browser, colleague)
+        earlier = csrf_token((await browser.get(f"/ui/runs/{run_id}")).text)
+        signed_out = await browser.post("/ui/logout", data={"csrf_token": earlier})
+        await sign_in(browser, colleague)
+
+        # When the page left open posts its cancel form
+        refused = await browser.post(
+            f"/ui/runs/{run_id}/cancel", data={"confirm": "yes", "csrf_token": earlier}
+        )
+
+    # Then it is refused, the run goes on, and the entry names the CSRF token as the reason
+    assert signed_out.status_code == 303
+    assert refused.status_code == 403 and "CSRF token" in refused.text
+    assert (await api.get(f"/journeys/runs/{run_id}", headers=bearer(clinic))).json()["status"] != "cancelled"
+    entries = await _entries(api, clinic, "AccessRefused")
+    assert [(entry["actor"], entry["details"]) for entry in entries] == [
+        (_actor(colleague), {"status": 403, "route": "POST /ui/runs/{runId}/cancel", "reason": "csrfToken"}),
+    ]

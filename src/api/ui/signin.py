@@ -95,7 +95,7 @@ async def _posted_fields(request: Request) -> dict[str, str]:
 async def checked_form(request: Request, signed_in: SignedIn) -> tuple[Viewer, dict[str, str]]:
     """The dependency of every POST behind sign-in: the caller, and its form with a valid CSRF token. A
     missing or wrong token is a 403 audited as the scope refusals are (`AccessRefused`, reason
-    `csrfToken`): what another site's page posting through a signed-in browser looks like."""
+    `csrfToken`): a page of an earlier session, or a forged form of a page of the same site."""
     fields = await _posted_fields(request)
     if not tokens_match(signed_in.csrf_token, fields.get("csrf_token")):
         await audit_forged_form(request, signed_in.resources, signed_in.principal)
