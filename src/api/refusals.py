@@ -42,6 +42,9 @@ for _action in REFUSAL_ACTIONS:  # exported at 0, so an alert on its increase se
     for _cause in UNWRITTEN_CAUSES:
         REFUSAL_ENTRIES_UNWRITTEN.labels(action=_action, cause=_cause)
 
+_UNWRITTEN: Final = "a refusal's audit entry (%s) not written: %s"
+_UNWRITTEN_IN_OUTAGE: Final = "a refusal's audit entry (%s) not written, store unavailable: %s"
+
 ONE_A_MINUTE: Final = RateLimit(per_second=1 / 60, burst=1)
 LINES_A_MINUTE: Final = RateLimit(per_second=1, burst=60)
 """At most about 60 lines a minute in all (some 90,000 a day, ~15 MB): a flood of bad keys cannot fill
@@ -82,8 +85,12 @@ async def _write_entry(
         transient = isinstance(error, (PoolExhausted, *TRANSIENT_ERRORS))
         cause = "store_unavailable" if transient else "error"
         REFUSAL_ENTRIES_UNWRITTEN.labels(action=action, cause=cause).inc()
-        level = logging.WARNING if transient else logging.ERROR
-        unwritten.log(level, "a refusal's audit entry (%s) not written: %s", action, type(error).__name__)
+        # Two templates: repeats are held back by template (pjs.logs.QuietRepeats), and an ERROR must not
+        # be held back as a repeat of an outage's WARNINGs.
+        if transient:
+            unwritten.warning(_UNWRITTEN_IN_OUTAGE, action, type(error).__name__)
+        else:
+            unwritten.error(_UNWRITTEN, action, type(error).__name__)
         return False
     return True
 

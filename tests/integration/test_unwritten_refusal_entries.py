@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.api_keys import Scope
 from api.rate_limit import KeyRateLimiter
 from api.refusals import ONE_A_MINUTE
+from pjs.logs import QuietRepeats
 from pjs.settings import Settings
 from support.api import app_client
 from support.auth import bearer, issue_test_key
@@ -151,7 +152,7 @@ async def test_a_403_while_every_database_connection_is_busy_is_still_the_403_an
     [line] = failure_lines(caplog)
     assert (line.levelno, line.getMessage()) == (
         logging.WARNING,
-        "a refusal's audit entry (AccessRefused) not written: PoolExhausted",
+        "a refusal's audit entry (AccessRefused) not written, store unavailable: PoolExhausted",
     )
     assert refused == 1
 
@@ -170,3 +171,36 @@ async def test_once_the_grant_is_back_the_next_sampled_entry_counts_the_404s_who
 
     sampled = [entry["details"] for entry in entries if entry["action"] == "NotFoundAnswered"]
     assert sampled == [{"status": 404, "route": "GET /journeys/runs/{runId}", "count": 2}]
+
+
+async def test_an_entry_lost_to_an_error_is_logged_at_once_even_right_after_one_lost_to_an_outage(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the API's log as it runs, repeats of a line held back for a minute (pjs.logs.QuietRepeats), and
+    # a refusal whose entry a busy store just left unwritten (a WARNING line)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    caplog.handler.addFilter(QuietRepeats())
+    trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
+    small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+    async with app_client(small, trigger_only) as (api, app):
+        assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403  # the key now cached
+        pool = app.state.resources.pool
+        held = [await pool.acquire() for _ in range(2)]
+        try:
+            assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
+        finally:
+            for connection in held:
+                await pool.release(connection)
+
+        # When, seconds later, the API's role has lost its INSERT on the audit log
+        async with audit_log_closed_to_the_api(settings):
+            assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
+
+    # Then the ERROR line is shown, not held back as a repeat of the outage's WARNING line
+    assert [(line.levelno, line.getMessage()) for line in failure_lines(caplog)] == [
+        (
+            logging.WARNING,
+            "a refusal's audit entry (AccessRefused) not written, store unavailable: PoolExhausted",
+        ),
+        (logging.ERROR, "a refusal's audit entry (AccessRefused) not written: InsufficientPrivilegeError"),
+    ]
