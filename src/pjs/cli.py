@@ -157,7 +157,8 @@ def run_command(
     name = process_name(roles)
     note_early_stop_signals()
     configure_logging()
-    yield_cpu_to_api(roles, get_settings().worker_niceness)  # before any thread starts: threads inherit it
+    settings = get_settings()
+    yield_cpu_to_api(roles, settings.worker_niceness, settings.read_side_niceness)  # before any thread starts
     tracer_provider = start_tracing(name, get_settings())
     try:
         serve_role_metrics(roles, get_settings())

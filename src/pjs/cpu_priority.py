@@ -8,20 +8,35 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
+READ_SIDE_ROLES = frozenset({"projector", "audit", "analytics"})
+"""The roles off the runs' path: no run waits for them, so they may wait for the CPU."""
 
-def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int) -> int:
-    """Lower this process's CPU priority to `worker_niceness` unless it serves the api; its niceness after.
+
+def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int, read_side_niceness: int = 0) -> int:
+    """Lower this process's CPU priority to what its roles call for (`wanted_niceness`); its niceness after.
 
     A caller waits on the api; the workers work from a backlog that Kafka and the outbox hold. On a machine
-    they share, an operator may want the api's requests first and the workers to catch up after: under a
-    burst of triggers the api then answers sooner, while every run takes longer end to end and the top
-    sustained rate falls (docs/benchmarks.md, "Worker niceness"), hence opt-in. A process already nicer
-    than `worker_niceness` is left as it is (an operator's `nice` wins). Must run before the process starts
-    threads: on Linux a thread takes its niceness from the thread that starts it.
+    they share, the read side (`READ_SIDE_ROLES`) yields by default: no run waits for it, and under a burst
+    of triggers the api then gets its share of the CPU sooner (docs/benchmarks.md, "The read side yields").
+    An operator may lower every worker too: the api then answers sooner still, while every run takes longer
+    end to end and the top sustained rate falls ("Worker niceness"), hence opt-in. A process already nicer
+    than wanted is left as it is (an operator's `nice` wins). Must run before the process starts threads:
+    on Linux a thread takes its niceness from the thread that starts it.
     """
     current = os.getpriority(os.PRIO_PROCESS, 0)
-    if "api" in roles or current >= worker_niceness:
+    wanted = wanted_niceness(roles, worker_niceness, read_side_niceness)
+    if current >= wanted:
         return current
-    os.setpriority(os.PRIO_PROCESS, 0, worker_niceness)
-    log.info("worker roles run at niceness %d, below the api's", worker_niceness)
+    os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    log.info("%s run at niceness %d, below the api's", "+".join(roles), wanted)
+    return wanted
+
+
+def wanted_niceness(roles: Sequence[str], worker_niceness: int, read_side_niceness: int) -> int:
+    """0 for a process with the api; `read_side_niceness` (or the workers', if higher) for one that runs
+    only read-side roles; `worker_niceness` for any other."""
+    if "api" in roles:
+        return 0
+    if set(roles) <= READ_SIDE_ROLES:
+        return max(worker_niceness, read_side_niceness)
     return worker_niceness

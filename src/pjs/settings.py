@@ -136,6 +136,13 @@ class Settings(
     worker_niceness: int = Field(
         default=0, ge=0, le=19, description="CPU niceness of processes without the api; 0: as started."
     )
+    # On by default: no run waits for the read side (docs/benchmarks.md, "The read side yields").
+    read_side_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness of processes that run only projector, audit or analytics; 0: as started.",
+    )
     restart_first_seconds: Seconds = 0.5
     restart_max_seconds: Seconds = 30.0
     restart_healthy_seconds: Seconds = Field(default=60.0, description="Uptime that resets restart backoff.")

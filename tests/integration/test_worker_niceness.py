@@ -1,4 +1,5 @@
-"""`PJS_WORKER_NICENESS`: a worker process lowers its CPU priority as it starts, and still runs journeys."""
+"""`PJS_WORKER_NICENESS`: a worker process lowers its CPU priority as it starts, and still runs journeys;
+`PJS_READ_SIDE_NICENESS`: by default a process of the read side alone does, and still projects runs."""
 
 from __future__ import annotations
 
@@ -31,6 +32,30 @@ async def test_with_a_worker_niceness_set_the_workers_run_nicer_and_still_finish
         assert all(thread_niceness >= max(own, 5) for thread_niceness in _threads_niceness(workers.pid))
     finally:
         workers.stop()
+
+
+async def test_by_default_a_projector_process_runs_nicer_and_still_projects_every_event_of_a_run(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    journey_id, journey = await save_journey(pool, "hello", message("hello"))
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    workers, projector = RoleProcess(WORKERS, settings), RoleProcess("projector", settings)
+    try:
+        run_id = await start_run(event_store(pool), journey_id, journey, patient())
+        await eventually(lambda: _completed(pool, run_id), seconds=60)
+        await eventually(lambda: _timeline_complete(pool, run_id), seconds=60)
+
+        assert psutil.Process(projector.pid).nice() == max(own, 10)
+        assert psutil.Process(workers.pid).nice() == own
+    finally:
+        projector.stop()
+        workers.stop()
+
+
+async def _timeline_complete(pool: asyncpg.Pool, run_id: UUID) -> bool:
+    timeline = await pool.fetchval("SELECT count(*) FROM run_timeline WHERE run_id = $1", run_id)
+    events = await pool.fetchval("SELECT count(*) FROM events WHERE run_id = $1", run_id)
+    return bool(events) and timeline == events
 
 
 def _threads_niceness(pid: int) -> list[int]:

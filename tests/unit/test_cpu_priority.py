@@ -1,4 +1,5 @@
-"""Processes without the api lower their CPU priority; the api's keeps the one it was started with.
+"""Processes without the api lower their CPU priority; the api's keeps the one it was started with; a process
+of the read side alone yields by default.
 
 Each case runs in a child process: a process cannot raise its own priority back without privileges.
 """
@@ -14,13 +15,15 @@ import pytest
 from pjs.settings import Settings
 
 
-def _niceness_after(roles: list[str], worker_niceness: int, started_at: int = 0) -> tuple[int, int]:
+def _niceness_after(
+    roles: list[str], worker_niceness: int, started_at: int = 0, read_side_niceness: int = 0
+) -> tuple[int, int]:
     """(what `yield_cpu_to_api` answered, the child's niceness after it), in a child started at
     `started_at` above this process's niceness."""
     script = (
         "import os\n"
         "from pjs.cpu_priority import yield_cpu_to_api\n"
-        f"answered = yield_cpu_to_api({roles!r}, {worker_niceness})\n"
+        f"answered = yield_cpu_to_api({roles!r}, {worker_niceness}, {read_side_niceness})\n"
         "print(answered, os.getpriority(os.PRIO_PROCESS, 0))\n"
     )
     command = ["nice", "-n", str(started_at), sys.executable, "-c", script]
@@ -50,8 +53,29 @@ def test_a_process_started_nicer_than_the_setting_stays_as_nice() -> None:
 
 
 def test_by_default_workers_run_as_started() -> None:
-    default = Settings().worker_niceness
-    assert _niceness_after(["engine"], default) == (_own_niceness(), _own_niceness())
+    workers, read_side = Settings().worker_niceness, Settings().read_side_niceness
+    after = _niceness_after(["engine"], workers, read_side_niceness=read_side)
+    assert after == (_own_niceness(), _own_niceness())
+
+
+def test_by_default_a_process_of_the_read_side_alone_yields_the_cpu() -> None:
+    workers, read_side = Settings().worker_niceness, Settings().read_side_niceness
+    expected = max(_own_niceness(), 10)
+
+    for roles in (["projector"], ["audit"], ["analytics"], ["projector", "audit", "analytics"]):
+        after = _niceness_after(roles, workers, read_side_niceness=read_side)
+        assert after == (expected, expected)
+
+
+def test_a_process_with_a_role_on_the_runs_path_does_not_take_the_read_sides_niceness() -> None:
+    together = ["relay", "engine", "delivery", "timer", "projector", "audit", "analytics"]
+    assert _niceness_after(together, 0, read_side_niceness=10) == (_own_niceness(), _own_niceness())
+    assert _niceness_after(["api", "projector"], 5, read_side_niceness=10) == (_own_niceness(),) * 2
+
+
+def test_the_read_side_takes_the_worker_niceness_when_that_is_higher() -> None:
+    expected = max(_own_niceness(), 12)
+    assert _niceness_after(["audit"], 12, read_side_niceness=10) == (expected, expected)
 
 
 @pytest.mark.parametrize("niceness", ["-1", "20"])
