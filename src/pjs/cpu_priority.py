@@ -17,7 +17,7 @@ def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int, read_side_nicen
 
     A caller waits on the api; the workers work from a backlog that Kafka and the outbox hold. On a machine
     they share, the read side (`READ_SIDE_ROLES`) yields by default: no run waits for it, and under a burst
-    of triggers the api then gets its share of the CPU sooner (docs/benchmarks.md, "The read side yields").
+    of triggers the api then gets its share of the CPU sooner (docs/architecture.md, "Supervision").
     An operator may lower every worker too: the api then answers sooner still, while every run takes longer
     end to end and the top sustained rate falls ("Worker niceness"), hence opt-in. A process already nicer
     than wanted is left as it is (an operator's `nice` wins). Must run before the process starts threads:

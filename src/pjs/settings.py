@@ -136,7 +136,7 @@ class Settings(
     worker_niceness: int = Field(
         default=0, ge=0, le=19, description="CPU niceness of processes without the api; 0: as started."
     )
-    # On by default: no run waits for the read side (docs/benchmarks.md, "The read side yields").
+    # On by default: no run waits for the read side (docs/architecture.md, "Supervision").
     read_side_niceness: int = Field(
         default=10,
         ge=0,
