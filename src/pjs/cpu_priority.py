@@ -28,7 +28,7 @@ def yield_cpu_to_api(roles: Sequence[str], worker_niceness: int, read_side_nicen
     if current >= wanted:
         return current
     os.setpriority(os.PRIO_PROCESS, 0, wanted)
-    log.info("%s run at niceness %d, below the api's", "+".join(roles), wanted)
+    log.info("niceness %d for %s, below the api's", wanted, "+".join(roles))
     return wanted
 
 
