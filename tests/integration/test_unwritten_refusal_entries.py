@@ -22,6 +22,7 @@ from pjs.logs import QuietRepeats
 from pjs.settings import Settings
 from support.api import app_client
 from support.auth import bearer, issue_test_key
+from support.log_filters import filtered_capture
 from support.ui import sign_in
 
 UNWRITTEN = "pjs_refusal_entries_unwritten"
@@ -179,22 +180,22 @@ async def test_an_entry_lost_to_an_error_is_logged_at_once_even_right_after_one_
     # Given the API's log as it runs, repeats of a line held back for a minute (pjs.logs.QuietRepeats), and
     # a refusal whose entry a busy store just left unwritten (a WARNING line)
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    caplog.handler.addFilter(QuietRepeats())
-    trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
-    small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
-    async with app_client(small, trigger_only) as (api, app):
-        assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403  # the key now cached
-        pool = app.state.resources.pool
-        held = [await pool.acquire() for _ in range(2)]
-        try:
-            assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
-        finally:
-            for connection in held:
-                await pool.release(connection)
+    with filtered_capture(caplog, QuietRepeats()):
+        trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
+        small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+        async with app_client(small, trigger_only) as (api, app):
+            assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403  # the key now cached
+            pool = app.state.resources.pool
+            held = [await pool.acquire() for _ in range(2)]
+            try:
+                assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
+            finally:
+                for connection in held:
+                    await pool.release(connection)
 
-        # When, seconds later, the API's role has lost its INSERT on the audit log
-        async with audit_log_closed_to_the_api(settings):
-            assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
+            # When, seconds later, the API's role has lost its INSERT on the audit log
+            async with audit_log_closed_to_the_api(settings):
+                assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
 
     # Then the ERROR line is shown, not held back as a repeat of the outage's WARNING line
     assert [(line.levelno, line.getMessage()) for line in failure_lines(caplog)] == [

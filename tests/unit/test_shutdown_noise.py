@@ -14,6 +14,7 @@ from events.offsets import KafkaCommits, stop_consumer
 from pjs import process
 from pjs.logs import ExpectedKafkaConditions
 from pjs.settings import Settings
+from support.log_filters import filtered_capture
 
 SHORT = Settings(shutdown_seconds=0.2)
 COORDINATOR = "aiokafka.consumer.group_coordinator"
@@ -117,10 +118,12 @@ async def test_a_role_cancelled_while_it_stops_its_consumer_is_still_cancelled()
 def test_aiokafka_s_known_self_healing_errors_are_logged_as_warnings(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.handler.addFilter(ExpectedKafkaConditions())
     coordinator = logging.getLogger(COORDINATOR)
 
-    with caplog.at_level(logging.WARNING, logger="aiokafka"):
+    with (
+        filtered_capture(caplog, ExpectedKafkaConditions()),
+        caplog.at_level(logging.WARNING, logger="aiokafka"),
+    ):
         coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
         coordinator.error("Heartbeat session expired - marking coordinator dead")
         coordinator.error("LeaveGroup request failed: %s", GroupCoordinatorNotAvailableError())
@@ -130,9 +133,10 @@ def test_aiokafka_s_known_self_healing_errors_are_logged_as_warnings(
 
 
 def test_an_aiokafka_error_not_known_to_heal_itself_stays_an_error(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.handler.addFilter(ExpectedKafkaConditions())
-
-    with caplog.at_level(logging.WARNING, logger="aiokafka"):
+    with (
+        filtered_capture(caplog, ExpectedKafkaConditions()),
+        caplog.at_level(logging.WARNING, logger="aiokafka"),
+    ):
         logging.getLogger(COORDINATOR).error("Group Coordinator Request failed: %s", NodeNotReadyError(1))
         logging.getLogger(COORDINATOR).error("Unexpected error in coordinator routine")
         logging.getLogger("aiokafka").error("Heartbeat session expired - marking coordinator dead")
