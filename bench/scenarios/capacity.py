@@ -36,7 +36,7 @@ from bench.pipeline_stack import (
     requests_in,
     running_stack,
 )
-from bench.read_side import read_side_behind
+from bench.read_side import ReadSideProgress
 from bench.scenario import Figures, Scenario, ScenarioContext
 from bench.scenarios.pipeline import REFERENCE_JOURNEY, start_up
 from bench.topics import end_offsets
@@ -102,14 +102,13 @@ async def _read_side_caught_up(running: RunningStack, limit: float) -> float | N
     started = loop.time()
     box = running.box
     ends = await end_offsets(box.kafka, running.topic, box.partitions)
-    while any(
-        (await read_side_behind(box.kafka, running.pool, running.topic, running.groups, ends)).values()
-    ):
-        if (exited := running.watch.exited()) is not None:
-            raise BenchFailure(exited)
-        if loop.time() - started > limit:
-            return None
-        await asyncio.sleep(0.2)
+    async with ReadSideProgress(box.kafka, running.pool, running.topic, running.groups) as progress:
+        while any((await progress.behind(ends)).values()):
+            if (exited := running.watch.exited()) is not None:
+                raise BenchFailure(exited)
+            if loop.time() - started > limit:
+                return None
+            await asyncio.sleep(0.2)
     return loop.time() - started
 
 
