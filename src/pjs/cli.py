@@ -159,17 +159,15 @@ def run_command(
     configure_logging()
     settings = get_settings()
     yield_cpu_to_api(roles, settings.worker_niceness, settings.read_side_niceness)  # before any thread starts
-    tracer_provider = start_tracing(name, get_settings())
+    tracer_provider = start_tracing(name, settings)
     try:
-        serve_role_metrics(roles, get_settings())
-        tune_garbage_collection(get_settings().gc_young_threshold)
+        serve_role_metrics(roles, settings)
+        tune_garbage_collection(settings.gc_young_threshold)
         with asyncio.Runner(loop_factory=event_loop_factory(roles)) as runner:
-            runner.run(run_roles(roles, get_settings()))
+            runner.run(run_roles(roles, settings))
     except Exception as error:
         dsn = API_DSN if "api" in roles else WORKER_DSN
-        if (
-            reason := explain(error, get_settings(), dsn)
-        ) is not None:  # configuration: what to fix, no frames
+        if (reason := explain(error, settings, dsn)) is not None:  # configuration: what to fix, no frames
             log.error("role %s failed: %s", name, reason)
             raise typer.Exit(code=1) from None
         # Any other message may quote a record (patient data); its type and frames say where it broke.
