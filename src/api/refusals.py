@@ -21,7 +21,6 @@ from api.bearer_tokens import looks_like_a_token
 from api.head_requests import sent_method
 from api.http_metrics import route_template
 from api.rate_limit import KeyRateLimiter, RateLimit
-from events.errors import PoolExhausted
 from events.retry import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:  # api.errors imports this module, and api.resources (through api.limits) imports it
@@ -82,7 +81,7 @@ async def _write_entry(
         async with resources.for_tenant(principal) as bound:
             await bound.audit(principal, action, resources.clock(), details=details)
     except Exception as error:
-        transient = isinstance(error, (PoolExhausted, *TRANSIENT_ERRORS))
+        transient = isinstance(error, TRANSIENT_ERRORS)  # PoolExhausted among them
         cause = "store_unavailable" if transient else "error"
         REFUSAL_ENTRIES_UNWRITTEN.labels(action=action, cause=cause).inc()
         # Two templates: repeats are held back by template (pjs.logs.QuietRepeats), and an ERROR must not
