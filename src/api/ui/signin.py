@@ -79,7 +79,7 @@ async def form_fields(request: Request, csrf_token: str | None) -> dict[str, str
     """A urlencoded form's fields, refused (403) unless it carries the expected CSRF token. Not audited:
     before a session (the sign-in form) no tenant is known to audit it in; `checked_form` audits the rest."""
     fields = await _posted_fields(request)
-    if csrf_token is None or not tokens_match(csrf_token, fields.get("csrf_token")):
+    if not _carries_token(fields, csrf_token):
         raise Forbidden(_FORGED)
     return fields
 
@@ -92,12 +92,16 @@ async def _posted_fields(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
+def _carries_token(fields: dict[str, str], csrf_token: str | None) -> bool:
+    return csrf_token is not None and tokens_match(csrf_token, fields.get("csrf_token"))
+
+
 async def checked_form(request: Request, signed_in: SignedIn) -> tuple[Viewer, dict[str, str]]:
     """The dependency of every POST behind sign-in: the caller, and its form with a valid CSRF token. A
     missing or wrong token is a 403 audited as the scope refusals are (`AccessRefused`, reason
     `csrfToken`): a page of an earlier session, or a forged form of a page of the same site."""
     fields = await _posted_fields(request)
-    if not tokens_match(signed_in.csrf_token, fields.get("csrf_token")):
+    if not _carries_token(fields, signed_in.csrf_token):
         await audit_forged_form(request, signed_in.resources, signed_in.principal)
         raise Forbidden(_FORGED)
     return signed_in, fields
