@@ -178,18 +178,20 @@ async def test_a_key_never_appears_in_responses_or_logs(
 
 
 async def test_a_key_over_its_burst_is_429_with_retry_after(settings: Settings, api_key: str) -> None:
-    strict = settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 5})
+    # A 25 s window: a short one lets a stall of a second at a window's end decay the count below the burst.
+    strict = settings.model_copy(update={"rate_limit_per_second": 0.2, "rate_limit_burst": 5})
     async with app_client(strict, api_key) as (client, _):
         statuses = [(await client.get("/journeys")).status_code for _ in range(5)]
-        # The sliding window lets one request more through when the burst straddles two fixed windows.
+        # The sliding window counter's windows are aligned to the clock and a refused request is not counted,
+        # so when these straddle a window's end one of the two may be let through; the other is refused.
         beyond = [await client.get("/journeys") for _ in range(2)]
-        refused = beyond[-1]
         other_key = await issue_test_key(settings.resolved_migration_database_url())
         other = await client.get("/journeys", headers=bearer(other_key))
 
     assert statuses == [200] * 5
-    assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 5
+    refused = [response for response in beyond if response.status_code == 429]
+    assert refused, [response.status_code for response in beyond]
+    assert 1 <= int(refused[0].headers["Retry-After"]) <= 25
     assert other.status_code == 200  # the limit is per key
 
 

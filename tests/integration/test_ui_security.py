@@ -49,15 +49,17 @@ async def test_a_run_pages_title_names_the_run_and_nothing_more(
 
 async def test_pages_of_a_session_count_against_its_keys_rate_limit(settings: Settings) -> None:
     # A 30 s window (3 requests at 0.1/s): at 1/s, a busy machine spending a second or two on the pages let
-    # the sliding window count decay far enough to admit the fifth.
+    # the sliding window count decay far enough to admit several.
     limited = settings.model_copy(update={"rate_limit_per_second": 0.1, "rate_limit_burst": 3})
     key = await issue_test_key(settings.resolved_migration_database_url())
     async with app_client(limited, None) as (browser, _):
         await sign_in(browser, key)
         answers = [(await browser.get("/ui/journeys")).status_code for _ in range(5)]
-    # The sliding window lets one request more through when the burst straddles two fixed windows.
+    # The sliding window counter's windows are aligned to the clock, and a refused request is not counted:
+    # when the pages straddle a window's end, a request refused just before it can be followed by one let
+    # through just after (3 weighed at 0.99 floors to 2). Which one is refused varies; that one is, does not.
     assert answers[0] == 200
-    assert answers[-1] == 429
+    assert 429 in answers
 
 
 async def test_another_tenants_journey_is_not_found_on_its_page_or_its_live_counts(
