@@ -74,10 +74,10 @@ async def stalled_trigger(app: FastAPI, journey_id: str, api_key: str) -> list[M
 
 
 async def test_a_trigger_whose_body_never_finishes_is_answered_408_and_counted_as_the_clients(
-    impatient: tuple[httpx.AsyncClient, FastAPI], api_key: str
+    impatient: tuple[httpx.AsyncClient, FastAPI], api: httpx.AsyncClient, api_key: str
 ) -> None:
-    api, app = impatient
-    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]
+    _, app = impatient
+    journey_id = (await api.post("/journeys", json=SEED_JOURNEY)).json()["journeyId"]  # the usual deadline
     client_errors, server_errors = answered("4xx"), answered("5xx")
 
     start, content = await stalled_trigger(app, journey_id, api_key)

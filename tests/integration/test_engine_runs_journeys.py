@@ -110,7 +110,7 @@ async def test_a_journey_may_start_with_a_delay(settings: Settings, pool: asyncp
 async def test_a_zero_second_delay_passes_straight_through(settings: Settings, pool: asyncpg.Pool) -> None:
     journey_id, journey = await save_journey(pool, "now", delay("now", 0, "hello"), message("hello"))
     async with in_process(settings, *ROLES):
-        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()), 5)
+        stream = await finished(pool, await start_run(event_store(pool), journey_id, journey, patient()))
 
     assert types(stream)[-3:] == ["DelayElapsed", "MessageRequested", "RunCompleted"]
 

@@ -50,7 +50,7 @@ async def test_every_role_stops_cleanly_on_sigterm_and_leaves_no_work_skipped(
             role.kill()
 
     assert exit_codes == dict.fromkeys(ROLES, 0)
-    assert stopped_after < SHUTDOWN_SECONDS + 3  # the bound, plus the slack of a loaded 2-core machine
+    assert stopped_after < SHUTDOWN_SECONDS + 6  # the bound, plus the slack of eight roles on 2 loaded cores
     applied = await _projector_offsets(pool, settings.projector_group)
     committed = await committed_offsets(settings.kafka_connection(), settings.projector_group)
     assert committed, "the projector committed nothing, so the check below would hold vacuously"

@@ -23,7 +23,7 @@ from support.stalls import (
     warning_starting,
 )
 
-SLACK_SECONDS = 2.0  # a loaded 2-core machine's delay in noticing, beyond a heartbeat
+SLACK_SECONDS = 5.0  # a loaded 2-core machine's delay in noticing, beyond a heartbeat (probes query)
 
 
 async def test_a_frozen_role_is_named_within_the_threshold_and_cleared_once_it_thaws(

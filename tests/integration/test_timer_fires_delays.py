@@ -37,8 +37,9 @@ async def no_delays_left(pool: asyncpg.Pool) -> bool:
 
 async def test_a_delay_never_fires_before_its_resume_at(pool: asyncpg.Pool) -> None:
     store = event_store(pool)
+    # A second's head start, so that writing the runs and starting the timer are done before the first is due.
     now = await database_now(pool)
-    run_ids = await sleeping_runs(store, [now + timedelta(seconds=0.2 * n) for n in range(1, 6)])
+    run_ids = await sleeping_runs(store, [now + timedelta(seconds=1 + 0.2 * n) for n in range(5)])
 
     async with running_tasks(timer(pool).run):
         await eventually(lambda: no_delays_left(pool), seconds=10)

@@ -119,6 +119,12 @@ async def test_a_403_whose_audit_entry_cannot_be_written_is_still_the_403_and_th
     )
 
 
+# An API whose two connections a test can hold. Its key must stay cached meanwhile: the default half a
+# second can pass in the first refusal's audit write and a metrics scrape on a loaded machine, and the key's
+# lookup would then need the pool.
+TWO_CONNECTIONS = {"api_pool_size": 2, "api_acquire_seconds": 0.5, "api_key_cache_seconds": 60.0}
+
+
 async def test_a_403_while_every_database_connection_is_busy_is_still_the_403_and_leaves_no_entry(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -126,7 +132,7 @@ async def test_a_403_while_every_database_connection_is_busy_is_still_the_403_an
     # then in the API's cache), and an API whose two connections are then all held
     caplog.set_level(logging.WARNING, logger=LOGGER)
     trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
-    small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+    small = settings.model_copy(update=TWO_CONNECTIONS)
     async with app_client(small, trigger_only) as (api, app):
         assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403
         before = await unwritten(api, "AccessRefused", "store_unavailable")
@@ -182,7 +188,7 @@ async def test_an_entry_lost_to_an_error_is_logged_at_once_even_right_after_one_
     caplog.set_level(logging.WARNING, logger=LOGGER)
     with filtered_capture(caplog, QuietRepeats()):
         trigger_only = await issue_test_key(settings.resolved_migration_database_url(), [Scope.RUNS_TRIGGER])
-        small = settings.model_copy(update={"api_pool_size": 2, "api_acquire_seconds": 0.5})
+        small = settings.model_copy(update=TWO_CONNECTIONS)
         async with app_client(small, trigger_only) as (api, app):
             assert (await api.get(f"/journeys/runs/{uuid.uuid4()}")).status_code == 403  # the key now cached
             pool = app.state.resources.pool

@@ -54,7 +54,7 @@ async def revoke_test_key(database_url: str, key: str) -> None:
         await connection.close()
 
 
-async def refused_within(api: httpx.AsyncClient, key: str | None = None, seconds: float = 3.0) -> None:
+async def refused_within(api: httpx.AsyncClient, key: str | None = None, seconds: float = 10.0) -> None:
     """Asks until the key (else the client's own) is refused: a revocation reaches every API process within
     PJS_API_KEY_CACHE_SECONDS (0.5 s by default). The bound here leaves a loaded machine room for the requests
     themselves; tests/integration/test_key_cache.py holds the cache to its exact time on a fake clock."""
