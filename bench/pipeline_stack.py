@@ -30,6 +30,7 @@ from bench.pipeline_figures import Load
 from bench.role_watch import RoleWatch, service_cpu_seconds, watching
 from bench.roles import role_process, stop
 from bench.sandbox import Sandbox, api_key_in
+from pjs.cpu_priority import in_own_cpu_group
 from pjs.dev import process_layout
 from pjs.services.stack import LocalStack
 from pjs.settings import Settings
@@ -86,7 +87,9 @@ async def running_stack(
     client_limits: httpx.Limits | None = None,
 ) -> AsyncIterator[RunningStack]:
     """Start `roles` (each `python -m pjs.cli run <role>`, or with BENCH_WORKERS_TOGETHER=1 the workers in one
-    process as `pjs dev --together` runs them) against the sandbox; stop them together after."""
+    process as `pjs dev --together` runs them) against the sandbox, the api's in a session of its own as
+    `pjs dev` starts it with PJS_API_OWN_CPU_GROUP; stop them together after."""
+    api_own_cpu_group = Settings().api_own_cpu_group
     topic = await box.topic("run-events")
     groups = {role: box.group(role) for role in ("engine", "delivery", "projector", *SUBSCRIBER_ROLES)}
     port = free_loopback_port()
@@ -98,7 +101,11 @@ async def running_stack(
         async with contextlib.AsyncExitStack() as stack:
             processes = {
                 _label(members): await stack.enter_async_context(
-                    role_process(["-m", "pjs.cli", "run", *members], environment)
+                    role_process(
+                        ["-m", "pjs.cli", "run", *members],
+                        environment,
+                        own_session=in_own_cpu_group(members, api_own_cpu_group),
+                    )
                 )
                 for members in process_layout(roles, together=os.environ.get(WORKERS_TOGETHER) == "1")
             }

@@ -18,15 +18,17 @@ _STOP_SECONDS = 15
 
 @contextlib.asynccontextmanager
 async def role_process(
-    arguments: Sequence[str], environment: Mapping[str, str]
+    arguments: Sequence[str], environment: Mapping[str, str], *, own_session: bool = False
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run `python <arguments>` (e.g. ["-m", "pjs.cli", "run", "relay"]) with extra environment variables."""
+    """Run `python <arguments>` (e.g. ["-m", "pjs.cli", "run", "relay"]) with extra environment variables;
+    `own_session` starts it in a session of its own, as `pjs dev` starts the api's (`in_own_cpu_group`)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *arguments,
         env={**os.environ, **environment},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=own_session,
     )
     try:
         yield process

@@ -1,4 +1,5 @@
-"""Worker processes yield the CPU to the api on a machine they share (docs/architecture.md, "Supervision")."""
+"""The api's share of the CPU on a machine its workers share (docs/architecture.md, "Supervision"): the
+workers may yield it, and the api's process may be a scheduling group of its own."""
 
 from __future__ import annotations
 
@@ -40,3 +41,12 @@ def wanted_niceness(roles: Sequence[str], worker_niceness: int, read_side_nicene
     if set(roles) <= READ_SIDE_ROLES:
         return max(worker_niceness, read_side_niceness)
     return worker_niceness
+
+
+def in_own_cpu_group(roles: Sequence[str], api_own_cpu_group: bool) -> bool:
+    """Whether a supervisor starts the process of these roles in a session of its own: the api's, when
+    `api_own_cpu_group`. Linux's autogroup scheduling (on in most distributions' kernels) shares the CPU
+    between sessions first and between a session's processes second, so the api then weighs as much as all
+    the workers of the supervisor's session together, not as one process among them, as in a container of
+    its own. Niceness does not reach across sessions: the read side's yields to the workers, not the api."""
+    return api_own_cpu_group and "api" in roles

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from pjs.cpu_priority import in_own_cpu_group
 from pjs.process import process_name
 from pjs.roles import ROLES
 from pjs.settings import Settings
@@ -44,14 +45,17 @@ def run_all_roles(
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+    layout = process_layout(roles or list(ROLES), together)
     supervisor = Supervisor(
-        {
-            process_name(members): [sys.executable, "-m", "pjs.cli", "run", *members]
-            for members in process_layout(roles or list(ROLES), together)
-        },
+        {process_name(members): [sys.executable, "-m", "pjs.cli", "run", *members] for members in layout},
         environment,
         restart_policy(settings),
         settings.shutdown_seconds,
+        frozenset(
+            process_name(members)
+            for members in layout
+            if in_own_cpu_group(members, settings.api_own_cpu_group)
+        ),
     )
     stopping = False
 
@@ -59,7 +63,9 @@ def run_all_roles(
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # A child in a session of its own gets no signal from the terminal: on Ctrl-C or a hang-up the
+    # supervisor stops every child itself.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, request_stop)
     supervisor.run(lambda: stopping)
     return 0

@@ -14,6 +14,7 @@ from events.broker import KafkaConnection
 from events.event_size import DEFAULT_MAX_EVENT_BYTES
 from pjs.channel_settings import ChannelSettings
 from pjs.consumer_settings import ConsumerSettings
+from pjs.cpu_settings import CpuSettings
 from pjs.health_settings import HealthSettings
 from pjs.services.credentials import (
     POSTGRES_APP,
@@ -36,7 +37,13 @@ LOCAL_KAFKA_CONTROLLER_PORT = 29093
 
 
 class Settings(
-    TelemetrySettings, ConsumerSettings, ChannelSettings, HealthSettings, TokenSettings, StateSettings
+    TelemetrySettings,
+    ConsumerSettings,
+    CpuSettings,
+    ChannelSettings,
+    HealthSettings,
+    TokenSettings,
+    StateSettings,
 ):
     """Process configuration. Unset URLs mean "use the local services that `pjs services up` starts"."""
 
@@ -131,17 +138,6 @@ class Settings(
     # Full collections rescanned every object start-up built; pjs.garbage_collection freezes those.
     gc_young_threshold: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Allocations that start a young collection."
-    )
-    # pjs.cpu_priority: opt-in; favours the api's latency over the workers' throughput on a shared machine.
-    worker_niceness: int = Field(
-        default=0, ge=0, le=19, description="CPU niceness of processes without the api; 0: as started."
-    )
-    # On by default: no run waits for the read side (docs/architecture.md, "Supervision").
-    read_side_niceness: int = Field(
-        default=10,
-        ge=0,
-        le=19,
-        description="CPU niceness of processes that run only projector, audit or analytics; 0: as started.",
     )
     restart_first_seconds: Seconds = 0.5
     restart_max_seconds: Seconds = 30.0

@@ -51,6 +51,7 @@ class Supervisor:
     env: Mapping[str, str]
     policy: RestartPolicy = RestartPolicy()
     shutdown_seconds: float = 10.0
+    own_sessions: frozenset[str] = frozenset()  # children started in a session of their own (cpu_priority)
     _children: dict[str, _Child] = field(default_factory=dict)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -71,7 +72,9 @@ class Supervisor:
 
     def _start(self, role: str) -> None:
         child = self._children[role]
-        child.process = subprocess.Popen(list(child.command), env=dict(self.env))
+        child.process = subprocess.Popen(
+            list(child.command), env=dict(self.env), start_new_session=role in self.own_sessions
+        )
         child.started_at = time.monotonic()
         child.restart_at = None
 

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from pjs.cpu_priority import in_own_cpu_group
 from pjs.settings import Settings
 
 
@@ -85,3 +86,22 @@ def test_a_niceness_outside_0_to_19_is_refused_by_name(
     monkeypatch.setenv("PJS_WORKER_NICENESS", niceness)
     with pytest.raises(ValueError, match="worker_niceness"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("roles", "setting", "own_group"),
+    [
+        (["api"], True, True),
+        (["api"], False, False),
+        (["relay", "engine", "delivery", "timer"], True, False),
+        (["projector"], True, False),
+    ],
+)
+def test_only_the_apis_process_gets_a_cpu_group_of_its_own_and_only_when_asked(
+    roles: list[str], setting: bool, own_group: bool
+) -> None:
+    assert in_own_cpu_group(roles, setting) is own_group
+
+
+def test_by_default_the_api_shares_the_supervisors_cpu_group() -> None:
+    assert Settings().api_own_cpu_group is False
