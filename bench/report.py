@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import BenchConfig
+from bench.pipeline_stack import WORKERS_TOGETHER
 from bench.runner import Outcome
 from bench.scenario import Figure
+from pjs.settings import Settings
 
 
 def write_json(path: Path, config: BenchConfig, outcomes: Sequence[Outcome]) -> None:
@@ -20,6 +23,7 @@ def write_json(path: Path, config: BenchConfig, outcomes: Sequence[Outcome]) -> 
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if config.quick else "full",
         "sizes": config.sizes.__dict__,
+        "cpu_sharing": cpu_sharing(),
         "scenarios": {
             outcome.name: {
                 "ok": outcome.ok,
@@ -33,8 +37,20 @@ def write_json(path: Path, config: BenchConfig, outcomes: Sequence[Outcome]) -> 
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def cpu_sharing() -> dict[str, int | bool]:
+    """How the stacks' processes shared the CPU: the settings that move `trigger`, `burst` and `capacity`."""
+    settings = Settings()
+    return {
+        "workers_together": os.environ.get(WORKERS_TOGETHER) == "1",
+        "api_own_cpu_group": settings.api_own_cpu_group,
+        "worker_niceness": settings.worker_niceness,
+        "read_side_niceness": settings.read_side_niceness,
+    }
+
+
 def print_table(console: Console, config: BenchConfig, outcomes: Sequence[Outcome]) -> None:
-    table = Table(title=f"pjs bench ({'quick' if config.quick else 'full'} mode)")
+    sharing = ", ".join(f"{name} {value}" for name, value in cpu_sharing().items())
+    table = Table(title=f"pjs bench ({'quick' if config.quick else 'full'} mode)", caption=sharing)
     table.add_column("scenario")
     table.add_column("figure")
     table.add_column("value", justify="right", overflow="fold")
